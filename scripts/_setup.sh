@@ -1,0 +1,24 @@
+# Sourced by scripts/test and scripts/demo: create .venv and install corral with
+# its development tools, once per change of pyproject.toml.
+corral_setup() {
+    local python=${PYTHON:-python3}
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "corral needs Python 3.11 or newer (found: $("$python" --version 2>&1))" >&2
+        exit 1
+    fi
+    if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+        if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && apt-get install -y -qq python3-venv
+        else
+            echo "python venv support is missing; install python3-venv" >&2
+            exit 1
+        fi
+    fi
+    [ -x .venv/bin/python ] || "$python" -m venv .venv
+    local stamp=.venv/.corral-installed
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        .venv/bin/python -m pip install -q --upgrade pip
+        .venv/bin/python -m pip install -q -e '.[dev]'
+        touch "$stamp"
+    fi
+}

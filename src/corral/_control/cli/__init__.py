@@ -1,0 +1,1 @@
+"""The `corral` command line: a thin client of the daemon's API."""

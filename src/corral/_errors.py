@@ -1,0 +1,171 @@
+"""The one error tree of corral, importable from every layer.
+
+::
+
+    CorralError
+    ├── InvalidSpec              a spec or argument is wrong (also a ValueError)
+    ├── UnsupportedFeature       this machine cannot do what was asked
+    ├── SpawnError               the command could not be started
+    │   ├── ExecutableNotFound       no such program on PATH, or no such file
+    │   ├── PermissionDenied         found, but not executable by us
+    │   └── BadWorkingDirectory      the cwd is missing or not a directory
+    └── ProcessFailed            it ran, and the outcome counts as failure
+        ├── ExitedNonZero            exit code outside the accepted ones
+        ├── KilledBySignal           ended by a signal it did not survive
+        └── TimedOut                 the deadline passed; the tree was ended
+
+Messages name the command, what happened (exit code or signal *name*, the last
+lines of stderr, the failing step and errno) and, where it helps, what to do.
+This module imports nothing from corral, so any layer may raise these.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from collections.abc import Sequence
+from typing import Protocol
+
+__all__ = [
+    "BadWorkingDirectory",
+    "CorralError",
+    "ExecutableNotFound",
+    "ExitedNonZero",
+    "FinishedProcess",
+    "InvalidSpec",
+    "KilledBySignal",
+    "PermissionDenied",
+    "ProcessFailed",
+    "SpawnError",
+    "TimedOut",
+    "UnsupportedFeature",
+]
+
+_STDERR_TAIL_LINES = 5
+
+
+class FinishedProcess(Protocol):
+    """What an error needs to know about a process that ran (a `Result` fits)."""
+
+    @property
+    def argv(self) -> tuple[str, ...]: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def signal_name(self) -> str | None: ...
+    @property
+    def stderr(self) -> bytes: ...
+    @property
+    def duration(self) -> float: ...
+
+
+def format_command(argv: Sequence[str]) -> str:
+    """Render argv the way a shell user would type it, for messages."""
+    import shlex
+
+    return shlex.join(argv)
+
+
+class CorralError(Exception):
+    """Base class of every error corral raises on purpose."""
+
+
+class InvalidSpec(CorralError, ValueError):
+    """A spec, option or argument is invalid; raised when it is built, before any effect."""
+
+
+class UnsupportedFeature(CorralError):
+    """The machine lacks a feature that was asked for; names the feature and what it needs."""
+
+    def __init__(self, feature: str, *, reason: str, needs: str) -> None:
+        self.feature = feature
+        self.reason = reason
+        self.needs = needs
+        super().__init__(f"{feature} is not available here: {reason} (needs {needs})")
+
+
+class SpawnError(CorralError):
+    """The command could not be started; nothing ran.
+
+    `step` names what failed ("exec", "chdir", "open stdout", ...) and `errno` the
+    operating system's reason, so callers can tell a typo from a missing permission.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        errno: int | None,
+        detail: str,
+        hint: str = "",
+    ) -> None:
+        self.argv = tuple(argv)
+        self.step = step
+        self.errno = errno
+        self.detail = detail
+        self.hint = hint
+        reason = f" [{_errno.errorcode.get(errno, errno)}]" if errno is not None else ""
+        text = f"cannot start `{format_command(self.argv)}`: {step}: {detail}{reason}"
+        super().__init__(f"{text}; {hint}" if hint else text)
+
+
+class ExecutableNotFound(SpawnError):
+    """The program is not on PATH (or the given path does not exist)."""
+
+
+class PermissionDenied(SpawnError):
+    """The program (or a directory on its path) exists but we may not execute it."""
+
+
+class BadWorkingDirectory(SpawnError):
+    """The working directory does not exist, is not a directory, or cannot be entered."""
+
+
+class ProcessFailed(CorralError):
+    """The process ran and its outcome counts as a failure; `result` holds what it did."""
+
+    def __init__(self, result: FinishedProcess, what: str) -> None:
+        self.result = result
+        message = f"`{format_command(result.argv)}` {what}"
+        tail = stderr_tail(result.stderr)
+        if tail:
+            message += "; last lines of stderr:\n" + tail
+        super().__init__(message)
+
+
+class ExitedNonZero(ProcessFailed):
+    """The process exited with a code outside the accepted ones (pipefail for pipelines)."""
+
+    def __init__(self, result: FinishedProcess) -> None:
+        self.exit_code = result.exit_code
+        super().__init__(result, f"exited with code {result.exit_code} (pid {result.pid})")
+
+
+class KilledBySignal(ProcessFailed):
+    """The process was ended by a signal (SIGKILL from the OOM killer, a SIGSEGV, ...)."""
+
+    def __init__(self, result: FinishedProcess) -> None:
+        self.signal_name = result.signal_name
+        super().__init__(result, f"was killed by {result.signal_name} (pid {result.pid})")
+
+
+class TimedOut(ProcessFailed):
+    """The deadline passed; the whole process tree was stopped, then killed after the grace."""
+
+    def __init__(self, result: FinishedProcess, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(
+            result,
+            f"timed out after {timeout:g} s and its process tree was ended "
+            f"(pid {result.pid}); raise the timeout if the command needs longer",
+        )
+
+
+def stderr_tail(stderr: bytes, lines: int = _STDERR_TAIL_LINES) -> str:
+    """The last few lines of stderr, decoded for a message, each indented."""
+    if not stderr:
+        return ""
+    text = stderr.decode("utf-8", "replace").rstrip("\n")
+    return "\n".join("  | " + line for line in text.splitlines()[-lines:])

@@ -1,0 +1,190 @@
+"""The platform layer: the only code that talks to the kernel.
+
+Implementations are chosen here, once, from `features`; everything above imports
+these names and never checks the platform itself. Each choice has an override
+(`features.override`) so the fallback runs in the tests on Linux too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+from corral._platform import features as _features
+from corral._platform.features import Feature, FeatureStatus
+from corral._platform.posix import spawn as _posix_spawn
+from corral._platform.posix.exits import (
+    ExitNotifier,
+    ThreadExitNotifier,
+    WaitStatus,
+    decode_status,
+)
+from corral._platform.posix.groups import send_to_group, send_to_pid
+from corral._platform.posix.signals import parse_signal, signal_name
+
+__all__ = [
+    "ExitNotifier",
+    "Feature",
+    "FeatureStatus",
+    "WaitStatus",
+    "become_subreaper",
+    "decode_status",
+    "fd_above_stdio",
+    "features",
+    "find_tree",
+    "open_exit_notifier",
+    "open_watch_fd",
+    "override_feature",
+    "parse_signal",
+    "reap_if_child",
+    "send_to_group",
+    "send_to_pid",
+    "signal_name",
+    "spawn",
+    "wait_all_gone",
+]
+
+features = _features.features
+feature_status = _features.status
+override_feature = _features.override
+
+
+def spawn(
+    path: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    cwd: str | None,
+    fd_map: Sequence[tuple[int, int]],
+    pgroup: int | None,
+    new_session: bool,
+) -> int:
+    """Start `path` without forking the interpreter; raises OSError on failure."""
+    if cwd is None:
+        return _posix_spawn.spawn(
+            path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
+        )
+    if _features.has(Feature.SPAWN_CHDIR):
+        from corral._platform.linux.spawn_chdir import spawn_in
+
+        return spawn_in(
+            path, argv, env, cwd=cwd, fd_map=fd_map, pgroup=pgroup, new_session=new_session
+        )
+    path, argv = _posix_spawn.shell_chdir_argv(path, argv, cwd)
+    return _posix_spawn.spawn(
+        path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
+    )
+
+
+def fd_above_stdio(fd: int) -> int:
+    """`fd` itself if it is 3 or above, else a close-on-exec copy >= 3 (and `fd` closed)."""
+    if fd >= 3:
+        return fd
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return moved
+
+
+def open_exit_notifier(pid: int) -> ExitNotifier:
+    """An fd that becomes readable when our child `pid` exits: pidfd, else a waiter thread."""
+    if _features.has(Feature.PIDFD):
+        from corral._platform.linux.pidfd import PidfdExitNotifier
+
+        return PidfdExitNotifier(pid)
+    return ThreadExitNotifier(pid)
+
+
+def open_watch_fd(pid: int) -> int | None:
+    """A pidfd on any process (readable once it exits), None if gone or unsupported."""
+    if not _features.has(Feature.PIDFD):
+        return None
+    from corral._platform.linux.pidfd import open_pidfd
+
+    return open_pidfd(pid)
+
+
+def find_tree(marker: bytes, pgid: int | None) -> list[tuple[int, int]]:
+    """(pid, pgid) of each live member of a tree (see linux/procfs.py); [] without /proc."""
+    if not _features.has(Feature.PROC_SCAN):
+        return []
+    from corral._platform.linux.procfs import find_tree as scan
+
+    return [(stat.pid, stat.pgid) for stat in scan(marker, pgid)]
+
+
+def reap_if_child(pid: int) -> None:
+    """Collect `pid` if it is an exited child of ours (an orphan we adopted as subreaper)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def wait_all_gone(pids: Iterable[int], timeout: float) -> list[int]:
+    """Block until every pid has exited or `timeout` passes; returns the ones still alive."""
+    deadline = time.monotonic() + timeout
+    watched: dict[int, int] = {}
+    alive: list[int] = []
+    for pid in pids:
+        fd = open_watch_fd(pid)
+        if fd is not None:
+            watched[fd] = pid
+        elif _exists(pid):
+            alive.append(pid)
+    try:
+        _wait_fds(watched, deadline)
+    finally:
+        for fd in watched:
+            os.close(fd)
+    return [pid for pid in watched.values() if _exists(pid)] + _wait_exists(alive, deadline)
+
+
+def _wait_fds(watched: dict[int, int], deadline: float) -> None:
+    poller = select.poll()
+    for fd in watched:
+        poller.register(fd, select.POLLIN)
+    pending = set(watched)
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        for fd, _ in poller.poll(left * 1000):
+            poller.unregister(fd)
+            pending.discard(fd)
+
+
+def _wait_exists(pids: list[int], deadline: float) -> list[int]:
+    # Without pidfds there is no exit event for a process that is not our child;
+    # re-check with a short, bounded back-off until the deadline.
+    delay = 0.001
+    while pids and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+        pids = [pid for pid in pids if _exists(pid)]
+    return pids
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if _features.has(Feature.PROC_SCAN):
+        from corral._platform.linux.procfs import read_stat
+
+        stat = read_stat(pid)
+        return stat is not None and stat.state not in ("Z", "X")
+    return True
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux); UnsupportedFeature elsewhere."""
+    _features.status(Feature.SUBREAPER).require()
+    from corral._platform.linux.prctl import set_child_subreaper
+
+    set_child_subreaper(True)

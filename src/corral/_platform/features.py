@@ -1,0 +1,143 @@
+"""What this machine can do, probed once, with overrides so fallbacks run in tests.
+
+Code above `_platform` never checks `sys.platform`; it asks `features()` and gets a
+`FeatureStatus` that says whether a feature is there and, if not, why and what it
+needs. `override()` forces a feature off (or on) for a block, which is how the tests
+run the SIGCHLD-free waiter-thread path and the shell chdir path on Linux.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from corral._errors import UnsupportedFeature
+
+
+class Feature(enum.Enum):
+    """A capability of the machine that some corral behaviour depends on."""
+
+    PIDFD = "pidfd"
+    """Process exit as a pollable file descriptor (Linux 5.3+ `pidfd_open`)."""
+
+    PROC_SCAN = "proc-scan"
+    """Finding a process tree's members, even double-forked ones, through /proc."""
+
+    SPAWN_CHDIR = "spawn-chdir"
+    """`posix_spawn_file_actions_addchdir_np`: a working directory without a fork."""
+
+    SUBREAPER = "subreaper"
+    """`PR_SET_CHILD_SUBREAPER`: orphans of our children are re-parented to us."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureStatus:
+    """Whether a feature is available, and if not, why and what it would need."""
+
+    feature: Feature
+    supported: bool
+    reason: str = ""
+    needs: str = ""
+
+    def require(self) -> None:
+        """Raise `UnsupportedFeature` unless the feature is supported."""
+        if not self.supported:
+            raise UnsupportedFeature(self.feature.value, reason=self.reason, needs=self.needs)
+
+
+def _probe_pidfd() -> FeatureStatus:
+    if not hasattr(os, "pidfd_open"):
+        return _missing(Feature.PIDFD, "os.pidfd_open is absent", "Linux 5.3+ and Python 3.9+")
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError as exc:
+        return _missing(Feature.PIDFD, f"pidfd_open failed: {exc}", "Linux 5.3+")
+    return FeatureStatus(feature=Feature.PIDFD, supported=True)
+
+
+def _probe_proc_scan() -> FeatureStatus:
+    if not sys.platform.startswith("linux"):
+        return _missing(Feature.PROC_SCAN, f"platform is {sys.platform}", "Linux /proc")
+    if not os.path.exists(f"/proc/{os.getpid()}/environ"):
+        return _missing(Feature.PROC_SCAN, "/proc is not mounted", "a mounted /proc")
+    return FeatureStatus(feature=Feature.PROC_SCAN, supported=True)
+
+
+def _probe_spawn_chdir() -> FeatureStatus:
+    from corral._platform import libc
+
+    if libc.symbol("posix_spawn_file_actions_addchdir_np") is None:
+        return _missing(
+            Feature.SPAWN_CHDIR,
+            "libc has no posix_spawn_file_actions_addchdir_np",
+            "glibc 2.29+ or musl 1.1.24+",
+        )
+    return FeatureStatus(feature=Feature.SPAWN_CHDIR, supported=True)
+
+
+def _probe_subreaper() -> FeatureStatus:
+    if not sys.platform.startswith("linux"):
+        return _missing(Feature.SUBREAPER, f"platform is {sys.platform}", "Linux 3.4+")
+    return FeatureStatus(feature=Feature.SUBREAPER, supported=True)
+
+
+def _missing(feature: Feature, reason: str, needs: str) -> FeatureStatus:
+    return FeatureStatus(feature=feature, supported=False, reason=reason, needs=needs)
+
+
+_PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
+    Feature.PIDFD: _probe_pidfd,
+    Feature.PROC_SCAN: _probe_proc_scan,
+    Feature.SPAWN_CHDIR: _probe_spawn_chdir,
+    Feature.SUBREAPER: _probe_subreaper,
+}
+_probed: dict[Feature, FeatureStatus] = {}
+_overrides: dict[Feature, FeatureStatus] = {}
+
+
+def status(feature: Feature) -> FeatureStatus:
+    """The (cached) status of one feature, honouring overrides."""
+    forced = _overrides.get(feature)
+    if forced is not None:
+        return forced
+    found = _probed.get(feature)
+    if found is None:
+        found = _probed[feature] = _PROBES[feature]()
+    return found
+
+
+def has(feature: Feature) -> bool:
+    """Shorthand for `status(feature).supported`; used on hot paths."""
+    forced = _overrides.get(feature)
+    if forced is not None:
+        return forced.supported
+    found = _probed.get(feature)
+    return (found if found is not None else status(feature)).supported
+
+
+def features() -> dict[Feature, FeatureStatus]:
+    """Every feature and its status on this machine."""
+    return {feature: status(feature) for feature in Feature}
+
+
+@contextmanager
+def override(feature: Feature, supported: bool) -> Iterator[None]:
+    """Force a feature on or off inside the block (tests use it to run fallbacks)."""
+    previous = _overrides.get(feature)
+    _overrides[feature] = FeatureStatus(
+        feature=feature,
+        supported=supported,
+        reason="" if supported else "switched off by corral.lowlevel.override_feature",
+        needs="" if supported else "the override to be lifted",
+    )
+    try:
+        yield
+    finally:
+        if previous is None:
+            del _overrides[feature]
+        else:
+            _overrides[feature] = previous

@@ -1,0 +1,36 @@
+"""The one ctypes handle on the C library, loaded on first use.
+
+Only modules under `_platform` call into libc, and only through `handle()` and
+`symbol()`, so the loading (and its failure on an odd platform) happens here once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from functools import cache
+from typing import Any
+
+
+@cache
+def handle() -> ctypes.CDLL:
+    """The C library of this process, with errno captured after each call."""
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True)
+
+
+def symbol(name: str) -> Any:
+    """The libc function `name`, or None when this libc lacks it."""
+    try:
+        return getattr(handle(), name)
+    except (AttributeError, OSError):
+        return None
+
+
+def check(result: int, what: str) -> int:
+    """Turn a -1 return from a libc call into an OSError carrying errno."""
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result

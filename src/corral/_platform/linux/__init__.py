@@ -1,0 +1,1 @@
+"""Linux-only implementations; `_platform/__init__.py` picks them when they apply."""

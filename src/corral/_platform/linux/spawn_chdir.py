@@ -1,0 +1,91 @@
+"""posix_spawn with a working directory, through libc and ctypes (glibc 2.29+, musl).
+
+Python's os.posix_spawn does not expose posix_spawn_file_actions_addchdir_np, so
+this module builds the same call by hand: file actions (dup2 pairs, then chdir)
+and attributes (process group or session, default dispositions, empty mask). The
+flag values are those of glibc and musl, which agree (spawn.h). posix_spawn
+returns an errno rather than setting it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+from corral._platform import libc
+from corral._platform.posix.spawn import SIGNALS_TO_DEFAULT
+
+_SETPGROUP = 0x02
+_SETSIGDEF = 0x04
+_SETSIGMASK = 0x08
+_SETSID = 0x80
+
+# Opaque libc structures, over-allocated and long-aligned (glibc needs 80, 336, 128 bytes).
+_FileActions = ctypes.c_long * 64
+_Attr = ctypes.c_long * 128
+_SigSet = ctypes.c_ulong * 32
+
+
+def spawn_in(
+    path: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    cwd: str,
+    fd_map: Sequence[tuple[int, int]],
+    pgroup: int | None,
+    new_session: bool,
+) -> int:
+    """posix_spawn `path` inside `cwd`; raises OSError with the errno posix_spawn gave."""
+    c = libc.handle()
+    actions, attr = _FileActions(), _Attr()
+    c.posix_spawn_file_actions_init(actions)
+    c.posix_spawnattr_init(attr)
+    try:
+        for src, dst in fd_map:
+            _ok(c.posix_spawn_file_actions_adddup2(actions, src, dst))
+        _ok(c.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd)))
+        _set_attributes(c, attr, pgroup, new_session)
+        pid = ctypes.c_int(0)
+        _ok(
+            c.posix_spawn(
+                ctypes.byref(pid),
+                os.fsencode(path),
+                actions,
+                attr,
+                _strings(argv),
+                _strings(f"{k}={v}" for k, v in env.items()),
+            )
+        )
+        return pid.value
+    finally:
+        c.posix_spawn_file_actions_destroy(actions)
+        c.posix_spawnattr_destroy(attr)
+
+
+def _set_attributes(c: ctypes.CDLL, attr: object, pgroup: int | None, session: bool) -> None:
+    flags = _SETSIGDEF | _SETSIGMASK
+    if session:
+        flags |= _SETSID
+    elif pgroup is not None:
+        flags |= _SETPGROUP
+        _ok(c.posix_spawnattr_setpgroup(attr, pgroup))
+    defaults, mask = _SigSet(), _SigSet()
+    c.sigemptyset(defaults)
+    for sig in SIGNALS_TO_DEFAULT:
+        c.sigaddset(defaults, int(sig))
+    c.sigemptyset(mask)
+    _ok(c.posix_spawnattr_setsigdefault(attr, defaults))
+    _ok(c.posix_spawnattr_setsigmask(attr, mask))
+    _ok(c.posix_spawnattr_setflags(attr, ctypes.c_short(flags)))
+
+
+def _strings(items: Iterable[str]) -> ctypes.Array[ctypes.c_char_p]:
+    encoded = [os.fsencode(s) for s in items]
+    return (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
+
+
+def _ok(err: int) -> None:
+    if err != 0:
+        raise OSError(err, os.strerror(err))

@@ -1,0 +1,1 @@
+"""Portable POSIX implementations: these must import and work on any POSIX system."""

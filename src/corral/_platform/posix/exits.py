@@ -1,0 +1,87 @@
+"""Process exit: decoding wait statuses, and the portable exit notifier.
+
+An exit notifier turns "process P exited" into a readable file descriptor, so one
+`poll()` (sync) or one `add_reader` (asyncio) waits for output and exit together.
+On Linux the fd is a pidfd (see `linux/pidfd.py`). Elsewhere, this module's
+`ThreadExitNotifier` blocks a small thread in `waitpid(P)` and writes one byte to a
+pipe when P has exited: an event, never a periodic check. (A SIGCHLD handler would
+also work, but it is process-global state a library should not take over.)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class ExitNotifier(Protocol):
+    """A process's exit, as a file descriptor that becomes readable when it happens."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def fd(self) -> int: ...
+    def collect(self) -> int | None:
+        """The raw wait status once the process has exited (reaping it), else None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WaitStatus:
+    """A decoded wait status: exactly one of `code` and `signal` is set."""
+
+    code: int | None
+    signal: int | None
+
+
+def decode_status(raw: int) -> WaitStatus:
+    """Decode the status word from waitpid()."""
+    if os.WIFSIGNALED(raw):
+        return WaitStatus(code=None, signal=os.WTERMSIG(raw))
+    return WaitStatus(code=os.waitstatus_to_exitcode(raw), signal=None)
+
+
+class ThreadExitNotifier:
+    """Exit notification for any POSIX: a thread blocked in waitpid() writes to a pipe."""
+
+    __slots__ = ("_lock", "_read", "_status", "_thread", "_write", "pid")
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._status: int | None = None
+        self._read, self._write = os.pipe()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._wait, name=f"corral-wait-{pid}", daemon=True)
+        self._thread.start()
+
+    @property
+    def fd(self) -> int:
+        return self._read
+
+    def _wait(self) -> None:
+        try:
+            _, raw = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            raw = 0
+        self._status = raw
+        with self._lock:
+            if self._write >= 0:
+                os.write(self._write, b"x")
+                os.close(self._write)
+                self._write = -1
+
+    def collect(self) -> int | None:
+        return self._status
+
+    def close(self) -> None:
+        with self._lock:
+            if self._write >= 0 and self._status is not None:
+                os.close(self._write)
+                self._write = -1
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1

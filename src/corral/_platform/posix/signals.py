@@ -1,0 +1,36 @@
+"""Signal names and numbers: "TERM", "SIGTERM", "term" and 15 all mean SIGTERM."""
+
+from __future__ import annotations
+
+import difflib
+import signal
+
+from corral._errors import InvalidSpec
+
+_BY_NAME: dict[str, signal.Signals] = {sig.name: sig for sig in signal.Signals}
+
+
+def parse_signal(value: str | int) -> signal.Signals:
+    """The signal a user named, or InvalidSpec with a "did you mean"."""
+    if isinstance(value, int):
+        try:
+            return signal.Signals(value)
+        except ValueError:
+            raise InvalidSpec(f"unknown signal number {value}") from None
+    name = value.strip().upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    found = _BY_NAME.get(name)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
+    hint = f"; did you mean {close[0].removeprefix('SIG')}?" if close else ""
+    raise InvalidSpec(f"unknown signal name {value!r}{hint}")
+
+
+def signal_name(number: int) -> str:
+    """The name of a signal number ("SIGKILL"), or "signal N" for an unnamed one."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

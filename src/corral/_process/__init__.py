@@ -1,0 +1,1 @@
+"""Processes: ProcessSpec -> spawn -> Process, and run()/Command built on them."""

@@ -1,0 +1,264 @@
+"""Command: an immutable command expression, and run()/start() with their async twins.
+
+A Command pairs a ProcessSpec (how to start) with RunOptions (how to wait and
+judge). Builder methods return a new Command; nothing runs until `run()`,
+`run_async()`, `start()` or `start_async()`. `a | b` builds a Pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import random
+import shlex
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from corral._errors import InvalidSpec, ProcessFailed
+from corral._process.async_handle import AsyncProcess
+from corral._process.handle import Process
+from corral._process.options import RunOptions
+from corral._process.result import Result
+from corral._process.retry import RetryPolicy
+from corral._process.spawn import launch
+from corral._process.spec import ProcessSpec, Stdio, env_pairs
+
+if TYPE_CHECKING:
+    from corral._process.pipeline import Pipeline
+
+T = TypeVar("T")
+ArgvLike = Sequence["str | os.PathLike[str]"] | str
+
+
+class Command:
+    """An immutable command: program, arguments, how to start it and how to wait for it.
+
+    >>> Command("git", "rev-parse", "HEAD").cwd("/src").timeout(5).run().stdout_text
+    """
+
+    __slots__ = ("options", "spec")
+
+    spec: ProcessSpec
+    options: RunOptions
+
+    def __init__(self, program: str | os.PathLike[str], *args: str | os.PathLike[str]) -> None:
+        spec = ProcessSpec(argv=tuple(os.fspath(a) for a in (program, *args)))
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "options", RunOptions())
+
+    @classmethod
+    def of(cls, spec: ProcessSpec, options: RunOptions | None = None) -> Command:
+        """A Command from an existing spec and options."""
+        made = cls.__new__(cls)
+        object.__setattr__(made, "spec", spec)
+        object.__setattr__(made, "options", options or RunOptions())
+        return made
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Command is immutable; builder methods return a new one")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Command):
+            return NotImplemented
+        return (self.spec, self.options) == (other.spec, other.options)
+
+    def __hash__(self) -> int:
+        return hash((self.spec, self.options))
+
+    def __repr__(self) -> str:
+        return f"<Command {shlex.join(self.spec.argv)!r}>"
+
+    def __or__(self, other: Command | Pipeline) -> Pipeline:
+        from corral._process.pipeline import Pipeline
+
+        return Pipeline((self,)) | other
+
+    # -- builders -------------------------------------------------------------
+
+    def _with(self, **changes: Any) -> Command:
+        return Command.of(dataclasses.replace(self.spec, **changes), self.options)
+
+    def _opt(self, **changes: Any) -> Command:
+        return Command.of(self.spec, dataclasses.replace(self.options, **changes))
+
+    def args(self, *more: str | os.PathLike[str]) -> Command:
+        """Append arguments."""
+        return self._with(argv=self.spec.argv + tuple(os.fspath(a) for a in more))
+
+    def cwd(self, path: str | os.PathLike[str]) -> Command:
+        """Run in this working directory."""
+        return self._with(cwd=os.fspath(path))
+
+    def env(self, **variables: str) -> Command:
+        """Add (or replace) environment variables on top of the inherited environment."""
+        return self._with(env_add=self.spec.env_add + env_pairs(variables))
+
+    def full_env(self, environment: Mapping[str, str]) -> Command:
+        """Use exactly this environment instead of inheriting ours."""
+        return self._with(env=env_pairs(environment))
+
+    def stdin(self, how: Stdio) -> Command:
+        """Where stdin comes from ("pipe" to write to it from Python)."""
+        return self._with(stdin=how)
+
+    def stdout(self, how: Stdio) -> Command:
+        """Where stdout goes (captured by default)."""
+        return self._with(stdout=how)
+
+    def stderr(self, how: Stdio) -> Command:
+        """Where stderr goes (captured by default; "merge" joins it to stdout)."""
+        return self._with(stderr=how)
+
+    def pass_fds(self, *fds: int) -> Command:
+        """Let the child inherit these fds of ours under the same numbers."""
+        return self._with(pass_fds=self.spec.pass_fds + fds)
+
+    def new_session(self) -> Command:
+        """Start the child in a new session (setsid) rather than only a new group."""
+        return self._with(new_session=True)
+
+    def stop_signal(self, sig: str | int) -> Command:
+        """The signal that asks the tree to stop before SIGKILL (default TERM)."""
+        return self._with(stop_signal=sig)
+
+    def input(self, data: bytes | str) -> Command:
+        """Write `data` to stdin, then close it."""
+        raw = data.encode() if isinstance(data, str) else data
+        spec = dataclasses.replace(self.spec, stdin="capture")
+        return Command.of(spec, dataclasses.replace(self.options, input=raw))
+
+    def timeout(self, seconds: float | None) -> Command:
+        """End the tree and raise TimedOut if it runs longer than this."""
+        return self._opt(timeout=seconds)
+
+    def grace(self, seconds: float) -> Command:
+        """Seconds between the stop signal and SIGKILL."""
+        return self._opt(grace=seconds)
+
+    def unchecked(self) -> Command:
+        """Return failed Results instead of raising ExitedNonZero / KilledBySignal."""
+        return self._opt(check=False)
+
+    def ok_codes(self, *codes: int) -> Command:
+        """Exit codes that count as success (default 0)."""
+        return self._opt(ok_codes=frozenset(codes))
+
+    def retry(self, policy: RetryPolicy | None = None, **fields: Any) -> Command:
+        """Retry on failure with this policy (or one built from `fields`)."""
+        return self._opt(retry=policy or RetryPolicy(**fields))
+
+    # -- running ----------------------------------------------------------------
+
+    def run(self) -> Result:
+        """Run to completion and return the Result; raises per `check` and on timeout."""
+        return retrying(self.options.retry, self._run_once)
+
+    async def run_async(self) -> Result:
+        """The async twin of `run()`; cancelling the awaiting task ends the tree."""
+        return await retrying_async(self.options.retry, self._run_once_async)
+
+    def start(self) -> Process:
+        """Start it and return the handle; use `with` so the tree is ended on the way out."""
+        return Process(launch(self.spec), self.spec, self.options)
+
+    async def start_async(self) -> AsyncProcess:
+        """The async twin of `start()`; use `async with`."""
+        return AsyncProcess(launch(self.spec), self.spec, self.options)
+
+    def _run_once(self) -> Result:
+        proc = self.start()
+        try:
+            return proc.wait()
+        except ProcessFailed:
+            raise
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            proc._close()
+
+    async def _run_once_async(self) -> Result:
+        proc = await self.start_async()
+        try:
+            return await proc.wait()
+        finally:
+            proc._close()
+
+
+def retrying(policy: RetryPolicy | None, attempt: Callable[[], T]) -> T:
+    """Call `attempt` until it succeeds or `policy` says stop, sleeping the backoff between."""
+    tries = 1
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if policy is None or not policy.should_retry(tries, exc):
+                raise
+            time.sleep(policy.delay(tries, random.random()))
+            tries += 1
+
+
+async def retrying_async(policy: RetryPolicy | None, attempt: Callable[[], Awaitable[T]]) -> T:
+    """The async twin of `retrying`."""
+    tries = 1
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if policy is None or not policy.should_retry(tries, exc):
+                raise
+            await asyncio.sleep(policy.delay(tries, random.random()))
+            tries += 1
+
+
+def build(
+    argv: ArgvLike | Command,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    stdin: Stdio | None = None,
+    stdout: Stdio = "capture",
+    stderr: Stdio = "capture",
+    input: bytes | str | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    grace: float = 2.0,
+    ok_codes: Sequence[int] = (0,),
+    retry: RetryPolicy | None = None,
+    new_session: bool = False,
+    stop_signal: str | int = "TERM",
+    pass_fds: Sequence[int] = (),
+) -> Command:
+    """The Command that run()/start() and their twins execute for these arguments."""
+    if isinstance(argv, Command):
+        return argv
+    if isinstance(argv, str):
+        argv = shlex.split(argv)
+    if isinstance(input, str):
+        input = input.encode()
+    spec = ProcessSpec(
+        argv=tuple(os.fspath(a) for a in argv),
+        cwd=None if cwd is None else os.fspath(cwd),
+        env=None if env is None else env_pairs(env),
+        env_add=env_pairs(extra_env or {}),
+        stdin=stdin if stdin is not None else ("capture" if input is not None else "devnull"),
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=tuple(pass_fds),
+        new_session=new_session,
+        stop_signal=stop_signal,  # type: ignore[arg-type]  # parsed in __post_init__
+    )
+    if input is not None and spec.stdin != "capture":
+        raise InvalidSpec("input= needs stdin to be a pipe; leave stdin unset or use 'pipe'")
+    options = RunOptions(
+        timeout=timeout,
+        check=check,
+        grace=grace,
+        ok_codes=frozenset(ok_codes),
+        input=input,
+        retry=retry,
+    )
+    return Command.of(spec, options)

@@ -1,0 +1,175 @@
+"""Process: the synchronous handle on a running child, and a context manager for it.
+
+Waiting is one poll() over our pipe ends, the stdin pipe when there is input, and
+the exit fd: output is drained while waiting, so a chatty child never blocks on
+a full pipe. Leaving the `with` block ends the whole tree: gracefully when the
+block finished normally, at once with SIGKILL when it raised.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+
+from corral._process import tree as _tree
+from corral._process.core import DRAIN_BOUND, REAP_BOUND, ProcessCore
+from corral._process.result import Result
+from corral._process.streams import STDERR, STDOUT
+
+_STREAMS = {"stdout": STDOUT, "stderr": STDERR}
+
+
+class Process(ProcessCore):
+    """A running child process (sync). Use as a context manager; see `corral.start`."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is not None:
+                self._end(grace=None)
+            elif self._status is None:
+                self._end(grace=self._options.grace)
+            else:
+                _tree.kill(self._tree)
+        finally:
+            self._close()
+
+    # -- waiting ------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """Wait for exit and end of output; return the Result (raising per `check`).
+
+        If `timeout` (or the command's timeout) passes first, the tree is stopped
+        (stop signal, grace, SIGKILL) and TimedOut is raised.
+        """
+        deadline, limit = self._deadline(timeout)
+        if self._streams.stdin is not None and not self._streams.wants_write():
+            self._streams.close_stdin()
+        if not self._pump(deadline, self._finished):
+            self._timed_out = limit
+            self._end(grace=self._options.grace)
+        return self._judged(self._options.check)
+
+    def poll(self) -> bool:
+        """Handle whatever is ready without blocking; True once the process has exited."""
+        self._pump(time.monotonic(), self._exited)
+        return self._status is not None
+
+    def stop(self, grace: float | None = None) -> Result:
+        """Stop the tree: stop signal, up to `grace` seconds, then SIGKILL. Never raises."""
+        self._end(grace=self._options.grace if grace is None else grace)
+        return self.result()
+
+    def kill(self) -> Result:
+        """SIGKILL the whole tree now and collect the exit. Never raises."""
+        self._end(grace=None)
+        return self.result()
+
+    # -- streaming ------------------------------------------------------------
+
+    def readline(self, stream: str = "stdout", timeout: float | None = None) -> str | None:
+        """The next line of captured output (no newline), or None at end of output.
+
+        With `timeout`, raises TimeoutError if no line comes in time (the process
+        keeps running). Without it, the command's own timeout applies and ends the tree.
+        """
+        which = _STREAMS[stream]
+        if not self._pump_for_line(which, timeout):
+            raise TimeoutError(f"no line on {stream} of pid {self.pid} within {timeout:g} s")
+        return self._streams.take_line(which)
+
+    def lines(self, stream: str = "stdout") -> Iterator[str]:
+        """Iterate over output lines as they arrive, until the stream ends."""
+        while (line := self.readline(stream)) is not None:
+            yield line
+
+    def write(self, data: bytes | str) -> None:
+        """Write to the child's stdin (started with stdin='pipe'), draining output meanwhile."""
+        self._streams.feed(data)
+        self._pump(self._deadline(None)[0], lambda: not self._streams.pending)
+
+    def close_stdin(self) -> None:
+        """Finish writing and close stdin, so the child reads EOF."""
+        self._streams.close_stdin_when_drained = True
+        self._pump(self._deadline(None)[0], lambda: self._streams.stdin is None)
+
+    # -- internals ----------------------------------------------------------
+
+    def _pump_for_line(self, which: int, timeout: float | None) -> bool:
+        if timeout is not None:
+            return self._pump(time.monotonic() + timeout, lambda: self._line_or_end(which))
+        deadline, limit = self._deadline(None)
+        if self._pump(deadline, lambda: self._line_or_end(which)):
+            return True
+        self._timed_out = limit
+        self._end(grace=self._options.grace)
+        self._judged(check=False)  # raises TimedOut
+        return True
+
+    def _end(self, *, grace: float | None) -> None:
+        """Stop (grace given) or kill (None) the tree, then collect exit and output."""
+        if self._status is None and grace is not None:
+            self._tree.send(self._spec.stop_signal)
+            self._pump(time.monotonic() + grace, self._exited)
+        _tree.kill(self._tree)
+        self._pump(time.monotonic() + REAP_BOUND, self._exited)
+        self._pump(time.monotonic() + DRAIN_BOUND, self._streams.all_closed)
+        self._streams.close()
+
+    def _pump(self, deadline: float | None, done: Callable[[], bool]) -> bool:
+        return pump((self,), deadline, done)
+
+    def _dispatch(self, fd: int) -> None:
+        streams = self._streams
+        if fd == self._launched.notifier.fd and self._status is None:
+            self._on_exit_ready()
+        elif fd == streams.stdin:
+            if streams.on_writable():
+                streams.close_stdin()
+        elif fd in streams.readers and streams.on_readable(fd):
+            streams.close_reader(fd)
+
+    def _register(self, poller: select.poll, owners: dict[int, Process]) -> bool:
+        """Register this process's live fds; False when it has nothing left to wait for."""
+        streams = self._streams
+        for fd in streams.readers:
+            poller.register(fd, select.POLLIN)
+            owners[fd] = self
+        if streams.wants_write() and streams.stdin is not None:
+            poller.register(streams.stdin, select.POLLOUT)
+            owners[streams.stdin] = self
+        if self._status is None:
+            poller.register(self._launched.notifier.fd, select.POLLIN)
+            owners[self._launched.notifier.fd] = self
+        return bool(owners)
+
+
+def pump(procs: Sequence[Process], deadline: float | None, done: Callable[[], bool]) -> bool:
+    """Dispatch I/O and exit events of `procs` until `done()` or the deadline; returns done().
+
+    One poll() covers every process, so the stages of a pipeline are drained together.
+    """
+    while not done():
+        poller = select.poll()
+        owners: dict[int, Process] = {}
+        for proc in procs:
+            proc._register(poller, owners)
+        if not owners:
+            return done()
+        wait_ms = None if deadline is None else (deadline - time.monotonic()) * 1000
+        if wait_ms is not None and wait_ms <= 0:
+            return done()
+        for fd, _ in poller.poll(wait_ms):
+            owners[fd]._dispatch(fd)
+    return True

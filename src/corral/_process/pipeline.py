@@ -1,0 +1,224 @@
+"""Pipeline: `Command | Command | ...`, run with every stage in one process group.
+
+Stage i's stdout is a pipe straight into stage i+1's stdin (the parent never
+copies it); the last stage's stdout and every stage's stderr are captured per
+their specs. The verdict follows bash's pipefail: the rightmost failed stage
+decides. A timeout, an error or a cancellation ends every stage's tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from corral._errors import InvalidSpec
+from corral._process import handle as _handle
+from corral._process import tree as _tree
+from corral._process.async_handle import AsyncProcess
+from corral._process.command import Command, retrying, retrying_async
+from corral._process.core import DRAIN_BOUND, REAP_BOUND, ProcessCore
+from corral._process.handle import Process
+from corral._process.options import RunOptions
+from corral._process.outcome import pipefail, verdict
+from corral._process.result import PipelineResult
+from corral._process.retry import RetryPolicy
+from corral._process.spawn import Launched, launch
+from corral._process.spec import ProcessSpec
+
+
+class Pipeline:
+    """Commands joined stdout-to-stdin; run options (timeout, check, ...) are the pipeline's."""
+
+    __slots__ = ("commands", "options")
+
+    commands: tuple[Command, ...]
+    options: RunOptions
+
+    def __init__(self, commands: Sequence[Command], options: RunOptions | None = None) -> None:
+        if not commands:
+            raise InvalidSpec("a pipeline needs at least one command")
+        object.__setattr__(self, "commands", tuple(commands))
+        object.__setattr__(self, "options", options or RunOptions())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Pipeline is immutable; builder methods return a new one")
+
+    def __or__(self, other: Command | Pipeline) -> Pipeline:
+        more = other.commands if isinstance(other, Pipeline) else (other,)
+        return Pipeline(self.commands + more, self.options)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {' | '.join(repr(c)[10:-2] for c in self.commands)!r}>"
+
+    def _opt(self, **changes: Any) -> Pipeline:
+        return Pipeline(self.commands, dataclasses.replace(self.options, **changes))
+
+    def timeout(self, seconds: float | None) -> Pipeline:
+        """End every stage and raise TimedOut if the pipeline runs longer than this."""
+        return self._opt(timeout=seconds)
+
+    def grace(self, seconds: float) -> Pipeline:
+        """Seconds between the stop signal and SIGKILL."""
+        return self._opt(grace=seconds)
+
+    def unchecked(self) -> Pipeline:
+        """Return a failed PipelineResult instead of raising."""
+        return self._opt(check=False)
+
+    def ok_codes(self, *codes: int) -> Pipeline:
+        """Exit codes that count as success for every stage."""
+        return self._opt(ok_codes=frozenset(codes))
+
+    def retry(self, policy: RetryPolicy | None = None, **fields: Any) -> Pipeline:
+        """Retry the whole pipeline on failure."""
+        return self._opt(retry=policy or RetryPolicy(**fields))
+
+    def input(self, data: bytes | str) -> Pipeline:
+        """Write `data` to the first stage's stdin, then close it."""
+        first = self.commands[0].input(data)
+        raw = first.options.input
+        return Pipeline((first, *self.commands[1:]), dataclasses.replace(self.options, input=raw))
+
+    def run(self) -> PipelineResult:
+        """Run every stage to completion; raises per pipefail and `check`, and on timeout."""
+        return retrying(self.options.retry, self._run_once)
+
+    async def run_async(self) -> PipelineResult:
+        """The async twin of `run()`; cancelling the awaiting task ends every stage."""
+        return await retrying_async(self.options.retry, self._run_once_async)
+
+    # -- internals ------------------------------------------------------------
+
+    def _launch(self) -> list[tuple[Launched, ProcessSpec, RunOptions]]:
+        """Start every stage; each comes with its spec and its share of the options."""
+        launched = _launch_all(self.commands)
+        first = dataclasses.replace(self.options, retry=None)
+        rest = dataclasses.replace(first, input=None)
+        return [
+            (stage, cmd.spec, first if index == 0 else rest)
+            for index, (cmd, stage) in enumerate(zip(self.commands, launched, strict=True))
+        ]
+
+    def _run_once(self) -> PipelineResult:
+        procs = [Process(*stage) for stage in self._launch()]
+        try:
+            deadline = _deadline(procs[0], self.options.timeout)
+            _close_idle_stdin(procs)
+            if not _handle.pump(procs, deadline, lambda: all(p._finished() for p in procs)):
+                _mark_timed_out(procs, self.options.timeout)
+                _end_all(procs, self.options.grace)
+            return self._verdict(procs)
+        except BaseException:
+            if any(p.running for p in procs):
+                _end_all(procs, None)
+            raise
+        finally:
+            for proc in procs:
+                proc._close()
+
+    async def _run_once_async(self) -> PipelineResult:
+        procs = [AsyncProcess(*stage) for stage in self._launch()]
+        try:
+            deadline = _deadline(procs[0], self.options.timeout)
+            for proc in procs:
+                if proc._streams.stdin is not None and not proc._streams.wants_write():
+                    proc._close_stdin_now()
+            waits = [proc._wait_until(deadline, proc._finished) for proc in procs]
+            if not all(await asyncio.gather(*waits)):
+                _mark_timed_out(procs, self.options.timeout)
+                await asyncio.gather(*(p._end(grace=self.options.grace) for p in procs))
+            return self._verdict(procs)
+        except BaseException:
+            await asyncio.gather(*(p._abort() for p in procs), return_exceptions=True)
+            raise
+        finally:
+            for proc in procs:
+                proc._close()
+
+    def _verdict(self, procs: Sequence[ProcessCore]) -> PipelineResult:
+        stages = tuple(proc.result() for proc in procs)
+        failed = pipefail(stages, self.options.ok_codes)
+        result = PipelineResult(stages=stages, failed_stage=failed)
+        error = verdict(
+            result,
+            failed=failed is not None,
+            timed_out=result.timed_out,
+            timeout=self.options.timeout,
+            check=self.options.check,
+        )
+        if error is not None:
+            raise error
+        return result
+
+
+def _launch_all(commands: Sequence[Command]) -> list[Launched]:
+    """Start every stage, wiring stdout to the next stdin; on failure end what started."""
+    launched: list[Launched] = []
+    carry: int | None = None  # read end of the previous stage's stdout pipe
+    try:
+        for index, cmd in enumerate(commands):
+            spec, write_end = cmd.spec, None
+            if index < len(commands) - 1:
+                carry_next, write_end = os.pipe()
+                spec = dataclasses.replace(spec, stdout=write_end)
+            else:
+                carry_next = None
+            pgroup = launched[0].pgid if launched else 0
+            try:
+                launched.append(launch(spec, pgroup=pgroup, stdin=carry))
+            finally:
+                for fd in (carry, write_end):
+                    if fd is not None:
+                        os.close(fd)
+            carry = carry_next
+    except BaseException:
+        if carry is not None:
+            os.close(carry)
+        for stage in launched:
+            _discard(stage, commands[0])
+        raise
+    return launched
+
+
+def _discard(stage: Launched, command: Command) -> None:
+    """End and reap a stage that started before a later stage failed to."""
+    proc = Process(stage, command.spec, RunOptions())
+    try:
+        proc.kill()
+    finally:
+        proc._close()
+
+
+def _deadline(first: ProcessCore, timeout: float | None) -> float | None:
+    return None if timeout is None else first._launched.started + timeout
+
+
+def _close_idle_stdin(procs: Sequence[Process]) -> None:
+    for proc in procs:
+        if proc._streams.stdin is not None and not proc._streams.wants_write():
+            proc._streams.close_stdin()
+
+
+def _mark_timed_out(procs: Sequence[ProcessCore], timeout: float | None) -> None:
+    for proc in procs:
+        proc._timed_out = timeout
+
+
+def _end_all(procs: Sequence[Process], grace: float | None) -> None:
+    if grace is not None:
+        for proc in procs:
+            if proc.running:
+                proc._tree.send(proc._spec.stop_signal)
+        _handle.pump(procs, time.monotonic() + grace, lambda: not any(p.running for p in procs))
+    for proc in procs:
+        _tree.kill(proc._tree)
+    _handle.pump(procs, time.monotonic() + REAP_BOUND, lambda: not any(p.running for p in procs))
+    _handle.pump(
+        procs, time.monotonic() + DRAIN_BOUND, lambda: all(p._streams.all_closed() for p in procs)
+    )
+    for proc in procs:
+        proc._streams.close()

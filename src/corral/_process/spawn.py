@@ -1,0 +1,279 @@
+"""launch(spec): THE one spawn path; every process corral starts comes through here.
+
+It resolves the executable (with a clear error for a typo or a missing x bit),
+checks the working directory, opens what the child's stdio needs in the parent
+(so a bad file is named), builds the environment with the tree marker, and calls
+the platform's fork-free spawn. It returns a `Launched` record holding the pid,
+our ends of the pipes and an exit notifier; the sync and async handles wrap it.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from corral._errors import (
+    BadWorkingDirectory,
+    ExecutableNotFound,
+    PermissionDenied,
+    SpawnError,
+)
+from corral._platform import ExitNotifier, fd_above_stdio, open_exit_notifier, spawn
+from corral._process.spec import File, ProcessSpec, Stdio
+
+TREE_VARIABLE = "CORRAL_TREE"
+"""Environment variable that marks every member of a spawned process tree."""
+
+_token = secrets.token_hex(4)
+_counter = itertools.count(1)
+_resolved: dict[tuple[str, str], str] = {}
+
+
+@dataclass(slots=True, kw_only=True)
+class Launched:
+    """A just-started process: its pid and group, our pipe ends, its exit notifier."""
+
+    argv: tuple[str, ...]
+    pid: int
+    pgid: int
+    marker: bytes
+    notifier: ExitNotifier
+    stdin: int | None
+    stdout: int | None
+    stderr: int | None
+    started: float
+
+
+def launch(spec: ProcessSpec, *, pgroup: int = 0, stdin: int | None = None) -> Launched:
+    """Start `spec`; `pgroup` 0 makes a new process group, N joins group N (pipelines).
+
+    `stdin`, when given, is an fd of ours to use as the child's stdin instead of
+    `spec.stdin` (a pipeline passes the previous stage's stdout this way).
+    """
+    env = _environment(spec)
+    path = _resolve(spec, env.get("PATH", os.defpath))
+    if spec.cwd is not None:
+        _check_cwd(spec)
+    marker = f"{os.getpid()}.{next(_counter)}.{_token}"
+    env[TREE_VARIABLE] = marker
+    fds = _StdioFds(spec)
+    try:
+        fds.open(spec, stdin)
+        pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
+    except BaseException:
+        fds.close_all()
+        raise
+    started = time.monotonic()
+    fds.close_child_ends()
+    return Launched(
+        argv=spec.argv,
+        pid=pid,
+        pgid=pid if spec.new_session or pgroup == 0 else pgroup,
+        marker=f"{TREE_VARIABLE}={marker}".encode(),
+        notifier=open_exit_notifier(pid),
+        stdin=fds.ours[0],
+        stdout=fds.ours[1],
+        stderr=fds.ours[2],
+        started=started,
+    )
+
+
+def _environment(spec: ProcessSpec) -> dict[str, str]:
+    env = dict(os.environ) if spec.env is None else dict(spec.env)
+    if spec.env_add:
+        env.update(spec.env_add)
+    return env
+
+
+def _resolve(spec: ProcessSpec, search_path: str) -> str:
+    name = spec.argv[0]
+    if "/" in name:
+        return _check_explicit(spec, name)
+    key = (name, search_path)
+    found = _resolved.get(key)
+    if found is None:
+        found = _resolved[key] = _search(spec, name, search_path)
+    return found
+
+
+def _check_explicit(spec: ProcessSpec, path: str) -> str:
+    full = path if spec.cwd is None or os.path.isabs(path) else os.path.join(spec.cwd, path)
+    if not os.path.exists(full):
+        raise ExecutableNotFound(
+            spec.argv, step="exec", errno=errno.ENOENT, detail=f"no such file {path!r}"
+        )
+    if os.path.isdir(full) or not os.access(full, os.X_OK):
+        raise _not_executable(spec, path)
+    return path
+
+
+def _search(spec: ProcessSpec, name: str, search_path: str) -> str:
+    not_executable: str | None = None
+    for directory in search_path.split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            not_executable = not_executable or candidate
+    if not_executable is not None:
+        raise _not_executable(spec, not_executable)
+    raise ExecutableNotFound(
+        spec.argv,
+        step="exec",
+        errno=errno.ENOENT,
+        detail=f"{name!r} was not found on PATH ({search_path})",
+        hint="check the spelling, install it, or give its full path",
+    )
+
+
+def _not_executable(spec: ProcessSpec, path: str) -> PermissionDenied:
+    return PermissionDenied(
+        spec.argv,
+        step="exec",
+        errno=errno.EACCES,
+        detail=f"{path!r} is not an executable file",
+        hint="check its mode (chmod +x) and that it is not a directory",
+    )
+
+
+def _check_cwd(spec: ProcessSpec) -> None:
+    cwd = spec.cwd or "."
+    if not os.path.exists(cwd):
+        code, detail = errno.ENOENT, f"working directory {cwd!r} does not exist"
+    elif not os.path.isdir(cwd):
+        code, detail = errno.ENOTDIR, f"working directory {cwd!r} is not a directory"
+    elif not os.access(cwd, os.X_OK):
+        code, detail = errno.EACCES, f"working directory {cwd!r} cannot be entered"
+    else:
+        return
+    raise BadWorkingDirectory(spec.argv, step="chdir", errno=code, detail=detail)
+
+
+def _spawn(
+    spec: ProcessSpec, path: str, env: dict[str, str], fd_map: list[tuple[int, int]], pgroup: int
+) -> int:
+    try:
+        return spawn(
+            path,
+            spec.argv,
+            env,
+            cwd=spec.cwd,
+            fd_map=fd_map,
+            pgroup=None if spec.new_session else pgroup,
+            new_session=spec.new_session,
+        )
+    except OSError as exc:
+        _resolved.pop((spec.argv[0], env.get("PATH", os.defpath)), None)
+        raise _spawn_error(spec, path, exc) from exc
+
+
+def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:
+    code = exc.errno
+    if (
+        code in (errno.ENOENT, errno.ENOTDIR)
+        and spec.cwd is not None
+        and not os.path.isdir(spec.cwd)
+    ):
+        return BadWorkingDirectory(
+            spec.argv, step="chdir", errno=code, detail=f"cannot enter {spec.cwd!r}"
+        )
+    if code == errno.ENOENT:
+        return ExecutableNotFound(
+            spec.argv,
+            step="exec",
+            errno=code,
+            detail=f"{path!r} or its interpreter does not exist",
+            hint="if it is a script, check the #! line",
+        )
+    if code == errno.EACCES:
+        return PermissionDenied(spec.argv, step="exec", errno=code, detail=f"cannot run {path!r}")
+    if code == errno.ENOEXEC:
+        return SpawnError(
+            spec.argv,
+            step="exec",
+            errno=code,
+            detail=f"{path!r} is not in an executable format",
+            hint="a script needs a #! line",
+        )
+    return SpawnError(spec.argv, step="spawn", errno=code, detail=exc.strerror or str(exc))
+
+
+class _StdioFds:
+    """The fds behind the child's stdin/stdout/stderr, and our ends of any pipes."""
+
+    __slots__ = ("child", "ours", "owned")
+
+    def __init__(self, spec: ProcessSpec) -> None:
+        self.child: list[int | None] = [None, None, None]  # None: inherit ours
+        self.ours: list[int | None] = [None, None, None]
+        self.owned: list[int] = []  # child-side fds we opened and must close after spawn
+
+    def open(self, spec: ProcessSpec, stdin_fd: int | None) -> None:
+        if stdin_fd is not None:
+            self.child[0] = stdin_fd
+        else:
+            self._open(spec, 0, spec.stdin)
+        self._open(spec, 1, spec.stdout)
+        if spec.stderr == "merge":
+            self.child[2] = self.child[1] if self.child[1] is not None else 1
+        else:
+            self._open(spec, 2, spec.stderr)
+
+    def _open(self, spec: ProcessSpec, index: int, how: Stdio) -> None:
+        if how == "inherit":
+            return
+        if isinstance(how, int):
+            self.child[index] = how
+        elif how == "capture":
+            read, write = os.pipe()
+            theirs, mine = (read, write) if index == 0 else (write, read)
+            self.ours[index] = mine
+            self._own(index, theirs)
+            if index == 0:
+                os.set_blocking(mine, False)
+        elif how == "devnull":
+            self._own(index, os.open(os.devnull, os.O_RDONLY if index == 0 else os.O_WRONLY))
+        elif isinstance(how, File):
+            self._own(index, self._open_file(spec, index, how))
+
+    def _own(self, index: int, fd: int) -> None:
+        fd = fd_above_stdio(fd)  # a dup2 source must not be one of the targets 0-2
+        self.child[index] = fd
+        self.owned.append(fd)
+
+    @staticmethod
+    def _open_file(spec: ProcessSpec, index: int, file: File) -> int:
+        if index == 0:
+            flags = os.O_RDONLY
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if file.append else os.O_TRUNC)
+        try:
+            return os.open(file.path, flags | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            stream = ("stdin", "stdout", "stderr")[index]
+            raise SpawnError(
+                spec.argv,
+                step=f"open {stream}",
+                errno=exc.errno,
+                detail=f"cannot open {file.path!r}: {exc.strerror}",
+            ) from exc
+
+    def child_map(self, pass_fds: tuple[int, ...]) -> list[tuple[int, int]]:
+        pairs = [(fd, target) for target, fd in enumerate(self.child) if fd is not None]
+        return pairs + [(fd, fd) for fd in pass_fds]
+
+    def close_child_ends(self) -> None:
+        for fd in self.owned:
+            os.close(fd)
+        self.owned.clear()
+
+    def close_all(self) -> None:
+        self.close_child_ends()
+        for fd in self.ours:
+            if fd is not None:
+                os.close(fd)
+        self.ours = [None, None, None]

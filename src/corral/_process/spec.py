@@ -1,0 +1,121 @@
+"""ProcessSpec: everything needed to start one process, as a frozen, validated value.
+
+The library, the daemon and the pool all describe a process with this object and
+start it through `spawn.launch`, so a field added here works everywhere at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from corral._errors import InvalidSpec
+from corral._platform import parse_signal
+
+StdioMode: TypeAlias = Literal["inherit", "capture", "pipe", "devnull", "merge"]
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """Connect a stream to a file: read from it (stdin) or write to it (stdout, stderr)."""
+
+    path: str
+    """The file's path; relative paths are relative to the caller's cwd, not the child's."""
+    append: bool = False
+    """Append to the file instead of truncating it (output streams only)."""
+
+
+Stdio: TypeAlias = StdioMode | File | int | os.PathLike[str]
+"""How a standard stream is connected.
+
+"inherit" shares ours; "capture" (alias "pipe") gives corral a pipe to read
+(stdout, stderr) or write (stdin); "devnull" connects /dev/null; "merge" (stderr
+only) sends stderr wherever stdout goes; a `File` or path opens that file; an int
+is a file descriptor of ours that the child gets a copy of.
+"""
+
+EnvPairs: TypeAlias = tuple[tuple[str, str], ...]
+
+_MODES = frozenset({"inherit", "capture", "pipe", "devnull", "merge"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessSpec:
+    """One process to start: argv, environment, directory, stdio, fds, group."""
+
+    argv: tuple[str, ...]
+    """The program and its arguments; argv[0] is looked up on PATH unless it has a '/'."""
+    cwd: str | None = None
+    """Working directory of the child; None keeps ours."""
+    env: EnvPairs | None = None
+    """The child's whole environment; None inherits ours (`env_add` applies on top)."""
+    env_add: EnvPairs = ()
+    """Variables added to (or replacing those in) the environment."""
+    stdin: Stdio = "devnull"
+    """Where stdin comes from; "capture"/"pipe" lets the caller write to it."""
+    stdout: Stdio = "capture"
+    """Where stdout goes; captured by default so results and errors can show it."""
+    stderr: Stdio = "capture"
+    """Where stderr goes; "merge" sends it to stdout's destination."""
+    pass_fds: tuple[int, ...] = ()
+    """Further fds of ours that the child inherits under the same numbers."""
+    new_session: bool = False
+    """Start a new session (setsid) instead of only a new process group."""
+    stop_signal: signal.Signals = signal.SIGTERM
+    """The signal that asks the process tree to stop, before SIGKILL after the grace."""
+
+    def __post_init__(self) -> None:
+        argv = tuple(self.argv)
+        if not argv or not all(isinstance(a, str) for a in argv) or not argv[0]:
+            raise InvalidSpec(f"argv must be a non-empty sequence of strings, got {self.argv!r}")
+        object.__setattr__(self, "argv", argv)
+        if self.cwd is not None:
+            object.__setattr__(self, "cwd", os.fspath(self.cwd))
+        object.__setattr__(self, "stop_signal", parse_signal(self.stop_signal))
+        for name in ("stdin", "stdout", "stderr"):
+            object.__setattr__(self, name, _check_stdio(name, getattr(self, name)))
+        for fd in self.pass_fds:
+            if not isinstance(fd, int) or fd < 3:
+                raise InvalidSpec(f"pass_fds holds {fd!r}; pass fds 3 and above (0-2 are stdio)")
+
+    @property
+    def environment(self) -> dict[str, str] | None:
+        """The whole environment as a dict, or None when it is inherited."""
+        return None if self.env is None else dict(self.env)
+
+
+def env_pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> EnvPairs:
+    """Normalise an environment mapping into the hashable form the spec stores."""
+    items = mapping.items() if isinstance(mapping, Mapping) else mapping
+    pairs = tuple((str(k), str(v)) for k, v in items)
+    for key, _ in pairs:
+        if not key or "=" in key or "\0" in key:
+            raise InvalidSpec(f"invalid environment variable name {key!r}")
+    return pairs
+
+
+def _check_stdio(name: str, value: object) -> Stdio:
+    if isinstance(value, str):
+        if value not in _MODES:
+            raise InvalidSpec(
+                f"{name}={value!r} is not a stdio mode; use one of "
+                "inherit, capture, devnull, merge (stderr), a File, a path or an fd"
+            )
+        if value == "merge" and name != "stderr":
+            raise InvalidSpec(f"{name}='merge' is only meaningful for stderr")
+        return "capture" if value == "pipe" else value  # type: ignore[return-value]
+    if isinstance(value, File):
+        if value.append and name == "stdin":
+            raise InvalidSpec("stdin cannot be opened for append")
+        return value
+    if isinstance(value, os.PathLike):
+        return File(os.fspath(value))
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise InvalidSpec(f"{name}={value!r} is not a stdio choice")
+
+
+__all__ = ["EnvPairs", "File", "ProcessSpec", "Stdio", "StdioMode", "env_pairs"]

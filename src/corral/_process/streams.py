@@ -1,0 +1,124 @@
+"""Our ends of a child's pipes and what has come through them, shared by both twins.
+
+The sync handle drives these with poll(); the async handle with loop readers and
+writers. Both call the same `on_readable` / `on_writable` / `take_line`, so
+buffering, line splitting and stdin feeding behave identically. Lines read by the
+caller are removed from the buffer; what is left becomes the Result's output.
+"""
+
+from __future__ import annotations
+
+import os
+
+_READ_SIZE = 1 << 16
+_WRITE_SIZE = 1 << 16
+
+STDOUT = 1
+STDERR = 2
+
+
+class Streams:
+    """Buffers and fds for stdin (ours to write), stdout and stderr (ours to read)."""
+
+    __slots__ = ("buffers", "close_stdin_when_drained", "pending", "readers", "stdin")
+
+    def __init__(self, stdin: int | None, stdout: int | None, stderr: int | None) -> None:
+        self.stdin = stdin
+        self.pending = bytearray()
+        self.close_stdin_when_drained = False
+        self.buffers: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
+        self.readers: dict[int, int] = {}  # open read fd -> STDOUT / STDERR
+        if stdout is not None:
+            self.readers[stdout] = STDOUT
+        if stderr is not None:
+            self.readers[stderr] = STDERR
+
+    # -- events -------------------------------------------------------------
+
+    def on_readable(self, fd: int) -> bool:
+        """Read what is there; True at EOF (then unregister the fd and `close_reader` it)."""
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except BlockingIOError:
+            return False
+        if data:
+            self.buffers[self.readers[fd]] += data
+            return False
+        return True
+
+    def close_reader(self, fd: int) -> None:
+        """Close an output pipe that reached EOF."""
+        del self.readers[fd]
+        os.close(fd)
+
+    def on_writable(self) -> bool:
+        """Write the next chunk of pending input; True when stdin should now be closed."""
+        if self.stdin is None:
+            return False
+        if self.pending:
+            try:
+                written = os.write(self.stdin, self.pending[:_WRITE_SIZE])
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:  # the child closed its stdin: drop what is left
+                self.pending.clear()
+                return True
+            del self.pending[:written]
+        return not self.pending and self.close_stdin_when_drained
+
+    # -- requests -----------------------------------------------------------
+
+    def feed(self, data: bytes | str, *, then_close: bool = False) -> None:
+        """Queue input for the child's stdin."""
+        if self.stdin is None:
+            raise ValueError("stdin is not a pipe: start the process with stdin='pipe'")
+        self.pending += data.encode() if isinstance(data, str) else data
+        self.close_stdin_when_drained = self.close_stdin_when_drained or then_close
+
+    def close_stdin(self) -> None:
+        """Close our end of stdin so the child reads EOF."""
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+        self.pending.clear()
+
+    def wants_write(self) -> bool:
+        """Whether there is input to write (or a close to perform)."""
+        return self.stdin is not None and (bool(self.pending) or self.close_stdin_when_drained)
+
+    def is_open(self, stream: int) -> bool:
+        """Whether `stream`'s pipe is still open (no EOF yet)."""
+        return stream in self.readers.values()
+
+    def all_closed(self) -> bool:
+        """Whether every output pipe has reached EOF."""
+        return not self.readers
+
+    def has_line(self, stream: int) -> bool:
+        """Whether take_line(stream) would return something now."""
+        return b"\n" in self.buffers[stream] or (
+            not self.is_open(stream) and bool(self.buffers[stream])
+        )
+
+    def take_line(self, stream: int) -> str | None:
+        """Remove and return the next line (without its newline), or None if none is ready."""
+        buf = self.buffers[stream]
+        end = buf.find(b"\n")
+        if end < 0:
+            if self.is_open(stream) or not buf:
+                return None
+            end = len(buf)
+        line = bytes(buf[:end])
+        del buf[: end + 1]
+        return line.decode("utf-8", "replace")
+
+    def output(self, stream: int) -> bytes:
+        """Everything captured from `stream` that the caller has not read as lines."""
+        return bytes(self.buffers[stream])
+
+    def close(self) -> None:
+        """Close every fd still open."""
+        self.close_stdin()
+        for fd in list(self.readers):
+            os.close(fd)
+        self.readers.clear()

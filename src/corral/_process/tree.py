@@ -1,0 +1,129 @@
+"""A process tree: the spawned process and everything it started, and how to end it.
+
+Members are found by process group (killpg reaches them at once), and on Linux by
+the /proc scan of `_platform` (tree marker in the environment, parentage), which
+also finds double-forked descendants that left the group. Ending a tree sends
+SIGKILL in rounds until a scan finds nobody left (a fork bomb keeps forking
+between rounds), bounded in rounds and time. Members that became our children
+(we are a subreaper) are reaped; the root is left for its own exit notifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+from corral._platform import (
+    find_tree,
+    open_watch_fd,
+    reap_if_child,
+    send_to_group,
+    send_to_pid,
+    wait_all_gone,
+)
+
+_MAX_ROUNDS = 100
+_ROUND_WAIT = 0.5
+KILL_TIMEOUT = 10.0
+"""Upper bound on ending a tree; past it, survivors are reported, not waited for."""
+
+
+class Tree:
+    """The members of one spawned process's tree, found afresh on every call."""
+
+    __slots__ = ("marker", "pgid", "root")
+
+    def __init__(self, root: int, pgid: int, marker: bytes) -> None:
+        self.root = root
+        self.pgid = pgid
+        self.marker = marker
+
+    def members(self) -> list[int]:
+        """Pids of the live members now (the root included while it runs)."""
+        return [pid for pid, _ in find_tree(self.marker, self.pgid)]
+
+    def send(self, sig: int) -> list[int]:
+        """Signal every member (group first, then each stray); return the pids found."""
+        send_to_group(self.pgid, sig)
+        found = find_tree(self.marker, self.pgid)
+        for pid, pgid in found:
+            if pgid != self.pgid:
+                send_to_pid(pid, sig)
+        return [pid for pid, _ in found]
+
+    def reap_adopted(self, pids: list[int]) -> None:
+        """Collect members that were re-parented to us, so none stays a zombie."""
+        for pid in pids:
+            if pid != self.root:
+                reap_if_child(pid)
+
+    def __repr__(self) -> str:
+        return f"<Tree root={self.root} pgid={self.pgid}>"
+
+
+def kill(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
+    """SIGKILL the whole tree and wait until it is gone; returns survivors (normally [])."""
+    deadline = time.monotonic() + timeout
+    for _ in range(_MAX_ROUNDS):
+        pids = tree.send(signal.SIGKILL)
+        if not pids:
+            return []
+        wait_all_gone(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
+        tree.reap_adopted(pids)
+        if time.monotonic() >= deadline:
+            break
+    return tree.members()
+
+
+async def kill_async(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
+    """The async twin of `kill`: same rounds, waiting on the event loop."""
+    deadline = time.monotonic() + timeout
+    for _ in range(_MAX_ROUNDS):
+        pids = tree.send(signal.SIGKILL)
+        if not pids:
+            return []
+        await wait_all_gone_async(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
+        tree.reap_adopted(pids)
+        if time.monotonic() >= deadline:
+            break
+    return tree.members()
+
+
+async def wait_all_gone_async(pids: list[int], timeout: float) -> None:
+    """Wait on the loop until every pid has exited (pidfds), or `timeout` passes."""
+    loop = asyncio.get_running_loop()
+    waiters: list[asyncio.Future[None]] = []
+    fds: list[int] = []
+    unwatched = False
+    for pid in pids:
+        fd = open_watch_fd(pid)
+        if fd is None:
+            unwatched = True
+            continue
+        fds.append(fd)
+        done: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(fd, _settle, done)
+        waiters.append(done)
+    try:
+        if waiters:
+            await asyncio.wait(waiters, timeout=timeout)
+        if unwatched:  # no pidfd here: bounded back-off re-checks, on the loop
+            await _poll_gone(pids, time.monotonic() + timeout)
+    finally:
+        for fd in fds:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
+async def _poll_gone(pids: list[int], deadline: float) -> None:
+    delay = 0.001
+    while time.monotonic() < deadline and wait_all_gone(pids, 0):
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)

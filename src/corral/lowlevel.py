@@ -1,0 +1,20 @@
+"""Power-user façade: the machine's features, their overrides, and the one spawn path."""
+
+from __future__ import annotations
+
+from corral._platform import become_subreaper, features, override_feature
+from corral._platform.features import Feature, FeatureStatus
+from corral._process.spawn import TREE_VARIABLE, Launched, launch
+from corral._process.tree import Tree
+
+__all__ = [
+    "TREE_VARIABLE",
+    "Feature",
+    "FeatureStatus",
+    "Launched",
+    "Tree",
+    "become_subreaper",
+    "features",
+    "launch",
+    "override_feature",
+]
