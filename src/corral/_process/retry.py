@@ -6,7 +6,7 @@ argument (`rand` in [0, 1)), so the functions are deterministic under test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from corral._errors import ExitedNonZero, InvalidSpec, ProcessFailed
 
@@ -54,7 +54,7 @@ class RetryPolicy:
 
     attempts: int = 3
     """Total tries, the first included."""
-    backoff: Backoff = Backoff()
+    backoff: Backoff = field(default_factory=Backoff)
     """Delays between tries."""
     exit_codes: frozenset[int] | None = None
     """Retry an ExitedNonZero only for these codes; None retries any non-zero exit."""

@@ -1,0 +1,1 @@
+"""The supervisor: keep programs alive (pure model, config, asyncio runtime, Operations)."""

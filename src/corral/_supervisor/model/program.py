@@ -1,0 +1,114 @@
+"""Program: one supervised program as a frozen, validated value.
+
+The config file, the API and the library all build the same objects; reload
+compares them by value, so a program whose spec did not change is not touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from corral._errors import InvalidSpec
+from corral._process.retry import Backoff
+from corral._process.spec import ProcessSpec
+
+RestartMode: TypeAlias = Literal["always", "on-failure", "never"]
+RESTART_MODES: tuple[RestartMode, ...] = ("always", "on-failure", "never")
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartLimit:
+    """More than `burst` starts within `interval` seconds puts the instance in FATAL."""
+
+    burst: int = 5
+    """Starts allowed within the window."""
+    interval: float = 60.0
+    """Length of the window, in seconds."""
+
+    def __post_init__(self) -> None:
+        if self.burst < 1:
+            raise InvalidSpec(f"start_limit.burst must be >= 1, got {self.burst}")
+        if self.interval < 0:
+            raise InvalidSpec(f"start_limit.interval must be >= 0, got {self.interval}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestartPolicy:
+    """When an instance is restarted after it exits, and how fast."""
+
+    mode: RestartMode = "on-failure"
+    """always: restart after any exit; on-failure: only after an unexpected one; never."""
+    exit_codes: frozenset[int] = frozenset({0})
+    """Exit codes that count as success (an expected exit)."""
+    start_seconds: float = 1.0
+    """Up this long counts as started (RUNNING); dying sooner is a failed start."""
+    backoff: Backoff = field(default_factory=Backoff)
+    """Delay before each restart; grows with consecutive failed starts."""
+    start_limit: StartLimit = field(default_factory=StartLimit)
+    """Too many starts in a window -> FATAL until started by hand."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in RESTART_MODES:
+            raise InvalidSpec(f"restart must be one of {', '.join(RESTART_MODES)}")
+        if self.start_seconds < 0:
+            raise InvalidSpec(f"start_seconds must be >= 0, got {self.start_seconds}")
+        object.__setattr__(self, "exit_codes", frozenset(self.exit_codes))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogPolicy:
+    """How an instance's stdout and stderr are written under the daemon's log_dir."""
+
+    timestamps: bool = True
+    """Prefix each line with the time it arrived."""
+    max_bytes: int = 10 * 1024 * 1024
+    """Rotate a log file when it would grow past this size; 0 never rotates."""
+    backups: int = 5
+    """Rotated files kept (name.log.1 ... name.log.N)."""
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 0:
+            raise InvalidSpec(f"log max_bytes must be >= 0, got {self.max_bytes}")
+        if self.backups < 0:
+            raise InvalidSpec(f"log backups must be >= 0, got {self.backups}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Program:
+    """A supervised program: what to run, how many, and the policies that keep it alive."""
+
+    name: str
+    """Unique name; instances are named NAME:0 ... NAME:N-1."""
+    process: ProcessSpec
+    """argv, cwd, environment and stop signal (stdio is owned by the daemon's log capture)."""
+    numprocs: int = 1
+    """Number of instances."""
+    autostart: bool = True
+    """Start when the daemon starts (or when the program is added by a reload)."""
+    priority: int = 999
+    """Lower starts first and stops last."""
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    """Restart policy."""
+    stop_timeout: float = 10.0
+    """Seconds after the stop signal before SIGKILL goes to the whole tree."""
+    logs: LogPolicy = field(default_factory=LogPolicy)
+    """Log capture policy."""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise InvalidSpec(
+                f"program name {self.name!r} must start with a letter, digit or _ and "
+                "contain only letters, digits, _ . -"
+            )
+        if self.numprocs < 1:
+            raise InvalidSpec(f"numprocs must be >= 1, got {self.numprocs}")
+        if self.stop_timeout < 0:
+            raise InvalidSpec(f"stop_timeout must be >= 0, got {self.stop_timeout}")
+
+    def instance_names(self) -> list[str]:
+        """NAME:0 ... NAME:N-1."""
+        return [f"{self.name}:{index}" for index in range(self.numprocs)]
