@@ -4,7 +4,11 @@
 
     CorralError
     ├── InvalidSpec              a spec or argument is wrong (also a ValueError)
+    ├── ConfigError              the config file cannot be used: file:line: key: expected
     ├── UnsupportedFeature       this machine cannot do what was asked
+    ├── DaemonUnavailable        no daemon answers on the control socket; says how to start one
+    ├── ApiError                 the daemon answered a request with an error status
+    ├── UnknownTarget            no program or instance by that name; "did you mean"
     ├── SpawnError               the command could not be started
     │   ├── ExecutableNotFound       no such program on PATH, or no such file
     │   ├── PermissionDenied         found, but not executable by us
@@ -26,8 +30,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 __all__ = [
+    "ApiError",
     "BadWorkingDirectory",
+    "ConfigError",
     "CorralError",
+    "DaemonUnavailable",
     "ExecutableNotFound",
     "ExitedNonZero",
     "FinishedProcess",
@@ -37,10 +44,12 @@ __all__ = [
     "ProcessFailed",
     "SpawnError",
     "TimedOut",
+    "UnknownTarget",
     "UnsupportedFeature",
 ]
 
 _STDERR_TAIL_LINES = 5
+_KNOWN_TARGETS_LISTED = 10
 
 
 class FinishedProcess(Protocol):
@@ -75,6 +84,46 @@ class InvalidSpec(CorralError, ValueError):
     """A spec, option or argument is invalid; raised when it is built, before any effect."""
 
 
+class ConfigError(CorralError):
+    """The config file cannot be used, so nothing from it was applied.
+
+    The message names the file, the line (and column, for TOML syntax), the key and
+    what was expected, like a compiler: `/etc/corral.toml:14: programs.web.restart:
+    expected one of always, on-failure, never; got 'sometimes'`. Further problems
+    found in the same file are in `more`, in file order, one per message line;
+    `headline` is this problem alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        file: str,
+        line: int | None,
+        key: str | None,
+        expected: str,
+        got: str | None = None,
+        hint: str | None = None,
+        column: int | None = None,
+        more: Sequence[ConfigError] = (),
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key = key
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+        self.more = tuple(more)
+        where = file if line is None else f"{file}:{line}"
+        if line is not None and column is not None:
+            where += f":{column}"
+        text = f"{where}: {key}: expected {expected}" if key else f"{where}: expected {expected}"
+        text += f"; got {got}" if got is not None else ""
+        text += f"; {hint}" if hint else ""
+        self.headline = text
+        super().__init__("\n".join([text, *(error.headline for error in self.more)]))
+
+
 class UnsupportedFeature(CorralError):
     """The machine lacks a feature that was asked for; names the feature and what it needs."""
 
@@ -83,6 +132,59 @@ class UnsupportedFeature(CorralError):
         self.reason = reason
         self.needs = needs
         super().__init__(f"{feature} is not available here: {reason} (needs {needs})")
+
+
+class DaemonUnavailable(CorralError):
+    """No corral daemon answers at `address` (a socket path or host:port).
+
+    `reason` says what went wrong when it is more than "nothing listens"; `hint` says
+    what to do, by default how to start the daemon.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        reason: str = "",
+        hint: str = "is it running? start it with `corral daemon -c FILE`",
+    ) -> None:
+        self.address = address
+        self.reason = reason
+        self.hint = hint
+        text = f"no corral daemon answers on {address}"
+        super().__init__(f"{text}: {reason} ({hint})" if reason else f"{text} ({hint})")
+
+
+class ApiError(CorralError):
+    """The daemon answered a request with an error status; `message` is its explanation."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(f"{message} (HTTP {status})")
+
+
+class UnknownTarget(CorralError):
+    """A target ("web", "web:0") names no program or instance.
+
+    The message suggests close names ("did you mean") and, when there are only a few
+    programs, lists them all, so a typo in a CLI argument is fixed at a glance.
+    """
+
+    def __init__(
+        self, target: str, *, suggestions: Sequence[str] = (), known: Sequence[str] = ()
+    ) -> None:
+        self.target = target
+        self.suggestions = tuple(suggestions)
+        self.known = tuple(known)
+        text = f"no program or instance named {target!r}"
+        if self.suggestions:
+            text += "; did you mean " + " or ".join(map(repr, self.suggestions)) + "?"
+        if not self.known:
+            text += " (no programs are configured)"
+        elif len(self.known) <= _KNOWN_TARGETS_LISTED:
+            text += f" (programs: {', '.join(self.known)})"
+        super().__init__(text)
 
 
 class SpawnError(CorralError):

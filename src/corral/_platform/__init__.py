@@ -15,12 +15,14 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
+from corral._platform.linux.usage import ProcUsage
 from corral._platform.posix import spawn as _posix_spawn
 from corral._platform.posix.exits import (
     ExitNotifier,
     ThreadExitNotifier,
     WaitStatus,
     decode_status,
+    reap_any,
 )
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.signals import parse_signal, signal_name
@@ -29,6 +31,7 @@ __all__ = [
     "ExitNotifier",
     "Feature",
     "FeatureStatus",
+    "ProcUsage",
     "WaitStatus",
     "become_subreaper",
     "decode_status",
@@ -39,6 +42,8 @@ __all__ = [
     "open_watch_fd",
     "override_feature",
     "parse_signal",
+    "process_table",
+    "reap_any",
     "reap_if_child",
     "send_to_group",
     "send_to_pid",
@@ -180,6 +185,15 @@ def _exists(pid: int) -> bool:
         stat = read_stat(pid)
         return stat is not None and stat.state not in ("Z", "X")
     return True
+
+
+def process_table() -> dict[int, ProcUsage]:
+    """Parentage, CPU and RSS of every live process; {} where /proc is unavailable."""
+    if not _features.has(Feature.PROC_SCAN):
+        return {}
+    from corral._platform.linux.usage import process_table as table
+
+    return table()
 
 
 def become_subreaper() -> None:

@@ -174,7 +174,7 @@ def _launch_all(commands: Sequence[Command]) -> list[Launched]:
                 for fd in (carry, write_end):
                     if fd is not None:
                         os.close(fd)
-            carry = carry_next
+                carry = carry_next  # even on failure: the handler below closes it
     except BaseException:
         if carry is not None:
             os.close(carry)

@@ -14,6 +14,7 @@ import itertools
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from corral._errors import (
@@ -48,11 +49,19 @@ class Launched:
     started: float
 
 
-def launch(spec: ProcessSpec, *, pgroup: int = 0, stdin: int | None = None) -> Launched:
+def launch(
+    spec: ProcessSpec,
+    *,
+    pgroup: int = 0,
+    stdin: int | None = None,
+    notifier: Callable[[int], ExitNotifier] = open_exit_notifier,
+) -> Launched:
     """Start `spec`; `pgroup` 0 makes a new process group, N joins group N (pipelines).
 
     `stdin`, when given, is an fd of ours to use as the child's stdin instead of
     `spec.stdin` (a pipeline passes the previous stage's stdout this way).
+    `notifier` makes the exit notifier; the daemon passes one that shares its
+    central reaper instead of the default (pidfd, else a waiter thread).
     """
     env = _environment(spec)
     path = _resolve(spec, env.get("PATH", os.defpath))
@@ -74,7 +83,7 @@ def launch(spec: ProcessSpec, *, pgroup: int = 0, stdin: int | None = None) -> L
         pid=pid,
         pgid=pid if spec.new_session or pgroup == 0 else pgroup,
         marker=f"{TREE_VARIABLE}={marker}".encode(),
-        notifier=open_exit_notifier(pid),
+        notifier=notifier(pid),
         stdin=fds.ours[0],
         stdout=fds.ours[1],
         stderr=fds.ours[2],

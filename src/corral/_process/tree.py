@@ -33,31 +33,44 @@ KILL_TIMEOUT = 10.0
 class Tree:
     """The members of one spawned process's tree, found afresh on every call."""
 
-    __slots__ = ("marker", "pgid", "root")
+    __slots__ = ("marker", "pgid", "root", "signalled")
 
     def __init__(self, root: int, pgid: int, marker: bytes) -> None:
         self.root = root
         self.pgid = pgid
         self.marker = marker
+        self.signalled: set[int] = set()
+        """Members signalled since the last `kill`, which reaps those adopted by us."""
 
     def members(self) -> list[int]:
         """Pids of the live members now (the root included while it runs)."""
         return [pid for pid, _ in find_tree(self.marker, self.pgid)]
 
     def send(self, sig: int) -> list[int]:
-        """Signal every member (group first, then each stray); return the pids found."""
-        send_to_group(self.pgid, sig)
+        """Signal every member (group, then each stray); return the pids found.
+
+        The scan comes first: once a member dies, its unmarked children are
+        re-parented and no parent link leads to them any more.
+        """
         found = find_tree(self.marker, self.pgid)
+        send_to_group(self.pgid, sig)
         for pid, pgid in found:
             if pgid != self.pgid:
                 send_to_pid(pid, sig)
-        return [pid for pid, _ in found]
+        pids = [pid for pid, _ in found]
+        self.signalled.update(pids)
+        return pids
 
-    def reap_adopted(self, pids: list[int]) -> None:
-        """Collect members that were re-parented to us, so none stays a zombie."""
-        for pid in pids:
+    def reap_adopted(self) -> None:
+        """Collect signalled members that were re-parented to us, so none stays a zombie.
+
+        A member that died of an earlier signal (the stop signal) is a zombie that
+        no later scan finds, so every member signalled since the last call counts.
+        """
+        for pid in self.signalled:
             if pid != self.root:
                 reap_if_child(pid)
+        self.signalled.clear()
 
     def __repr__(self) -> str:
         return f"<Tree root={self.root} pgid={self.pgid}>"
@@ -66,29 +79,33 @@ class Tree:
 def kill(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
     """SIGKILL the whole tree and wait until it is gone; returns survivors (normally [])."""
     deadline = time.monotonic() + timeout
-    for _ in range(_MAX_ROUNDS):
-        pids = tree.send(signal.SIGKILL)
-        if not pids:
-            return []
-        wait_all_gone(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
-        tree.reap_adopted(pids)
-        if time.monotonic() >= deadline:
-            break
-    return tree.members()
+    try:
+        for _ in range(_MAX_ROUNDS):
+            pids = tree.send(signal.SIGKILL)
+            if not pids:
+                return []
+            wait_all_gone(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
+            if time.monotonic() >= deadline:
+                break
+        return tree.members()
+    finally:
+        tree.reap_adopted()
 
 
 async def kill_async(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
     """The async twin of `kill`: same rounds, waiting on the event loop."""
     deadline = time.monotonic() + timeout
-    for _ in range(_MAX_ROUNDS):
-        pids = tree.send(signal.SIGKILL)
-        if not pids:
-            return []
-        await wait_all_gone_async(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
-        tree.reap_adopted(pids)
-        if time.monotonic() >= deadline:
-            break
-    return tree.members()
+    try:
+        for _ in range(_MAX_ROUNDS):
+            pids = tree.send(signal.SIGKILL)
+            if not pids:
+                return []
+            await wait_all_gone_async(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
+            if time.monotonic() >= deadline:
+                break
+        return tree.members()
+    finally:
+        tree.reap_adopted()
 
 
 async def wait_all_gone_async(pids: list[int], timeout: float) -> None:

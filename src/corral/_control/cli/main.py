@@ -1,23 +1,79 @@
-"""Argument parsing and the command table of `corral`; exit codes are meaningful."""
+"""`corral` argument parsing, the explicit command table, and exit codes.
+
+Exit codes: 0 success; 1 an operation failed for some target (or the daemon
+reported an error); 2 bad usage or bad input (unknown target, bad signal name,
+bad config); 3 no daemon answers on the socket.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 
-EXIT_OK = 0
-EXIT_USAGE = 2
+from corral._control.cli.commands import daemon, lifecycle, logs, status
+from corral._control.cli.context import EXIT_USAGE, Context, Fail
+
+DaemonRunner = Callable[[argparse.Namespace], int]
+
+COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+    "status": status.run,
+    "start": lifecycle.start,
+    "stop": lifecycle.stop,
+    "restart": lifecycle.restart,
+    "signal": lifecycle.signal,
+    "logs": logs.run,
+    "reload": daemon.reload,
+    "shutdown": daemon.shutdown,
+}
 
 
-def main(argv: list[str]) -> int:
-    """Run one CLI command; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="corral", description="corral process manager")
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, one subparser per command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--socket", help="the daemon's API socket (default: $CORRAL_SOCKET)")
+    common.add_argument("-c", "--config", help="read the socket path from this config file")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(prog="corral", description="corral: keep programs alive")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("daemon", help="run the daemon with a config file")
+    run.add_argument("-c", "--config", required=True, help="the TOML config file")
+    run.add_argument("--detach", action="store_true", help="run in the background")
+    status.add_parser(sub, common)
+    lifecycle.add_parsers(sub, common)
+    logs.add_parser(sub, common)
+    daemon.add_parsers(sub, common)
+    return parser
+
+
+def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
+    """Run one CLI command; returns the process exit code."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
         from importlib.metadata import version
 
         print(version("corral"))
-        return EXIT_OK
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
+        return 0
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if args.command == "daemon":
+        if run_daemon is None:
+            print("corral: the daemon cannot be started from here", file=sys.stderr)
+            return EXIT_USAGE
+        return run_daemon(args)
+    ctx = Context(
+        socket=args.socket or os.environ.get("CORRAL_SOCKET"),
+        config=args.config,
+        json=args.json,
+    )
+    try:
+        return COMMANDS[args.command](ctx, args)
+    except Fail as exc:
+        print(f"corral: {exc.message}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130

@@ -85,3 +85,20 @@ class ThreadExitNotifier:
         if self._read >= 0:
             os.close(self._read)
             self._read = -1
+
+
+def reap_any() -> list[tuple[int, int]]:
+    """Reap every exited child of this process without blocking: [(pid, raw status)].
+
+    Only a process that owns all its children may call this (the daemon does):
+    it collects statuses that any other waiter of a specific pid would miss.
+    """
+    reaped: list[tuple[int, int]] = []
+    while True:
+        try:
+            pid, raw = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, raw))

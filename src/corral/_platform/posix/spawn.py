@@ -58,4 +58,8 @@ def spawn(
 
 def shell_chdir_argv(path: str, argv: Sequence[str], cwd: str) -> tuple[str, list[str]]:
     """The (path, argv) that enters `cwd` through /bin/sh, then execs the program."""
+    # cd(1) looks a relative operand up in $CDPATH first (and prints where it went)
+    # unless the operand starts with "./"; posix_spawn's chdir never does.
+    if not cwd.startswith("/"):
+        cwd = "./" + cwd
     return "/bin/sh", ["sh", "-c", _SHELL_CHDIR, "sh", cwd, path, *argv[1:]]

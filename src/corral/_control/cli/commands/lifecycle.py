@@ -1,0 +1,55 @@
+"""`corral start|stop|restart TARGET...` and `corral signal SIG TARGET...`"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, cast
+
+from corral._control.cli.context import EXIT_FAILED, EXIT_OK, Context
+from corral._control.cli.render import outcomes_table
+from corral._control.wire import API_PREFIX, OutcomesReply
+
+_HELP = {
+    "start": "start instances; returns when each is RUNNING or failed",
+    "stop": "stop instances and their whole process trees",
+    "restart": "stop, then start",
+}
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register start, stop, restart and signal."""
+    for name, text in _HELP.items():
+        parser = sub.add_parser(name, parents=[common], help=text)
+        parser.add_argument("targets", nargs="+", help="web:0, web, or all")
+    parser = sub.add_parser("signal", parents=[common], help="send a signal to instances")
+    parser.add_argument("signal", help="signal name (HUP, TERM, USR1, ...) or number")
+    parser.add_argument("targets", nargs="+", help="web:0, web, or all")
+
+
+def _lifecycle(ctx: Context, verb: str, body: dict[str, object]) -> int:
+    reply = cast(OutcomesReply, ctx.call("POST", f"{API_PREFIX}/{verb}", body, timeout=None))
+    if ctx.json:
+        ctx.emit_json(reply)
+    else:
+        print(outcomes_table(reply["results"]), end="")
+    return EXIT_OK if all(r["ok"] for r in reply["results"]) else EXIT_FAILED
+
+
+def start(ctx: Context, args: argparse.Namespace) -> int:
+    """corral start"""
+    return _lifecycle(ctx, "start", {"targets": args.targets})
+
+
+def stop(ctx: Context, args: argparse.Namespace) -> int:
+    """corral stop"""
+    return _lifecycle(ctx, "stop", {"targets": args.targets})
+
+
+def restart(ctx: Context, args: argparse.Namespace) -> int:
+    """corral restart"""
+    return _lifecycle(ctx, "restart", {"targets": args.targets})
+
+
+def signal(ctx: Context, args: argparse.Namespace) -> int:
+    """corral signal"""
+    return _lifecycle(ctx, "signal", {"signal": args.signal, "targets": args.targets})

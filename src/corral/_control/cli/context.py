@@ -1,0 +1,82 @@
+"""What every CLI command gets: where the daemon is, and how to print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+from corral._control.client import Client
+from corral._errors import ApiError, DaemonUnavailable
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_DAEMON = 3
+
+
+class Fail(Exception):
+    """A command failed: print `message` on stderr and exit with `code`."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The global options of a command line."""
+
+    socket: str | None
+    config: str | None
+    json: bool
+
+    def socket_path(self) -> str:
+        """The API socket: --socket, $CORRAL_SOCKET, or [daemon] socket of --config."""
+        if self.socket:
+            return self.socket
+        if self.config:
+            return _socket_from_config(self.config)
+        raise Fail(
+            "no daemon socket given: pass --socket PATH, set CORRAL_SOCKET, or pass -c CONFIG",
+            EXIT_USAGE,
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        query: dict[str, str] | None = None,
+        timeout: float | None = 30.0,
+    ) -> object:
+        """One API request; daemon and API errors become `Fail` with the right exit code."""
+        try:
+            with Client(self.socket_path(), timeout=timeout) as client:
+                return client.request(method, path, body=body, query=query)
+        except DaemonUnavailable as exc:
+            raise Fail(str(exc), EXIT_NO_DAEMON) from exc
+        except ApiError as exc:
+            code = EXIT_USAGE if exc.status in (400, 404) else EXIT_FAILED
+            raise Fail(exc.message, code) from exc
+
+    def emit_json(self, data: object) -> None:
+        """Print machine output."""
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+
+
+def _socket_from_config(path: str) -> str:
+    import os
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise Fail(f"cannot read {path}: {exc}", EXIT_USAGE) from exc
+    socket = data.get("daemon", {}).get("socket")
+    if not isinstance(socket, str):
+        raise Fail(f"{path}: [daemon] socket is not set; pass --socket", EXIT_USAGE)
+    return os.path.join(os.path.dirname(os.path.abspath(path)), socket)

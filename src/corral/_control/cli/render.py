@@ -1,0 +1,71 @@
+"""PURE renderers: API replies -> fixed-width text tables (no colour, no terminal queries)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from corral._control.wire import InstanceJSON, OutcomeJSON
+
+_STATUS_COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "MEM", "INFO")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces; trailing spaces stripped."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in (header, *rows)]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def duration(seconds: float | None) -> str:
+    """5s, 3m12s, 2h05m, 3d04h; "-" for None."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def size(nbytes: int | None) -> str:
+    """1.5M style sizes; "-" for None."""
+    if nbytes is None:
+        return "-"
+    value = float(nbytes)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}G"  # pragma: no cover
+
+
+def status_table(rows: Sequence[InstanceJSON]) -> str:
+    """The `corral status` table."""
+    body = [
+        (
+            r["name"],
+            r["state"],
+            "-" if r["pid"] is None else str(r["pid"]),
+            duration(r["uptime"]),
+            str(r["restarts"]),
+            r["last_exit"] or "-",
+            "-" if r["cpu_percent"] is None else f"{r['cpu_percent']:.1f}%",
+            size(r["memory_rss"]),
+            r["reason"] if r["state"] in ("FATAL", "BACKOFF", "EXITED") else "",
+        )
+        for r in rows
+    ]
+    return table(_STATUS_COLUMNS, body)
+
+
+def outcomes_table(rows: Sequence[OutcomeJSON]) -> str:
+    """The result of start/stop/restart/signal: one line per instance."""
+    return "".join(
+        f"{r['name']}: {'ok' if r['ok'] else 'FAILED'} ({r['state']}) {r['message']}".rstrip()
+        + "\n"
+        for r in rows
+    )

@@ -1,0 +1,110 @@
+"""Composition root: config -> supervisor -> API server -> event loop, until shutdown.
+
+`run_daemon` is what `corral daemon -c FILE` calls. It refuses to start on a bad
+config (the error names file, line and key), becomes a child subreaper, serves
+the API on the config's unix socket (mode 0600), starts the autostart programs
+in priority order and, on SIGTERM, SIGINT or `corral shutdown`, stops every
+program (reverse priority), closes the logs and removes the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from corral._control.server.api import build_router
+from corral._control.server.http import HttpServer
+from corral._errors import ConfigError, CorralError
+from corral._observe.events import Event, EventLog
+from corral._platform import become_subreaper
+from corral._supervisor.config.load import Config, load_config
+from corral._supervisor.operations import Operations
+from corral._supervisor.runtime.reaper import Reaper
+from corral._supervisor.runtime.supervisor import Supervisor
+
+READY_FD_VARIABLE = "CORRAL_READY_FD"
+"""When set, the daemon writes b"ready\\n" to this fd once its API answers."""
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
+    """Run the daemon in the foreground until shutdown; returns the exit code."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(level=logging.WARNING, format="corral: %(levelname)s %(message)s")
+    try:
+        asyncio.run(_serve(config, out))
+    except CorralError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _serve(config: Config, out: TextIO) -> None:
+    loop = asyncio.get_running_loop()
+    become_subreaper()
+    os.makedirs(config.daemon.log_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
+    events = EventLog()
+    events.subscribe(_printer(out))
+    reaper = Reaper()
+    reaper.install(loop)
+    supervisor = Supervisor(config, events=events, reaper=reaper)
+    stopping = asyncio.Event()
+    ops = Operations(supervisor, on_shutdown=stopping.set, clock=loop.time)
+    server = HttpServer(build_router(ops, events))
+    await server.listen_unix(config.daemon.socket)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
+    _announce_ready()
+    autostart = loop.create_task(supervisor.start_autostart())
+    try:
+        await stopping.wait()
+    finally:
+        events.emit("daemon", "", message="shutting down")
+        await supervisor.shutdown()
+        await asyncio.gather(autostart, return_exceptions=True)
+        await server.close()
+        reaper.uninstall()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        events.emit("daemon", "", message="stopped")
+
+
+def _announce_ready() -> None:
+    raw = os.environ.pop(READY_FD_VARIABLE, None)
+    if raw is None:
+        return
+    fd = int(raw)
+    try:
+        os.write(fd, b"ready\n")
+    finally:
+        os.close(fd)
+
+
+def _printer(out: TextIO) -> Callable[[Event], None]:
+    def show(event: Event) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+        data = event.data
+        if event.kind == "state":
+            pid = f" pid={data['pid']}" if data.get("pid") else ""
+            line = f"{event.subject} {data['old']} -> {data['new']}{pid}  {data.get('reason', '')}"
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in data.items())
+            line = f"{event.kind} {event.subject} {detail}".replace("  ", " ")
+        print(f"{stamp} {line.rstrip()}", file=out, flush=True)
+
+    return show

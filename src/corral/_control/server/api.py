@@ -1,0 +1,165 @@
+"""JSON routes -> Operations; errors -> HTTP statuses. No business logic here.
+
+Each handler parses its input, makes one call on Operations and shapes the reply
+with the TypedDicts of `wire`. Error mapping: an unknown target is 404, a bad
+argument or a bad config is 400, anything else corral raises is 409, and an
+unexpected exception is a 500 from the server (the daemon keeps running).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from corral._control.server.http import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    StreamingResponse,
+)
+from corral._control.wire import (
+    API_PREFIX,
+    InstanceJSON,
+    LogsReply,
+    OutcomeJSON,
+    OutcomesReply,
+    ReloadReply,
+    StatusReply,
+)
+from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
+from corral._observe.events import EventLog
+from corral._supervisor.operations import Operations
+from corral._supervisor.runtime.supervisor import Outcome
+
+Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+
+
+def build_router(ops: Operations, events: EventLog) -> Router:
+    """Every route of the API, bound to one Operations."""
+    routes = _Routes(ops, events)
+    router = Router()
+    table: list[tuple[str, str, Handler]] = [
+        ("GET", "/status", routes.status),
+        ("POST", "/start", routes.start),
+        ("POST", "/stop", routes.stop),
+        ("POST", "/restart", routes.restart),
+        ("POST", "/signal", routes.signal),
+        ("GET", "/logs/{name}", routes.logs),
+        ("GET", "/logs/{name}/follow", routes.follow),
+        ("GET", "/events", routes.events),
+        ("POST", "/reload", routes.reload),
+        ("POST", "/shutdown", routes.shutdown),
+    ]
+    for method, path, handler in table:
+        router.add(method, API_PREFIX + path, _translated(handler))
+    return router
+
+
+def _translated(handler: Handler) -> Handler:
+    async def call(request: Request) -> Response | StreamingResponse:
+        try:
+            return await handler(request)
+        except UnknownTarget as exc:
+            raise HttpError(404, str(exc)) from exc
+        except (InvalidSpec, ConfigError) as exc:
+            raise HttpError(400, str(exc)) from exc
+        except CorralError as exc:
+            raise HttpError(409, str(exc)) from exc
+
+    return call
+
+
+class _Routes:
+    def __init__(self, ops: Operations, events: EventLog) -> None:
+        self.ops = ops
+        self.event_log = events
+
+    async def status(self, request: Request) -> Response:
+        names = [n for n in request.query.get("names", "").split(",") if n]
+        rows = [cast(InstanceJSON, dataclasses.asdict(s)) for s in self.ops.status(names)]
+        return Response.json(StatusReply(instances=rows))
+
+    async def start(self, request: Request) -> Response:
+        return _outcomes(await self.ops.start(_targets(request)))
+
+    async def stop(self, request: Request) -> Response:
+        return _outcomes(await self.ops.stop(_targets(request)))
+
+    async def restart(self, request: Request) -> Response:
+        return _outcomes(await self.ops.restart(_targets(request)))
+
+    async def signal(self, request: Request) -> Response:
+        body = _object(request)
+        sig = body.get("signal")
+        if not isinstance(sig, str):
+            raise HttpError(400, "body needs 'signal': a signal name such as HUP")
+        return _outcomes(self.ops.signal(sig, _targets(request)))
+
+    async def logs(self, request: Request) -> Response:
+        name = request.params["name"]
+        stream = request.query.get("stream", "stdout")
+        count = _int_query(request, "lines", 20)
+        lines = self.ops.logs(name, lines=count, stream=stream)
+        text = [line.decode("utf-8", "replace") for line in lines]
+        return Response.json(LogsReply(name=name, stream=stream, lines=text))
+
+    async def follow(self, request: Request) -> StreamingResponse:
+        name = request.params["name"]
+        stream = request.query.get("stream", "stdout")
+        chunks = self.ops.follow(name, stream=stream)
+        return StreamingResponse(status=200, content_type="text/plain", body=chunks)
+
+    async def events(self, request: Request) -> Response:
+        since = _int_query(request, "since", 0)
+        rows = [dataclasses.asdict(e) for e in self.event_log.since(since)]
+        return Response.json({"events": rows, "last_seq": self.event_log.last_seq})
+
+    async def reload(self, request: Request) -> Response:
+        report = await self.ops.reload()
+        return Response.json(
+            ReloadReply(
+                added=list(report.added),
+                removed=list(report.removed),
+                changed=list(report.changed),
+                unchanged=list(report.unchanged),
+                notes=list(report.notes),
+            )
+        )
+
+    async def shutdown(self, request: Request) -> Response:
+        self.ops.shutdown()
+        return Response.json({"ok": True}, status=202)
+
+
+def _object(request: Request) -> dict[str, object]:
+    body = request.json() if request.body else {}
+    if not isinstance(body, dict):
+        raise HttpError(400, "request body must be a JSON object")
+    return body
+
+
+def _targets(request: Request) -> list[str]:
+    targets = _object(request).get("targets")
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise HttpError(400, "body needs 'targets': a list of names (web:0, web, all)")
+    return cast(list[str], targets)
+
+
+def _int_query(request: Request, key: str, default: int) -> int:
+    raw = request.query.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HttpError(400, f"query {key}={raw!r} must be a whole number") from None
+    if value < 0:
+        raise HttpError(400, f"query {key} must be >= 0")
+    return value
+
+
+def _outcomes(outcomes: list[Outcome]) -> Response:
+    rows = [OutcomeJSON(name=o.name, ok=o.ok, state=o.state, message=o.message) for o in outcomes]
+    return Response.json(OutcomesReply(results=rows))

@@ -1,0 +1,86 @@
+"""JSON shapes of the API's requests and replies, shared by the server and the client.
+
+Plain TypedDicts with no imports from the layers below, so the CLI can use them
+without importing the daemon. The server fills them from Operations' results.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+API_PREFIX = "/v1"
+
+
+class InstanceJSON(TypedDict):
+    """One row of `status`."""
+
+    name: str
+    program: str
+    state: str
+    pid: int | None
+    uptime: float | None
+    restarts: int
+    last_exit: str | None
+    reason: str
+    cpu_seconds: float | None
+    cpu_percent: float | None
+    memory_rss: int | None
+    processes: int | None
+
+
+class StatusReply(TypedDict):
+    """GET /v1/status"""
+
+    instances: list[InstanceJSON]
+
+
+class OutcomeJSON(TypedDict):
+    """One instance's result of start/stop/restart/signal."""
+
+    name: str
+    ok: bool
+    state: str
+    message: str
+
+
+class OutcomesReply(TypedDict):
+    """POST /v1/start, /v1/stop, /v1/restart, /v1/signal"""
+
+    results: list[OutcomeJSON]
+
+
+class TargetsRequest(TypedDict):
+    """Body of POST /v1/start, /v1/stop, /v1/restart."""
+
+    targets: list[str]
+
+
+class SignalRequest(TypedDict):
+    """Body of POST /v1/signal."""
+
+    signal: str
+    targets: list[str]
+
+
+class LogsReply(TypedDict):
+    """GET /v1/logs/{name}"""
+
+    name: str
+    stream: str
+    lines: list[str]
+
+
+class ReloadReply(TypedDict):
+    """POST /v1/reload"""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: list[str]
+    notes: list[str]
+
+
+class ErrorReply(TypedDict):
+    """Any non-2xx reply."""
+
+    error: dict[str, object]

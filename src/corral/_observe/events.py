@@ -1,0 +1,131 @@
+"""Events: what happened, in order, kept in a bounded ring and pushed to subscribers.
+
+Every observable change in the daemon (a state transition, dropped log bytes, a
+reload) is one `Event`. `EventLog` numbers them with a gap-free sequence, keeps the
+most recent `capacity` of them, and calls subscribers synchronously, so a client
+that subscribes before it acts cannot miss the event its action causes. A client
+that fell behind resumes with `since(last_seen_seq)`.
+
+Not thread-safe: the daemon emits and subscribes from its one event loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from corral._errors import InvalidSpec
+
+__all__ = ["Event", "EventLog"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened, numbered in emission order."""
+
+    seq: int
+    """Position in the log: 1 for the first event, then +1 for each; never reused."""
+    time: float
+    """Wall-clock time of emission (seconds since the epoch), for display only."""
+    kind: str
+    """What happened, dotted lower case: "state", "log.dropped", "daemon", ..."""
+    subject: str
+    """What it happened to, such as "web:0"; "" for the daemon as a whole."""
+    data: Mapping[str, object]
+    """Details, JSON-able (str, int, float, bool, None, lists and dicts of them).
+
+    Typed read-only; a plain dict owned by the event underneath, so that
+    `dataclasses.asdict(event)` and `json.dumps` work on it as is.
+    """
+
+    def __repr__(self) -> str:
+        details = " ".join(f"{key}={value!r}" for key, value in self.data.items())
+        subject = f" {self.subject}" if self.subject else ""
+        return f"<Event #{self.seq} {self.kind}{subject}{' ' if details else ''}{details}>"
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventLog:
+    """A numbered ring of the last `capacity` events, with synchronous subscribers.
+
+    A subscriber that raises is isolated: the error is counted in `subscriber_errors`
+    (and the last one kept in `last_subscriber_error`), the other subscribers still
+    run, and `emit` returns normally.
+    """
+
+    def __init__(self, capacity: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+        if capacity < 1:
+            raise InvalidSpec(f"event log capacity must be >= 1, got {capacity}")
+        self._ring: deque[Event] = deque(maxlen=capacity)
+        self._clock = clock
+        self._last_seq = 0
+        self._subscribers: dict[int, Subscriber] = {}
+        self._tokens = itertools.count()
+        self.subscriber_errors = 0
+        """How many times a subscriber raised since the log was made."""
+        self.last_subscriber_error: BaseException | None = None
+        """The most recent exception a subscriber raised, for diagnostics."""
+
+    @property
+    def capacity(self) -> int:
+        """How many events the ring keeps."""
+        return self._ring.maxlen or 0
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the newest event; 0 before the first."""
+        return self._last_seq
+
+    def emit(self, kind: str, subject: str, **data: object) -> Event:
+        """Record an event, hand it to every subscriber, and return it."""
+        self._last_seq += 1
+        event = Event(self._last_seq, self._clock(), kind, subject, data)
+        self._ring.append(event)
+        for token, callback in list(self._subscribers.items()):
+            if token in self._subscribers:
+                self._deliver(callback, event)
+        return event
+
+    def since(self, seq: int) -> list[Event]:
+        """Events newer than `seq`, oldest first; those already pushed out of the ring are gone."""
+        if not self._ring:
+            return []
+        start = max(seq - self._ring[0].seq + 1, 0)
+        return list(itertools.islice(self._ring, start, None))
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(event)` for every later event; returns a function that unsubscribes.
+
+        Unsubscribing twice is harmless. A callback may unsubscribe itself (or
+        another) while it runs; a removed callback receives no further events.
+        """
+        token = next(self._tokens)
+        self._subscribers[token] = callback
+
+        def unsubscribe() -> None:
+            self._subscribers.pop(token, None)
+
+        return unsubscribe
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many callbacks are subscribed."""
+        return len(self._subscribers)
+
+    def _deliver(self, callback: Subscriber, event: Event) -> None:
+        try:
+            callback(event)
+        except Exception as exc:  # a broken subscriber must not break the daemon
+            self.subscriber_errors += 1
+            self.last_subscriber_error = exc
+
+    def __repr__(self) -> str:
+        return (
+            f"<EventLog last_seq={self._last_seq} kept={len(self._ring)}/{self.capacity}"
+            f" subscribers={len(self._subscribers)}>"
+        )

@@ -1,0 +1,1 @@
+"""Log capture: `writer` (one stream to one file), `rotation` (size-based), `tail` (read back)."""

@@ -1,0 +1,54 @@
+"""Resource use of process trees: CPU seconds and RSS summed over each tree.
+
+Generic: a tree is named by any key and found by its process group plus every
+process that descends from a member. One process table serves every tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from corral._platform import ProcUsage, process_table
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A tree's totals at one moment."""
+
+    cpu_seconds: float
+    """CPU time (user + system) used by the tree's live members."""
+    rss_bytes: int
+    """Resident memory of the tree's live members."""
+    processes: int
+    """Live members counted."""
+
+
+def tree_usage(groups: Mapping[str, int]) -> dict[str, Usage]:
+    """Usage of each tree, given key -> process group id (the root's pid)."""
+    if not groups:
+        return {}
+    table = process_table()
+    children: dict[int, list[ProcUsage]] = {}
+    for proc in table.values():
+        children.setdefault(proc.ppid, []).append(proc)
+    by_group: dict[int, list[ProcUsage]] = {}
+    for proc in table.values():
+        by_group.setdefault(proc.pgid, []).append(proc)
+    return {key: _total(by_group.get(pgid, []), children) for key, pgid in groups.items()}
+
+
+def _total(members: list[ProcUsage], children: dict[int, list[ProcUsage]]) -> Usage:
+    seen: dict[int, ProcUsage] = {proc.pid: proc for proc in members}
+    frontier = list(members)
+    while frontier:
+        proc = frontier.pop()
+        for child in children.get(proc.pid, ()):
+            if child.pid not in seen:
+                seen[child.pid] = child
+                frontier.append(child)
+    return Usage(
+        cpu_seconds=sum(p.cpu_seconds for p in seen.values()),
+        rss_bytes=sum(p.rss_bytes for p in seen.values()),
+        processes=len(seen),
+    )

@@ -1,0 +1,307 @@
+"""Value kinds of the config file: each checks one TOML value and converts it.
+
+A kind raises `Invalid` holding `Problem`s that name the key path, what was
+expected and what was found; load.py turns them into `ConfigError`s with a file
+and line. A wrong type shows the type found ("a string '2'"); a bad value of the
+right type shows the value alone ("'sometimes'").
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import shlex
+import signal
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeGuard
+
+from corral._errors import InvalidSpec
+from corral._platform import parse_signal
+from corral._supervisor.config.positions import KeyPath
+
+_SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:I?B)?|B)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+_SIGNAL_NAMES = tuple(sig.name.removeprefix("SIG") for sig in signal.Signals)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the config, at a key path."""
+
+    path: KeyPath
+    expected: str
+    got: str | None = None
+    hint: str | None = None
+
+
+class Invalid(Exception):
+    """Every problem found in one value or table; nothing was built from it."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(problem.expected for problem in self.problems))
+
+
+def invalid(
+    path: KeyPath, expected: str, got: str | None = None, hint: str | None = None
+) -> Invalid:
+    """An `Invalid` holding one problem."""
+    return Invalid([Problem(path, expected, got, hint)])
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """ "did you mean X?" for the closest choice, or None when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"did you mean {close[0]}?" if close else None
+
+
+def shown(value: object) -> str:
+    """A value as TOML would spell it, shortened for a message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def toml_text(value: object) -> str:
+    """A value spelled as TOML, for defaults in the reference."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple | frozenset):
+        items = sorted(value) if isinstance(value, frozenset) else value
+        return "[" + ", ".join(toml_text(item) for item in items) + "]"
+    return repr(value)
+
+
+def described(value: object) -> str:
+    """A value with its TOML type, for wrong-type messages: "a string '2'"."""
+    if isinstance(value, dict):
+        return "a table"
+    kinds = {bool: "a boolean", str: "a string", int: "an integer", float: "a float"}
+    kind = kinds.get(type(value), "an array" if isinstance(value, list) else "a date/time")
+    return f"{kind} {shown(value)}"
+
+
+def is_integer(value: object) -> TypeGuard[int]:
+    """An int that is not a bool (TOML true is not the number 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+Convert = Callable[[object, KeyPath], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How one key's value is checked and converted, and how its default is shown."""
+
+    expected: str
+    """What the value must be, in words; messages and the reference both use it."""
+    convert: Convert
+    show: Callable[[object], str] = toml_text
+    """Renders a default for the reference, spelled as TOML."""
+
+
+def _integer(value: object, path: KeyPath, low: int | None) -> int:
+    expected = "an integer" if low is None else f"an integer >= {low}"
+    if not is_integer(value):
+        raise invalid(path, expected, described(value))
+    if low is not None and value < low:
+        raise invalid(path, expected, shown(value))
+    return value
+
+
+def integer(low: int | None = None) -> Kind:
+    """An integer, optionally with a lower bound."""
+    expected = "an integer" if low is None else f"an integer >= {low}"
+    return Kind(expected, lambda value, path: _integer(value, path, low))
+
+
+def _number_words(low: float, high: float | None, what: str) -> str:
+    bound = f">= {low:g}" if high is None else f"from {low:g} to {high:g}"
+    return f"{what} {bound}"
+
+
+def _number(value: object, path: KeyPath, low: float, high: float | None, what: str) -> float:
+    expected = _number_words(low, high, what)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise invalid(path, expected, described(value))
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
+        raise invalid(path, expected, shown(value))
+    return float(value)
+
+
+def number(low: float, high: float | None = None, what: str = "a number") -> Kind:
+    """A finite int or float within bounds, converted to float."""
+    expected = _number_words(low, high, what)
+    return Kind(expected, lambda value, path: _number(value, path, low, high, what))
+
+
+def _boolean(value: object, path: KeyPath) -> bool:
+    if not isinstance(value, bool):
+        raise invalid(path, "true or false", described(value))
+    return value
+
+
+BOOLEAN = Kind("true or false", _boolean)
+
+
+_PATH = "a path string"
+
+
+def _path(value: object, path: KeyPath) -> str:
+    if not isinstance(value, str):
+        raise invalid(path, _PATH, described(value))
+    if not value or "\0" in value:
+        raise invalid(path, _PATH, shown(value))
+    return value
+
+
+PATH = Kind(_PATH, _path)
+"""A path; schema.py resolves it against the config file's directory."""
+
+
+def choice(options: Sequence[str]) -> Kind:
+    """One of a fixed set of strings, with a "did you mean" for near misses."""
+    expected = "one of " + ", ".join(options)
+
+    def convert(value: object, path: KeyPath) -> str:
+        if not isinstance(value, str):
+            raise invalid(path, expected, described(value))
+        if value not in options:
+            raise invalid(path, expected, shown(value), did_you_mean(value, options))
+        return value
+
+    return Kind(expected, convert)
+
+
+_SIGNAL = "a signal name or number (TERM, SIGTERM, 15)"
+
+
+def _signal(value: object, path: KeyPath) -> signal.Signals:
+    if not isinstance(value, str) and not is_integer(value):
+        raise invalid(path, _SIGNAL, described(value))
+    try:
+        return parse_signal(value)
+    except InvalidSpec:
+        word = value.upper().removeprefix("SIG") if isinstance(value, str) else ""
+        raise invalid(path, _SIGNAL, shown(value), did_you_mean(word, _SIGNAL_NAMES)) from None
+
+
+def _show_signal(value: object) -> str:
+    return f'"{value.name.removeprefix("SIG")}"' if isinstance(value, signal.Signals) else "?"
+
+
+SIGNAL = Kind(_SIGNAL, _signal, _show_signal)
+
+
+_SIZE_WORDS = 'a size: bytes as an integer >= 0, or a string like "64K", "10MB", "1G"'
+
+
+def _size(value: object, path: KeyPath) -> int:
+    if is_integer(value) and value >= 0:
+        return value
+    if not isinstance(value, str):
+        raise invalid(path, _SIZE_WORDS, shown(value) if is_integer(value) else described(value))
+    match = _SIZE.fullmatch(value.strip())
+    if match is None:
+        raise invalid(path, _SIZE_WORDS, shown(value), "units are B, K, M, G (powers of 1024)")
+    return int(match[1]) * _SIZE_UNITS[(match[2] or "").upper()]
+
+
+def _show_size(value: object) -> str:
+    if not is_integer(value):
+        return toml_text(value)
+    for unit in ("G", "M", "K"):
+        if value and value % _SIZE_UNITS[unit] == 0:
+            return f'"{value // _SIZE_UNITS[unit]}{unit}B"'
+    return str(value)
+
+
+SIZE = Kind(_SIZE_WORDS, _size, _show_size)
+
+
+_COMMAND = "a command: an array of strings, or one string split like a shell"
+
+
+def _command(value: object, path: KeyPath) -> tuple[str, ...]:
+    if isinstance(value, str):
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise invalid(
+                path, "a command line a shell could split", shown(value), str(exc)
+            ) from None
+    elif isinstance(value, list):
+        wrong = [index for index, arg in enumerate(value) if not isinstance(arg, str)]
+        if wrong:
+            raise Invalid([_not_an_argument(path, index, value[index]) for index in wrong])
+        argv = value
+    else:
+        raise invalid(path, _COMMAND, described(value))
+    if not argv or not argv[0]:
+        raise invalid(path, "a command with a program name", shown(value))
+    return tuple(argv)
+
+
+def _not_an_argument(path: KeyPath, index: int, value: object) -> Problem:
+    return Problem((*path, index), "a string (each argument is a string)", described(value))
+
+
+COMMAND = Kind(_COMMAND, _command)
+
+_ENVIRONMENT = 'a table of NAME = "value" (an integer value becomes its digits)'
+
+
+def _environment(value: object, path: KeyPath) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise invalid(path, _ENVIRONMENT, described(value))
+    problems: list[Problem] = []
+    pairs: list[tuple[str, str]] = []
+    for name, item in value.items():
+        where = (*path, name)
+        if not name or "=" in name or "\0" in name:
+            problems.append(Problem(where, "a variable name without '=' or NUL", shown(name)))
+        elif is_integer(item) or (isinstance(item, str) and "\0" not in item):
+            pairs.append((name, str(item)))
+        else:
+            hint = f'quote it: {name} = "..."' if not isinstance(item, str) else None
+            problems.append(Problem(where, "a string or an integer", described(item), hint))
+    if problems:
+        raise Invalid(problems)
+    return tuple(sorted(pairs))
+
+
+def _show_environment(value: object) -> str:
+    pairs = value if isinstance(value, tuple) else ()
+    return "{" + ", ".join(f"{name} = {json.dumps(text)}" for name, text in pairs) + "}"
+
+
+ENVIRONMENT = Kind(_ENVIRONMENT, _environment, _show_environment)
+
+
+_EXIT_CODES = "an array of exit codes (integers 0-255)"
+
+
+def _exit_codes(value: object, path: KeyPath) -> frozenset[int]:
+    if not isinstance(value, list):
+        raise invalid(path, _EXIT_CODES, described(value))
+    problems = [
+        Problem((*path, index), "an exit code from 0 to 255", _shown_code(code))
+        for index, code in enumerate(value)
+        if not is_integer(code) or not 0 <= code <= 255
+    ]
+    if problems:
+        raise Invalid(problems)
+    return frozenset(value)
+
+
+def _shown_code(code: object) -> str:
+    return shown(code) if is_integer(code) else described(code)
+
+
+EXIT_CODES = Kind(_EXIT_CODES, _exit_codes)

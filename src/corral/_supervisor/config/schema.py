@@ -1,0 +1,361 @@
+"""The config schema as data: every table, its keys, their kinds and the spec fields they fill.
+
+These tables drive everything a config key does: validation (unknown keys with a
+"did you mean", types, bounds, required keys), building the `Program` objects,
+and the generated reference (docs/config-reference.md), whose descriptions are
+the docstrings of the spec fields unless a key gives config-specific words.
+Every problem in a file is collected, so one run reports them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from corral._errors import InvalidSpec
+from corral._process.retry import Backoff
+from corral._process.spec import ProcessSpec
+from corral._supervisor.config.kinds import (
+    BOOLEAN,
+    COMMAND,
+    ENVIRONMENT,
+    EXIT_CODES,
+    PATH,
+    SIGNAL,
+    SIZE,
+    Invalid,
+    Kind,
+    Problem,
+    choice,
+    described,
+    did_you_mean,
+    integer,
+    invalid,
+    number,
+)
+from corral._supervisor.config.positions import KeyPath, format_key
+from corral._supervisor.config.settings import Config, DaemonSettings
+from corral._supervisor.model.program import (
+    RESTART_MODES,
+    LogPolicy,
+    Program,
+    RestartPolicy,
+    StartLimit,
+)
+
+T = TypeVar("T")
+
+DEFAULT_SOCKET = "corral.sock"
+DEFAULT_LOG_DIR = "logs"
+STATE_FILE_NAME = "corral.state"
+DAEMON_STDIO: Mapping[str, str] = {"stdin": "devnull", "stdout": "capture", "stderr": "capture"}
+"""Programs read /dev/null and the daemon captures their output into log files."""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key of a table: its kind and the spec field its value fills."""
+
+    name: str
+    kind: Kind | Table
+    spec: type[Any]
+    field: str = ""
+    """The spec's field, when it is named differently from the key."""
+    doc: str = ""
+    """Replaces the field's docstring in the reference, where config wording differs."""
+    note: str = ""
+    """Appended to the description in the reference."""
+    default: str = ""
+    """The default as the reference shows it, when the spec's own default is not it."""
+    required: bool = False
+
+    @property
+    def target(self) -> str:
+        """The spec field this key fills."""
+        return self.field or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A TOML table with a fixed set of keys, built into `spec`."""
+
+    title: str
+    """How the reference and messages name the table."""
+    spec: type[Any]
+    keys: tuple[Key, ...]
+    doc: str = ""
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    """Names other tools use for a key (supervisord's), to suggest ours."""
+
+    def key(self, name: str) -> Key | None:
+        """The key called `name`, if the table has one."""
+        return next((key for key in self.keys if key.name == name), None)
+
+
+SECONDS = number(0, what="seconds")
+
+BACKOFF = Table(
+    "backoff",
+    Backoff,
+    (
+        Key("initial", SECONDS, Backoff),
+        Key("factor", number(1), Backoff),
+        Key("max", SECONDS, Backoff),
+        Key("jitter", number(0, 1), Backoff),
+    ),
+    doc="The delay before each restart of an instance that failed to start.",
+)
+
+START_LIMIT = Table(
+    "start_limit",
+    StartLimit,
+    (Key("burst", integer(1), StartLimit), Key("interval", SECONDS, StartLimit)),
+    doc="How many starts in a window an instance gets before it is left in FATAL.",
+)
+
+LOGS = Table(
+    "logs",
+    LogPolicy,
+    (
+        Key("timestamps", BOOLEAN, LogPolicy, default="`[daemon]` `log_timestamps`"),
+        Key("max_bytes", SIZE, LogPolicy),
+        Key("backups", integer(0), LogPolicy),
+    ),
+    doc="How the instance's stdout and stderr are written under the daemon's log_dir.",
+)
+
+PROGRAM = Table(
+    "programs.NAME",
+    Program,
+    (
+        Key("command", COMMAND, ProcessSpec, "argv", required=True),
+        Key("numprocs", integer(1), Program),
+        Key(
+            "directory",
+            PATH,
+            ProcessSpec,
+            "cwd",
+            default="the daemon's directory",
+            doc=(
+                "Working directory of the program; corral does not check it exists until it "
+                "starts the program."
+            ),
+        ),
+        Key(
+            "environment",
+            ENVIRONMENT,
+            ProcessSpec,
+            "env_add",
+            note="Kept sorted by name, so reordering the table is not a change on reload.",
+        ),
+        Key("autostart", BOOLEAN, Program),
+        Key("restart", choice(RESTART_MODES), RestartPolicy, "mode"),
+        Key("exit_codes", EXIT_CODES, RestartPolicy),
+        Key("start_seconds", SECONDS, RestartPolicy),
+        Key("backoff", BACKOFF, RestartPolicy),
+        Key("start_limit", START_LIMIT, RestartPolicy),
+        Key("stop_signal", SIGNAL, ProcessSpec),
+        Key("stop_timeout", SECONDS, Program),
+        Key("priority", integer(), Program),
+        Key("logs", LOGS, Program),
+    ),
+    doc=(
+        "One table per program; NAME (letters, digits, _ . -) names the program and its "
+        "instances NAME:0 ... NAME:N-1. Only `command` is required."
+    ),
+    renamed={
+        "autorestart": "restart",
+        "startsecs": "start_seconds",
+        "startretries": "start_limit",
+        "stopsignal": "stop_signal",
+        "stopwaitsecs": "stop_timeout",
+        "exitcodes": "exit_codes",
+    },
+)
+
+DAEMON = Table(
+    "daemon",
+    DaemonSettings,
+    (
+        Key(
+            "socket", PATH, DaemonSettings, default=f'`"{DEFAULT_SOCKET}"` (beside the config file)'
+        ),
+        Key(
+            "log_dir",
+            PATH,
+            DaemonSettings,
+            default=f'`"{DEFAULT_LOG_DIR}"` (beside the config file)',
+        ),
+        Key(
+            "state_file",
+            PATH,
+            DaemonSettings,
+            default=f'`"{STATE_FILE_NAME}"` beside the socket',
+            note=(
+                "Beside the socket by default: both describe the running daemon, and a "
+                "runtime directory such as /run/corral is cleared by a reboot, exactly "
+                "when the programs it names are gone too."
+            ),
+        ),
+        Key("log_timestamps", BOOLEAN, DaemonSettings),
+    ),
+    doc="The daemon's own settings. Relative paths resolve against the config file's directory.",
+)
+
+TOP_LEVEL = ("daemon", "programs")
+
+
+def build_config(data: Mapping[str, object], *, path: str) -> Config:
+    """The whole `Config` from parsed TOML, or `Invalid` with every problem found."""
+    base_dir = os.path.dirname(path)
+    problems = [_unknown_key(TOP_LEVEL, (name,)) for name in data if name not in TOP_LEVEL]
+    daemon = _collect(problems, lambda: build_daemon(data.get("daemon", {}), base_dir))
+    context = _Context(base_dir, daemon.log_timestamps if daemon else True)
+    programs = _collect(problems, lambda: build_programs(data.get("programs", {}), context))
+    if problems or daemon is None or programs is None:
+        raise Invalid(problems)
+    return Config(path=path, daemon=daemon, programs=programs)
+
+
+def build_daemon(raw: object, base_dir: str) -> DaemonSettings:
+    """The [daemon] table, with every path made absolute."""
+    values = check_table(DAEMON, raw, ("daemon",))
+    socket = _resolve(base_dir, _get(values, "socket", DEFAULT_SOCKET))
+    state_beside_socket = os.path.join(os.path.dirname(socket), STATE_FILE_NAME)
+    return DaemonSettings(
+        socket=socket,
+        log_dir=_resolve(base_dir, _get(values, "log_dir", DEFAULT_LOG_DIR)),
+        state_file=_resolve(base_dir, _get(values, "state_file", state_beside_socket)),
+        log_timestamps=_get(values, "log_timestamps", True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    base_dir: str
+    log_timestamps: bool
+
+
+def build_programs(raw: object, context: _Context) -> tuple[Program, ...]:
+    """Every [programs.NAME] table, ordered by (priority, name)."""
+    if not isinstance(raw, dict):
+        raise invalid(("programs",), "a table of programs: [programs.NAME]", described(raw))
+    problems: list[Problem] = []
+    programs = [
+        _collect(problems, partial(build_program, name, raw[name], context)) for name in raw
+    ]
+    if problems:
+        raise Invalid(problems)
+    return tuple(sorted(cast(list[Program], programs), key=lambda p: (p.priority, p.name)))
+
+
+def build_program(name: str, raw: object, context: _Context) -> Program:
+    """One [programs.NAME] table as a Program; stdio belongs to the daemon's log capture."""
+    path: KeyPath = ("programs", name)
+    values = check_table(PROGRAM, raw, path)
+    parts: dict[type[Any], dict[str, Any]] = {
+        ProcessSpec: dict(DAEMON_STDIO),
+        RestartPolicy: {},
+        Program: {"name": name},
+    }
+    for key in PROGRAM.keys:
+        if isinstance(key.kind, Table):
+            nested = cast(Mapping[str, object], values.get(key.name, {}))
+            defaults = {"timestamps": context.log_timestamps} if key.kind is LOGS else {}
+            parts[key.spec][key.target] = construct(key.kind, nested, (*path, key.name), defaults)
+        elif key.name in values:
+            value = values[key.name]
+            if key.kind is PATH:
+                value = _resolve(context.base_dir, cast(str, value))
+            parts[key.spec][key.target] = value
+    parts[Program]["process"] = _build(ProcessSpec, parts[ProcessSpec], path, "program")
+    parts[Program]["restart"] = _build(RestartPolicy, parts[RestartPolicy], path, "program")
+    return _build(Program, parts[Program], path, "program")
+
+
+def check_table(table: Table, raw: object, path: KeyPath) -> dict[str, object]:
+    """Each key's checked value by name (nested tables as dicts), or `Invalid` with all problems."""
+    if not isinstance(raw, dict):
+        raise invalid(path, f"a table ({table.title})", described(raw))
+    problems: list[Problem] = []
+    values: dict[str, object] = {}
+    for name, value in raw.items():
+        key = table.key(name)
+        if key is None:
+            problems.append(_unknown_key(table, (*path, name)))
+            continue
+        values[name] = _collect(problems, partial(check_value, key, value, (*path, name)))
+    problems += [_missing(key, (*path, key.name)) for key in table.keys if _lacks(raw, key)]
+    if problems:
+        raise Invalid(problems)
+    return values
+
+
+def check_value(key: Key, value: object, path: KeyPath) -> object:
+    """One key's checked value; a nested table's is a dict of its checked values."""
+    if isinstance(key.kind, Table):
+        return check_table(key.kind, value, path)
+    return key.kind.convert(value, path)
+
+
+def construct(
+    table: Table, values: Mapping[str, object], path: KeyPath, defaults: Mapping[str, object]
+) -> Any:
+    """`table.spec` built from checked values over `defaults`."""
+    kwargs = dict(defaults)
+    for name, value in values.items():
+        key = table.key(name)
+        if key is not None:
+            kwargs[key.target] = value
+    return _build(table.spec, kwargs, path, f"{table.title} table")
+
+
+def _build(spec: type[T], kwargs: Mapping[str, Any], path: KeyPath, what: str) -> T:
+    """The spec's own validation is the last word; its message becomes the hint."""
+    try:
+        return spec(**kwargs)
+    except InvalidSpec as exc:
+        raise invalid(path, f"a valid {what}", hint=str(exc)) from None
+
+
+def _collect(problems: list[Problem], build: Callable[[], T]) -> T | None:
+    try:
+        return build()
+    except Invalid as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _get(values: Mapping[str, object], name: str, default: T) -> T:
+    """A checked value (its kind made it the default's type), or the default."""
+    return cast(T, values.get(name, default))
+
+
+def _resolve(base_dir: str, path: str) -> str:
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
+
+
+def _lacks(raw: Mapping[str, object], key: Key) -> bool:
+    """A required key is missing, and no misspelling of it (reported on its own) is there."""
+    if not key.required or key.name in raw:
+        return False
+    return not any(difflib.get_close_matches(str(name), [key.name], n=1) for name in raw)
+
+
+def _missing(key: Key, path: KeyPath) -> Problem:
+    expected = key.kind.expected if isinstance(key.kind, Kind) else "a table"
+    return Problem(path, expected, "nothing", f"{key.name} is required")
+
+
+def _unknown_key(table: Table | tuple[str, ...], path: KeyPath) -> Problem:
+    name = str(path[-1])
+    known = [key.name for key in table.keys] if isinstance(table, Table) else list(table)
+    renamed = table.renamed.get(name) if isinstance(table, Table) else None
+    hint = f"did you mean {renamed}? ({name} is supervisord's name)" if renamed else None
+    where = format_key(path[:-1]) or "the top level"
+    expected = f"a key of {where}: " + ", ".join(sorted(known))
+    return Problem(path, expected, f"unknown key {name!r}", hint or did_you_mean(name, known))

@@ -1,0 +1,41 @@
+"""What a config file yields: the daemon's own settings and the programs, as values.
+
+Both are frozen and compared by value, so a reload can diff an old `Config`
+against a new one. load.py builds them and re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corral._supervisor.model.program import Program
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonSettings:
+    """The daemon's own settings: where it listens, logs and checkpoints."""
+
+    socket: str
+    """The unix socket the HTTP API listens on (mode 0600)."""
+    log_dir: str
+    """Directory for the programs' log files, one file per instance and stream."""
+    state_file: str
+    """Checkpoint of what runs, so a restarted daemon re-adopts its programs."""
+    log_timestamps: bool = True
+    """Default for every program's logs.timestamps."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """A whole validated config file: built all at once or not at all."""
+
+    path: str
+    """The config file, absolute."""
+    daemon: DaemonSettings
+    """The [daemon] table."""
+    programs: tuple[Program, ...]
+    """Every [programs.NAME] table, ordered by (priority, name): the start order."""
+
+    def program_map(self) -> dict[str, Program]:
+        """Programs by name, in start order."""
+        return {program.name: program for program in self.programs}

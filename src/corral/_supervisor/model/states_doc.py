@@ -1,0 +1,141 @@
+"""Render docs/states.md from the state enums and the transition table in states.py.
+
+The meanings come from the attribute docstrings of the enum members, read from the
+source with `ast`, so the code holds the only copy of the text. This is the one
+module of the model that reads a file (its own source); only the docs generator and
+its freshness test call it.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import inspect
+import itertools
+import textwrap
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corral._supervisor.model.states import (
+        Decision,
+        InputKind,
+        InstanceState,
+        Transition,
+    )
+
+_HEADER = """\
+<!-- GENERATED from src/corral/_supervisor/model/states.py; do not edit.
+     Regenerate: python -m corral._supervisor.model.states > docs/states.md -->
+
+# Instance states
+
+Each instance of a program (`web:0`, `web:1`, ...) is in exactly one of these
+states. Only `InstanceMachine.apply` changes it, by a row of the table below, and
+each change comes with the actions the runtime carries out (spawn, arm or cancel
+a timer, send the stop signal, SIGKILL the tree) and a reason for the event log.
+"""
+
+_IGNORED = """\
+Any other (state, input) pair is ignored: nothing changes and the step's reason
+notes the input (an exit when there is no process, a timer in a state that arms
+none). A timer whose token is not the one most recently armed is ignored the same
+way, so a late timer can never act on a newer start or stop.
+"""
+
+_RULES = """\
+## Rules
+
+- **Expected exit**: no signal, not OOM-killed, and the exit code is in
+  `exit_codes`. `restart = "always"` restarts after any exit of a RUNNING
+  instance, `"on-failure"` only after an unexpected one, `"never"` never.
+- **Failed start**: an exit while STARTING. It adds one to the consecutive
+  failures (reset to 0 on reaching RUNNING) and restarts unless `restart` is
+  `"never"`, whatever the exit code.
+- **Backoff**: the delay before a restart is `backoff.delay(failures or 1, rand)`,
+  where `failures` counts the consecutive failed starts: `initial * factor **
+  (failures - 1)`, capped at `max`, spread by `jitter`.
+- **Start limit**: before each automatic restart, the starts (manual and
+  automatic) within the last `start_limit.interval` seconds are counted; at
+  `start_limit.burst` or more the instance goes FATAL instead. An interval of 0
+  disables the limit.
+- **Manual start** from STOPPED, EXITED or FATAL resets the consecutive failures
+  and the start-limit window. From BACKOFF it only skips the wait. Starting a
+  RUNNING instance succeeds without acting (as stopping a stopped one does);
+  starting a STARTING or STOPPING one is rejected, because its outcome is not
+  known yet.
+- **Stop** sends the program's stop signal to the whole tree and SIGKILLs the tree
+  `stop_timeout` seconds later if it is still there (at once when it is 0).
+"""
+
+
+def render(
+    states: type[InstanceState],
+    inputs: type[InputKind],
+    decisions: type[Decision],
+    rows: Sequence[Transition],
+) -> str:
+    """The whole text of docs/states.md."""
+    parts = [
+        _HEADER,
+        _table(("State", "Meaning"), _members(states)),
+        "## Inputs\n",
+        _table(("Input", "Meaning"), _members(inputs)),
+        "## Transitions\n",
+        _table(("From", "Input", "To", "What happens"), _transition_cells(rows)),
+        _IGNORED,
+        "## Decisions\n",
+        _table(("Decision", "Leads to", "How"), _decision_cells(decisions)),
+        _RULES,
+    ]
+    return "\n".join(parts)
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings of a class (the string after each `NAME = ...`)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for stmt, after in itertools.pairwise(body):
+        target: ast.expr | None = stmt.target if isinstance(stmt, ast.AnnAssign) else None
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+        if not isinstance(after, ast.Expr) or not isinstance(after.value, ast.Constant):
+            continue
+        if isinstance(target, ast.Name) and isinstance(after.value.value, str):
+            docs[target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def _members(cls: type[enum.Enum]) -> list[tuple[str, ...]]:
+    docs = attribute_docs(cls)
+    return [(f"`{member.value}`", docs[member.name]) for member in cls]
+
+
+def _transition_cells(rows: Sequence[Transition]) -> list[tuple[str, ...]]:
+    cells: list[tuple[str, ...]] = []
+    for row in rows:
+        cells.append(
+            (row.state.name, f"`{row.input.value}`", _either(row.targets), row.description)
+        )
+    return cells
+
+
+def _decision_cells(decisions: type[Decision]) -> list[tuple[str, ...]]:
+    docs = attribute_docs(decisions)
+    return [(str(d.value), _either(d.states), docs[d.name]) for d in decisions]
+
+
+def _either(states: Sequence[InstanceState]) -> str:
+    names = [state.name for state in states]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
+    lines = [_line(header), _line(tuple("---" for _ in header))]
+    lines += [_line(row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _line(cells: tuple[str, ...]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"

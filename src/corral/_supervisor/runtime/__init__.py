@@ -1,0 +1,1 @@
+"""The asyncio runtime: carries out the model's actions on real processes."""

@@ -1,0 +1,229 @@
+"""InstanceDriver: carries out one instance's state machine on the event loop.
+
+The pure `InstanceMachine` decides; this driver acts: it spawns through the one
+spawn path, arms loop timers, signals and kills the tree, pumps output into the
+log files, and feeds every outcome (spawned, exited, timer fired) back as an
+input. Exit is an event: the exit fd (pidfd) is registered with the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import random
+import signal
+from collections.abc import Callable
+
+from corral._errors import SpawnError
+from corral._observe.events import EventLog
+from corral._observe.logs.writer import LogWriter
+from corral._platform import decode_status, send_to_group, signal_name
+from corral._process import tree as _tree
+from corral._process.spawn import Launched, launch
+from corral._supervisor.model.instance import (
+    Action,
+    ArmTimer,
+    CancelTimer,
+    Input,
+    InstanceMachine,
+    KillTree,
+    ProcessExited,
+    SendStopSignal,
+    Spawn,
+    Spawned,
+    SpawnFailed,
+    Step,
+    TimerFired,
+)
+from corral._supervisor.model.program import Program
+from corral._supervisor.model.states import InstanceState
+from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
+from corral._supervisor.runtime.reaper import Reaper
+
+log = logging.getLogger("corral.daemon")
+
+STREAMS = ("stdout", "stderr")
+
+
+class InstanceDriver:
+    """One instance (NAME:i) of a program: its machine, its process, its logs."""
+
+    def __init__(
+        self,
+        program: Program,
+        index: int,
+        *,
+        reaper: Reaper,
+        events: EventLog,
+        log_dir: str,
+    ) -> None:
+        self.program = program
+        self.index = index
+        self.name = f"{program.name}:{index}"
+        self._loop = asyncio.get_running_loop()
+        self.machine = InstanceMachine(
+            self.name, program.restart, program.stop_timeout, now=self._loop.time()
+        )
+        self._reaper = reaper
+        self._events = events
+        self._launched: asyncio.Future[None] | None = None
+        self._proc: Launched | None = None
+        self._tree: _tree.Tree | None = None
+        self._pumps: list[OutputPump] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._changed: asyncio.Event = asyncio.Event()
+        self._sweeps: set[asyncio.Task[list[int]]] = set()
+        self.followers: dict[str, set[asyncio.Queue[bytes | None]]] = {s: set() for s in STREAMS}
+        self.log_paths = {
+            s: os.path.join(log_dir, f"{program.name}.{index}.{s}.log") for s in STREAMS
+        }
+        self.writers = {
+            s: LogWriter(
+                path,
+                timestamps=program.logs.timestamps,
+                max_bytes=program.logs.max_bytes,
+                backups=program.logs.backups,
+                on_drop=self._dropped(s),
+            )
+            for s, path in self.log_paths.items()
+        }
+
+    def __repr__(self) -> str:
+        return repr(self.machine)
+
+    # -- inputs -------------------------------------------------------------
+
+    def feed(self, event: Input) -> Step:
+        """Apply one input to the machine and carry out the resulting actions."""
+        step = self.machine.apply(event, self._loop.time(), random.random())
+        if step.changed or (step.actions and not step.ignored):
+            self._events.emit(
+                "state",
+                self.name,
+                old=step.old.value,
+                new=step.new.value,
+                pid=self.machine.pid,
+                reason=step.reason,
+            )
+        if step.changed:
+            self._changed.set()
+            self._changed = asyncio.Event()
+        for action in step.actions:
+            self._act(action)
+        if step.new in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
+            self._sweep()
+        return step
+
+    async def wait_for(self, done: Callable[[], bool]) -> None:
+        """Wait until `done()` holds, re-checking after every state change."""
+        while not done():
+            await self._changed.wait()
+
+    async def wait_swept(self) -> None:
+        """Wait until leftover members of stopped trees have been killed."""
+        while self._sweeps:
+            await asyncio.gather(*self._sweeps, return_exceptions=True)
+
+    # -- actions ------------------------------------------------------------
+
+    def _act(self, action: Action) -> None:
+        if isinstance(action, Spawn):
+            self._spawn()
+        elif isinstance(action, ArmTimer):
+            self._cancel_timer()
+            self._timer = self._loop.call_later(
+                action.delay, self.feed, TimerFired(kind=action.kind, token=action.token)
+            )
+        elif isinstance(action, CancelTimer):
+            self._cancel_timer()
+        elif isinstance(action, SendStopSignal):
+            if self._tree is not None:
+                self._tree.send(self.program.process.stop_signal)
+        elif isinstance(action, KillTree) and self._tree is not None:
+            self._sweep()
+
+    def _spawn(self) -> None:
+        spec = dataclasses.replace(
+            self.program.process, stdin="devnull", stdout="capture", stderr="capture"
+        )
+        try:
+            launched = launch(spec, notifier=self._reaper.notifier)
+        except SpawnError as exc:
+            self.feed(SpawnFailed(reason=str(exc)))
+            return
+        self._proc = launched
+        self._tree = _tree.Tree(launched.pid, launched.pgid, launched.marker)
+        self._pumps = [pump for pump in self._pumps if not pump.closed.done()]
+        for stream, fd in zip(STREAMS, (launched.stdout, launched.stderr), strict=True):
+            if fd is not None:
+                pump = OutputPump(self._loop, fd, self.writers[stream], self.followers[stream])
+                self._pumps.append(pump)
+        self._loop.add_reader(launched.notifier.fd, self._on_exit_ready)
+        self.feed(Spawned(pid=launched.pid))
+
+    def _on_exit_ready(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        raw = proc.notifier.collect()
+        if raw is None:
+            return
+        self._loop.remove_reader(proc.notifier.fd)
+        proc.notifier.close()
+        self._proc = None
+        send_to_group(proc.pgid, signal.SIGKILL)  # leftovers of the group die with it
+        status = decode_status(raw)
+        name = None if status.signal is None else signal_name(status.signal)
+        self.feed(ProcessExited(code=status.code, signal=name))
+
+    def _sweep(self) -> None:
+        """Kill every remaining member of the current tree, double-forked ones included."""
+        tree = self._tree
+        if tree is None:
+            return
+        if self.machine.state in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
+            self._tree = None
+        task = self._loop.create_task(_tree.kill_async(tree))
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _dropped(self, stream: str) -> Callable[[int, str], None]:
+        def report(nbytes: int, reason: str) -> None:
+            self._events.emit("log.dropped", self.name, stream=stream, bytes=nbytes, reason=reason)
+
+        return report
+
+    # -- followers ------------------------------------------------------------
+
+    def follow(self, stream: str) -> asyncio.Queue[bytes | None]:
+        """A queue that receives every new chunk of `stream` until `unfollow`."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(FOLLOWER_QUEUE)
+        self.followers[stream].add(queue)
+        return queue
+
+    def unfollow(self, stream: str, queue: asyncio.Queue[bytes | None]) -> None:
+        """Stop sending chunks to `queue`."""
+        self.followers[stream].discard(queue)
+
+    # -- teardown -------------------------------------------------------------
+
+    async def close(self) -> None:
+        """After the instance stopped: finish pumps and sweeps, close the log files."""
+        self._cancel_timer()
+        await self.wait_swept()
+        for pump in self._pumps:
+            pump.close()
+        self._pumps.clear()
+        for writer in self.writers.values():
+            writer.close()
+        for queues in self.followers.values():
+            for queue in queues:
+                queue.put_nowait(None)
+            queues.clear()

@@ -1,0 +1,85 @@
+"""Child pipes -> log writers (and live followers), on the event loop.
+
+Each read takes at most 64 KiB and each ready pipe gets one read per loop
+iteration, so a program flooding its output shares the loop fairly with the
+others and with the API. Bytes go to the LogWriter as they arrive (nothing is
+held back), then to any `logs -f` followers. A follower that cannot keep up is
+disconnected with a notice rather than let its queue grow without bound; the
+log file never loses a byte to a slow follower.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+
+from corral._observe.logs.writer import LogWriter
+
+_READ_SIZE = 1 << 16
+FOLLOWER_QUEUE = 1024
+"""Chunks a follower may lag behind before it is cut off."""
+
+OVERFLOW = b""
+"""Sentinel put in a follower's queue when it fell behind and was cut off."""
+
+
+class OutputPump:
+    """Reads one pipe of one instance into its writer until EOF."""
+
+    __slots__ = ("_fd", "_followers", "_loop", "_writer", "closed")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fd: int,
+        writer: LogWriter,
+        followers: set[asyncio.Queue[bytes | None]],
+    ) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._writer = writer
+        self._followers = followers
+        self.closed: asyncio.Future[None] = loop.create_future()
+        """Done once the pipe reached EOF (every writer of it has exited) or was closed."""
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        try:
+            chunk = os.read(self._fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.close()
+            return
+        self._writer.write(chunk)
+        for queue in tuple(self._followers):
+            _offer(queue, chunk, self._followers)
+
+    def close(self) -> None:
+        """Stop reading: at EOF, or when the daemon gives up on a stray writer."""
+        if self._fd < 0:
+            return
+        self._loop.remove_reader(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        self._writer.flush_partial()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _offer(
+    queue: asyncio.Queue[bytes | None], chunk: bytes, followers: set[asyncio.Queue[bytes | None]]
+) -> None:
+    try:
+        queue.put_nowait(chunk)
+    except asyncio.QueueFull:
+        followers.discard(queue)
+        _drain_one(queue)
+        queue.put_nowait(OVERFLOW)
+
+
+def _drain_one(queue: asyncio.Queue[bytes | None]) -> None:
+    with contextlib.suppress(asyncio.QueueEmpty):
+        queue.get_nowait()

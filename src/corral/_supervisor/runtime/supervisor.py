@@ -1,0 +1,144 @@
+"""Supervisor: every program's instances, started and stopped in priority order.
+
+Start order is ascending `priority`, stop order descending, each priority group
+finishing before the next begins stopping. Lifecycle calls return when every
+instance they touched has finished its transition (or failed it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from corral._observe.events import EventLog
+from corral._supervisor.config.load import Config
+from corral._supervisor.model.instance import StartRequested, StopRequested
+from corral._supervisor.model.program import Program
+from corral._supervisor.model.reload import ReloadPlan, diff_programs
+from corral._supervisor.model.states import InstanceState
+from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.reaper import Reaper
+
+S = InstanceState
+_AFTER_START = frozenset({S.RUNNING, S.FATAL, S.EXITED, S.STOPPED})
+_AFTER_STOP = frozenset({S.STOPPED, S.EXITED, S.FATAL})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one instance ended up after a lifecycle request."""
+
+    name: str
+    ok: bool
+    state: str
+    message: str
+
+
+class Supervisor:
+    """Owns the drivers of every instance of every configured program."""
+
+    def __init__(self, config: Config, *, events: EventLog, reaper: Reaper) -> None:
+        self.config = config
+        self.events = events
+        self.reaper = reaper
+        self.programs: dict[str, Program] = {}
+        self.drivers: dict[str, InstanceDriver] = {}
+        for program in config.programs:
+            self._add(program)
+
+    def _add(self, program: Program) -> None:
+        self.programs[program.name] = program
+        for index in range(program.numprocs):
+            driver = InstanceDriver(
+                program,
+                index,
+                reaper=self.reaper,
+                events=self.events,
+                log_dir=self.config.daemon.log_dir,
+            )
+            self.drivers[driver.name] = driver
+
+    def ordered(self, names: Iterable[str] | None = None) -> list[InstanceDriver]:
+        """Drivers in start order (priority, program name, index)."""
+        chosen = self.drivers.values() if names is None else (self.drivers[n] for n in names)
+        return sorted(chosen, key=lambda d: (d.program.priority, d.program.name, d.index))
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self, names: Sequence[str]) -> list[Outcome]:
+        """Start instances in priority order; return when each is RUNNING or has failed."""
+        drivers = self.ordered(names)
+        rejected = {d.name: d.feed(StartRequested()).rejected for d in drivers}
+        await asyncio.gather(*(d.wait_for(_in_states(d, _AFTER_START)) for d in drivers))
+        return [_start_outcome(d, rejected[d.name]) for d in drivers]
+
+    async def stop(self, names: Sequence[str]) -> list[Outcome]:
+        """Stop instances, highest priority number first; return when their trees are gone."""
+        outcomes: list[Outcome] = []
+        groups = itertools.groupby(reversed(self.ordered(names)), key=lambda d: d.program.priority)
+        for _, group in groups:
+            drivers = list(group)
+            for driver in drivers:
+                driver.feed(StopRequested())
+            await asyncio.gather(*(d.wait_for(_in_states(d, _AFTER_STOP)) for d in drivers))
+            await asyncio.gather(*(d.wait_swept() for d in drivers))
+            outcomes.extend(_stop_outcome(d) for d in drivers)
+        return sorted(outcomes, key=lambda o: list(self.drivers).index(o.name))
+
+    async def restart(self, names: Sequence[str]) -> list[Outcome]:
+        """Stop, then start again."""
+        await self.stop(names)
+        return await self.start(names)
+
+    async def start_autostart(self) -> list[Outcome]:
+        """Start every instance of every autostart program."""
+        names = [d.name for d in self.ordered() if d.program.autostart]
+        return await self.start(names)
+
+    async def shutdown(self) -> list[Outcome]:
+        """Stop everything, then close logs and pumps."""
+        outcomes = await self.stop(list(self.drivers))
+        await asyncio.gather(*(d.close() for d in self.drivers.values()))
+        return outcomes
+
+    # -- reload ---------------------------------------------------------------
+
+    async def reload(self, config: Config) -> ReloadPlan:
+        """Apply a new, already validated config as a diff of programs."""
+        plan = diff_programs(self.programs, config.program_map())
+        going = [d.name for d in self.ordered() if d.program.name in plan.removed + plan.changed]
+        await self.stop(going)
+        for name in going:
+            await self.drivers.pop(name).close()
+        for name in plan.removed + plan.changed:
+            del self.programs[name]
+        self.config = config
+        fresh = config.program_map()
+        for name in plan.added + plan.changed:
+            self._add(fresh[name])
+        self.drivers = {d.name: d for d in self.ordered()}
+        starting = [
+            d.name
+            for d in self.ordered()
+            if d.program.name in plan.added + plan.changed and d.program.autostart
+        ]
+        await self.start(starting)
+        return plan
+
+
+def _in_states(driver: InstanceDriver, states: frozenset[InstanceState]) -> Callable[[], bool]:
+    return lambda: driver.machine.state in states
+
+
+def _start_outcome(driver: InstanceDriver, rejected: str | None) -> Outcome:
+    state = driver.machine.state
+    ok = state is S.RUNNING
+    message = rejected or driver.machine.reason or state.value
+    return Outcome(driver.name, ok and rejected is None, state.value, message)
+
+
+def _stop_outcome(driver: InstanceDriver) -> Outcome:
+    state = driver.machine.state
+    return Outcome(driver.name, True, state.value, state.value)
