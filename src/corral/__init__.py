@@ -4,58 +4,81 @@ The library part: `run()` and `Command` for one-off commands (with pipelines,
 streaming, timeouts that end the whole process tree, and retries), each with an
 asyncio twin. Everything here is re-exported from private modules; anything with
 an underscore in its import path may change without notice.
+
+Names are imported on first use (PEP 562), so `corral` CLI commands, which live
+in this package too, do not pay for asyncio and the process layer at start-up.
 """
 
 from __future__ import annotations
 
-from corral._errors import (
-    BadWorkingDirectory,
-    CorralError,
-    ExecutableNotFound,
-    ExitedNonZero,
-    InvalidSpec,
-    KilledBySignal,
-    PermissionDenied,
-    ProcessFailed,
-    SpawnError,
-    TimedOut,
-    UnsupportedFeature,
-)
-from corral._process.async_handle import AsyncProcess
-from corral._process.command import Command
-from corral._process.handle import Process
-from corral._process.pipeline import Pipeline
-from corral._process.result import PipelineResult, Result
-from corral._process.retry import Backoff, RetryPolicy
-from corral._process.runner import run, run_async, start, start_async
-from corral._process.spec import File, ProcessSpec
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AsyncProcess",
-    "Backoff",
-    "BadWorkingDirectory",
-    "Command",
-    "CorralError",
-    "ExecutableNotFound",
-    "ExitedNonZero",
-    "File",
-    "InvalidSpec",
-    "KilledBySignal",
-    "PermissionDenied",
-    "Pipeline",
-    "PipelineResult",
-    "Process",
-    "ProcessFailed",
-    "ProcessSpec",
-    "Result",
-    "RetryPolicy",
-    "SpawnError",
-    "TimedOut",
-    "UnsupportedFeature",
-    "run",
-    "run_async",
-    "start",
-    "start_async",
-]
+_EXPORTS: dict[str, str] = {
+    "AsyncProcess": "corral._process.async_handle",
+    "Backoff": "corral._process.retry",
+    "BadWorkingDirectory": "corral._errors",
+    "Command": "corral._process.command",
+    "CorralError": "corral._errors",
+    "ExecutableNotFound": "corral._errors",
+    "ExitedNonZero": "corral._errors",
+    "File": "corral._process.spec",
+    "InvalidSpec": "corral._errors",
+    "KilledBySignal": "corral._errors",
+    "PermissionDenied": "corral._errors",
+    "Pipeline": "corral._process.pipeline",
+    "PipelineResult": "corral._process.result",
+    "Process": "corral._process.handle",
+    "ProcessFailed": "corral._errors",
+    "ProcessSpec": "corral._process.spec",
+    "Result": "corral._process.result",
+    "RetryPolicy": "corral._process.retry",
+    "SpawnError": "corral._errors",
+    "TimedOut": "corral._errors",
+    "UnsupportedFeature": "corral._errors",
+    "run": "corral._process.runner",
+    "run_async": "corral._process.runner",
+    "start": "corral._process.runner",
+    "start_async": "corral._process.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'corral' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from corral._errors import (
+        BadWorkingDirectory,
+        CorralError,
+        ExecutableNotFound,
+        ExitedNonZero,
+        InvalidSpec,
+        KilledBySignal,
+        PermissionDenied,
+        ProcessFailed,
+        SpawnError,
+        TimedOut,
+        UnsupportedFeature,
+    )
+    from corral._process.async_handle import AsyncProcess
+    from corral._process.command import Command
+    from corral._process.handle import Process
+    from corral._process.pipeline import Pipeline
+    from corral._process.result import PipelineResult, Result
+    from corral._process.retry import Backoff, RetryPolicy
+    from corral._process.runner import run, run_async, start, start_async
+    from corral._process.spec import File, ProcessSpec

@@ -145,6 +145,8 @@ def test_a_closed_writer_refuses_writes_and_closes_twice_harmlessly(
     plain.close()
     with pytest.raises(ValueError, match="closed"):
         plain.write(b"late\n")
+    with pytest.raises(ValueError, match="closed"):
+        plain.reopen()
     assert repr(plain) == f"<LogWriter {log_path} closed dropped=0 timestamps=off>"
 
 
@@ -162,3 +164,28 @@ def test_a_missing_directory_fails_at_construction(tmp_path: Path) -> None:
 def test_negative_limits_are_refused(log_path: Path, max_bytes: int, backups: int) -> None:
     with pytest.raises(InvalidSpec):
         LogWriter(str(log_path), timestamps=False, max_bytes=max_bytes, backups=backups)
+
+
+def test_a_partial_line_is_on_disk_at_once_not_held_back(
+    stamped: LogWriter, log_path: Path
+) -> None:
+    stamped.write(b"no newline")
+    assert log_path.read_bytes() == stamp(T0) + b"no newline"
+
+
+def test_a_clock_stepping_back_gets_the_earlier_time(
+    stamped: LogWriter, log_path: Path, clock: FakeClock
+) -> None:
+    clock.now = T0 + 3600.5
+    stamped.write(b"later\n")
+    clock.now = T0
+    stamped.write(b"earlier\n")
+    assert log_path.read_bytes() == stamp(T0 + 3600.5) + b"later\n" + stamp(T0) + b"earlier\n"
+
+
+def test_a_closed_writer_does_not_rotate_or_reopen(log_path: Path) -> None:
+    w = LogWriter(str(log_path), timestamps=False, max_bytes=10, backups=1)
+    w.close()
+    with pytest.raises(ValueError, match="closed"):
+        w.write(b"0123456789abcdef\n")
+    assert sorted(p.name for p in log_path.parent.iterdir()) == [log_path.name]

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import h11
 
@@ -33,7 +33,7 @@ class Client:
     """Talks JSON to one daemon; use as a context manager, or call `close()`.
 
     `timeout` bounds connecting and each wait for reply bytes (None: wait for ever).
-    Paths are sent as given, so percent-encode what is not a plain path character.
+    Characters a URL path may not hold are percent-encoded; existing escapes are kept.
     """
 
     def __init__(
@@ -178,7 +178,8 @@ class Client:
             hint = "the socket is private to the user the daemon runs as"
             return DaemonUnavailable(address, reason="permission denied", hint=hint)
         if isinstance(exc, TimeoutError):
-            reason = f"no reply within {self.timeout:g} s"
+            waited = "" if self.timeout is None else f" within {self.timeout:g} s"
+            reason = f"no reply{waited}"
             return DaemonUnavailable(address, reason=reason, hint="it may be stuck; see its log")
         if wire is not None and wire.received == 0:
             reason = "the connection closed before any reply"
@@ -318,6 +319,7 @@ def _connect_unix(path: str, timeout: float | None) -> socket.socket:
 def _target(path: str, query: Mapping[str, str] | None) -> str:
     if not path.startswith("/"):
         raise InvalidSpec(f"API path {path!r} must start with '/'")
+    path = quote(path, safe="/%:@!$&'()*+,;=")  # keeps escapes already there
     return f"{path}?{urlencode(query)}" if query else path
 
 

@@ -8,6 +8,7 @@ waiting on this process. Cancelling the waiting task ends the whole tree.
 from __future__ import annotations
 
 import asyncio
+import select
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -196,7 +197,16 @@ class AsyncProcess(ProcessCore):
             await self._end(grace=None)
         except asyncio.CancelledError:
             _tree.kill(self._tree)
+            self._reap_blocking()
             raise
+
+    def _reap_blocking(self) -> None:
+        """Collect the killed root's exit without the loop (bounded), so it is no zombie."""
+        if self._status is None:
+            poller = select.poll()
+            poller.register(self._launched.notifier.fd, select.POLLIN)
+            if poller.poll(REAP_BOUND * 1000):
+                self._on_exit()
 
     def _unregister(self) -> None:
         for fd in self._streams.readers:

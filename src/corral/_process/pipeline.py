@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from corral._errors import InvalidSpec
+from corral._errors import InvalidSpec, SpawnError
 from corral._process import handle as _handle
 from corral._process import tree as _tree
 from corral._process.async_handle import AsyncProcess
@@ -169,7 +170,7 @@ def _launch_all(commands: Sequence[Command]) -> list[Launched]:
                 carry_next = None
             pgroup = launched[0].pgid if launched else 0
             try:
-                launched.append(launch(spec, pgroup=pgroup, stdin=carry))
+                launched.append(_launch_stage(spec, pgroup, carry))
             finally:
                 for fd in (carry, write_end):
                     if fd is not None:
@@ -182,6 +183,20 @@ def _launch_all(commands: Sequence[Command]) -> list[Launched]:
             _discard(stage, commands[0])
         raise
     return launched
+
+
+def _launch_stage(spec: ProcessSpec, pgroup: int, stdin: int | None) -> Launched:
+    """Start one stage in the pipeline's group, or in a group of its own once that is gone.
+
+    setpgid(2) fails with EPERM when no process is left in the group: every
+    earlier stage has exited and been reaped (the waiter-thread notifier reaps at once).
+    """
+    try:
+        return launch(spec, pgroup=pgroup, stdin=stdin)
+    except SpawnError as exc:
+        if pgroup == 0 or exc.errno != errno.EPERM:
+            raise
+    return launch(spec, pgroup=0, stdin=stdin)
 
 
 def _discard(stage: Launched, command: Command) -> None:

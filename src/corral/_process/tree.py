@@ -61,15 +61,22 @@ class Tree:
         self.signalled.update(pids)
         return pids
 
+    def strays(self) -> list[int]:
+        """Signalled members other than the root (whose own exit notifier reaps it).
+
+        A member that is dying can vanish from scans before it is a zombie (its
+        environment goes with its memory), so `kill` waits for these, not for a scan.
+        """
+        return [pid for pid in self.signalled if pid != self.root]
+
     def reap_adopted(self) -> None:
         """Collect signalled members that were re-parented to us, so none stays a zombie.
 
         A member that died of an earlier signal (the stop signal) is a zombie that
         no later scan finds, so every member signalled since the last call counts.
         """
-        for pid in self.signalled:
-            if pid != self.root:
-                reap_if_child(pid)
+        for pid in self.strays():
+            reap_if_child(pid)
         self.signalled.clear()
 
     def __repr__(self) -> str:
@@ -89,6 +96,7 @@ def kill(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
                 break
         return tree.members()
     finally:
+        wait_all_gone(tree.strays(), max(deadline - time.monotonic(), 0))
         tree.reap_adopted()
 
 
@@ -105,6 +113,7 @@ async def kill_async(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
                 break
         return tree.members()
     finally:
+        await wait_all_gone_async(tree.strays(), max(deadline - time.monotonic(), 0))
         tree.reap_adopted()
 
 

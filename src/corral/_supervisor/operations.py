@@ -89,19 +89,23 @@ class Operations:
         }
         usage = tree_usage(live)
         now = self._clock()
-        return [self._status_of(d, usage.get(d.name), now) for d in drivers]
+        rows = [self._status_of(d, usage.get(d.name), now) for d in drivers]
+        if not targets:  # forget processes that are gone, so the table stays bounded
+            self._cpu_seen = {k: v for k, v in self._cpu_seen.items() if live.get(k[0]) == k[1]}
+        return rows
 
     def _status_of(self, driver: InstanceDriver, usage: Usage | None, now: float) -> InstanceStatus:
         machine = driver.machine
         live = machine.state in _LIVE
         cpu = None if usage is None else usage.cpu_seconds
-        percent = self._cpu_percent(driver.name, machine.pid, cpu)
+        uptime = max(0.0, now - machine.since) if live else None
+        percent = self._cpu_percent(driver.name, machine.pid, cpu, uptime)
         return InstanceStatus(
             name=driver.name,
             program=driver.program.name,
             state=machine.state.value,
             pid=machine.pid if live else None,
-            uptime=max(0.0, now - machine.since) if live else None,
+            uptime=uptime,
             restarts=machine.restarts,
             last_exit=None if machine.last_exit is None else machine.last_exit.describe(),
             reason=machine.reason or "",
@@ -111,15 +115,18 @@ class Operations:
             processes=None if usage is None else usage.processes,
         )
 
-    def _cpu_percent(self, name: str, pid: int | None, cpu: float | None) -> float | None:
+    def _cpu_percent(
+        self, name: str, pid: int | None, cpu: float | None, uptime: float | None
+    ) -> float | None:
+        """CPU use since the previous query of this process, else its average since start."""
         if pid is None or cpu is None:
             return None
         now = time.monotonic()
         previous = self._cpu_seen.get((name, pid))
         self._cpu_seen[(name, pid)] = (now, cpu)
-        if previous is None or now <= previous[0]:
-            return None
-        return round(100.0 * (cpu - previous[1]) / (now - previous[0]), 1)
+        if previous is not None and now > previous[0]:
+            return round(100.0 * (cpu - previous[1]) / (now - previous[0]), 1)
+        return round(100.0 * cpu / uptime, 1) if uptime else None
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -34,6 +34,8 @@ def test_route_params_are_decoded_and_literals_win(harness: ServerHarness, sock_
         assert client.request("GET", "/v1/items/web:0") == {"method": "GET", "name": "web:0"}
         assert client.request("DELETE", "/v1/items/a%2Fb") == {"method": "DELETE", "name": "a/b"}
         assert client.request("GET", "/v1/items/all") == {"all": True}
+        reply = client.request("GET", "/v1/items/my prog ☃?")
+        assert reply == {"method": "GET", "name": "my prog ☃?"}
 
 
 def test_unknown_path_is_404_and_wrong_method_is_405(

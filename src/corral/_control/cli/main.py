@@ -31,21 +31,39 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, one subparser per command."""
+    # The global options are accepted before and after the command; the subcommands'
+    # copies default to SUPPRESS so they do not overwrite a value given before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--socket", help="the daemon's API socket (default: $CORRAL_SOCKET)")
-    common.add_argument("-c", "--config", help="read the socket path from this config file")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
+    _global_options(common, argparse.SUPPRESS)
     parser = argparse.ArgumentParser(prog="corral", description="corral: keep programs alive")
+    _global_options(parser, None)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("daemon", help="run the daemon with a config file")
-    run.add_argument("-c", "--config", required=True, help="the TOML config file")
+    run.add_argument(
+        "-c", "--config", default=argparse.SUPPRESS, help="the TOML config file (required)"
+    )
     run.add_argument("--detach", action="store_true", help="run in the background")
     status.add_parser(sub, common)
     lifecycle.add_parsers(sub, common)
     logs.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--socket", default=default, help="the daemon's API socket (default: $CORRAL_SOCKET)"
+    )
+    parser.add_argument(
+        "-c", "--config", default=default, help="read the socket path from this config file"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="machine-readable output",
+    )
 
 
 def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
@@ -61,6 +79,8 @@ def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if args.command == "daemon":
+        if not args.config:
+            parser.error("corral daemon needs -c CONFIG")
         if run_daemon is None:
             print("corral: the daemon cannot be started from here", file=sys.stderr)
             return EXIT_USAGE

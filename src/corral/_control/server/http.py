@@ -1,10 +1,9 @@
 """A small HTTP/1.1 JSON server: unix socket (mode 0600) and opt-in TCP with a bearer token.
 
-h11 frames HTTP, asyncio streams carry the bytes: small enough for a supervisord-sized
-daemon (docs/decisions/0002-http-stack.md). A connection serves requests in turn
-(keep-alive); a malformed, oversized or unauthenticated one is answered and closed. A
-route raising `HttpError` gets its status; any other exception is logged and becomes a
-500 naming its type, and the server keeps serving.
+h11 frames HTTP, asyncio streams carry the bytes (docs/decisions/0002-http-stack.md). A
+connection serves requests in turn (keep-alive); a malformed, oversized or unauthenticated
+one is answered and closed. A route raising `HttpError` gets its status; any other
+exception is logged and becomes a 500 naming its type, and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -265,6 +264,8 @@ class _Connection:
                 self._conn.start_next_cycle()
         except OSError as exc:
             _log.debug("connection ended by the peer: %r", exc)
+        except Exception:
+            _log.exception("connection failed")  # the per-connection boundary: others go on
         finally:
             self._writer.close()
             with suppress(OSError):
@@ -362,8 +363,7 @@ class _Connection:
             pump.cancel()
             watch.cancel()
             outcome, _ = await asyncio.gather(pump, watch, return_exceptions=True)
-            aclose = getattr(response.body, "aclose", None)
-            if aclose is not None:
+            if (aclose := getattr(response.body, "aclose", None)) is not None:
                 await aclose()
         if isinstance(outcome, Exception) and not isinstance(outcome, OSError):
             _log.error("streaming response failed", exc_info=outcome)

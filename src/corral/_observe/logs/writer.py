@@ -142,6 +142,7 @@ class LogWriter:
 
     def reopen(self) -> None:
         """Close the file and open `path` afresh (after an outside tool moved it away)."""
+        self._refuse_if_closed()
         self._reopen_or_drop_fd()
 
     def close(self) -> None:
@@ -184,10 +185,14 @@ class LogWriter:
             self._prefix = self._second_text + b"%03dZ " % millis
             self._newline_prefix = b"\n" + self._prefix
         head = self._prefix if self._at_line_start else b""
-        body: bytes | memoryview = chunk.replace(b"\n", self._newline_prefix)
+        body: bytes | memoryview = chunk
         self._at_line_start = chunk[-1] == _NEWLINE
-        if self._at_line_start:  # the line after this newline belongs to the next chunk
-            body = memoryview(body)[: len(body) - len(self._prefix)]
+        if not self._at_line_start or chunk.find(b"\n") < len(chunk) - 1:
+            body = chunk.replace(b"\n", self._newline_prefix)
+            if self._at_line_start:  # the line after this newline belongs to the next chunk
+                body = memoryview(body)[: len(body) - len(self._prefix)]
+        elif head:  # exactly one whole line: one small copy beats writev
+            head, body = b"", head + chunk
         if self._size + len(head) + len(body) > self._limit or self._fd < 0:
             self._write_rotating(head + bytes(body))
         else:
@@ -272,6 +277,7 @@ class LogWriter:
 
     def _write_rotating(self, data: bytes) -> None:
         """Write `data`, rotating at line boundaries whenever the file would pass the limit."""
+        self._refuse_if_closed()
         while self._size + len(data) > self._limit:
             cut = cut_before_rotation(
                 data, size=self._size, max_bytes=self._limit, partial=self._partial
@@ -318,9 +324,12 @@ class LogWriter:
             self._partial = _begun_after(rest[:written], self._partial)
             rest = rest[written:]
 
-    def _open_for_write(self, nbytes: int) -> bool:
+    def _refuse_if_closed(self) -> None:
         if self._closed:
             raise ValueError(f"write to closed LogWriter for {self._path}")
+
+    def _open_for_write(self, nbytes: int) -> bool:
+        self._refuse_if_closed()
         try:
             self._open()
         except OSError as exc:

@@ -16,7 +16,7 @@ import random
 import signal
 from collections.abc import Callable
 
-from corral._errors import SpawnError
+from corral._errors import CorralError, SpawnError
 from corral._observe.events import EventLog
 from corral._observe.logs.writer import LogWriter
 from corral._platform import decode_status, send_to_group, signal_name
@@ -79,19 +79,23 @@ class InstanceDriver:
         self.log_paths = {
             s: os.path.join(log_dir, f"{program.name}.{index}.{s}.log") for s in STREAMS
         }
-        self.writers = {
-            s: LogWriter(
-                path,
-                timestamps=program.logs.timestamps,
-                max_bytes=program.logs.max_bytes,
-                backups=program.logs.backups,
-                on_drop=self._dropped(s),
-            )
-            for s, path in self.log_paths.items()
-        }
+        self.writers = {s: self._open_log(s, path) for s, path in self.log_paths.items()}
 
     def __repr__(self) -> str:
         return repr(self.machine)
+
+    def _open_log(self, stream: str, path: str) -> LogWriter:
+        logs = self.program.logs
+        try:
+            return LogWriter(
+                path,
+                timestamps=logs.timestamps,
+                max_bytes=logs.max_bytes,
+                backups=logs.backups,
+                on_drop=self._dropped(stream),
+            )
+        except OSError as exc:
+            raise CorralError(f"{self.name}: cannot open its log {path}: {exc.strerror}") from exc
 
     # -- inputs -------------------------------------------------------------
 

@@ -1,0 +1,29 @@
+"""The CLI starts for every command, so `corral status` imports only what it needs."""
+
+from __future__ import annotations
+
+import sys
+
+import corral
+
+ALLOWED_PREFIXES = ("corral._control.cli", "corral._control.client", "corral._control.wire")
+ALLOWED = {"corral", "corral.__main__", "corral._control", "corral._errors"}
+
+
+def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(tmp_path) -> None:
+    result = corral.run(
+        [sys.executable, "-X", "importtime", "-m", "corral", "status", "--socket",
+         str(tmp_path / "absent.sock")],
+        check=False,
+    )  # fmt: skip
+    assert result.exit_code == 3  # no daemon there; the imports happened all the same
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr_text.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    ours = {name for name in imported if name == "corral" or name.startswith("corral.")}
+    assert "corral._control.cli.main" in ours
+    extra = {n for n in ours if n not in ALLOWED and not n.startswith(ALLOWED_PREFIXES)}
+    assert extra == set()
+    assert "asyncio" not in imported
