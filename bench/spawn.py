@@ -247,9 +247,7 @@ async def run_phases(args: argparse.Namespace) -> list[tuple[Phase, list[Row]]]:
     forking = [main[0], fork_variant(program)]
     held = [v for v in main if v.key in HELD_KEYS]
     warmup = min(args.warmup, 10)
-    fork = Phase(
-        "fork (the floor beside it pays the fork's COW faults)", forking, args.fork_iterations
-    )
+    fork = Phase("fork, parent as is", forking, args.fork_iterations)
     results.append((fork, await _measure_phase(fork, warmup)))
     ballast = touched_ballast(GIB)
     for phase in (

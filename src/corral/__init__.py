@@ -44,7 +44,33 @@ _EXPORTS: dict[str, str] = {
     "start_async": "corral._process.runner",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AsyncProcess",
+    "Backoff",
+    "BadWorkingDirectory",
+    "Command",
+    "CorralError",
+    "ExecutableNotFound",
+    "ExitedNonZero",
+    "File",
+    "InvalidSpec",
+    "KilledBySignal",
+    "PermissionDenied",
+    "Pipeline",
+    "PipelineResult",
+    "Process",
+    "ProcessFailed",
+    "ProcessSpec",
+    "Result",
+    "RetryPolicy",
+    "SpawnError",
+    "TimedOut",
+    "UnsupportedFeature",
+    "run",
+    "run_async",
+    "start",
+    "start_async",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.support.pids import PidReports, watch
 
 pytestmark = pytest.mark.usefixtures("exit_notifier")
 
-Job = Callable[[int], Awaitable[object]]
+Job = Callable[[int], Coroutine[Any, Any, object]]
 
 
 def cancel_once_started(job: Job, *, cancels: int = 1) -> list[int]:
@@ -47,7 +48,7 @@ def test_cancelling_run_async_ends_the_tree() -> None:
 
 
 def test_cancelling_a_command_with_a_timeout_still_ends_the_tree() -> None:
-    def job(fd: int) -> Awaitable[corral.Result]:
+    def job(fd: int) -> Coroutine[Any, Any, corral.Result]:
         return corral.Command(*double_fork(fd)).pass_fds(fd).timeout(60).run_async()
 
     cancel_once_started(job)

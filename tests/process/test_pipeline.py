@@ -9,6 +9,7 @@ import pytest
 
 import corral
 from corral import Command, Pipeline
+from corral._process.options import RunOptions
 from tests.helpers import argv
 from tests.support.pids import PidReports, children_of
 from tests.support.twins import Twin
@@ -142,7 +143,7 @@ def test_pipes_compose_from_commands_and_pipelines() -> None:
 def test_a_pipeline_is_immutable_and_needs_a_command() -> None:
     pipeline = Command("a") | Command("b")
     with pytest.raises(AttributeError, match="immutable"):
-        pipeline.options = pipeline.options  # type: ignore[misc]
+        pipeline.options = pipeline.options
     with pytest.raises(corral.InvalidSpec, match="at least one command"):
         Pipeline(())
 
@@ -150,3 +151,15 @@ def test_a_pipeline_is_immutable_and_needs_a_command() -> None:
 def test_pipeline_result_repr_lists_each_stage(twin: Twin) -> None:
     result = twin.run_pipeline((helper("exit_with", "0") | helper("exit_with", "1")).unchecked())
     assert repr(result).endswith("[exit 0, exit 1] failed_stage=1>")
+
+
+def test_a_stage_starts_in_a_group_of_its_own_once_the_pipelines_group_is_gone() -> None:
+    # setpgid() to a group with no process left fails (EPERM); a pipeline whose first
+    # stages already exited and were reaped must still start its later stages.
+    from corral._process.pipeline import _launch_stage
+
+    gone = corral.run(argv("exit_with", "0")).pid  # exited and reaped: its group is empty
+    spec = corral.ProcessSpec(argv=tuple(argv("echo_lines", "1")))
+    with corral.Process(_launch_stage(spec, gone, None), spec, RunOptions()) as proc:
+        assert proc.wait().stdout == b"line 1\n"
+    assert proc.pid != gone

@@ -46,7 +46,7 @@ def test_cwd_is_the_childs_working_directory(twin: Twin, tmp_path: Path) -> None
 @pytest.mark.usefixtures("chdir_path")
 def test_a_relative_program_path_is_relative_to_cwd(twin: Twin, tmp_path: Path) -> None:
     script = tmp_path / "tool.sh"
-    script.write_text("#!/bin/sh\necho tool ran in \"$PWD\"\n")
+    script.write_text('#!/bin/sh\necho tool ran in "$PWD"\n')
     script.chmod(0o755)
     result = twin.run(["./tool.sh"], cwd=tmp_path)
     assert result.stdout_text == f"tool ran in {tmp_path}\n"

@@ -22,10 +22,15 @@ from tests.support.twins import Handle, Twin
 pytestmark = pytest.mark.usefixtures("exit_notifier")
 
 
-def started_tree(proc: Handle) -> DeathWatch:
-    """Read the grandchild's pid and `ready` from double_fork; watch root and grandchild."""
+def started_tree(proc: Handle, deaths: DeathWatch | None = None) -> DeathWatch:
+    """Read the grandchild's pid and `ready` from double_fork; watch root and grandchild.
+
+    Pass `deaths` when the proof must outlive the `with` block of the process.
+    """
     grandchild = int(proc.readline() or "0")
-    deaths = watch([proc.pid, grandchild])
+    deaths = deaths if deaths is not None else DeathWatch()
+    deaths.add(proc.pid)
+    deaths.add(grandchild)
     assert proc.readline() == "ready"
     return deaths
 
@@ -46,8 +51,10 @@ def test_a_wait_timeout_ends_a_tree_with_a_double_forked_grandchild(twin: Twin) 
         with pytest.raises(corral.TimedOut) as caught:
             proc.wait(timeout=0.1)
         deaths.assert_dead()
-    assert caught.value.result.timed_out
-    assert caught.value.result.signal_name == "SIGTERM"  # asked first, and it obeyed
+    result = caught.value.result
+    assert isinstance(result, corral.Result)
+    assert result.timed_out
+    assert result.signal_name == "SIGTERM"  # asked first, and it obeyed
     assert_reaped(grandchild)
 
 
@@ -64,27 +71,30 @@ def test_a_run_timeout_ends_a_tree_with_a_double_forked_grandchild(twin: Twin) -
 
 
 def test_an_exception_inside_the_with_block_kills_the_tree(twin: Twin) -> None:
-    with pytest.raises(RuntimeError, match="boom"):  # noqa: PT012 - the block is the subject
-        with twin.start(argv("double_fork")) as proc, started_tree(proc) as deaths:
+    with DeathWatch() as deaths:
+        # the whole block is the subject: an error raised inside it must end the tree
+        with pytest.raises(RuntimeError, match="boom"), twin.start(argv("double_fork")) as proc:  # noqa: PT012
+            started_tree(proc, deaths)
             raise RuntimeError("boom")
-    deaths.assert_dead()
+        deaths.assert_dead()
     assert proc.signal_name == "SIGKILL"  # no grace after an error
 
 
 def test_leaving_the_with_block_normally_stops_the_tree(twin: Twin) -> None:
-    with twin.start(argv("double_fork")) as proc, started_tree(proc) as deaths:
-        pass
-    deaths.assert_dead()
+    with DeathWatch() as deaths:
+        with twin.start(argv("double_fork")) as proc:
+            started_tree(proc, deaths)
+        deaths.assert_dead()
     assert proc.signal_name == "SIGTERM"
 
 
 def test_leaving_the_with_block_ends_what_an_exited_root_left_behind(twin: Twin) -> None:
-    with twin.start(argv("double_fork", "--root-exits", "--detach")) as proc:
-        with started_tree(proc) as deaths:
-            root, grandchild = deaths.fds
+    with DeathWatch() as deaths:
+        with twin.start(argv("double_fork", "--root-exits", "--detach")) as proc:
+            _, grandchild = started_tree(proc, deaths).fds
             assert proc.wait().exit_code == 0  # the root is done; its daemon lives on
             assert deaths.alive() == [grandchild]
-    deaths.assert_dead()
+        deaths.assert_dead()
 
 
 def test_stop_asks_with_the_stop_signal_first(twin: Twin) -> None:
@@ -152,18 +162,24 @@ def test_a_member_found_only_by_parentage_is_ended(twin: Twin) -> None:
 
 def test_without_proc_scan_the_process_group_is_still_ended(twin: Twin) -> None:
     # Without /proc, corral can only signal the group: a grandchild that stayed in it dies.
-    with override_feature(Feature.PROC_SCAN, False):
-        with twin.start(argv("double_fork", "--no-setsid")) as proc, started_tree(proc) as deaths:
-            grandchild = list(deaths.fds)[1]
-            proc.kill()
-            deaths.assert_dead()
+    with (
+        override_feature(Feature.PROC_SCAN, False),
+        twin.start(argv("double_fork", "--no-setsid")) as proc,
+        started_tree(proc) as deaths,
+    ):
+        _, grandchild = deaths.fds
+        proc.kill()
+        deaths.assert_dead()
     # Nothing found it by scan, so nothing reaped it: as its subreaper, we do.
     os.waitpid(grandchild, 0)
 
 
 def test_a_wait_timeout_on_a_chatty_process_still_ends_it(twin: Twin) -> None:
     with twin.start(argv("flood", str(1 << 30))) as proc:
+        assert proc.readline() == "o" * 63  # it is flooding both pipes now
         with pytest.raises(corral.TimedOut) as caught:
             proc.wait(timeout=0.2)
-    assert caught.value.result.timed_out
-    assert len(caught.value.result.stdout) > 0
+    result = caught.value.result
+    assert isinstance(result, corral.Result)
+    assert result.timed_out
+    assert result.signal_name == "SIGTERM"

@@ -92,6 +92,8 @@ class DeathWatch:
 
     def assert_dead(self, timeout: float = DEADLINE) -> None:
         """Fail unless every watched process exits within `timeout` seconds."""
+        if not self.fds and not self.gone_at_open:
+            raise AssertionError("nothing is watched: the proof would hold vacuously")
         deadline = time.monotonic() + timeout
         pending = dict(self.fds)
         while pending and (left := deadline - time.monotonic()) > 0:

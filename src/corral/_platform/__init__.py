@@ -8,6 +8,7 @@ these names and never checks the platform itself. Each choice has an override
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import time
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
+from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.usage import ProcUsage
 from corral._platform.posix import spawn as _posix_spawn
 from corral._platform.posix.exits import (
@@ -35,6 +37,8 @@ __all__ = [
     "WaitStatus",
     "become_subreaper",
     "decode_status",
+    "devnull_fd",
+    "environ_bytes",
     "fd_above_stdio",
     "features",
     "find_tree",
@@ -60,7 +64,7 @@ override_feature = _features.override
 def spawn(
     path: str,
     argv: Sequence[str],
-    env: Mapping[str, str],
+    env: Mapping[bytes, bytes],
     *,
     cwd: str | None,
     fd_map: Sequence[tuple[int, int]],
@@ -84,6 +88,25 @@ def spawn(
     )
 
 
+def environ_bytes() -> dict[bytes, bytes]:
+    """A copy of our environment as bytes, without decoding each variable.
+
+    `os.environ` decodes every key and value on each copy (about 30 µs for 35
+    variables here); the spawn path only needs bytes, which CPython keeps in
+    `os.environ._data` on POSIX. Fall back to `os.environb` elsewhere.
+    """
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict):
+        return dict(data)
+    return dict(os.environb)
+
+
+@functools.cache
+def devnull_fd() -> int:
+    """One shared, close-on-exec fd on /dev/null (read-write), opened on first use."""
+    return fd_above_stdio(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+
+
 def fd_above_stdio(fd: int) -> int:
     """`fd` itself if it is 3 or above, else a close-on-exec copy >= 3 (and `fd` closed)."""
     if fd >= 3:
@@ -98,8 +121,6 @@ def fd_above_stdio(fd: int) -> int:
 def open_exit_notifier(pid: int) -> ExitNotifier:
     """An fd that becomes readable when our child `pid` exits: pidfd, else a waiter thread."""
     if _features.has(Feature.PIDFD):
-        from corral._platform.linux.pidfd import PidfdExitNotifier
-
         return PidfdExitNotifier(pid)
     return ThreadExitNotifier(pid)
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from corral._process.pipeline import Pipeline
 
 T = TypeVar("T")
+_ZERO = frozenset({0})
 ArgvLike = Sequence["str | os.PathLike[str]"] | str
 
 
@@ -243,7 +244,7 @@ def build(
         argv=tuple(os.fspath(a) for a in argv),
         cwd=None if cwd is None else os.fspath(cwd),
         env=None if env is None else env_pairs(env),
-        env_add=env_pairs(extra_env or {}),
+        env_add=env_pairs(extra_env) if extra_env else (),
         stdin=stdin if stdin is not None else ("capture" if input is not None else "devnull"),
         stdout=stdout,
         stderr=stderr,
@@ -257,7 +258,7 @@ def build(
         timeout=timeout,
         check=check,
         grace=grace,
-        ok_codes=frozenset(ok_codes),
+        ok_codes=_ZERO if ok_codes == (0,) else frozenset(ok_codes),
         input=input,
         retry=retry,
     )

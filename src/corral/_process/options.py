@@ -30,4 +30,5 @@ class RunOptions:
             raise InvalidSpec(f"timeout must be > 0 seconds, got {self.timeout}")
         if self.grace < 0:
             raise InvalidSpec(f"grace must be >= 0 seconds, got {self.grace}")
-        object.__setattr__(self, "ok_codes", frozenset(self.ok_codes))
+        if type(self.ok_codes) is not frozenset:
+            object.__setattr__(self, "ok_codes", frozenset(self.ok_codes))

@@ -23,13 +23,25 @@ from corral._errors import (
     PermissionDenied,
     SpawnError,
 )
-from corral._platform import ExitNotifier, fd_above_stdio, open_exit_notifier, spawn
+from corral._platform import (
+    ExitNotifier,
+    Feature,
+    devnull_fd,
+    environ_bytes,
+    fd_above_stdio,
+    open_exit_notifier,
+    spawn,
+)
+from corral._platform.features import has
 from corral._process.spec import File, ProcessSpec, Stdio
 
 TREE_VARIABLE = "CORRAL_TREE"
 """Environment variable that marks every member of a spawned process tree."""
 
+_TREE_KEY = TREE_VARIABLE.encode()
+_DEFPATH = os.defpath.encode()
 _token = secrets.token_hex(4)
+devnull_fd()  # opened once, at import, and shared by every spawn
 _counter = itertools.count(1)
 _resolved: dict[tuple[str, str], str] = {}
 
@@ -64,11 +76,11 @@ def launch(
     central reaper instead of the default (pidfd, else a waiter thread).
     """
     env = _environment(spec)
-    path = _resolve(spec, env.get("PATH", os.defpath))
-    if spec.cwd is not None:
-        _check_cwd(spec)
-    marker = f"{os.getpid()}.{next(_counter)}.{_token}"
-    env[TREE_VARIABLE] = marker
+    path = _resolve(spec, os.fsdecode(env.get(b"PATH", _DEFPATH)))
+    if spec.cwd is not None and not has(Feature.SPAWN_CHDIR):
+        _check_cwd(spec)  # the shell fallback cannot report a failed chdir itself
+    marker = f"{os.getpid()}.{next(_counter)}.{_token}".encode()
+    env[_TREE_KEY] = marker
     fds = _StdioFds(spec)
     try:
         fds.open(spec, stdin)
@@ -82,7 +94,7 @@ def launch(
         argv=spec.argv,
         pid=pid,
         pgid=pid if spec.new_session or pgroup == 0 else pgroup,
-        marker=f"{TREE_VARIABLE}={marker}".encode(),
+        marker=_TREE_KEY + b"=" + marker,
         notifier=notifier(pid),
         stdin=fds.ours[0],
         stdout=fds.ours[1],
@@ -91,33 +103,25 @@ def launch(
     )
 
 
-def _environment(spec: ProcessSpec) -> dict[str, str]:
-    env = dict(os.environ) if spec.env is None else dict(spec.env)
-    if spec.env_add:
-        env.update(spec.env_add)
+def _environment(spec: ProcessSpec) -> dict[bytes, bytes]:
+    if spec.env is None:
+        env = environ_bytes()
+    else:
+        env = {os.fsencode(k): os.fsencode(v) for k, v in spec.env}
+    for key, value in spec.env_add:
+        env[os.fsencode(key)] = os.fsencode(value)
     return env
 
 
 def _resolve(spec: ProcessSpec, search_path: str) -> str:
     name = spec.argv[0]
     if "/" in name:
-        return _check_explicit(spec, name)
+        return name  # posix_spawn reports ENOENT/EACCES/ENOEXEC; _spawn_error names them
     key = (name, search_path)
     found = _resolved.get(key)
     if found is None:
         found = _resolved[key] = _search(spec, name, search_path)
     return found
-
-
-def _check_explicit(spec: ProcessSpec, path: str) -> str:
-    full = path if spec.cwd is None or os.path.isabs(path) else os.path.join(spec.cwd, path)
-    if not os.path.exists(full):
-        raise ExecutableNotFound(
-            spec.argv, step="exec", errno=errno.ENOENT, detail=f"no such file {path!r}"
-        )
-    if os.path.isdir(full) or not os.access(full, os.X_OK):
-        raise _not_executable(spec, path)
-    return path
 
 
 def _search(spec: ProcessSpec, name: str, search_path: str) -> str:
@@ -150,6 +154,12 @@ def _not_executable(spec: ProcessSpec, path: str) -> PermissionDenied:
 
 
 def _check_cwd(spec: ProcessSpec) -> None:
+    problem = _cwd_problem(spec)
+    if problem is not None:
+        raise problem
+
+
+def _cwd_problem(spec: ProcessSpec) -> BadWorkingDirectory | None:
     cwd = spec.cwd or "."
     if not os.path.exists(cwd):
         code, detail = errno.ENOENT, f"working directory {cwd!r} does not exist"
@@ -158,12 +168,16 @@ def _check_cwd(spec: ProcessSpec) -> None:
     elif not os.access(cwd, os.X_OK):
         code, detail = errno.EACCES, f"working directory {cwd!r} cannot be entered"
     else:
-        return
-    raise BadWorkingDirectory(spec.argv, step="chdir", errno=code, detail=detail)
+        return None
+    return BadWorkingDirectory(spec.argv, step="chdir", errno=code, detail=detail)
 
 
 def _spawn(
-    spec: ProcessSpec, path: str, env: dict[str, str], fd_map: list[tuple[int, int]], pgroup: int
+    spec: ProcessSpec,
+    path: str,
+    env: dict[bytes, bytes],
+    fd_map: list[tuple[int, int]],
+    pgroup: int,
 ) -> int:
     try:
         return spawn(
@@ -176,30 +190,31 @@ def _spawn(
             new_session=spec.new_session,
         )
     except OSError as exc:
-        _resolved.pop((spec.argv[0], env.get("PATH", os.defpath)), None)
+        _resolved.pop((spec.argv[0], os.fsdecode(env.get(b"PATH", _DEFPATH))), None)
         raise _spawn_error(spec, path, exc) from exc
 
 
 def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:
+    """Name the failing step: the error comes back from the child as a bare errno."""
     code = exc.errno
-    if (
-        code in (errno.ENOENT, errno.ENOTDIR)
-        and spec.cwd is not None
-        and not os.path.isdir(spec.cwd)
-    ):
-        return BadWorkingDirectory(
-            spec.argv, step="chdir", errno=code, detail=f"cannot enter {spec.cwd!r}"
+    cwd_problem = _cwd_problem(spec) if spec.cwd is not None else None
+    if cwd_problem is not None:
+        return cwd_problem
+    full = path if spec.cwd is None else os.path.join(spec.cwd, path)
+    if code == errno.ENOENT and not os.path.lexists(full):
+        return ExecutableNotFound(
+            spec.argv, step="exec", errno=code, detail=f"no such file {path!r}"
         )
     if code == errno.ENOENT:
         return ExecutableNotFound(
             spec.argv,
             step="exec",
             errno=code,
-            detail=f"{path!r} or its interpreter does not exist",
-            hint="if it is a script, check the #! line",
+            detail=f"the interpreter of {path!r} does not exist",
+            hint="check the #! line",
         )
     if code == errno.EACCES:
-        return PermissionDenied(spec.argv, step="exec", errno=code, detail=f"cannot run {path!r}")
+        return _not_executable(spec, path)
     if code == errno.ENOEXEC:
         return SpawnError(
             spec.argv,
@@ -245,7 +260,7 @@ class _StdioFds:
             if index == 0:
                 os.set_blocking(mine, False)
         elif how == "devnull":
-            self._own(index, os.open(os.devnull, os.O_RDONLY if index == 0 else os.O_WRONLY))
+            self.child[index] = devnull_fd()  # shared; never closed
         elif isinstance(how, File):
             self._own(index, self._open_file(spec, index, how))
 

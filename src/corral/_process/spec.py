@@ -40,6 +40,7 @@ is a file descriptor of ours that the child gets a copy of.
 EnvPairs: TypeAlias = tuple[tuple[str, str], ...]
 
 _MODES = frozenset({"inherit", "capture", "pipe", "devnull", "merge"})
+_PLAIN = frozenset({"inherit", "capture", "devnull"})  # valid for every stream as they are
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,15 +69,20 @@ class ProcessSpec:
     """The signal that asks the process tree to stop, before SIGKILL after the grace."""
 
     def __post_init__(self) -> None:
-        argv = tuple(self.argv)
+        # Values already in normal form are left alone: this runs on every run().
+        argv = self.argv if type(self.argv) is tuple else tuple(self.argv)
         if not argv or not all(isinstance(a, str) for a in argv) or not argv[0]:
             raise InvalidSpec(f"argv must be a non-empty sequence of strings, got {self.argv!r}")
-        object.__setattr__(self, "argv", argv)
-        if self.cwd is not None:
+        if argv is not self.argv:
+            object.__setattr__(self, "argv", argv)
+        if self.cwd is not None and type(self.cwd) is not str:
             object.__setattr__(self, "cwd", os.fspath(self.cwd))
-        object.__setattr__(self, "stop_signal", parse_signal(self.stop_signal))
+        if type(self.stop_signal) is not signal.Signals:
+            object.__setattr__(self, "stop_signal", parse_signal(self.stop_signal))
         for name in ("stdin", "stdout", "stderr"):
-            object.__setattr__(self, name, _check_stdio(name, getattr(self, name)))
+            value = getattr(self, name)
+            if not (type(value) is str and value in _PLAIN):
+                object.__setattr__(self, name, _check_stdio(name, value))
         for fd in self.pass_fds:
             if not isinstance(fd, int) or fd < 3:
                 raise InvalidSpec(f"pass_fds holds {fd!r}; pass fds 3 and above (0-2 are stdio)")

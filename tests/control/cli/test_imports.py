@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import corral
 
@@ -10,7 +11,7 @@ ALLOWED_PREFIXES = ("corral._control.cli", "corral._control.client", "corral._co
 ALLOWED = {"corral", "corral.__main__", "corral._control", "corral._errors"}
 
 
-def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(tmp_path) -> None:
+def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(tmp_path: Path) -> None:
     result = corral.run(
         [sys.executable, "-X", "importtime", "-m", "corral", "status", "--socket",
          str(tmp_path / "absent.sock")],

@@ -348,3 +348,26 @@ def test_a_bad_config_stops_the_daemon_from_starting(
     assert result.exit_code == 2
     assert str(daemon.config) in result.stderr_text
     assert fragment in result.stderr_text
+
+
+def test_the_api_keeps_answering_while_a_program_floods_without_pause(tmp_path: Path) -> None:
+    programs = f"""
+        [programs.yes]
+        command = ["yes", "flood flood flood flood flood flood flood flood"]
+        start_seconds = 0
+        logs = {{ timestamps = true, max_bytes = "1M", backups = 1 }}
+        [programs.quiet]
+        command = {SLEEPER}
+        start_seconds = 0
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        daemon.wait_state("yes:0", "RUNNING")
+        wait_until(lambda: daemon.log_path("yes:0").with_suffix(".log.1").exists(), what="rotation")
+        for _ in range(20):
+            assert daemon.status()["quiet:0"]["state"] == "RUNNING"
+        reply = daemon.call("POST", "/stop", {"targets": ["yes"]})
+        assert reply["results"][0]["state"] == "STOPPED"
+        words = "flood flood flood flood flood flood flood flood"
+        *whole, last = daemon.call("GET", "/logs/yes:0", lines="3")["lines"]
+        assert [line.split(" ", 1)[1] for line in whole] == [words, words]
+        assert words.startswith(last.split(" ", 1)[1])  # SIGTERM may cut the last line short

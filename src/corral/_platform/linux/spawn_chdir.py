@@ -10,8 +10,9 @@ returns an errno rather than setting it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from corral._platform import libc
 from corral._platform.posix.spawn import SIGNALS_TO_DEFAULT
@@ -30,7 +31,7 @@ _SigSet = ctypes.c_ulong * 32
 def spawn_in(
     path: str,
     argv: Sequence[str],
-    env: Mapping[str, str],
+    env: Mapping[bytes, bytes],
     *,
     cwd: str,
     fd_map: Sequence[tuple[int, int]],
@@ -54,8 +55,8 @@ def spawn_in(
                 os.fsencode(path),
                 actions,
                 attr,
-                _strings(argv),
-                _strings(f"{k}={v}" for k, v in env.items()),
+                _strings([os.fsencode(a) for a in argv]),
+                _strings([k + b"=" + v for k, v in env.items()]),
             )
         )
         return pid.value
@@ -71,19 +72,26 @@ def _set_attributes(c: ctypes.CDLL, attr: object, pgroup: int | None, session: b
     elif pgroup is not None:
         flags |= _SETPGROUP
         _ok(c.posix_spawnattr_setpgroup(attr, pgroup))
-    defaults, mask = _SigSet(), _SigSet()
-    c.sigemptyset(defaults)
-    for sig in SIGNALS_TO_DEFAULT:
-        c.sigaddset(defaults, int(sig))
-    c.sigemptyset(mask)
+    defaults, mask = _signal_sets()
     _ok(c.posix_spawnattr_setsigdefault(attr, defaults))
     _ok(c.posix_spawnattr_setsigmask(attr, mask))
     _ok(c.posix_spawnattr_setflags(attr, ctypes.c_short(flags)))
 
 
-def _strings(items: Iterable[str]) -> ctypes.Array[ctypes.c_char_p]:
-    encoded = [os.fsencode(s) for s in items]
-    return (ctypes.c_char_p * (len(encoded) + 1))(*encoded, None)
+@functools.cache
+def _signal_sets() -> tuple[ctypes.Array[ctypes.c_ulong], ctypes.Array[ctypes.c_ulong]]:
+    """(signals reset to default, empty mask), built once."""
+    c = libc.handle()
+    defaults, mask = _SigSet(), _SigSet()
+    c.sigemptyset(defaults)
+    for sig in SIGNALS_TO_DEFAULT:
+        c.sigaddset(defaults, int(sig))
+    c.sigemptyset(mask)
+    return defaults, mask
+
+
+def _strings(items: list[bytes]) -> ctypes.Array[ctypes.c_char_p]:
+    return (ctypes.c_char_p * (len(items) + 1))(*items, None)
 
 
 def _ok(err: int) -> None:

@@ -23,8 +23,10 @@ def parse_signal(value: str | int) -> signal.Signals:
     found = _BY_NAME.get(name)
     if found is not None:
         return found
-    close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
-    hint = f"; did you mean {close[0].removeprefix('SIG')}?" if close else ""
+    # Compare without the shared "SIG", which would make any name look close to some signal.
+    bare = [known.removeprefix("SIG") for known in _BY_NAME]
+    close = difflib.get_close_matches(name.removeprefix("SIG"), bare, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
     raise InvalidSpec(f"unknown signal name {value!r}{hint}")
 
 

@@ -27,15 +27,19 @@ _SHELL_CHDIR = 'cd -- "$1" || exit 127; shift; exec "$@"'
 def spawn(
     path: str,
     argv: Sequence[str],
-    env: Mapping[str, str],
+    env: Mapping[bytes, bytes],
     *,
     fd_map: Sequence[tuple[int, int]],
     pgroup: int | None,
     new_session: bool,
 ) -> int:
-    """posix_spawn `path`; `fd_map` holds (parent fd, child fd) pairs applied in order."""
+    """posix_spawn `path`; `fd_map` holds (parent fd, child fd) pairs applied in order.
+
+    `new_session` wins over `pgroup` (a session leader leads its own group), as in
+    `linux/spawn_chdir.py`.
+    """
     actions = [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in fd_map]
-    if pgroup is None:
+    if pgroup is None or new_session:
         return os.posix_spawn(
             path,
             list(argv),

@@ -1,0 +1,146 @@
+"""The /proc parsers and the tree scan: members by marker, by process group, by parentage."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral._platform import find_tree as platform_find_tree
+from corral._platform.linux import procfs
+from corral.lowlevel import Feature, override_feature
+from tests.helpers import argv
+from tests.support.pids import watch
+
+pytestmark = pytest.mark.requires(Feature.PROC_SCAN)
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], *, env: dict[str, str] | None = None, new_session: bool = False
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """Start a helper (not through corral), read its lines up to `ready`, then end it all.
+
+    Ends by SIGKILL to each pid it printed and to itself, then reaps whatever became
+    our child (we are a subreaper), so the test leaves nothing behind.
+    """
+    full_env = dict(os.environ, **(env or {}))
+    with subprocess.Popen(
+        command, env=full_env, stdout=subprocess.PIPE, text=True, start_new_session=new_session
+    ) as proc:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while (line := proc.stdout.readline().strip()) != "ready" and len(lines) < 10:
+            lines.append(line)
+        pids = [int(line) for line in lines if line.isdigit()]
+        try:
+            yield proc, lines
+        finally:
+            with watch(pids, must_be_alive=False) as deaths:
+                for pid in [*pids, proc.pid]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                proc.wait()
+                deaths.assert_dead()
+            for pid in pids:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+
+
+def marker(name: str) -> tuple[dict[str, str], bytes]:
+    value = f"test-{os.getpid()}-{name}"
+    return {"CORRAL_TREE": value}, f"CORRAL_TREE={value}".encode()
+
+
+def test_read_stat_of_ourselves() -> None:
+    stat = procfs.read_stat(os.getpid())
+    assert stat is not None
+    assert (stat.pid, stat.ppid, stat.pgid, stat.sid) == (
+        os.getpid(),
+        os.getppid(),
+        os.getpgid(0),
+        os.getsid(0),
+    )
+    assert stat.state == "R"
+
+
+def test_read_stat_of_a_missing_pid_is_none() -> None:
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    assert procfs.read_stat(pid_max + 1) is None
+    assert procfs.read_environ(pid_max + 1) == b""
+
+
+def test_read_stat_survives_parentheses_in_the_command_name(tmp_path: Path) -> None:
+    odd = tmp_path / "a) b (c"
+    odd.symlink_to(sys.executable)
+    with running([str(odd), argv("trap_term", "exit")[1], "exit"]) as (proc, _):
+        stat = procfs.read_stat(proc.pid)
+        assert stat is not None
+        assert (stat.ppid, stat.pgid) == (os.getpid(), os.getpgid(0))
+
+
+def test_read_environ_holds_the_start_up_environment() -> None:
+    env, entry = marker("environ")
+    with running(argv("trap_term", "exit"), env=env) as (proc, _):
+        assert entry + b"\0" in procfs.read_environ(proc.pid)
+
+
+def test_the_scan_finds_a_double_forked_grandchild_by_its_marker() -> None:
+    env, entry = marker("double-fork")
+    with running(argv("double_fork"), env=env, new_session=True) as (proc, lines):
+        grandchild = int(lines[0])
+        stat = procfs.read_stat(grandchild)
+        assert stat is not None
+        assert stat.ppid == os.getpid()  # re-parented to us: no parent link to the root
+        assert stat.pgid != proc.pid
+        found = {s.pid for s in procfs.find_tree(entry, None)}
+        assert found == {proc.pid, grandchild}
+
+
+def test_the_scan_finds_members_of_the_process_group() -> None:
+    with running(argv("double_fork", "--no-setsid"), new_session=True) as (proc, lines):
+        grandchild = int(lines[0])
+        found = {s.pid for s in procfs.find_tree(b"CORRAL_TREE=nobody", proc.pid)}
+        assert found == {proc.pid, grandchild}
+
+
+def test_the_scan_finds_an_unmarked_child_by_parentage() -> None:
+    env, entry = marker("parentage")
+    with running(argv("spawn_scrubbed"), env=env, new_session=True) as (proc, lines):
+        child = int(lines[0])
+        assert entry not in procfs.read_environ(child)
+        assert {s.pid for s in procfs.find_tree(entry, None)} == {proc.pid, child}
+
+
+def test_the_scan_leaves_out_other_trees_and_ourselves() -> None:
+    env, entry = marker("mine")
+    other_env, _ = marker("other")
+    with (
+        running(argv("trap_term", "exit"), env=env) as (mine, _),
+        running(argv("trap_term", "exit"), env=other_env) as (other, _),
+    ):
+        found = {s.pid for s in procfs.find_tree(entry, None)}
+        assert found == {mine.pid}
+        assert other.pid not in found
+
+
+def test_the_scan_leaves_out_zombies() -> None:
+    env, entry = marker("zombie")
+    with subprocess.Popen(argv("exit_with", "0"), env=dict(os.environ, **env)) as proc:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+        assert procfs.read_stat(proc.pid) is not None
+        assert procfs.find_tree(entry, None) == []
+
+
+def test_without_proc_scan_the_platform_finds_nothing() -> None:
+    env, entry = marker("off")
+    with running(argv("trap_term", "exit"), env=env) as (proc, _):
+        assert [pid for pid, _ in platform_find_tree(entry, None)] == [proc.pid]
+        with override_feature(Feature.PROC_SCAN, False):
+            assert platform_find_tree(entry, None) == []
