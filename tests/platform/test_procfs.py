@@ -42,7 +42,7 @@ def running(
         try:
             yield proc, lines
         finally:
-            with watch(pids, must_be_alive=False) as deaths:
+            with watch([*pids, proc.pid], must_be_alive=False) as deaths:
                 for pid in [*pids, proc.pid]:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)

@@ -12,13 +12,15 @@ import functools
 import os
 import select
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.usage import ProcUsage
+from corral._platform.posix import child as _child
 from corral._platform.posix import spawn as _posix_spawn
+from corral._platform.posix.child import ChildStep, ChildStepFailed, Forker
 from corral._platform.posix.exits import (
     ExitNotifier,
     ThreadExitNotifier,
@@ -30,9 +32,12 @@ from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.signals import parse_signal, signal_name
 
 __all__ = [
+    "ChildStep",
+    "ChildStepFailed",
     "ExitNotifier",
     "Feature",
     "FeatureStatus",
+    "Forker",
     "ProcUsage",
     "WaitStatus",
     "become_subreaper",
@@ -40,8 +45,10 @@ __all__ = [
     "devnull_fd",
     "environ_bytes",
     "fd_above_stdio",
+    "feature_status",
     "features",
     "find_tree",
+    "fork_exec",
     "open_exit_notifier",
     "open_watch_fd",
     "override_feature",
@@ -55,6 +62,27 @@ __all__ = [
     "spawn",
     "wait_all_gone",
 ]
+
+def fork_exec(
+    path: str,
+    argv: Sequence[str],
+    env: Mapping[bytes, bytes],
+    *,
+    cwd: str | None,
+    fd_map: Sequence[tuple[int, int]],
+    pass_fds: Sequence[int],
+    pgroup: int | None,
+    new_session: bool,
+    steps: Sequence[ChildStep],
+    forker: Forker | None = None,
+    after_fork: Sequence[Callable[[int], None]] = (),
+) -> int:
+    """The fork path for sandboxed spawns (see posix/child.py)."""
+    return _child.fork_exec(
+        path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
+        new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
+    )  # fmt: skip
+
 
 features = _features.features
 feature_status = _features.status

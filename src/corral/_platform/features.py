@@ -33,6 +33,45 @@ class Feature(enum.Enum):
     SUBREAPER = "subreaper"
     """`PR_SET_CHILD_SUBREAPER`: orphans of our children are re-parented to us."""
 
+    NO_NEW_PRIVS = "no-new-privs"
+    """`PR_SET_NO_NEW_PRIVS` (Linux 3.5)."""
+
+    CAPABILITIES = "capabilities"
+    """Dropping capabilities: bounding set, capset, ambient set (Linux 4.3)."""
+
+    CGROUPS = "cgroups"
+    """A cgroup hierarchy we may create cgroups in (v2, or v1 controllers)."""
+
+    CGROUP_MEMORY = "cgroup-memory"
+    """The memory controller: memory max/high/swap limits and OOM accounting."""
+
+    CGROUP_CPU = "cgroup-cpu"
+    """The cpu controller: CPU quota and weight."""
+
+    CGROUP_PIDS = "cgroup-pids"
+    """The pids controller: a cap on processes and threads."""
+
+    SECCOMP = "seccomp"
+    """seccomp filters through libseccomp (libseccomp.so.2)."""
+
+    NS_PID = "ns-pid"
+    """Pid namespaces."""
+
+    NS_NET = "ns-net"
+    """Network namespaces."""
+
+    NS_MOUNT = "ns-mount"
+    """Mount namespaces (private /tmp, read-only binds, hidden paths, chroot)."""
+
+    NS_UTS = "ns-uts"
+    """UTS namespaces (a hostname of its own)."""
+
+    NS_IPC = "ns-ipc"
+    """IPC namespaces."""
+
+    NS_USER = "ns-user"
+    """User namespaces."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeatureStatus:
@@ -85,6 +124,21 @@ def _probe_subreaper() -> FeatureStatus:
     return FeatureStatus(feature=Feature.SUBREAPER, supported=True)
 
 
+def _probe_linux_prctl(feature: Feature, needs: str) -> FeatureStatus:
+    if not sys.platform.startswith("linux"):
+        return _missing(feature, f"platform is {sys.platform}", needs)
+    return FeatureStatus(feature=feature, supported=True)
+
+
+def _probe_delegated(feature: Feature) -> FeatureStatus:
+    """Probes that need a subsystem's own module live with that module."""
+    if not sys.platform.startswith("linux"):
+        return _missing(feature, f"platform is {sys.platform}", "Linux")
+    from corral._platform.linux.probes import probe
+
+    return probe(feature)
+
+
 def _missing(feature: Feature, reason: str, needs: str) -> FeatureStatus:
     return FeatureStatus(feature=feature, supported=False, reason=reason, needs=needs)
 
@@ -94,6 +148,16 @@ _PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
     Feature.PROC_SCAN: _probe_proc_scan,
     Feature.SPAWN_CHDIR: _probe_spawn_chdir,
     Feature.SUBREAPER: _probe_subreaper,
+    Feature.NO_NEW_PRIVS: lambda: _probe_linux_prctl(Feature.NO_NEW_PRIVS, "Linux 3.5+"),
+    Feature.CAPABILITIES: lambda: _probe_linux_prctl(Feature.CAPABILITIES, "Linux 4.3+"),
+    **{
+        feature: (lambda feature=feature: _probe_delegated(feature))
+        for feature in (
+            Feature.CGROUPS, Feature.CGROUP_MEMORY, Feature.CGROUP_CPU, Feature.CGROUP_PIDS,
+            Feature.SECCOMP, Feature.NS_PID, Feature.NS_NET, Feature.NS_MOUNT, Feature.NS_UTS,
+            Feature.NS_IPC, Feature.NS_USER,
+        )
+    },  # fmt: skip
 }
 _probed: dict[Feature, FeatureStatus] = {}
 _overrides: dict[Feature, FeatureStatus] = {}

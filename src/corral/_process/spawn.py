@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corral._errors import (
     BadWorkingDirectory,
@@ -24,16 +25,21 @@ from corral._errors import (
     SpawnError,
 )
 from corral._platform import (
+    ChildStepFailed,
     ExitNotifier,
     Feature,
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
+    fork_exec,
     open_exit_notifier,
     spawn,
 )
 from corral._platform.features import has
 from corral._process.spec import File, ProcessSpec, Stdio
+
+if TYPE_CHECKING:
+    from corral._sandbox.plan import Plan
 
 TREE_VARIABLE = "CORRAL_TREE"
 """Environment variable that marks every member of a spawned process tree."""
@@ -59,6 +65,8 @@ class Launched:
     stdout: int | None
     stderr: int | None
     started: float
+    sandbox: Plan | None = None
+    """The sandbox plan (its cgroup, its cleanup), for sandboxed processes."""
 
 
 def launch(
@@ -82,9 +90,13 @@ def launch(
     marker = f"{os.getpid()}.{next(_counter)}.{_token}".encode()
     env[_TREE_KEY] = marker
     fds = _StdioFds(spec)
+    sandbox: Plan | None = None
     try:
         fds.open(spec, stdin)
-        pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
+        if spec.sandbox is None:
+            pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
+        else:
+            pid, sandbox = _spawn_sandboxed(spec, path, env, fds.child_map(()), pgroup, marker)
     except BaseException:
         fds.close_all()
         raise
@@ -100,6 +112,7 @@ def launch(
         stdout=fds.ours[1],
         stderr=fds.ours[2],
         started=started,
+        sandbox=sandbox,
     )
 
 
@@ -192,6 +205,45 @@ def _spawn(
     except OSError as exc:
         _resolved.pop((spec.argv[0], os.fsdecode(env.get(b"PATH", _DEFPATH))), None)
         raise _spawn_error(spec, path, exc) from exc
+
+
+def _spawn_sandboxed(
+    spec: ProcessSpec,
+    path: str,
+    env: dict[bytes, bytes],
+    fd_map: list[tuple[int, int]],
+    pgroup: int,
+    marker: bytes,
+) -> tuple[int, Plan]:
+    from corral._sandbox.plan import plan
+
+    assert spec.sandbox is not None
+    made = plan(spec.sandbox, label=marker.decode())
+    try:
+        pid = fork_exec(
+            path,
+            spec.argv,
+            env,
+            cwd=spec.cwd,
+            fd_map=fd_map,
+            pass_fds=spec.pass_fds,
+            pgroup=None if spec.new_session else pgroup,
+            new_session=spec.new_session,
+            steps=made.ordered_steps(),
+            forker=made.forker,
+            after_fork=made.after_fork,
+        )
+    except ChildStepFailed as exc:
+        made.undo()
+        if exc.step in ("exec", "chdir"):
+            raise _spawn_error(spec, path, exc) from exc
+        raise SpawnError(
+            spec.argv, step=exc.step, errno=exc.errno or None, detail=exc.strerror or str(exc)
+        ) from exc
+    except BaseException:
+        made.undo()
+        raise
+    return pid, made
 
 
 def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:

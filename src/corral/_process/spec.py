@@ -10,10 +10,13 @@ import os
 import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from corral._errors import InvalidSpec
 from corral._platform import parse_signal
+
+if TYPE_CHECKING:
+    from corral._sandbox.spec import Sandbox
 
 StdioMode: TypeAlias = Literal["inherit", "capture", "pipe", "devnull", "merge"]
 
@@ -67,6 +70,8 @@ class ProcessSpec:
     """Start a new session (setsid) instead of only a new process group."""
     stop_signal: signal.Signals = signal.SIGTERM
     """The signal that asks the process tree to stop, before SIGKILL after the grace."""
+    sandbox: Sandbox | None = None
+    """Limits and isolation applied in the child before exec (forces the fork path)."""
 
     def __post_init__(self) -> None:
         # Values already in normal form are left alone: this runs on every run().
@@ -83,6 +88,11 @@ class ProcessSpec:
             value = getattr(self, name)
             if not (type(value) is str and value in _PLAIN):
                 object.__setattr__(self, name, _check_stdio(name, value))
+        if self.sandbox is not None:
+            from corral._sandbox.spec import Sandbox
+
+            if not isinstance(self.sandbox, Sandbox):
+                raise InvalidSpec(f"sandbox must be a corral.sandbox.Sandbox, got {self.sandbox!r}")
         for fd in self.pass_fds:
             if not isinstance(fd, int) or fd < 3:
                 raise InvalidSpec(f"pass_fds holds {fd!r}; pass fds 3 and above (0-2 are stdio)")

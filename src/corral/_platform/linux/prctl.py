@@ -20,3 +20,11 @@ def is_child_subreaper() -> bool:
     value = ctypes.c_int(0)
     libc.check(libc.handle().prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0), "prctl")
     return bool(value.value)
+
+
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def set_no_new_privs() -> None:
+    """PR_SET_NO_NEW_PRIVS: exec can never grant privileges (setuid bits, file caps)."""
+    libc.check(libc.handle().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")

@@ -1,0 +1,187 @@
+"""The fork path: run ordered steps in the child before exec, report step and errno.
+
+The sandbox needs work done *in* the child between fork and exec (rlimits, user
+switch, capabilities, seccomp, namespaces), which posix_spawn cannot do. This
+path forks (or clones with namespace flags), performs the stdio wiring and each
+`ChildStep` in order, then execs. A failing step writes `name\\0errno\\0message`
+to a close-on-exec pipe and exits 127; EOF on that pipe without data means exec
+succeeded. So the parent learns *which* step failed and why ("setuid: EPERM"),
+never a bare non-zero exit.
+
+Costs: fork copies the parent's page tables (about 2 ms here, more with a large
+heap: docs/performance.md), so only sandboxed spawns take this path. The child
+runs only os-level calls and ctypes calls into libc: no imports, no locks,
+nothing that could deadlock on a lock another thread held at fork time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from corral._platform.posix.spawn import SIGNALS_TO_DEFAULT
+
+_EXIT_STEP_FAILED = 127
+
+
+@dataclass(frozen=True, slots=True)
+class ChildStep:
+    """One thing done in the child before exec; `name` is what an error reports."""
+
+    name: str
+    """For messages: "rlimit nofile", "setuid 1000", "seccomp: load"."""
+    run: Callable[[], None]
+    """Does the step; raises OSError (with errno) on failure."""
+
+
+class ChildStepFailed(OSError):
+    """A step in the child failed before exec; carries the step's name and errno."""
+
+    def __init__(self, step: str, errno: int, message: str) -> None:
+        super().__init__(errno, message)
+        self.step = step
+
+
+Forker = Callable[[], int]
+"""Returns 0 in the child and the child's pid in the parent (os.fork, or a clone)."""
+
+
+def fork_exec(
+    path: str,
+    argv: Sequence[str],
+    env: Mapping[bytes, bytes],
+    *,
+    cwd: str | None,
+    fd_map: Sequence[tuple[int, int]],
+    pass_fds: Sequence[int],
+    pgroup: int | None,
+    new_session: bool,
+    steps: Sequence[ChildStep],
+    forker: Forker = os.fork,
+    after_fork: Sequence[Callable[[int], None]] = (),
+) -> int:
+    """Fork, run `steps` in the child, exec `path`; raises ChildStepFailed on failure.
+
+    `after_fork` hooks run in the parent with the child's pid while the child waits
+    at its first step (writing uid maps, moving a veth into its namespace).
+    """
+    argv_bytes = [os.fsencode(a) for a in argv]
+    env_list = [k + b"=" + v for k, v in env.items()]
+    read, write = os.pipe()
+    gate_read, gate_write = os.pipe() if after_fork else (-1, -1)
+    try:
+        pid = forker()
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            if gate_read >= 0:
+                steps = [ChildStep("wait for the parent", _gate(gate_read, gate_write)), *steps]
+            _child(write, path, argv_bytes, env_list, cwd, fd_map, pass_fds, pgroup, new_session, steps)
+    finally:
+        os.close(write)
+    try:
+        try:
+            _open_gate(pid, gate_read, gate_write, after_fork)
+        except BaseException:
+            _read_all(read)  # the child saw the gate close and gave up
+            os.waitpid(pid, 0)
+            raise
+        report = _read_all(read)
+    finally:
+        os.close(read)
+    if report:
+        os.waitpid(pid, 0)
+        raise _decode(report)
+    return pid
+
+
+def _child(
+    report: int,
+    path: str,
+    argv: list[bytes],
+    env: list[bytes],
+    cwd: str | None,
+    fd_map: Sequence[tuple[int, int]],
+    pass_fds: Sequence[int],
+    pgroup: int | None,
+    new_session: bool,
+    steps: Sequence[ChildStep],
+) -> None:
+    step = "setup"
+    try:
+        step = "process group"
+        if new_session:
+            os.setsid()
+        elif pgroup is not None:
+            os.setpgid(0, pgroup)
+        step = "signals"
+        for sig in SIGNALS_TO_DEFAULT:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        step = "stdio"
+        for src, dst in fd_map:
+            os.dup2(src, dst)
+        for fd in pass_fds:
+            os.set_inheritable(fd, True)
+        if cwd is not None:
+            step = "chdir"
+            os.chdir(cwd)
+        for each in steps:
+            step = each.name
+            each.run()
+        step = "exec"
+        os.execve(path, argv, dict(_split(entry) for entry in env))
+    except OSError as exc:
+        _report(report, step, exc.errno or 0, exc.strerror or str(exc))
+    except BaseException as exc:  # a bug in a step: still report it, never run on
+        _report(report, step, 0, f"{type(exc).__name__}: {exc}")
+    os._exit(_EXIT_STEP_FAILED)
+
+
+def _gate(read: int, write: int) -> Callable[[], None]:
+    def wait() -> None:
+        os.close(write)
+        if os.read(read, 1) != b"g":
+            raise OSError(0, "the parent could not prepare the child")
+        os.close(read)
+
+    return wait
+
+
+def _open_gate(
+    pid: int, read: int, write: int, hooks: Sequence[Callable[[int], None]]
+) -> None:
+    if read < 0:
+        return
+    os.close(read)
+    try:
+        for hook in hooks:
+            hook(pid)
+        os.write(write, b"g")
+    finally:
+        os.close(write)  # without "g", the child reports a failed step and exits
+
+
+def _split(entry: bytes) -> tuple[bytes, bytes]:
+    key, _, value = entry.partition(b"=")
+    return key, value
+
+
+def _report(fd: int, step: str, errno: int, message: str) -> None:
+    data = b"\0".join([step.encode(), str(errno).encode(), message.encode()])
+    try:
+        os.write(fd, data)
+    finally:
+        os._exit(_EXIT_STEP_FAILED)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(report: bytes) -> ChildStepFailed:
+    step, errno, message = report.decode("utf-8", "replace").split("\0", 2)
+    return ChildStepFailed(step, int(errno), message)

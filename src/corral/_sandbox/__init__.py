@@ -1,0 +1,1 @@
+"""The Sandbox spec, validated up front and turned into spawn steps (plan.py)."""
