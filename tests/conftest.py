@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from corral.lowlevel import Feature, become_subreaper, features, override_feature
+from corral._platform.features import status as feature_status
+from corral.lowlevel import Feature, become_subreaper, override_feature
 from tests.support.pids import Stat, children_of, cmdline, watch
 from tests.support.twins import AsyncTwin, SyncTwin, Twin
 
@@ -32,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip a test marked `requires(Feature.X)` when this machine lacks X, saying why."""
     for mark in item.iter_markers("requires"):
-        status = features()[mark.args[0]]
+        status = feature_status(mark.args[0])  # probes only this feature
         if not status.supported:
             pytest.skip(f"needs {status.feature.value}: {status.reason} (needs {status.needs})")
 

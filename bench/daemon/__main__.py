@@ -83,6 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> Report:
     report = Report(" ".join(sys.orig_argv), machine())
+    report.machine["processes_at_start"] = str(sum(p.isdigit() for p in os.listdir("/proc")))
     # The CLI's start-up counts only with bytecode compiled, as an installed package has it.
     compileall.compile_dir(os.path.dirname(corral.__file__), quiet=1)
     with scratch_dir(keep=args.keep) as directory:

@@ -119,6 +119,9 @@ def table(figures: Sequence[Figure]) -> str:
 def as_text(report: Report) -> str:
     head = [f"command: {report.command}"] + [f"{k}: {v}" for k, v in report.machine.items()]
     parts = ["\n".join(head), table(report.figures)]
+    notes = [f"  {f.group}: {f.name}: {f.note}" for f in report.figures if f.note]
+    if notes:
+        parts.append("\n".join(["notes:", *notes]))
     parts += report.notes
     missed = [f for f in report.figures if f.met is False]
     targeted = [f for f in report.figures if f.met is not None]

@@ -14,7 +14,9 @@ instance) a fresh daemon is started, and then, in this order:
 5. control: `GET /v1/status` through `corral._control.client.Client` on a kept
    connection, for all instances and for one by name, interleaved;
 6. memory again (after those replies were built);
-7. lifecycle rounds: `corral stop all`, then `corral start all` (CLI wall time);
+7. lifecycle rounds: `corral stop all`, then `corral start all` (CLI wall time),
+   and memory once more (the event ring has grown by four events per instance
+   and round);
 8. shutdown through the API (the harness proves every program is gone).
 """
 
@@ -119,6 +121,9 @@ def run_scale(directory: str, size: int, layout: str, opts: ScaleOptions) -> lis
             figures += control(group, daemon, first, opts.control_calls, opts.control_warmup)
         figures.append(_rss(group, "daemon RSS, after the status calls", daemon.pid, peak=True))
         figures += lifecycle(group, size, daemon, opts.lifecycle_rounds)
+        figures.append(
+            _rss(group, "daemon RSS, after the stop/start rounds", daemon.pid, peak=True)
+        )
         figures.append(
             Figure(group, "shutdown (API) until the daemon exited", "s", daemon.shutdown())
         )

@@ -1,7 +1,8 @@
 /* The child program of bench.peers: writes numbered lines, or stamps its start.
  *
- *   writer lines COUNT PER_WRITE SIDE_FILE hold|exit
- *       Writes its start time (CLOCK_REALTIME ns) to SIDE_FILE, then COUNT lines
+ *   writer lines COUNT PER_WRITE SIDE_FILE hold|exit [DELAY_MS]
+ *       Sleeps DELAY_MS (default 0: lets the CLI that started it finish first),
+ *       writes its start time (CLOCK_REALTIME ns) to SIDE_FILE, then COUNT lines
  *       of 100 bytes to stdout, PER_WRITE lines per write(2); then appends its end
  *       time to SIDE_FILE and either waits for a signal (hold) or exits 0 (exit).
  *       Line i (from 0) is "%09d " followed by 89 'x' and a newline.
@@ -57,10 +58,13 @@ static void fill(char *line, long number) {
     for (int i = 8; i >= 0; i--, number /= 10) line[i] = (char)('0' + number % 10);
 }
 
-static int lines(long count, long per_write, const char *side, int hold) {
-    if (count < 1 || per_write < 1) {
-        fprintf(stderr, "writer: COUNT and PER_WRITE must be >= 1\n");
+static int lines(long count, long per_write, const char *side, int hold, long delay_ms) {
+    if (count < 1 || per_write < 1 || delay_ms < 0) {
+        fprintf(stderr, "writer: COUNT and PER_WRITE must be >= 1, DELAY_MS >= 0\n");
         return 2;
+    }
+    struct timespec delay = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+    while (nanosleep(&delay, &delay) != 0 && errno == EINTR) {
     }
     char *buf = malloc((size_t)(per_write * LINE));
     if (buf == NULL || append_time(side, now_ns()) < 0) return 1;
@@ -86,12 +90,12 @@ int main(int argc, char **argv) {
         append_time(argv[2], now_ns());
         return 1;
     }
-    if (argc == 6 && strcmp(argv[1], "lines") == 0) {
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "lines") == 0) {
         int hold = strcmp(argv[5], "hold") == 0;
-        return lines(atol(argv[2]), atol(argv[3]), argv[4], hold);
+        return lines(atol(argv[2]), atol(argv[3]), argv[4], hold, argc == 7 ? atol(argv[6]) : 0);
     }
     fprintf(stderr,
-            "usage: writer lines COUNT PER_WRITE SIDE_FILE hold|exit\n"
+            "usage: writer lines COUNT PER_WRITE SIDE_FILE hold|exit [DELAY_MS]\n"
             "       writer stamp FILE\n");
     return 2;
 }

@@ -16,7 +16,7 @@ from corral._platform import find_tree as platform_find_tree
 from corral._platform.linux import procfs
 from corral.lowlevel import Feature, override_feature
 from tests.helpers import argv
-from tests.support.pids import watch
+from tests.support.pids import is_zombie, watch
 
 pytestmark = pytest.mark.requires(Feature.PROC_SCAN)
 
@@ -134,7 +134,7 @@ def test_the_scan_leaves_out_zombies() -> None:
     env, entry = marker("zombie")
     with subprocess.Popen(argv("exit_with", "0"), env=dict(os.environ, **env)) as proc:
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
-        assert procfs.read_stat(proc.pid) is not None
+        assert is_zombie(proc.pid)
         assert procfs.find_tree(entry, None) == []
 
 

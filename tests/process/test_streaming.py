@@ -7,6 +7,7 @@ import pytest
 import corral
 from tests.helpers import argv
 from tests.support.twins import Twin
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("exit_notifier")
 
@@ -112,7 +113,7 @@ def test_poll_reports_exit_without_blocking() -> None:
         assert proc.readline() == "ready"
         assert proc.poll() is False
         proc.close_stdin()
+        wait_until(proc.poll, what=f"pid {proc.pid} to exit after EOF on stdin")
+        assert proc.exit_code == 0
         assert proc.readline() == "bye"
-        assert proc.readline() is None
         assert proc.wait().exit_code == 0
-        assert proc.poll() is True

@@ -28,11 +28,16 @@ def started_tree(proc: Handle, deaths: DeathWatch | None = None) -> DeathWatch:
     Pass `deaths` when the proof must outlive the `with` block of the process.
     """
     grandchild = int(proc.readline() or "0")
-    deaths = deaths if deaths is not None else DeathWatch()
-    deaths.add(proc.pid)
-    deaths.add(grandchild)
-    assert proc.readline() == "ready"
-    return deaths
+    watching = deaths if deaths is not None else DeathWatch()
+    try:
+        watching.add(proc.pid)
+        watching.add(grandchild)
+        assert proc.readline() == "ready"
+    except BaseException:
+        if deaths is None:
+            watching.close()
+        raise
+    return watching
 
 
 def assert_escaped(root: int, grandchild: int) -> None:

@@ -26,6 +26,8 @@ class InstanceJSON(TypedDict):
     cpu_percent: float | None
     memory_rss: int | None
     processes: int | None
+    limits: dict[str, object] | None
+    cgroup: dict[str, int | float | None] | None
 
 
 class StatusReply(TypedDict):

@@ -63,6 +63,7 @@ __all__ = [
     "wait_all_gone",
 ]
 
+
 def fork_exec(
     path: str,
     argv: Sequence[str],

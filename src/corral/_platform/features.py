@@ -139,6 +139,10 @@ def _probe_delegated(feature: Feature) -> FeatureStatus:
     return probe(feature)
 
 
+def _delegate(feature: Feature) -> Callable[[], FeatureStatus]:
+    return lambda: _probe_delegated(feature)
+
+
 def _missing(feature: Feature, reason: str, needs: str) -> FeatureStatus:
     return FeatureStatus(feature=feature, supported=False, reason=reason, needs=needs)
 
@@ -151,13 +155,21 @@ _PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
     Feature.NO_NEW_PRIVS: lambda: _probe_linux_prctl(Feature.NO_NEW_PRIVS, "Linux 3.5+"),
     Feature.CAPABILITIES: lambda: _probe_linux_prctl(Feature.CAPABILITIES, "Linux 4.3+"),
     **{
-        feature: (lambda feature=feature: _probe_delegated(feature))
+        feature: _delegate(feature)
         for feature in (
-            Feature.CGROUPS, Feature.CGROUP_MEMORY, Feature.CGROUP_CPU, Feature.CGROUP_PIDS,
-            Feature.SECCOMP, Feature.NS_PID, Feature.NS_NET, Feature.NS_MOUNT, Feature.NS_UTS,
-            Feature.NS_IPC, Feature.NS_USER,
+            Feature.CGROUPS,
+            Feature.CGROUP_MEMORY,
+            Feature.CGROUP_CPU,
+            Feature.CGROUP_PIDS,
+            Feature.SECCOMP,
+            Feature.NS_PID,
+            Feature.NS_NET,
+            Feature.NS_MOUNT,
+            Feature.NS_UTS,
+            Feature.NS_IPC,
+            Feature.NS_USER,
         )
-    },  # fmt: skip
+    },
 }
 _probed: dict[Feature, FeatureStatus] = {}
 _overrides: dict[Feature, FeatureStatus] = {}

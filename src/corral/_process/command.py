@@ -27,6 +27,7 @@ from corral._process.spec import ProcessSpec, Stdio, env_pairs
 
 if TYPE_CHECKING:
     from corral._process.pipeline import Pipeline
+    from corral._sandbox.spec import Sandbox
 
 T = TypeVar("T")
 _ZERO = frozenset({0})
@@ -123,6 +124,10 @@ class Command:
     def stop_signal(self, sig: str | int) -> Command:
         """The signal that asks the tree to stop before SIGKILL (default TERM)."""
         return self._with(stop_signal=sig)
+
+    def sandbox(self, sandbox: Sandbox | None) -> Command:
+        """Limit and isolate the process (rlimits, user, cgroup, seccomp, namespaces)."""
+        return self._with(sandbox=sandbox)
 
     def input(self, data: bytes | str) -> Command:
         """Write `data` to stdin, then close it."""
@@ -232,6 +237,7 @@ def build(
     new_session: bool = False,
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
+    sandbox: Sandbox | None = None,
 ) -> Command:
     """The Command that run()/start() and their twins execute for these arguments."""
     if isinstance(argv, Command):
@@ -251,6 +257,7 @@ def build(
         pass_fds=tuple(pass_fds),
         new_session=new_session,
         stop_signal=stop_signal,  # type: ignore[arg-type]  # parsed in __post_init__
+        sandbox=sandbox,
     )
     if input is not None and spec.stdin != "capture":
         raise InvalidSpec("input= needs stdin to be a pipe; leave stdin unset or use 'pipe'")

@@ -18,7 +18,7 @@ from corral._process.result import Result
 from corral._process.spawn import Launched
 from corral._process.spec import ProcessSpec
 from corral._process.streams import STDERR, STDOUT, Streams
-from corral._process.tree import Tree
+from corral._process.tree import Tree, kill
 
 REAP_BOUND = 30.0
 """After SIGKILL to the tree, how long to wait for the root's exit before giving up."""
@@ -30,6 +30,7 @@ class ProcessCore:
     """A started process: pid, streams, tree, exit status; no waiting here."""
 
     __slots__ = (
+        "_cgroup_usage",
         "_ended",
         "_launched",
         "_options",
@@ -45,7 +46,10 @@ class ProcessCore:
         self._spec = spec
         self._options = options
         self._streams = Streams(launched.stdin, launched.stdout, launched.stderr)
-        self._tree = Tree(launched.pid, launched.pgid, launched.marker)
+        sandbox = launched.sandbox
+        cgroup = None if sandbox is None else sandbox.cgroup
+        self._tree = Tree(launched.pid, launched.pgid, launched.marker, cgroup)
+        self._cgroup_usage: dict[str, int | float | None] | None = None
         self._status: WaitStatus | None = None
         self._ended = 0.0
         self._timed_out: float | None = None  # the timeout that passed, if one did
@@ -113,9 +117,26 @@ class ProcessCore:
     def _line_or_end(self, stream: int) -> bool:
         return self._streams.has_line(stream) or not self._streams.is_open(stream)
 
+    def cgroup_usage(self) -> dict[str, int | float | None] | None:
+        """What its cgroup used: memory_current, memory_peak, cpu_seconds, pids, oom_kills.
+
+        None without a cgroup (a sandbox with cgroup limits). Once the handle is
+        closed, the figures as they were when its cgroup was removed.
+        """
+        cgroup = self._tree.cgroup
+        if self._cgroup_usage is not None or cgroup is None:
+            return self._cgroup_usage
+        return cgroup.usage()
+
     def _close(self) -> None:
         self._streams.close()
         self._launched.notifier.close()
+        sandbox = self._launched.sandbox
+        if sandbox is not None and sandbox.cleanup:
+            if sandbox.cgroup is not None:
+                kill(self._tree)  # what outlived the process (a detached daemon) dies with it
+                self._cgroup_usage = sandbox.cgroup.usage()
+            sandbox.undo()
 
     def result(self) -> Result:
         """The Result so far (final once the process has exited and output has ended)."""

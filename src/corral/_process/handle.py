@@ -167,9 +167,9 @@ def pump(procs: Sequence[Process], deadline: float | None, done: Callable[[], bo
             proc._register(poller, owners)
         if not owners:
             return done()
-        wait_ms = None if deadline is None else (deadline - time.monotonic()) * 1000
-        if wait_ms is not None and wait_ms <= 0:
-            return done()
+        wait_ms = None if deadline is None else max((deadline - time.monotonic()) * 1000, 0)
         for fd, _ in poller.poll(wait_ms):
             owners[fd]._dispatch(fd)
+        if wait_ms == 0:  # past the deadline: one pass over what was ready, no more
+            return done()
     return True

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
+from corral._errors import InvalidSpec
 from corral._process.async_handle import AsyncProcess
 from corral._process.command import ArgvLike, Command, build
 from corral._process.handle import Process
@@ -20,9 +21,7 @@ from corral._process.retry import RetryPolicy
 from corral._process.spec import Stdio
 
 if TYPE_CHECKING:
-    from typing import overload
-else:
-    from typing import overload
+    from corral._sandbox.spec import Sandbox
 
 
 @overload
@@ -46,6 +45,7 @@ def run(
     new_session: bool = ...,
     stop_signal: str | int = ...,
     pass_fds: Sequence[int] = ...,
+    sandbox: Sandbox | None = ...,
 ) -> Result: ...
 def run(argv: ArgvLike | Command | Pipeline, **options: object) -> Result | PipelineResult:
     """Run a command to completion and return its Result.
@@ -55,7 +55,10 @@ def run(argv: ArgvLike | Command | Pipeline, **options: object) -> Result | Pipe
     a `timeout` ends the whole process tree and raises TimedOut.
     """
     if isinstance(argv, Pipeline):
+        _no_options(argv, options)
         return argv.run()
+    if isinstance(argv, Command):
+        _no_options(argv, options)
     return build(argv, **options).run()  # type: ignore[arg-type]
 
 
@@ -80,13 +83,17 @@ async def run_async(
     new_session: bool = ...,
     stop_signal: str | int = ...,
     pass_fds: Sequence[int] = ...,
+    sandbox: Sandbox | None = ...,
 ) -> Result: ...
 async def run_async(
     argv: ArgvLike | Command | Pipeline, **options: object
 ) -> Result | PipelineResult:
     """The async twin of `run()`; cancelling the awaiting task ends the whole tree."""
     if isinstance(argv, Pipeline):
+        _no_options(argv, options)
         return await argv.run_async()
+    if isinstance(argv, Command):
+        _no_options(argv, options)
     return await build(argv, **options).run_async()  # type: ignore[arg-type]
 
 
@@ -107,13 +114,14 @@ def start(
     new_session: bool = False,
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
+    sandbox: Sandbox | None = None,
 ) -> Process:
     """Start a command and return its Process; `with start(...) as p:` ends the tree after."""
     return build(
         argv, cwd=cwd, env=env, extra_env=extra_env, stdin=stdin, stdout=stdout,
         stderr=stderr, input=input, timeout=timeout, check=check, grace=grace,
         ok_codes=ok_codes, new_session=new_session, stop_signal=stop_signal,
-        pass_fds=pass_fds,
+        pass_fds=pass_fds, sandbox=sandbox,
     ).start()  # fmt: skip
 
 
@@ -134,11 +142,22 @@ async def start_async(
     new_session: bool = False,
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
+    sandbox: Sandbox | None = None,
 ) -> AsyncProcess:
     """The async twin of `start()`; `async with await start_async(...) as p:`."""
     return await build(
         argv, cwd=cwd, env=env, extra_env=extra_env, stdin=stdin, stdout=stdout,
         stderr=stderr, input=input, timeout=timeout, check=check, grace=grace,
         ok_codes=ok_codes, new_session=new_session, stop_signal=stop_signal,
-        pass_fds=pass_fds,
+        pass_fds=pass_fds, sandbox=sandbox,
     ).start_async()  # fmt: skip
+
+
+def _no_options(command: Command | Pipeline, options: dict[str, object]) -> None:
+    """A Command or Pipeline carries its own options; extra keywords would be ignored."""
+    if options:
+        names = ", ".join(sorted(options))
+        raise InvalidSpec(
+            f"{names}: pass options through the {type(command).__name__}'s builder methods "
+            "(e.g. .timeout(5)), not to run() with a ready-made command"
+        )

@@ -96,7 +96,9 @@ def launch(
         if spec.sandbox is None:
             pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
         else:
-            pid, sandbox = _spawn_sandboxed(spec, path, env, fds.child_map(()), pgroup, marker)
+            pid, sandbox = _spawn_sandboxed(
+                spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup, marker=marker
+            )
     except BaseException:
         fds.close_all()
         raise
@@ -209,6 +211,7 @@ def _spawn(
 
 def _spawn_sandboxed(
     spec: ProcessSpec,
+    *,
     path: str,
     env: dict[bytes, bytes],
     fd_map: list[tuple[int, int]],
@@ -218,7 +221,10 @@ def _spawn_sandboxed(
     from corral._sandbox.plan import plan
 
     assert spec.sandbox is not None
-    made = plan(spec.sandbox, label=marker.decode())
+    try:
+        made = plan(spec.sandbox, label=marker.decode())
+    except ChildStepFailed as exc:  # a parent-side step (a cgroup limit write) failed
+        raise _step_error(spec, exc) from exc
     try:
         pid = fork_exec(
             path,
@@ -237,13 +243,18 @@ def _spawn_sandboxed(
         made.undo()
         if exc.step in ("exec", "chdir"):
             raise _spawn_error(spec, path, exc) from exc
-        raise SpawnError(
-            spec.argv, step=exc.step, errno=exc.errno or None, detail=exc.strerror or str(exc)
-        ) from exc
+        raise _step_error(spec, exc) from exc
     except BaseException:
         made.undo()
         raise
     return pid, made
+
+
+def _step_error(spec: ProcessSpec, exc: ChildStepFailed) -> SpawnError:
+    """A failed sandbox step, named: "cgroup: pids.max: permission denied [EACCES]"."""
+    return SpawnError(
+        spec.argv, step=exc.step, errno=exc.errno or None, detail=exc.strerror or str(exc)
+    )
 
 
 def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:

@@ -4,8 +4,10 @@ Members are found by process group (killpg reaches them at once), and on Linux b
 the /proc scan of `_platform` (tree marker in the environment, parentage), which
 also finds double-forked descendants that left the group. Ending a tree sends
 SIGKILL in rounds until a scan finds nobody left (a fork bomb keeps forking
-between rounds), bounded in rounds and time. Members that became our children
-(we are a subreaper) are reaped; the root is left for its own exit notifier.
+between rounds), bounded in rounds and time. A sandboxed process's cgroup, when it
+has one, is killed too in every round: it holds every descendant, whatever its
+environment, group or parent. Members that became our children (we are a
+subreaper) are reaped; the root is left for its own exit notifier.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import os
 import signal
 import time
+from typing import TYPE_CHECKING
 
 from corral._platform import (
     find_tree,
@@ -24,6 +27,9 @@ from corral._platform import (
     wait_all_gone,
 )
 
+if TYPE_CHECKING:
+    from corral._sandbox.plan import CgroupRuntime
+
 _MAX_ROUNDS = 100
 _ROUND_WAIT = 0.5
 KILL_TIMEOUT = 10.0
@@ -33,12 +39,16 @@ KILL_TIMEOUT = 10.0
 class Tree:
     """The members of one spawned process's tree, found afresh on every call."""
 
-    __slots__ = ("marker", "pgid", "root", "signalled")
+    __slots__ = ("cgroup", "marker", "pgid", "root", "signalled")
 
-    def __init__(self, root: int, pgid: int, marker: bytes) -> None:
+    def __init__(
+        self, root: int, pgid: int, marker: bytes, cgroup: CgroupRuntime | None = None
+    ) -> None:
         self.root = root
         self.pgid = pgid
         self.marker = marker
+        self.cgroup = cgroup
+        """The sandbox's cgroup, which holds every descendant; killed with the tree."""
         self.signalled: set[int] = set()
         """Members signalled since the last `kill`, which reaps those adopted by us."""
 
@@ -59,6 +69,15 @@ class Tree:
                 send_to_pid(pid, sig)
         pids = [pid for pid, _ in found]
         self.signalled.update(pids)
+        return pids
+
+    def send_kill(self) -> list[int]:
+        """SIGKILL every member, and everything in the cgroup; return the pids found."""
+        pids = self.send(signal.SIGKILL)
+        if self.cgroup is not None:
+            killed = self.cgroup.kill_all()
+            self.signalled.update(killed)
+            pids.extend(set(killed).difference(pids))
         return pids
 
     def strays(self) -> list[int]:
@@ -88,7 +107,7 @@ def kill(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
     deadline = time.monotonic() + timeout
     try:
         for _ in range(_MAX_ROUNDS):
-            pids = tree.send(signal.SIGKILL)
+            pids = tree.send_kill()
             if not pids:
                 return []
             wait_all_gone(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
@@ -105,7 +124,7 @@ async def kill_async(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
     deadline = time.monotonic() + timeout
     try:
         for _ in range(_MAX_ROUNDS):
-            pids = tree.send(signal.SIGKILL)
+            pids = tree.send_kill()
             if not pids:
                 return []
             await wait_all_gone_async(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))

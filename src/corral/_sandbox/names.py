@@ -35,7 +35,7 @@ def check_group(group: str | int) -> None:
 
 
 def normalise_capability(name: str) -> str:
-    """"net_bind_service" or "CAP_NET_BIND_SERVICE" -> "CAP_NET_BIND_SERVICE"."""
+    """ "net_bind_service" or "CAP_NET_BIND_SERVICE" -> "CAP_NET_BIND_SERVICE"."""
     upper = name.strip().upper()
     full = upper if upper.startswith("CAP_") else "CAP_" + upper
     if full not in _tables.CAPABILITIES:
@@ -44,7 +44,7 @@ def normalise_capability(name: str) -> str:
 
 
 def check_rlimit(name: str) -> str:
-    """"NOFILE", "RLIMIT_NOFILE" or "nofile" -> "nofile"; InvalidSpec if unknown."""
+    """ "NOFILE", "RLIMIT_NOFILE" or "nofile" -> "nofile"; InvalidSpec if unknown."""
     short = name.strip().lower().removeprefix("rlimit_")
     if short not in _tables.RLIMITS:
         raise InvalidSpec(f"unknown rlimit {name!r}{_suggest(short, _tables.RLIMITS)}")
@@ -58,9 +58,16 @@ def check_syscall(name: str) -> None:
         raise InvalidSpec(f"unknown syscall {name!r}{_suggest(name, known)}")
 
 
-def check_preset(name: str) -> None:
-    """InvalidSpec unless `name` is one of the seccomp presets."""
+def check_preset(name: str, default: str = "allow") -> None:
+    """InvalidSpec unless `name` is a seccomp preset made for filters with this `default`."""
     from corral._sandbox.presets import PRESETS
 
     if name not in PRESETS:
         raise InvalidSpec(f"unknown seccomp preset {name!r}{_suggest(name, PRESETS)}")
+    mode = PRESETS[name].mode  # a deny preset fills a default-allow filter, and back
+    if mode == default:
+        article = "an" if mode == "allow" else "a"
+        needs = "deny" if mode == "allow" else "allow"
+        raise InvalidSpec(
+            f"seccomp preset {name!r} is {article} {mode}-list; it needs default={needs!r}"
+        )

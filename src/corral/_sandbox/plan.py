@@ -12,7 +12,6 @@ no_new_privs, seccomp last (so that nothing before it is filtered).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -35,8 +34,9 @@ class CgroupRuntime(Protocol):
         """memory_current, memory_peak, cpu_seconds, pids, oom_kills (None where unknown)."""
         ...
 
-    def kill_all(self) -> None:
-        """SIGKILL every process in the cgroup."""
+    def kill_all(self) -> list[int]:
+        """SIGKILL every process in the cgroup until it is empty; returns the pids killed
+        (so that whoever adopted them, a subreaper, can reap them)."""
         ...
 
     def remove(self) -> None:
@@ -49,8 +49,8 @@ class Plan:
     """What to do around one sandboxed spawn."""
 
     steps: dict[Phase, list[ChildStep]] = field(default_factory=lambda: {p: [] for p in PHASES})
-    forker: Forker = os.fork
-    """How to fork: os.fork, or a clone with namespace flags."""
+    forker: Forker | None = None
+    """How to fork: None for a plain fork, or a clone with namespace flags."""
     after_fork: list[Callable[[int], None]] = field(default_factory=list)
     """Parent-side hooks run with the child's pid before the child execs (uid maps, veth)."""
     cleanup: list[Callable[[], None]] = field(default_factory=list)
@@ -145,18 +145,21 @@ def _resolve(identity: Identity) -> tuple[int | None, int | None, tuple[int, ...
 
     uid = gid = None
     groups: tuple[int, ...] | None = None
+    entry = None if identity.user is None else ids.lookup_user(identity.user)
     if identity.user is not None:
-        entry = ids.lookup_user(identity.user)
         if entry is None and isinstance(identity.user, str):
             raise InvalidSpec(f"unknown user {identity.user!r}")
         uid = int(identity.user) if entry is None else entry.pw_uid
         gid = None if entry is None else entry.pw_gid
-        if entry is not None and identity.groups is None:
-            groups = ids.groups_of(entry.pw_name, entry.pw_gid)
     if identity.group is not None:
         gid = ids.lookup_group(identity.group)
         if gid is None:
             raise InvalidSpec(f"unknown group {identity.group!r}")
+    if uid is not None and gid is None:
+        # Without a group the process would keep ours (root's): never switch half-way.
+        raise InvalidSpec(f"uid {uid} has no entry in the user database; give a group too")
+    if entry is not None and gid is not None and identity.groups is None:
+        groups = ids.groups_of(entry.pw_name, gid)  # initgroups(3), with the chosen gid
     if identity.groups is not None:
         found = [ids.lookup_group(g) for g in identity.groups]
         if None in found:
@@ -180,7 +183,8 @@ def _plan_capabilities(keep: frozenset[int], result: Plan) -> None:
     from corral._platform.linux import capabilities as caps
 
     # Bounding drops need CAP_SETPCAP, so they run before the uid change.
-    result.steps["identity"].insert(0, ChildStep("capabilities: bounding set", _bind(caps.drop_bounding, keep)))
+    drop = ChildStep("capabilities: bounding set", _bind(caps.drop_bounding, keep))
+    result.steps["identity"].insert(0, drop)
     result.add("capabilities", "capabilities: capset", _bind(caps.set_process_sets, keep))
     result.limits["capabilities"] = sorted(caps.NAMES[n] for n in keep)
 

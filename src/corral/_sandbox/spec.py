@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from corral._errors import InvalidSpec
-from corral._sandbox import names
+from corral._sandbox.names import (
+    check_group,
+    check_preset,
+    check_rlimit,
+    check_syscall,
+    check_user,
+    normalise_capability,
+)
 
 SeccompAction: TypeAlias = Literal["errno", "kill", "log"]
 
@@ -23,25 +30,26 @@ class Identity:
     """Who the program runs as."""
 
     user: str | int | None = None
-    """User name or uid; None keeps ours."""
+    """User name or uid to run as; unset (None) keeps ours."""
     group: str | int | None = None
-    """Primary group name or gid; None takes the user's primary group."""
+    """Primary group name or gid; unset takes the user's primary group (or keeps ours)."""
     groups: tuple[str | int, ...] | None = None
-    """Supplementary groups; None takes the user's groups from the group database."""
+    """Supplementary groups (empty for none); unset takes the user's groups from the group
+    database, or keeps ours when the user is unset."""
     umask: int | None = None
-    """File mode creation mask, e.g. 0o027."""
+    """File mode creation mask: 0o027 takes write from the group and all from others."""
     no_new_privs: bool = False
     """Set PR_SET_NO_NEW_PRIVS: exec can never gain privileges (setuid bits, file caps)."""
 
     def __post_init__(self) -> None:
         if self.user is not None:
-            names.check_user(self.user)
+            check_user(self.user)
         if self.group is not None:
-            names.check_group(self.group)
+            check_group(self.group)
         if self.groups is not None:
             object.__setattr__(self, "groups", tuple(self.groups))
             for group in self.groups:
-                names.check_group(group)
+                check_group(group)
         if self.umask is not None and not 0 <= self.umask <= 0o777:
             raise InvalidSpec(f"umask must be within 0o000..0o777, got {self.umask!r}")
 
@@ -114,9 +122,9 @@ class Seccomp:
         if self.action not in ("errno", "kill", "log"):
             raise InvalidSpec(f"seccomp action must be errno, kill or log, got {self.action!r}")
         for preset in self.presets:
-            names.check_preset(preset)
+            check_preset(preset, self.default)
         for name in self.syscalls:
-            names.check_syscall(name)
+            check_syscall(name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,10 +192,11 @@ class Sandbox:
     identity: Identity | None = None
     """User, groups, umask, no_new_privs."""
     capabilities: frozenset[str] | None = None
-    """Capabilities to keep (CAP_NET_BIND_SERVICE, ...); every other one is dropped. None
-    leaves capabilities alone."""
+    """Capabilities to keep (CAP_NET_BIND_SERVICE, ...), also across a switch to another
+    user; every other one is dropped (an empty set drops all). Unset (None) leaves them alone."""
     rlimits: Mapping[str, Rlimit] = field(default_factory=dict)
-    """Resource limits by name (nofile, nproc, as, core, cpu, fsize, ...)."""
+    """Resource limits by setrlimit(2) name (nofile, nproc, as, core, cpu, fsize, ...), each
+    a soft and a hard limit."""
     cgroup: CgroupLimits | None = None
     """Limits through a cgroup of the instance's own."""
     seccomp: Seccomp | None = None
@@ -197,11 +206,11 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         if self.capabilities is not None:
-            caps = frozenset(names.normalise_capability(c) for c in self.capabilities)
+            caps = frozenset(normalise_capability(c) for c in self.capabilities)
             object.__setattr__(self, "capabilities", caps)
         limits = {}
         for name, limit in dict(self.rlimits).items():
-            limits[names.check_rlimit(name)] = _as_rlimit(limit)
+            limits[check_rlimit(name)] = _as_rlimit(limit)
         object.__setattr__(self, "rlimits", _FrozenMapping(limits))
 
     def __hash__(self) -> int:

@@ -46,6 +46,11 @@ class InstanceStatus:
     """CPU use of the tree since the previous status query (None on the first)."""
     memory_rss: int | None
     processes: int | None
+    limits: dict[str, object] | None = None
+    """The sandbox limits applied to the current process (None without a sandbox)."""
+    cgroup: dict[str, int | float | None] | None = None
+    """Usage read from the instance's cgroup: memory_current, memory_peak, cpu_seconds,
+    pids, oom_kills (None without cgroup limits)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +118,8 @@ class Operations:
             cpu_percent=percent,
             memory_rss=None if usage is None else usage.rss_bytes,
             processes=None if usage is None else usage.processes,
+            limits=driver.limits(),
+            cgroup=driver.cgroup_usage() if live else None,
         )
 
     def _cpu_percent(

@@ -10,7 +10,9 @@ from corral._supervisor.config.reference import (
     describe,
     render_reference,
 )
-from corral._supervisor.config.schema import BACKOFF, DAEMON, LOGS, PROGRAM, START_LIMIT, Table
+from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
+from corral._supervisor.config.schema import BACKOFF, DAEMON, LOGS, PROGRAM, START_LIMIT
+from corral._supervisor.config.table import Table
 from corral._supervisor.model.program import Program
 
 
@@ -22,7 +24,9 @@ def test_the_config_reference_is_fresh() -> None:
 
 
 @pytest.mark.parametrize(
-    "table", [DAEMON, PROGRAM, BACKOFF, START_LIMIT, LOGS], ids=lambda table: table.title
+    "table",
+    [DAEMON, PROGRAM, BACKOFF, START_LIMIT, LOGS, SANDBOX, CGROUP, SECCOMP, NAMESPACES, VETH],
+    ids=lambda table: table.title,
 )
 def test_every_key_has_a_description(table: Table) -> None:
     undocumented = [key.name for key in table.keys if not describe(key)]
@@ -35,3 +39,15 @@ def test_descriptions_come_from_the_spec_field_docstrings() -> None:
     assert numprocs is not None
     assert describe(numprocs) == "Number of instances."
     assert "| `numprocs` | an integer >= 1 | `1` | Number of instances. |" in render_reference()
+
+
+def test_a_sandbox_alias_is_documented_by_the_field_it_fills() -> None:
+    memory = SANDBOX.key("memory")
+    assert memory is not None
+    assert describe(memory) == (
+        "Bytes; past it the kernel reclaims, then OOM-kills inside the cgroup. "
+        "Alias of `cgroup.memory_max`: set one or the other."
+    )
+    assert "| `user` | a user of this machine: a name, or a uid (an integer >= 0) | unset |" in (
+        render_reference()
+    )

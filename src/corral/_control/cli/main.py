@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from corral._control.cli.commands import daemon, lifecycle, logs, status
+from corral._control.cli.commands import daemon, doctor, lifecycle, logs, status
 from corral._control.cli.context import EXIT_USAGE, Context, Fail
 
 DaemonRunner = Callable[[argparse.Namespace], int]
@@ -26,6 +26,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "logs": logs.run,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
+    "doctor": doctor.run,
 }
 
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle.add_parsers(sub, common)
     logs.add_parser(sub, common)
     daemon.add_parsers(sub, common)
+    doctor.add_parser(sub, common)
     return parser
 
 

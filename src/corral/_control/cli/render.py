@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from corral._control.wire import InstanceJSON, OutcomeJSON
+
+if TYPE_CHECKING:  # `corral status` must not import the sandbox
+    from corral._sandbox.doctor import DoctorRow
 
 _STATUS_COLUMNS = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "MEM", "INFO")
 
@@ -69,3 +73,27 @@ def outcomes_table(rows: Sequence[OutcomeJSON]) -> str:
         + "\n"
         for r in rows
     )
+
+
+_DOCTOR_HEADERS = {"sandbox": "SANDBOX FEATURE", "process": "PROCESS FEATURE"}
+_ALWAYS = "user, group, groups, umask and rlimits need no feature: they work on any POSIX system."
+
+
+def doctor_report(rows: Sequence[DoctorRow]) -> str:
+    """The `corral doctor` report: a table per group, then why each missing feature is missing."""
+    sections = []
+    for group, header in _DOCTOR_HEADERS.items():
+        body = [
+            (r.feature, "yes" if r.supported else "no", r.used_by) for r in rows if r.group == group
+        ]
+        sections.append(table((header, "OK", "USED BY"), body))
+    sections[0] += _ALWAYS + "\n"
+    missing = [r for r in rows if not r.supported]
+    if missing:
+        lines = ["Not available here:"]
+        for r in missing:
+            lines += [f"  {r.feature}: {r.reason}", f"    needs {r.needs}"]
+        sections.append("\n".join(lines) + "\n")
+    else:
+        sections.append("Every feature is available here.\n")
+    return "\n".join(sections)

@@ -20,4 +20,6 @@ def probe(feature: Feature) -> FeatureStatus:
     return namespace_probe(feature)
 
 
-_CGROUP = frozenset({Feature.CGROUPS, Feature.CGROUP_MEMORY, Feature.CGROUP_CPU, Feature.CGROUP_PIDS})
+_CGROUP = frozenset(
+    {Feature.CGROUPS, Feature.CGROUP_MEMORY, Feature.CGROUP_CPU, Feature.CGROUP_PIDS}
+)

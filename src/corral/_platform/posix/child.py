@@ -76,7 +76,15 @@ def fork_exec(
         if pid == 0:  # pragma: no cover - runs in the child, which never returns
             if gate_read >= 0:
                 steps = [ChildStep("wait for the parent", _gate(gate_read, gate_write)), *steps]
-            _child(write, path, argv_bytes, env_list, cwd, fd_map, pass_fds, pgroup, new_session, steps)
+            _child(
+                write, path=path, argv=argv_bytes, env=env_list, cwd=cwd, fd_map=fd_map,
+                pass_fds=pass_fds, pgroup=pgroup, new_session=new_session, steps=steps,
+            )  # fmt: skip
+    except BaseException:  # the fork (or clone) itself failed: nothing to wait for
+        for fd in (read, gate_read, gate_write):
+            if fd >= 0:
+                os.close(fd)
+        raise
     finally:
         os.close(write)
     try:
@@ -97,6 +105,7 @@ def fork_exec(
 
 def _child(
     report: int,
+    *,
     path: str,
     argv: list[bytes],
     env: list[bytes],
@@ -148,9 +157,7 @@ def _gate(read: int, write: int) -> Callable[[], None]:
     return wait
 
 
-def _open_gate(
-    pid: int, read: int, write: int, hooks: Sequence[Callable[[int], None]]
-) -> None:
+def _open_gate(pid: int, read: int, write: int, hooks: Sequence[Callable[[int], None]]) -> None:
     if read < 0:
         return
     os.close(read)

@@ -106,19 +106,24 @@ class Kind:
     """Renders a default for the reference, spelled as TOML."""
 
 
-def _integer(value: object, path: KeyPath, low: int | None) -> int:
-    expected = "an integer" if low is None else f"an integer >= {low}"
+def _integer_words(low: int | None, high: int | None) -> str:
+    if high is not None:
+        return f"an integer from {low} to {high}"
+    return "an integer" if low is None else f"an integer >= {low}"
+
+
+def _integer(value: object, path: KeyPath, low: int | None, high: int | None) -> int:
+    expected = _integer_words(low, high)
     if not is_integer(value):
         raise invalid(path, expected, described(value))
-    if low is not None and value < low:
+    if (low is not None and value < low) or (high is not None and value > high):
         raise invalid(path, expected, shown(value))
     return value
 
 
-def integer(low: int | None = None) -> Kind:
-    """An integer, optionally with a lower bound."""
-    expected = "an integer" if low is None else f"an integer >= {low}"
-    return Kind(expected, lambda value, path: _integer(value, path, low))
+def integer(low: int | None = None, high: int | None = None) -> Kind:
+    """An integer, optionally within bounds (`high` needs `low`)."""
+    return Kind(_integer_words(low, high), lambda value, path: _integer(value, path, low, high))
 
 
 def _number_words(low: float, high: float | None, what: str) -> str:

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from corral._supervisor.config.kinds import Kind
-from corral._supervisor.config.schema import BACKOFF, DAEMON, LOGS, PROGRAM, START_LIMIT, Key, Table
+from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
+from corral._supervisor.config.schema import BACKOFF, DAEMON, LOGS, PROGRAM, START_LIMIT
+from corral._supervisor.config.table import Key, Table
 
 DOCS_FILE = Path(__file__).resolve().parents[4] / "docs" / "config-reference.md"
 """Where the reference lives in a source checkout."""
@@ -58,8 +60,13 @@ Conventions:
   `"SIGTERM"`, `15`.
 - **Environment values** are strings; an integer is accepted and becomes its
   digits (`PORT = 8000`); floats, booleans and dates are rejected (quote them).
-- **Nested tables** (`backoff`, `start_limit`, `logs`) may be written inline,
-  `backoff = { initial = 0.5 }`, or as their own `[programs.NAME.backoff]` table.
+- **Nested tables** (`backoff`, `start_limit`, `logs`, `sandbox` and its `cgroup`,
+  `seccomp` and `namespaces`) may be written inline, `backoff = { initial = 0.5 }`,
+  or as their own `[programs.NAME.backoff]` table.
+- **Sandbox names** (users, groups, capabilities, rlimits, syscalls) are checked
+  against this machine when the file is read, with a "did you mean"; what the
+  machine supports is checked when a program starts: `corral doctor` shows it in
+  advance. [sandbox.md](sandbox.md) is the guide.
 - A program reads `/dev/null` as stdin; its stdout and stderr go to log files under
   `log_dir`.
 """
@@ -74,6 +81,11 @@ def render_reference() -> str:
         (BACKOFF, "`backoff` (in `[programs.NAME]`)"),
         (START_LIMIT, "`start_limit` (in `[programs.NAME]`)"),
         (LOGS, "`logs` (in `[programs.NAME]`)"),
+        (SANDBOX, "`[programs.NAME.sandbox]`"),
+        (CGROUP, "`[programs.NAME.sandbox.cgroup]`"),
+        (SECCOMP, "`[programs.NAME.sandbox.seccomp]`"),
+        (NAMESPACES, "`[programs.NAME.sandbox.namespaces]`"),
+        (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)
@@ -99,12 +111,12 @@ def _default(key: Key) -> str:
     if key.required:
         return "required"
     if isinstance(key.kind, Table):
-        return "see below"
+        return "unset" if key.kind.optional else "see below"
     field = next(f for f in dataclasses.fields(key.spec) if f.name == key.target)
     default: Any = field.default
     if field.default_factory is not dataclasses.MISSING:
         default = field.default_factory()
-    return f"`{key.kind.show(default)}`"
+    return "unset" if default is None else f"`{key.kind.show(default)}`"
 
 
 def describe(key: Key) -> str:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from corral._errors import InvalidSpec
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.config.kinds import (
@@ -38,7 +37,16 @@ from corral._supervisor.config.kinds import (
     number,
 )
 from corral._supervisor.config.positions import KeyPath, format_key
+from corral._supervisor.config.sandbox import SANDBOX
 from corral._supervisor.config.settings import Config, DaemonSettings
+from corral._supervisor.config.table import (
+    Key,
+    Table,
+    as_table,
+    build_spec,
+    collect,
+    construct,
+)
 from corral._supervisor.model.program import (
     RESTART_MODES,
     LogPolicy,
@@ -54,46 +62,6 @@ DEFAULT_LOG_DIR = "logs"
 STATE_FILE_NAME = "corral.state"
 DAEMON_STDIO: Mapping[str, str] = {"stdin": "devnull", "stdout": "capture", "stderr": "capture"}
 """Programs read /dev/null and the daemon captures their output into log files."""
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """One key of a table: its kind and the spec field its value fills."""
-
-    name: str
-    kind: Kind | Table
-    spec: type[Any]
-    field: str = ""
-    """The spec's field, when it is named differently from the key."""
-    doc: str = ""
-    """Replaces the field's docstring in the reference, where config wording differs."""
-    note: str = ""
-    """Appended to the description in the reference."""
-    default: str = ""
-    """The default as the reference shows it, when the spec's own default is not it."""
-    required: bool = False
-
-    @property
-    def target(self) -> str:
-        """The spec field this key fills."""
-        return self.field or self.name
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A TOML table with a fixed set of keys, built into `spec`."""
-
-    title: str
-    """How the reference and messages name the table."""
-    spec: type[Any]
-    keys: tuple[Key, ...]
-    doc: str = ""
-    renamed: Mapping[str, str] = field(default_factory=dict)
-    """Names other tools use for a key (supervisord's), to suggest ours."""
-
-    def key(self, name: str) -> Key | None:
-        """The key called `name`, if the table has one."""
-        return next((key for key in self.keys if key.name == name), None)
 
 
 SECONDS = number(0, what="seconds")
@@ -162,6 +130,7 @@ PROGRAM = Table(
         Key("stop_timeout", SECONDS, Program),
         Key("priority", integer(), Program),
         Key("logs", LOGS, Program),
+        Key("sandbox", SANDBOX, ProcessSpec),
     ),
     doc=(
         "One table per program; NAME (letters, digits, _ . -) names the program and its "
@@ -213,9 +182,9 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     """The whole `Config` from parsed TOML, or `Invalid` with every problem found."""
     base_dir = os.path.dirname(path)
     problems = [_unknown_key(TOP_LEVEL, (name,)) for name in data if name not in TOP_LEVEL]
-    daemon = _collect(problems, lambda: build_daemon(data.get("daemon", {}), base_dir))
+    daemon = collect(problems, lambda: build_daemon(data.get("daemon", {}), base_dir))
     context = _Context(base_dir, daemon.log_timestamps if daemon else True)
-    programs = _collect(problems, lambda: build_programs(data.get("programs", {}), context))
+    programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     if problems or daemon is None or programs is None:
         raise Invalid(problems)
     return Config(path=path, daemon=daemon, programs=programs)
@@ -245,9 +214,7 @@ def build_programs(raw: object, context: _Context) -> tuple[Program, ...]:
     if not isinstance(raw, dict):
         raise invalid(("programs",), "a table of programs: [programs.NAME]", described(raw))
     problems: list[Problem] = []
-    programs = [
-        _collect(problems, partial(build_program, name, raw[name], context)) for name in raw
-    ]
+    programs = [collect(problems, partial(build_program, name, raw[name], context)) for name in raw]
     if problems:
         raise Invalid(problems)
     return tuple(sorted(cast(list[Program], programs), key=lambda p: (p.priority, p.name)))
@@ -264,7 +231,9 @@ def build_program(name: str, raw: object, context: _Context) -> Program:
     }
     for key in PROGRAM.keys:
         if isinstance(key.kind, Table):
-            nested = cast(Mapping[str, object], values.get(key.name, {}))
+            if key.kind.optional and key.name not in values:
+                continue
+            nested = as_table(values.get(key.name, {}))
             defaults = {"timestamps": context.log_timestamps} if key.kind is LOGS else {}
             parts[key.spec][key.target] = construct(key.kind, nested, (*path, key.name), defaults)
         elif key.name in values:
@@ -272,9 +241,9 @@ def build_program(name: str, raw: object, context: _Context) -> Program:
             if key.kind is PATH:
                 value = _resolve(context.base_dir, cast(str, value))
             parts[key.spec][key.target] = value
-    parts[Program]["process"] = _build(ProcessSpec, parts[ProcessSpec], path, "program")
-    parts[Program]["restart"] = _build(RestartPolicy, parts[RestartPolicy], path, "program")
-    return _build(Program, parts[Program], path, "program")
+    parts[Program]["process"] = build_spec(ProcessSpec, parts[ProcessSpec], path, "program")
+    parts[Program]["restart"] = build_spec(RestartPolicy, parts[RestartPolicy], path, "program")
+    return build_spec(Program, parts[Program], path, "program")
 
 
 def check_table(table: Table, raw: object, path: KeyPath) -> dict[str, object]:
@@ -288,8 +257,8 @@ def check_table(table: Table, raw: object, path: KeyPath) -> dict[str, object]:
         if key is None:
             problems.append(_unknown_key(table, (*path, name)))
             continue
-        values[name] = _collect(problems, partial(check_value, key, value, (*path, name)))
-    problems += [_missing(key, (*path, key.name)) for key in table.keys if _lacks(raw, key)]
+        values[name] = collect(problems, partial(check_value, key, value, (*path, name)))
+    problems += [_missing(key, (*path, key.name)) for key in table.keys if _lacks(table, raw, key)]
     if problems:
         raise Invalid(problems)
     return values
@@ -302,34 +271,6 @@ def check_value(key: Key, value: object, path: KeyPath) -> object:
     return key.kind.convert(value, path)
 
 
-def construct(
-    table: Table, values: Mapping[str, object], path: KeyPath, defaults: Mapping[str, object]
-) -> Any:
-    """`table.spec` built from checked values over `defaults`."""
-    kwargs = dict(defaults)
-    for name, value in values.items():
-        key = table.key(name)
-        if key is not None:
-            kwargs[key.target] = value
-    return _build(table.spec, kwargs, path, f"{table.title} table")
-
-
-def _build(spec: type[T], kwargs: Mapping[str, Any], path: KeyPath, what: str) -> T:
-    """The spec's own validation is the last word; its message becomes the hint."""
-    try:
-        return spec(**kwargs)
-    except InvalidSpec as exc:
-        raise invalid(path, f"a valid {what}", hint=str(exc)) from None
-
-
-def _collect(problems: list[Problem], build: Callable[[], T]) -> T | None:
-    try:
-        return build()
-    except Invalid as exc:
-        problems.extend(exc.problems)
-        return None
-
-
 def _get(values: Mapping[str, object], name: str, default: T) -> T:
     """A checked value (its kind made it the default's type), or the default."""
     return cast(T, values.get(name, default))
@@ -339,11 +280,12 @@ def _resolve(base_dir: str, path: str) -> str:
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
 
 
-def _lacks(raw: Mapping[str, object], key: Key) -> bool:
+def _lacks(table: Table, raw: Mapping[str, object], key: Key) -> bool:
     """A required key is missing, and no misspelling of it (reported on its own) is there."""
     if not key.required or key.name in raw:
         return False
-    return not any(difflib.get_close_matches(str(name), [key.name], n=1) for name in raw)
+    unknown = [str(name) for name in raw if table.key(name) is None]
+    return not any(difflib.get_close_matches(name, [key.name], n=1) for name in unknown)
 
 
 def _missing(key: Key, path: KeyPath) -> Problem:

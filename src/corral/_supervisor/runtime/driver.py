@@ -15,6 +15,7 @@ import os
 import random
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from corral._errors import CorralError, SpawnError
 from corral._observe.events import EventLog
@@ -41,6 +42,9 @@ from corral._supervisor.model.program import Program
 from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
 from corral._supervisor.runtime.reaper import Reaper
+
+if TYPE_CHECKING:
+    from corral._sandbox.plan import Plan
 
 log = logging.getLogger("corral.daemon")
 
@@ -70,10 +74,12 @@ class InstanceDriver:
         self._events = events
         self._launched: asyncio.Future[None] | None = None
         self._proc: Launched | None = None
+        self._plan: Plan | None = None  # the sandbox plan of the current/last process
         self._tree: _tree.Tree | None = None
         self._pumps: list[OutputPump] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._changed: asyncio.Event = asyncio.Event()
+        self._changed: asyncio.Event | None = None
+        """Set at the next change of state; made only while someone waits (about 0.7 KiB)."""
         self._sweeps: set[asyncio.Task[list[int]]] = set()
         self.followers: dict[str, set[asyncio.Queue[bytes | None]]] = {s: set() for s in STREAMS}
         self.log_paths = {
@@ -111,9 +117,9 @@ class InstanceDriver:
                 pid=self.machine.pid,
                 reason=step.reason,
             )
-        if step.changed:
+        if step.changed and self._changed is not None:
             self._changed.set()
-            self._changed = asyncio.Event()
+            self._changed = None
         for action in step.actions:
             self._act(action)
         if step.new in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
@@ -123,6 +129,8 @@ class InstanceDriver:
     async def wait_for(self, done: Callable[[], bool]) -> None:
         """Wait until `done()` holds, re-checking after every state change."""
         while not done():
+            if self._changed is None:
+                self._changed = asyncio.Event()
             await self._changed.wait()
 
     async def wait_swept(self) -> None:
@@ -158,6 +166,7 @@ class InstanceDriver:
             self.feed(SpawnFailed(reason=str(exc)))
             return
         self._proc = launched
+        self._plan = launched.sandbox
         self._tree = _tree.Tree(launched.pid, launched.pgid, launched.marker)
         self._pumps = [pump for pump in self._pumps if not pump.closed.done()]
         for stream, fd in zip(STREAMS, (launched.stdout, launched.stderr), strict=True):
@@ -180,7 +189,23 @@ class InstanceDriver:
         send_to_group(proc.pgid, signal.SIGKILL)  # leftovers of the group die with it
         status = decode_status(raw)
         name = None if status.signal is None else signal_name(status.signal)
-        self.feed(ProcessExited(code=status.code, signal=name))
+        oom = self._finish_sandbox(proc) and status.signal == signal.SIGKILL
+        self.feed(ProcessExited(code=status.code, signal=name, oom=oom))
+
+    def _finish_sandbox(self, proc: Launched) -> bool:
+        """After the process exited: empty and remove its cgroup; True if it saw an OOM kill."""
+        plan = proc.sandbox
+        if plan is None:
+            return False
+        oom = False
+        if plan.cgroup is not None:
+            try:
+                oom = bool(plan.cgroup.usage().get("oom_kills"))
+                plan.cgroup.kill_all()  # what is left in the cgroup dies with the program
+            except OSError as exc:
+                log.warning("%s: cgroup cleanup: %s", self.name, exc)
+        plan.undo()
+        return oom
 
     def _sweep(self) -> None:
         """Kill every remaining member of the current tree, double-forked ones included."""
@@ -203,6 +228,21 @@ class InstanceDriver:
             self._events.emit("log.dropped", self.name, stream=stream, bytes=nbytes, reason=reason)
 
         return report
+
+    # -- sandbox --------------------------------------------------------------
+
+    def limits(self) -> dict[str, object] | None:
+        """The sandbox limits of the current (or last) process, for status."""
+        return None if self._plan is None else dict(self._plan.limits)
+
+    def cgroup_usage(self) -> dict[str, int | float | None] | None:
+        """Usage read from the current process's cgroup, if it has one."""
+        if self._plan is None or self._plan.cgroup is None:
+            return None
+        try:
+            return self._plan.cgroup.usage()
+        except OSError:
+            return None
 
     # -- followers ------------------------------------------------------------
 
