@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import random
 import signal
 import subprocess
@@ -39,7 +40,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.peers", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--quick", action="store_true", help="1 round, 5 s idle, fewer status calls (default: 3 rounds)"
+        "--quick",
+        action="store_true",
+        help="1 round, 5 s idle, fewer status calls (default: 3 rounds)",
     )
     parser.add_argument(
         "--only", default=",".join(WORKLOADS), help=f"comma-separated workloads: {WORKLOADS}"
@@ -156,11 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics, targets = plan(opts, args.only)
     head = [f"command: {' '.join(sys.orig_argv)}"]
     head += [f"{k}: {v}" for k, v in {**machine(), **_versions(installed)}.items()]
+    head.append(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     head.append(f"rounds: {opts.rounds}; results and configs: {out}")
     print("\n".join(head), file=sys.stderr, flush=True)
     try:
         run_rounds(adapters, opts, args.only)
     finally:
+        head.append(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         for leak in LEAKS:
             results.note(f"cleanup: {leak} (SIGKILLed by pid)")
         text = text_report(results, metrics, targets, head)

@@ -168,8 +168,8 @@ def verdict_text(results: Results, targets: Sequence[Target]) -> str:
     for v in verdicts(results, targets):
         label = LABELS.get(v.target.variant, v.target.variant)
         lines.append(
-            f"  {v.state:<6}  {label:<22} {v.target.text:<52} "
-            f"{_num(v.value, 3)} vs {_num(v.bound, 3)}"
+            f"  {v.state:<6}  {v.target.metric:<17} {label:<22} {v.target.text:<20} "
+            f"{_num(v.value, 3):>9} vs {_num(v.bound, 3)}"
         )
     return "\n".join(lines)
 
@@ -207,7 +207,7 @@ def _markdown_rows(results: Results, m: Metric, found: list[Verdict]) -> list[st
         value = results.median(m.key, variant)
         cell = _num(value, m.digits)
         if value is not None and corral:
-            cell += f" ({value / corral:.1f}x)"
+            cell += f" ({_ratio(value, corral)})"
         peers.append(cell)
     floor = _num(results.median(m.key, m.floor), m.digits) if m.floor else "-"
     variants = ["corral"] + (["corral-ts"] if "corral-ts" in results.samples[m.key] else [])

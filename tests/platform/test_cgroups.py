@@ -201,14 +201,17 @@ def test_usage_reports_what_the_layout_can_tell(
     with started_in(cgroup, *argv("trap_term", "exit")[1:]) as (_, out):
         assert out.readline() == "ready\n"
         usage = cgroup.usage()
-    assert usage.cpu_seconds is not None and usage.cpu_seconds > 0  # the interpreter started
+    assert usage.cpu_seconds is not None
+    assert usage.cpu_seconds > 0
     if driver.problem("pids") is None:
         assert usage.pids == 1
     else:
         assert usage.pids is None
     if driver.problem("memory") is None:
-        assert usage.memory_current is not None and usage.memory_current > 0
-        assert usage.memory_peak is not None and usage.memory_peak >= usage.memory_current
+        assert usage.memory_current is not None
+        assert usage.memory_current > 0
+        assert usage.memory_peak is not None
+        assert usage.memory_peak >= usage.memory_current
         assert usage.oom_kills == 0
     else:
         assert (usage.memory_current, usage.memory_peak, usage.oom_kills) == (None, None, None)
@@ -319,9 +322,7 @@ def test_v1_limits_swap_with_memory_and_has_no_memory_high(
     assert read(memory, "memory.memsw.limit_in_bytes") == str(80 << 20)  # memory plus swap
 
 
-@pytest.mark.parametrize(
-    "driver", [d for d in DRIVERS if d.problem("cpu") is None], ids=driver_id
-)
+@pytest.mark.parametrize("driver", [d for d in DRIVERS if d.problem("cpu") is None], ids=driver_id)
 def test_a_write_the_kernel_refuses_names_the_file(
     driver: CgroupDriver, scratch: Callable[..., Cgroup]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import socket
 import sys
 
 import pytest
@@ -80,5 +81,7 @@ def test_a_refused_rtnetlink_request_names_what_and_why() -> None:
     assert caught.value.errno == errno.ESRCH
 
 
-def test_deleting_a_missing_interface_is_not_an_error() -> None:
-    network.delete_link("crv-missing")
+def test_deleting_a_missing_or_renamed_interface_is_not_an_error() -> None:
+    network.delete_link(0x7FFFFFF0, "crv-missing")
+    network.delete_link(1, "crv-not-lo")  # index 1 is lo: left alone
+    assert socket.if_indextoname(1) == "lo"

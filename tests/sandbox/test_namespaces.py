@@ -269,6 +269,31 @@ def test_a_root_directory_becomes_the_programs_whole_tree(jail: Jail) -> None:
     assert os.listdir(root / "tmp") == []  # /tmp inside was a tmpfs
 
 
+@pytest.mark.requires(Feature.NS_USER)
+@pytest.mark.requires(Feature.NS_MOUNT)
+@pytest.mark.requires(Feature.NS_PID)
+@pytest.mark.requires(Feature.NS_NET)
+def test_every_namespace_at_once_under_a_user_namespace(jail: Jail) -> None:
+    """In a user namespace the kernel is stricter (locked mount flags, proc visibility)."""
+    root, lent = jail
+    namespaces = Namespaces(
+        user=True, root=str(root), read_only=lent, pid=True, init=True, private_tmp=True,
+        net=True, hostname="all-at-once", ipc=True,
+    )  # fmt: skip
+    result = corral.run(
+        [os.path.realpath(sys.executable), "-I", "/report_ns.py", "--write", "/usr/x",
+         "--write", "/tmp/y", "--zombie"],
+        sandbox=Sandbox(namespaces=namespaces), timeout=60,
+    )  # fmt: skip
+    seen = json.loads(result.stdout)
+    assert (seen["pid"], seen["uid"], seen["hostname"]) == (2, 0, "all-at-once")
+    assert seen["proc_pids"] == [1, 2]
+    assert seen["zombie"]["reaped"]
+    assert seen["interfaces"] == {"lo": True}
+    assert seen["writes"] == {"/usr/x": "EROFS", "/tmp/y": "ok"}
+    assert seen["uid_map"].split() == ["0", str(os.geteuid()), "1"]
+
+
 @pytest.mark.requires(Feature.NS_MOUNT)
 def test_a_failing_mount_step_names_itself(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing")

@@ -141,19 +141,18 @@ def _plan_veth(veth: Veth, plan: Plan) -> dict[str, object]:
         "host_address": veth.host_address, "inner_address": veth.inner_address,
         "inner_interface": INNER_INTERFACE,
     }  # fmt: skip
-    created: list[str] = []
+    created: list[tuple[int, str]] = []
 
     def create(pid: int) -> None:
         name = f"crv{pid}"
-        net.create_veth(name, INNER_INTERFACE, pid)
-        created.append(name)
+        created.append((net.create_veth(name, INNER_INTERFACE, pid), name))
         summary["host_interface"] = name
         net.set_address(name, host_address)
         net.set_up(name)
 
     def remove() -> None:
         while created:
-            net.delete_link(created.pop())
+            net.delete_link(*created.pop())
 
     plan.after_fork.append(create)
     plan.cleanup.append(remove)

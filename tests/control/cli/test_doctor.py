@@ -11,8 +11,9 @@ import pytest
 import corral
 from corral._control.cli.main import main
 from corral._control.cli.render import doctor_report
+from corral._platform.features import Feature, FeatureStatus, features
 from corral._sandbox.doctor import PROCESS_USES, SANDBOX_USES, DoctorRow, doctor_rows
-from corral.lowlevel import Feature, FeatureStatus, features, override_feature
+from corral.lowlevel import override_feature
 
 
 def status(feature: Feature, reason: str = "", needs: str = "") -> FeatureStatus:

@@ -67,7 +67,8 @@ def _build_seccomp(values: Mapping[str, object], path: KeyPath) -> Seccomp:
     ]
     if problems:
         raise Invalid(problems)
-    return fill(SECCOMP, values, path, {})  # type: ignore[no-any-return]
+    seccomp: Seccomp = fill(SECCOMP, values, path, {})
+    return seccomp
 
 
 def _preset_problem(name: str, default: str, path: KeyPath) -> Problem | None:

@@ -221,7 +221,11 @@ _MEMORY = 'a size of at least 1 byte: an integer, or a string like "64M", "1G"'
 
 
 def _memory(value: object, path: KeyPath) -> int:
-    size = SIZE.convert(value, path)
+    try:
+        size = SIZE.convert(value, path)
+    except Invalid as exc:
+        (problem,) = exc.problems
+        raise invalid(path, _MEMORY, problem.got, problem.hint) from None
     assert isinstance(size, int)
     if size < 1:
         raise invalid(path, _MEMORY, shown(value))

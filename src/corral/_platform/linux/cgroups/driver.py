@@ -137,6 +137,15 @@ def write(directory: str, name: str, value: str) -> None:
         ) from exc
 
 
+def try_write(directory: str, name: str, value: str) -> bool:
+    """`write`, reporting failure as False (freezing, thawing and cgroup.kill fall back)."""
+    try:
+        write(directory, name, value)
+    except OSError:
+        return False
+    return True
+
+
 def read(path: str) -> str | None:
     """The text of a cgroup file, or None when it does not exist (or is gone)."""
     try:

@@ -41,6 +41,7 @@ from corral._platform.linux.cgroups.driver import (
     read_int,
     read_keyed,
     send_kill,
+    try_write,
     wait_for,
     write,
 )
@@ -94,6 +95,9 @@ class V1Driver:
 
     def create(self, name: str, controllers: frozenset[Controller]) -> V1Cgroup:
         """Directories corral.<pid>/<name> in each hierarchy the instance uses."""
+        unusable = self.problem(None)
+        if unusable is not None:
+            raise UnsupportedFeature("cgroups", **_fields(unusable))
         for controller in controllers:
             missing = self._unusable(controller)
             if missing is not None:
@@ -235,14 +239,15 @@ class V1Cgroup:
 
 @contextlib.contextmanager
 def _frozen(freezer: str) -> Iterator[None]:
-    write(freezer, "freezer.state", "FROZEN")
+    if not try_write(freezer, "freezer.state", "FROZEN"):  # kill unfrozen; the rounds repeat
+        yield
+        return
     try:
         state = os.path.join(freezer, "freezer.state")
         wait_for(lambda: (read(state) or "").strip() in ("FROZEN", ""), FREEZE_TIMEOUT)
         yield
     finally:
-        with contextlib.suppress(OSError):  # gone already: nothing left frozen
-            write(freezer, "freezer.state", "THAWED")
+        try_write(freezer, "freezer.state", "THAWED")  # fails only once it is gone
 
 
 def _seconds(nanoseconds: int | None) -> float | None:

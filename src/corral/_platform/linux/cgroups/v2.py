@@ -37,6 +37,7 @@ from corral._platform.linux.cgroups.driver import (
     read_int,
     read_keyed,
     send_kill,
+    try_write,
     wait_for,
     write,
 )
@@ -84,12 +85,11 @@ class V2Driver:
 
     def create(self, name: str, controllers: frozenset[Controller]) -> V2Cgroup:
         """corral.<pid>/<name> beneath our cgroup, with these controllers enabled."""
-        for controller in controllers:
+        for controller in (None, *sorted(controllers)):
             missing = self.problem(controller)
             if missing is not None:
-                raise UnsupportedFeature(
-                    f"cgroup-{controller}", reason=missing.reason, needs=missing.needs
-                )
+                feature = "cgroups" if controller is None else f"cgroup-{controller}"
+                raise UnsupportedFeature(feature, reason=missing.reason, needs=missing.needs)
         wanted = set(controllers) | {c for c in _OPTIONAL if self.problem(c) is None}
 
         def enable(parent: str) -> None:
@@ -176,9 +176,8 @@ class V2Cgroup:
 
     def kill_members(self, pids: list[int]) -> None:
         """cgroup.kill where the kernel has it (sub-cgroups included), else each pid."""
-        if os.path.exists(os.path.join(self.directory, "cgroup.kill")):
-            write(self.directory, "cgroup.kill", "1")
-        else:
+        has_kill = os.path.exists(os.path.join(self.directory, "cgroup.kill"))
+        if not (has_kill and try_write(self.directory, "cgroup.kill", "1")):
             send_kill(pids)
 
     def kill_all(self) -> list[int]:
@@ -199,11 +198,12 @@ def _enabled(directory: str) -> set[str]:
 
 @contextlib.contextmanager
 def _frozen(directory: str) -> Iterator[None]:
-    write(directory, "cgroup.freeze", "1")
+    if not try_write(directory, "cgroup.freeze", "1"):  # kill unfrozen; the rounds repeat
+        yield
+        return
     try:
         events = os.path.join(directory, "cgroup.events")
         wait_for(lambda: "frozen 1" in (read(events) or "frozen 1"), FREEZE_TIMEOUT)
         yield
     finally:
-        with contextlib.suppress(OSError):  # gone already: nothing left frozen
-            write(directory, "cgroup.freeze", "0")
+        try_write(directory, "cgroup.freeze", "0")  # fails only once it is gone

@@ -63,8 +63,12 @@ def set_address(name: str, address: Interface) -> None:
             fcntl.ioctl(sock, number, packed)
 
 
-def create_veth(host_name: str, inner_name: str, pid: int) -> None:
-    """A veth pair: `host_name` here, `inner_name` in the network namespace of `pid`."""
+def create_veth(host_name: str, inner_name: str, pid: int) -> int:
+    """A veth pair: `host_name` here, `inner_name` in the network namespace of `pid`.
+
+    Returns the host end's interface index, which `delete_link` checks, so a later
+    interface that reuses the name (the pid was reused) is never deleted by mistake.
+    """
     peer = _ifinfo() + _attr(_IFLA_IFNAME, _name(inner_name))
     peer += _attr(_IFLA_NET_NS_PID, struct.pack("I", pid))
     data = _attr(_VETH_INFO_PEER | _NLA_F_NESTED, peer)
@@ -72,18 +76,17 @@ def create_veth(host_name: str, inner_name: str, pid: int) -> None:
     body = _ifinfo() + _attr(_IFLA_IFNAME, _name(host_name))
     body += _attr(_IFLA_LINKINFO | _NLA_F_NESTED, info)
     _request(_RTM_NEWLINK, _NLM_F_CREATE | _NLM_F_EXCL, body, f"create veth {host_name}")
+    return socket.if_nametoindex(host_name)
 
 
-def delete_link(name: str) -> None:
-    """Delete interface `name` (both ends, for a veth); nothing if it is already gone."""
+def delete_link(index: int, name: str) -> None:
+    """Delete interface `index` if it is still called `name` (both ends, for a veth)."""
     try:
-        index = socket.if_nametoindex(name)
-    except OSError:
-        return
-    try:
+        if socket.if_indextoname(index) != name:
+            return
         _request(_RTM_DELLINK, 0, _ifinfo(index), f"delete {name}")
     except OSError as exc:
-        if exc.errno != errno.ENODEV:
+        if exc.errno not in (errno.ENODEV, errno.ENXIO):  # already gone with its namespace
             raise
 
 
