@@ -5,8 +5,9 @@ ids (an unknown user is an InvalidSpec naming it), features are checked (a
 missing one is an UnsupportedFeature naming it and what it needs), cgroups are
 created and seccomp filters compiled. The child then only runs the steps.
 
-Child steps run in phase order: namespaces (mounts and hostname need root),
-cgroup join, rlimits, identity (groups, gid, keep-caps, uid), capability sets,
+Child steps run in phase order: cgroup join (first, while /sys/fs/cgroup is
+still visible and before a pid-1 init forks), namespaces (mounts and hostname
+need root), rlimits, identity (groups, gid, keep-caps, uid), capability sets,
 no_new_privs, seccomp last (so that nothing before it is filtered).
 """
 
@@ -23,7 +24,7 @@ from corral._sandbox.spec import Identity, Sandbox
 
 Phase = Literal["namespaces", "cgroup", "limits", "identity", "capabilities", "seccomp"]
 PHASES: tuple[Phase, ...] = (
-    "namespaces", "cgroup", "limits", "identity", "capabilities", "seccomp",
+    "cgroup", "namespaces", "limits", "identity", "capabilities", "seccomp",
 )  # fmt: skip
 
 

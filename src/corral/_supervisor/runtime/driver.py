@@ -167,7 +167,8 @@ class InstanceDriver:
             return
         self._proc = launched
         self._plan = launched.sandbox
-        self._tree = _tree.Tree(launched.pid, launched.pgid, launched.marker)
+        cgroup = None if launched.sandbox is None else launched.sandbox.cgroup
+        self._tree = _tree.Tree(launched.pid, launched.pgid, launched.marker, cgroup)
         self._pumps = [pump for pump in self._pumps if not pump.closed.done()]
         for stream, fd in zip(STREAMS, (launched.stdout, launched.stderr), strict=True):
             if fd is not None:
