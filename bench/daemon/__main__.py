@@ -13,7 +13,7 @@ from bench.daemon.harness import scratch_dir
 from bench.daemon.imports import run_imports
 from bench.daemon.report import Report, as_json, as_text
 from bench.daemon.restart import ratio_note, run_restart
-from bench.daemon.scale import ScaleOptions, run_scale
+from bench.daemon.scale import ScaleOptions, process_count, run_scale
 from bench.spawn import machine
 
 WORKLOADS = ("restart", "scale", "imports")
@@ -83,7 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> Report:
     report = Report(" ".join(sys.orig_argv), machine())
-    report.machine["processes_at_start"] = str(sum(p.isdigit() for p in os.listdir("/proc")))
+    report.machine["processes_at_start"] = str(process_count())
     # The CLI's start-up counts only with bytecode compiled, as an installed package has it.
     compileall.compile_dir(os.path.dirname(corral.__file__), quiet=1)
     with scratch_dir(keep=args.keep) as directory:

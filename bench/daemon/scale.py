@@ -87,6 +87,11 @@ def time_command(argv: Sequence[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def process_count() -> int:
+    """Processes on the whole machine now (entries of /proc)."""
+    return sum(name.isdigit() for name in os.listdir("/proc"))
+
+
 def run_scale(directory: str, size: int, layout: str, opts: ScaleOptions) -> list[Figure]:
     """Every figure of one size and layout, measured on one fresh daemon."""
     sleep = shutil.which("sleep")
@@ -202,11 +207,22 @@ def lifecycle(group: str, size: int, daemon: Daemon, rounds: int) -> list[Figure
     base = [*corral_command(), "--socket", daemon.socket]
     stops: list[float] = []
     starts: list[float] = []
+    machine_processes: list[int] = []
     for _ in range(rounds):
+        machine_processes.append(process_count())
         stops.append(time_command([*base, "stop", "all"], env))
         starts.append(time_command([*base, "start", "all"], env))
+    # A stop scans /proc once or twice per instance, so it grows with the machine's processes.
+    note = f"processes on the machine before each stop: {machine_processes}"
     return [
-        sampled(group, "`corral stop all` wall time", "s", stops, target=STOP_TARGETS.get(size)),
+        sampled(
+            group,
+            "`corral stop all` wall time",
+            "s",
+            stops,
+            target=STOP_TARGETS.get(size),
+            note=note,
+        ),
         sampled(
             group,
             "`corral start all` wall time (all RUNNING)",

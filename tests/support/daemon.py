@@ -26,6 +26,8 @@ from corral._control.client import Client
 from tests.support.waiting import DEADLINE, wait_until
 
 PYTHON = sys.executable
+SLEEP_FOREVER = '["sleep", "300"]'
+"""A TOML command that runs until stopped (bounded at 300 s)."""
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 
 

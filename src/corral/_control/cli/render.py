@@ -59,11 +59,35 @@ def status_table(rows: Sequence[InstanceJSON]) -> str:
             r["last_exit"] or "-",
             "-" if r["cpu_percent"] is None else f"{r['cpu_percent']:.1f}%",
             size(r["memory_rss"]),
-            r["reason"] if r["state"] in ("FATAL", "BACKOFF", "EXITED") else "",
+            _info(r),
         )
         for r in rows
     ]
     return table(_STATUS_COLUMNS, body)
+
+
+def _info(row: InstanceJSON) -> str:
+    """Why it is not running, or, for a sandboxed instance, its cgroup against its limits."""
+    if row["state"] in ("FATAL", "BACKOFF", "EXITED"):
+        return row["reason"]
+    usage, limits = row.get("cgroup"), row.get("limits") or {}
+    if not usage:
+        return ""
+    parts = []
+    if usage.get("pids") is not None:
+        cap = limits.get("cgroup.pids_max")
+        parts.append(f"pids {usage['pids']}" + (f"/{cap}" if cap else ""))
+    if usage.get("memory_current") is not None:
+        cap = limits.get("cgroup.memory_max")
+        current = size(_int(usage["memory_current"]))
+        parts.append(f"mem {current}" + (f"/{size(_int(cap))}" if cap else ""))
+    if usage.get("oom_kills"):
+        parts.append(f"oom-kills {usage['oom_kills']}")
+    return "cgroup: " + ", ".join(parts) if parts else ""
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def outcomes_table(rows: Sequence[OutcomeJSON]) -> str:
