@@ -286,7 +286,8 @@ def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:
             detail=f"{path!r} is not in an executable format",
             hint="a script needs a #! line",
         )
-    return SpawnError(spec.argv, step="spawn", errno=code, detail=exc.strerror or str(exc))
+    step = getattr(exc, "step", "spawn")  # the fork path names the step that failed
+    return SpawnError(spec.argv, step=step, errno=code, detail=exc.strerror or str(exc))
 
 
 class _StdioFds:

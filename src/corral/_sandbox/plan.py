@@ -110,7 +110,7 @@ def plan(sandbox: Sandbox, *, label: str) -> Plan:
 def _plan_rlimits(sandbox: Sandbox, result: Plan) -> None:
     from corral._platform.posix import rlimits
 
-    for name, limit in sandbox.rlimits.items():
+    for name, limit in sandbox.rlimit_table.items():
         soft = rlimits.INFINITY if limit.soft is None else limit.soft
         hard = rlimits.INFINITY if limit.hard is None else limit.hard
         result.add("limits", f"rlimit {name}", _bind(rlimits.set_limit, name, soft, hard))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 from corral._errors import InvalidSpec
 from corral._sandbox.names import (
@@ -93,8 +93,9 @@ class CgroupLimits:
     def __post_init__(self) -> None:
         for key in ("memory_max", "memory_high", "memory_swap_max", "pids_max"):
             value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or value < 1):
-                raise InvalidSpec(f"cgroup {key} must be a positive number, got {value!r}")
+            least = 0 if key == "memory_swap_max" else 1  # no swap at all is a fine limit
+            if value is not None and (isinstance(value, bool) or value < least):
+                raise InvalidSpec(f"cgroup {key} must be a number >= {least}, got {value!r}")
         if self.cpu_quota is not None and not 0 < self.cpu_quota <= 1024:
             raise InvalidSpec(f"cgroup cpu_quota must be > 0 (cores), got {self.cpu_quota!r}")
         if self.cpu_weight is not None and not 1 <= self.cpu_weight <= 10000:
@@ -194,7 +195,9 @@ class Sandbox:
     capabilities: frozenset[str] | None = None
     """Capabilities to keep (CAP_NET_BIND_SERVICE, ...), also across a switch to another
     user; every other one is dropped (an empty set drops all). Unset (None) leaves them alone."""
-    rlimits: Mapping[str, Rlimit] = field(default_factory=dict)
+    rlimits: Mapping[str, Rlimit | int | tuple[int | None, int | None]] = field(
+        default_factory=dict
+    )
     """Resource limits by setrlimit(2) name (nofile, nproc, as, core, cpu, fsize, ...), each
     a soft and a hard limit."""
     cgroup: CgroupLimits | None = None
@@ -212,6 +215,11 @@ class Sandbox:
         for name, limit in dict(self.rlimits).items():
             limits[check_rlimit(name)] = _as_rlimit(limit)
         object.__setattr__(self, "rlimits", _FrozenMapping(limits))
+
+    @property
+    def rlimit_table(self) -> Mapping[str, Rlimit]:
+        """`rlimits` after normalisation: short names -> Rlimit."""
+        return cast(Mapping[str, Rlimit], self.rlimits)
 
     def __hash__(self) -> int:
         return hash(

@@ -38,6 +38,7 @@ from corral._supervisor.config.sandbox_values import (
     MEMORY,
     PRESETS,
     RLIMITS,
+    SWAP,
     SYSCALLS,
     UMASK,
     USER,
@@ -86,7 +87,7 @@ CGROUP = Table(
     (
         Key("memory_max", MEMORY, CgroupLimits),
         Key("memory_high", MEMORY, CgroupLimits),
-        Key("memory_swap_max", MEMORY, CgroupLimits),
+        Key("memory_swap_max", SWAP, CgroupLimits),
         Key("cpu_quota", CORES, CgroupLimits),
         Key("cpu_weight", integer(1, 10000), CgroupLimits),
         Key("pids_max", PIDS, CgroupLimits),

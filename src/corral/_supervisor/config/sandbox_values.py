@@ -234,6 +234,23 @@ def _memory(value: object, path: KeyPath) -> int:
 
 MEMORY = Kind(_MEMORY, _memory, SIZE.show)
 
+_SWAP = 'a size (0 turns swap off): an integer, or a string like "64M", "1G"'
+
+
+def _swap(value: object, path: KeyPath) -> int:
+    try:
+        size = SIZE.convert(value, path)
+    except Invalid as exc:
+        (problem,) = exc.problems
+        raise invalid(path, _SWAP, problem.got, problem.hint) from None
+    assert isinstance(size, int)
+    if size < 0:
+        raise invalid(path, _SWAP, shown(value))
+    return size
+
+
+SWAP = Kind(_SWAP, _swap, SIZE.show)
+
 _CORES = "CPU cores, a number > 0 and <= 1024 (0.5 is half a core)"
 
 
