@@ -53,7 +53,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="API status calls per variant (200; 0 skips the control figures)",
     )
     add("--control-warmup", type=int, default=10, help="unrecorded API calls first (10)")
-    add("--lifecycle-rounds", type=int, default=3, help="stop all / start all rounds (3)")
+    add("--lifecycle-rounds", type=int, default=3, help="stop all / start all rounds (3; 0 skips)")
     add("--restart-burst", type=int, default=41, help="starts per burst (41, so 40 gaps)")
     add("--restart-rounds", type=int, default=6, help="recorded rounds of bursts (6)")
     add("--restart-warmup", type=int, default=1, help="unrecorded rounds first (1)")

@@ -203,6 +203,8 @@ def control(group: str, daemon: Daemon, one: str, calls: int, warmup: int) -> li
 
 def lifecycle(group: str, size: int, daemon: Daemon, rounds: int) -> list[Figure]:
     """`corral stop all` then `corral start all`, `rounds` times (CLI wall time)."""
+    if rounds == 0:
+        return []
     env = cli_env()
     base = [*corral_command(), "--socket", daemon.socket]
     stops: list[float] = []

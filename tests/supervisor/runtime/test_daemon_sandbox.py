@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from corral._platform.linux.cgroups import detect
 from corral.lowlevel import Feature
 from tests.support.daemon import SLEEP_FOREVER, helper, running_daemon
 from tests.support.pids import children_of, watch
@@ -92,3 +93,28 @@ def test_a_double_forked_daemon_inside_a_program_dies_on_stop(tmp_path: Path) ->
         with watch([grandchild]) as deaths:
             daemon.call("POST", "/stop", {"targets": ["forker"]})
             deaths.assert_dead()
+
+
+def _cgroup_version() -> int | None:
+    driver = detect()
+    return None if driver is None else driver.version
+
+
+@pytest.mark.skipif(
+    _cgroup_version() != 1, reason="needs cgroup v1 memory, which lacks memory.high"
+)
+def test_a_sandbox_the_machine_cannot_give_is_fatal_naming_the_feature(tmp_path: Path) -> None:
+    programs = f"""
+        [programs.picky]
+        command = {SLEEP_FOREVER}
+        [programs.picky.sandbox.cgroup]
+        memory_high = "64M"
+        [programs.quiet]
+        command = {SLEEP_FOREVER}
+        start_seconds = 0
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        assert daemon.wait_state("quiet:0", "RUNNING")["pid"] is not None
+        row = daemon.wait_state("picky:0", "FATAL")
+        assert "memory" in row["reason"]
+        assert "needs" in row["reason"]

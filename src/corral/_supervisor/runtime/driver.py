@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from corral._errors import CorralError, SpawnError
+from corral._errors import CorralError
 from corral._observe.events import EventLog
 from corral._observe.logs.writer import LogWriter
 from corral._platform import decode_status, send_to_group, signal_name
@@ -162,8 +162,12 @@ class InstanceDriver:
         )
         try:
             launched = launch(spec, notifier=self._reaper.notifier)
-        except SpawnError as exc:
+        except CorralError as exc:  # spawn errors, unsupported features, a vanished user
             self.feed(SpawnFailed(reason=str(exc)))
+            return
+        except Exception as exc:  # the per-instance boundary: never take the daemon down
+            log.exception("%s: spawn failed unexpectedly", self.name)
+            self.feed(SpawnFailed(reason=f"internal error: {type(exc).__name__}: {exc}"))
             return
         self._proc = launched
         self._plan = launched.sandbox
