@@ -220,36 +220,25 @@ RLIMITS = Kind(_RLIMITS, _rlimits)
 _MEMORY = 'a size of at least 1 byte: an integer, or a string like "64M", "1G"'
 
 
-def _memory(value: object, path: KeyPath) -> int:
-    try:
-        size = SIZE.convert(value, path)
-    except Invalid as exc:
-        (problem,) = exc.problems
-        raise invalid(path, _MEMORY, problem.got, problem.hint) from None
-    assert isinstance(size, int)
-    if size < 1:
-        raise invalid(path, _MEMORY, shown(value))
-    return size
+def _size_kind(expected: str, least: int) -> Kind:
+    """A size in bytes of at least `least`, reported as `expected` when it is not."""
+
+    def convert(value: object, path: KeyPath) -> int:
+        try:
+            size = SIZE.convert(value, path)
+        except Invalid as exc:
+            (problem,) = exc.problems
+            raise invalid(path, expected, problem.got, problem.hint) from None
+        assert isinstance(size, int)
+        if size < least:
+            raise invalid(path, expected, shown(value))
+        return size
+
+    return Kind(expected, convert, SIZE.show)
 
 
-MEMORY = Kind(_MEMORY, _memory, SIZE.show)
-
-_SWAP = 'a size (0 turns swap off): an integer, or a string like "64M", "1G"'
-
-
-def _swap(value: object, path: KeyPath) -> int:
-    try:
-        size = SIZE.convert(value, path)
-    except Invalid as exc:
-        (problem,) = exc.problems
-        raise invalid(path, _SWAP, problem.got, problem.hint) from None
-    assert isinstance(size, int)
-    if size < 0:
-        raise invalid(path, _SWAP, shown(value))
-    return size
-
-
-SWAP = Kind(_SWAP, _swap, SIZE.show)
+MEMORY = _size_kind(_MEMORY, 1)
+SWAP = _size_kind('a size (0 turns swap off): an integer, or a string like "64M", "1G"', 0)
 
 _CORES = "CPU cores, a number > 0 and <= 1024 (0.5 is half a core)"
 
