@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.spawn import GIB, machine, percentile, touched_ballast
-from corral import ProcessSpec, UnsupportedFeature, lowlevel
+from corral import ProcessSpec, SpawnError, UnsupportedFeature, lowlevel
 from corral._platform import libc
-from corral._platform.features import features  # via lowlevel, mypy sees the module
+from corral._platform.features import features  # mypy types lowlevel.features as the module
 from corral.lowlevel import Feature, Launched
 from corral.sandbox import CgroupLimits, Identity, Namespaces, Rlimit, Sandbox, Seccomp
 
@@ -146,9 +146,10 @@ def sandboxes(have: frozenset[Feature]) -> list[tuple[str, str, Sandbox]]:
     """(key, label, sandbox) for every sandboxed variant."""
     cgroup = cgroup_limits(have)
     namespaces = all_namespaces(have)
+    limits = limits_user_nnp()
     return [
         ("fork-path", "empty Sandbox() (fork path, no steps)", Sandbox()),
-        ("limits-user-nnp", "rlimits + user nobody + no_new_privs", limits_user_nnp()),
+        ("limits-user-nnp", _limits_text(limits), limits),
         ("cgroup", f"cgroup ({_cgroup_text(cgroup)})", Sandbox(cgroup=cgroup)),
         ("seccomp", "seccomp service-default", Sandbox(seccomp=SERVICE_DEFAULT)),
         ("namespaces", f"namespaces ({_ns_text(namespaces)})", Sandbox(namespaces=namespaces)),
@@ -163,6 +164,11 @@ def sandboxes(have: frozenset[Feature]) -> list[tuple[str, str, Sandbox]]:
             Sandbox(cgroup=cgroup, seccomp=SERVICE_DEFAULT, namespaces=namespaces),
         ),
     ]
+
+
+def _limits_text(sandbox: Sandbox) -> str:
+    user = sandbox.identity.user if sandbox.identity is not None else None
+    return f"rlimits + {f'user {user}' if user else 'no user switch (not root)'} + no_new_privs"
 
 
 def _cgroup_text(limits: CgroupLimits) -> str:
@@ -275,7 +281,7 @@ def runnable(found: list[Variant]) -> tuple[list[Variant], dict[str, str]]:
     for variant in found:
         try:
             variant.start()()
-        except UnsupportedFeature as exc:
+        except (UnsupportedFeature, SpawnError) as exc:
             skipped[variant.label] = str(exc)
         else:
             ok.append(variant)

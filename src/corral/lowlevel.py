@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from corral._platform import become_subreaper, features, override_feature
-from corral._platform.features import Feature, FeatureStatus
+from corral._platform import become_subreaper
+from corral._platform.features import Feature, FeatureStatus, features
+from corral._platform.features import override as override_feature
 from corral._process.spawn import TREE_VARIABLE, Launched, launch
 from corral._process.tree import Tree
 

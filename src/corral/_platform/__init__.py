@@ -79,6 +79,9 @@ def fork_exec(
     after_fork: Sequence[Callable[[int], None]] = (),
 ) -> int:
     """The fork path for sandboxed spawns (see posix/child.py)."""
+    from corral._platform import libc
+
+    libc.handle()  # load libc here: a step's first use in the child would run ldconfig
     return _child.fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
         new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
