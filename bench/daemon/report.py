@@ -75,7 +75,6 @@ class Report:
     machine: dict[str, str]
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _value(value: float, unit: str) -> str:
@@ -155,7 +154,7 @@ def as_json(report: Report) -> str:
             "command": report.command,
             "machine": report.machine,
             "figures": figures,
-            "extra": report.extra,
+            "notes": report.notes,
         },
         indent=2,
     )

@@ -19,6 +19,8 @@ def _run_daemon(args: argparse.Namespace) -> int:
         from corral._control.detach import detach
 
         return detach(args.config)
+    # The daemon speaks no TLS: keep asyncio from loading OpenSSL (6 MB of RSS).
+    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
     from corral._control.daemon_main import run_daemon
 
     return run_daemon(args.config)

@@ -144,3 +144,25 @@ def test_without_proc_scan_the_platform_finds_nothing() -> None:
         assert [pid for pid, _ in platform_find_tree(entry, None)] == [proc.pid]
         with override_feature(Feature.PROC_SCAN, False):
             assert platform_find_tree(entry, None) == []
+
+
+def test_one_pass_finds_several_trees_each_with_only_its_own_members() -> None:
+    env_a, entry_a = marker("batch-a")
+    env_b, entry_b = marker("batch-b")
+    with (
+        running(argv("double_fork"), env=env_a, new_session=True) as (proc_a, lines_a),
+        running(argv("double_fork"), env=env_b, new_session=True) as (proc_b, lines_b),
+    ):
+        tree_a, tree_b, nobody = procfs.find_trees(
+            [(entry_a, None), (entry_b, None), (b"CORRAL_TREE=nobody", None)]
+        )
+        assert {s.pid for s in tree_a} == {proc_a.pid, int(lines_a[0])}
+        assert {s.pid for s in tree_b} == {proc_b.pid, int(lines_b[0])}
+        assert nobody == []
+
+
+def test_a_marker_is_matched_whole_not_as_a_prefix() -> None:
+    env, entry = marker("prefix-long")
+    with running(argv("double_fork"), env=env, new_session=True):
+        shorter = entry[: -len(b"-long")]
+        assert procfs.find_tree(shorter, None) == []

@@ -31,6 +31,9 @@ from corral._supervisor.runtime.supervisor import Supervisor
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
 
+EVENT_RING = 2000
+"""Events kept for `GET /v1/events`: about 0.4 KiB each (docs/performance.md)."""
+
 EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -57,7 +60,7 @@ async def _serve(config: Config, out: TextIO) -> None:
     become_subreaper()
     os.makedirs(config.daemon.log_dir, exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
-    events = EventLog()
+    events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
     reaper = Reaper()
     reaper.install(loop)

@@ -48,6 +48,7 @@ __all__ = [
     "feature_status",
     "features",
     "find_tree",
+    "find_trees",
     "fork_exec",
     "open_exit_notifier",
     "open_watch_fd",
@@ -173,6 +174,15 @@ def find_tree(marker: bytes, pgid: int | None) -> list[tuple[int, int]]:
     from corral._platform.linux.procfs import find_tree as scan
 
     return [(stat.pid, stat.pgid) for stat in scan(marker, pgid)]
+
+
+def find_trees(requests: list[tuple[bytes, int | None]]) -> list[list[tuple[int, int]]]:
+    """`find_tree` for many (marker, pgid) requests in one /proc pass."""
+    if not _features.has(Feature.PROC_SCAN):
+        return [[] for _ in requests]
+    from corral._platform.linux.procfs import find_trees as scan
+
+    return [[(stat.pid, stat.pgid) for stat in found] for found in scan(requests)]
 
 
 def reap_if_child(pid: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ TREE_VARIABLE = "CORRAL_TREE"
 
 _TREE_KEY = TREE_VARIABLE.encode()
 _DEFPATH = os.defpath.encode()
-_token = secrets.token_hex(4)
+_token = os.urandom(4).hex()
 devnull_fd()  # opened once, at import, and shared by every spawn
 _counter = itertools.count(1)
 _resolved: dict[tuple[str, str], str] = {}

@@ -16,10 +16,12 @@ import asyncio
 import os
 import signal
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from corral._platform import (
     find_tree,
+    find_trees,
     open_watch_fd,
     reap_if_child,
     send_to_group,
@@ -71,14 +73,32 @@ class Tree:
         self.signalled.update(pids)
         return pids
 
-    def send_kill(self) -> list[int]:
-        """SIGKILL every member, and everything in the cgroup; return the pids found."""
-        pids = self.send(signal.SIGKILL)
+    async def send_async(self, sig: int) -> list[int]:
+        """`send`, with its /proc scan shared by every tree signalled in this loop iteration."""
+        found = await _scans().find(self.marker, self.pgid)
+        send_to_group(self.pgid, sig)
+        for pid, pgid in found:
+            if pgid != self.pgid:
+                send_to_pid(pid, sig)
+        pids = [pid for pid, _ in found]
+        self.signalled.update(pids)
+        return pids
+
+    async def send_kill_async(self) -> list[int]:
+        """`send_kill` with a shared scan."""
+        pids = await self.send_async(signal.SIGKILL)
+        return self._kill_cgroup(pids)
+
+    def _kill_cgroup(self, pids: list[int]) -> list[int]:
         if self.cgroup is not None:
             killed = self.cgroup.kill_all()
             self.signalled.update(killed)
             pids.extend(set(killed).difference(pids))
         return pids
+
+    def send_kill(self) -> list[int]:
+        """SIGKILL every member, and everything in the cgroup; return the pids found."""
+        return self._kill_cgroup(self.send(signal.SIGKILL))
 
     def strays(self) -> list[int]:
         """Signalled members other than the root (whose own exit notifier reaps it).
@@ -124,7 +144,7 @@ async def kill_async(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
     deadline = time.monotonic() + timeout
     try:
         for _ in range(_MAX_ROUNDS):
-            pids = tree.send_kill()
+            pids = await tree.send_kill_async()
             if not pids:
                 return []
             await wait_all_gone_async(pids, min(_ROUND_WAIT, max(deadline - time.monotonic(), 0)))
@@ -172,3 +192,49 @@ async def _poll_gone(pids: list[int], deadline: float) -> None:
     while time.monotonic() < deadline and wait_all_gone(pids, 0):
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+class _ScanBatch:
+    """Tree scans asked for in one loop iteration, answered by one pass over /proc.
+
+    Stopping a thousand programs at once would otherwise scan /proc a thousand
+    times back to back, blocking the loop for seconds (docs/performance.md).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: list[tuple[bytes, int | None, asyncio.Future[list[tuple[int, int]]]]] = []
+
+    def find(self, marker: bytes, pgid: int | None) -> asyncio.Future[list[tuple[int, int]]]:
+        """The members of one tree, found by the batch's next scan."""
+        if not self._pending:
+            self._loop.call_soon(self._scan)
+        found: asyncio.Future[list[tuple[int, int]]] = self._loop.create_future()
+        self._pending.append((marker, pgid, found))
+        return found
+
+    def _scan(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            results = find_trees([(marker, pgid) for marker, pgid, _ in pending])
+        except Exception as exc:  # hand the failure to every waiter, not to the loop
+            for *_, found in pending:
+                if not found.done():
+                    found.set_exception(exc)
+            return
+        for (*_, found), members in zip(pending, results, strict=True):
+            if not found.done():
+                found.set_result(members)
+
+
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ScanBatch] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scans() -> _ScanBatch:
+    loop = asyncio.get_running_loop()
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = _ScanBatch(loop)
+    return batch

@@ -9,7 +9,6 @@ exception is logged and becomes a 500 naming its type, and the server keeps serv
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -317,9 +316,7 @@ class _Connection:
         return Request(method=method, path=target.path, query=query, headers=headers, body=body)
 
     def _check_token(self, value: str) -> None:
-        if self._token is not None and not hmac.compare_digest(
-            value.encode("latin-1"), self._token
-        ):
+        if self._token is not None and not _same_secret(value.encode("latin-1"), self._token):
             message = "missing or wrong token; send `Authorization: Bearer <token>`"
             raise HttpError(401, message, headers=(("www-authenticate", "Bearer"),))
 
@@ -397,3 +394,10 @@ def _head(status: int, content_type: str, extra: Headers) -> h11.Response:
     headers = [(b"content-type", content_type.encode())]
     headers += [(name.encode(), value.encode()) for name, value in extra]
     return h11.Response(status_code=status, headers=headers, reason=reason)
+
+
+def _same_secret(given: bytes, expected: bytes) -> bool:
+    """Constant-time comparison; hmac (and libcrypto with it) loads only for a TCP token."""
+    import hmac
+
+    return hmac.compare_digest(given, expected)

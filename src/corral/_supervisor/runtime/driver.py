@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING
 
 from corral._errors import CorralError
@@ -80,7 +80,7 @@ class InstanceDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._changed: asyncio.Event | None = None
         """Set at the next change of state; made only while someone waits (about 0.7 KiB)."""
-        self._sweeps: set[asyncio.Task[list[int]]] = set()
+        self._sweeps: set[asyncio.Task[object]] = set()
         self.followers: dict[str, set[asyncio.Queue[bytes | None]]] = {s: set() for s in STREAMS}
         self.log_paths = {
             s: os.path.join(log_dir, f"{program.name}.{index}.{s}.log") for s in STREAMS
@@ -151,8 +151,8 @@ class InstanceDriver:
         elif isinstance(action, CancelTimer):
             self._cancel_timer()
         elif isinstance(action, SendStopSignal):
-            if self._tree is not None:
-                self._tree.send(self.program.process.stop_signal)
+            if self._tree is not None:  # scanned together with every tree stopped now
+                self._track(self._tree.send_async(self.program.process.stop_signal))
         elif isinstance(action, KillTree) and self._tree is not None:
             self._sweep()
 
@@ -219,7 +219,11 @@ class InstanceDriver:
             return
         if self.machine.state in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
             self._tree = None
-        task = self._loop.create_task(_tree.kill_async(tree))
+        self._track(_tree.kill_async(tree))
+
+    def _track(self, work: Coroutine[object, object, object]) -> None:
+        """Run `work` as a task that `wait_swept` (and so a stop) waits for."""
+        task = self._loop.create_task(work)
         self._sweeps.add(task)
         task.add_done_callback(self._sweeps.discard)
 
