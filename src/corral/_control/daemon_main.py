@@ -31,7 +31,7 @@ from corral._supervisor.runtime.supervisor import Supervisor
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
 
-EVENT_RING = 2000
+EVENT_RING = 10_000
 """Events kept for `GET /v1/events`: about 0.4 KiB each (docs/performance.md)."""
 
 EXIT_OK = 0
