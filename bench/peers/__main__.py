@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,9 +131,22 @@ def run_rounds(adapters: dict[str, Adapter], opts: RunOptions, only: Sequence[st
             scale.run_round(plain, opts, scale="scale" in only, api="control" in only)
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=install.ROOT, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip()
+
+
+def _src_state() -> tuple[str, str]:
+    return _git("rev-parse", "HEAD"), _git("diff", "HEAD", "--", "src")
+
+
 def _versions(installed: install.Installed) -> dict[str, str]:
     node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
-    found = {"node": node.stdout.strip() or "not found"}
+    dirty = " (src/ has uncommitted changes)" if _git("status", "--porcelain", "src") else ""
+    found = {"corral commit": _git("rev-parse", "--short", "HEAD") + dirty}
+    found["node"] = node.stdout.strip() or "not found"
     found.update({f"peer {k}": v for k, v in installed.ready.items()})
     found.update({f"peer {k}": f"NOT INSTALLED: {v}" for k, v in installed.failed.items()})
     return found
@@ -162,10 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     head.append(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     head.append(f"rounds: {opts.rounds}; results and configs: {out}")
     print("\n".join(head), file=sys.stderr, flush=True)
+    src_state = _src_state()
     try:
         run_rounds(adapters, opts, args.only)
+        shutil.rmtree(install.RUNS, ignore_errors=True)  # the logs of the last sessions
     finally:
         head.append(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if _src_state() != src_state:
+            results.note("src/ changed during the run: the figures mix two versions of corral")
         for leak in LEAKS:
             results.note(f"cleanup: {leak} (SIGKILLed by pid)")
         text = text_report(results, metrics, targets, head)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import corral
 from corral._errors import InvalidSpec
 from corral.lowlevel import Feature
 from corral.sandbox import Identity, Sandbox
@@ -217,3 +218,14 @@ def test_a_sandbox_table_in_the_config_applies_to_the_running_program(tmp_path: 
     assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == CAP_NET_BIND_SERVICE
     assert (status["NoNewPrivs"], status["Umask"]) == ("1", "0077")
     assert nofile.split()[3:5] == ["64", "128"]
+
+
+def test_a_program_the_sandbox_user_cannot_reach_names_the_user(tmp_path: Path) -> None:
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    program = hidden / "tool"
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    sandbox = Sandbox(identity=Identity(user="nobody"))
+    with pytest.raises(corral.PermissionDenied, match="user 'nobody' may enter every directory"):
+        corral.run([str(program)], sandbox=sandbox)

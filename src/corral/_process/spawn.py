@@ -158,12 +158,16 @@ def _search(spec: ProcessSpec, name: str, search_path: str) -> str:
 
 
 def _not_executable(spec: ProcessSpec, path: str) -> PermissionDenied:
+    hint = "check its mode (chmod +x) and that it is not a directory"
+    identity = None if spec.sandbox is None else spec.sandbox.identity
+    if identity is not None and identity.user is not None:
+        hint += f", and that user {identity.user!r} may enter every directory above it"
     return PermissionDenied(
         spec.argv,
         step="exec",
         errno=errno.EACCES,
         detail=f"{path!r} is not an executable file",
-        hint="check its mode (chmod +x) and that it is not a directory",
+        hint=hint,
     )
 
 

@@ -41,7 +41,7 @@ KILL_TIMEOUT = 10.0
 class Tree:
     """The members of one spawned process's tree, found afresh on every call."""
 
-    __slots__ = ("cgroup", "marker", "pgid", "root", "signalled")
+    __slots__ = ("_signalled", "cgroup", "marker", "pgid", "root")
 
     def __init__(
         self, root: int, pgid: int, marker: bytes, cgroup: CgroupRuntime | None = None
@@ -51,8 +51,14 @@ class Tree:
         self.marker = marker
         self.cgroup = cgroup
         """The sandbox's cgroup, which holds every descendant; killed with the tree."""
-        self.signalled: set[int] = set()
+        self._signalled: set[int] | None = None  # made at the first signal: most trees get none
+
+    @property
+    def signalled(self) -> set[int]:
         """Members signalled since the last `kill`, which reaps those adopted by us."""
+        if self._signalled is None:
+            self._signalled = set()
+        return self._signalled
 
     def members(self) -> list[int]:
         """Pids of the live members now (the root included while it runs)."""
@@ -106,7 +112,7 @@ class Tree:
         A member that is dying can vanish from scans before it is a zombie (its
         environment goes with its memory), so `kill` waits for these, not for a scan.
         """
-        return [pid for pid in self.signalled if pid != self.root]
+        return [pid for pid in self._signalled or () if pid != self.root]
 
     def reap_adopted(self) -> None:
         """Collect signalled members that were re-parented to us, so none stays a zombie.
@@ -116,7 +122,8 @@ class Tree:
         """
         for pid in self.strays():
             reap_if_child(pid)
-        self.signalled.clear()
+        if self._signalled is not None:
+            self._signalled.clear()
 
     def __repr__(self) -> str:
         return f"<Tree root={self.root} pgid={self.pgid}>"

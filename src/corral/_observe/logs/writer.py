@@ -47,6 +47,31 @@ class LogWriter:
     errors. Not thread-safe: one writer belongs to one stream on one event loop.
     """
 
+    # Slots: the daemon keeps two writers per instance, thousands of them.
+    __slots__ = (
+        "_at_line_start",
+        "_backups",
+        "_clock",
+        "_closed",
+        "_dev",
+        "_dropped",
+        "_fd",
+        "_ino",
+        "_limit",
+        "_millis",
+        "_newline_prefix",
+        "_on_drop",
+        "_on_error",
+        "_partial",
+        "_path",
+        "_prefix",
+        "_second",
+        "_second_end",
+        "_second_text",
+        "_size",
+        "_timestamps",
+    )
+
     def __init__(
         self,
         path: str,
@@ -78,7 +103,7 @@ class LogWriter:
         self._on_error = on_error
         self._clock = clock
         self._fd = -1
-        self._identity = (0, 0)
+        self._dev = self._ino = 0  # the open file's identity, to notice it was replaced
         self._size = 0
         self._dropped = 0
         self._closed = False
@@ -209,7 +234,7 @@ class LogWriter:
         if old >= 0:
             os.close(old)
         status = os.fstat(fd)
-        self._identity = (status.st_dev, status.st_ino)
+        self._dev, self._ino = status.st_dev, status.st_ino
         self._size = status.st_size
         self._partial = 0  # an existing file ended cleanly (its writer called flush_partial)
 
@@ -222,7 +247,7 @@ class LogWriter:
         except OSError:
             self._reopen_or_drop_fd()
             return
-        if (status.st_dev, status.st_ino) != self._identity:
+        if status.st_ino != self._ino or status.st_dev != self._dev:
             self._reopen_or_drop_fd()
         else:
             self._size = status.st_size

@@ -91,7 +91,8 @@ class InstanceMachine:
         self._pid: int | None = None
         self._restarts = 0
         self._failures = 0
-        self._starts: list[float] = []
+        self._starts: tuple[float, ...] = ()
+        """Start times; each restart decision prunes them to the window, so at most burst + 1."""
         self._last_exit: ExitInfo | None = None
         self._reason: str | None = None
         self._next_start_at: float | None = None
@@ -184,7 +185,7 @@ class InstanceMachine:
 
     def _on_start(self, event: Input, now: float, rand: float) -> Step:
         self._failures = 0
-        self._starts.clear()
+        self._starts = ()
         return self._spawn(now, (), "start requested")
 
     def _on_skip_backoff(self, event: Input, now: float, rand: float) -> Step:
@@ -285,7 +286,7 @@ class InstanceMachine:
 
     def _restart_or_give_up(self, what: str, now: float, rand: float) -> Step:
         limit = self._policy.start_limit
-        self._starts = [t for t in self._starts if t > now - limit.interval]
+        self._starts = tuple(t for t in self._starts if t > now - limit.interval)
         if len(self._starts) >= limit.burst:
             starts = f"{len(self._starts)} start{'s' if len(self._starts) != 1 else ''}"
             why = f"{what}; start limit hit: {starts} within {limit.interval:g} s"
@@ -296,7 +297,7 @@ class InstanceMachine:
         return self._to(_S.BACKOFF, (self._arm("backoff", delay),), why)
 
     def _spawn(self, now: float, first: tuple[Action, ...], why: str) -> Step:
-        self._starts.append(now)
+        self._starts = (*self._starts, now)
         self._pid = None
         self._next_start_at = None
         return self._to(_S.STARTING, (*first, Spawn()), why)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Mapping
 
 from corral._observe.logs.writer import LogWriter
 
@@ -27,23 +28,29 @@ OVERFLOW = b""
 class OutputPump:
     """Reads one pipe of one instance into its writer until EOF."""
 
-    __slots__ = ("_fd", "_followers", "_loop", "_writer", "closed")
+    __slots__ = ("_fd", "_followers", "_loop", "_stream", "_writer")
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         fd: int,
         writer: LogWriter,
-        followers: set[asyncio.Queue[bytes | None]],
+        followers: Mapping[str, set[asyncio.Queue[bytes | None]]],
+        stream: str,
     ) -> None:
         self._loop = loop
         self._fd = fd
         self._writer = writer
         self._followers = followers
-        self.closed: asyncio.Future[None] = loop.create_future()
-        """Done once the pipe reached EOF (every writer of it has exited) or was closed."""
+        """The instance's follower queues by stream, looked up per chunk (usually empty)."""
+        self._stream = stream
         os.set_blocking(fd, False)
         loop.add_reader(fd, self._on_readable)
+
+    @property
+    def closed(self) -> bool:
+        """True once the pipe reached EOF (every writer of it has exited) or was closed."""
+        return self._fd < 0
 
     def _on_readable(self) -> None:
         try:
@@ -54,8 +61,10 @@ class OutputPump:
             self.close()
             return
         self._writer.write(chunk)
-        for queue in tuple(self._followers):
-            _offer(queue, chunk, self._followers)
+        queues = self._followers.get(self._stream)
+        if queues:
+            for queue in tuple(queues):
+                _offer(queue, chunk, queues)
 
     def close(self) -> None:
         """Stop reading: at EOF, or when the daemon gives up on a stray writer."""
@@ -65,8 +74,6 @@ class OutputPump:
         os.close(self._fd)
         self._fd = -1
         self._writer.flush_partial()
-        if not self.closed.done():
-            self.closed.set_result(None)
 
 
 def _offer(
