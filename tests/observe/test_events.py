@@ -65,6 +65,19 @@ def test_the_ring_keeps_only_the_newest_capacity_events_and_numbering_goes_on() 
     assert log.capacity == 3
 
 
+def test_since_gives_back_each_event_as_emitted_after_the_ring_wrapped() -> None:
+    clock = FakeClock(10.0)
+    log = EventLog(capacity=3, clock=clock)
+    emitted = []
+    for index in range(5):
+        clock.advance(1.0)
+        reason = f"stop requested; SIGKILL in {index % 2} s"  # equal texts, distinct objects
+        emitted.append(log.emit("state", f"web:{index}", new="STOPPING", pid=None, reason=reason))
+    emitted.append(log.emit("daemon", "", message="listening", pid=7, tags=["a"]))
+    assert log.since(0) == emitted[3:]
+    assert log.since(0)[-1].data == {"message": "listening", "pid": 7, "tags": ["a"]}
+
+
 def test_since_on_an_empty_log_is_empty() -> None:
     assert EventLog().since(0) == []
 

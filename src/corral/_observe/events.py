@@ -55,12 +55,16 @@ _Record = tuple[object, ...]
 
 The ring holds thousands of events, so it keeps them flat: one tuple each instead
 of an `Event` and its dict (about 0.2 KiB less per event), keys shared among the
-events of one shape, and the sequence number implied by the position (the ring is
-gap-free). `since` builds the `Event`s again.
+events of one shape, text values shared among events that repeat them ("stop
+requested; ..." once per stop of every instance), and the sequence number implied
+by the position (the ring is gap-free). `since` builds the `Event`s again.
 """
 
 _SHAPES_KEPT = 64
 """Distinct key tuples shared among records; events have a handful of shapes."""
+
+_TEXTS_KEPT = 256
+"""Recent distinct text values remembered for sharing; forgotten all at once when full."""
 
 
 class EventLog:
@@ -76,6 +80,7 @@ class EventLog:
             raise InvalidSpec(f"event log capacity must be >= 1, got {capacity}")
         self._ring: deque[_Record] = deque(maxlen=capacity)
         self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._texts: dict[str, str] = {}
         self._clock = clock
         self._last_seq = 0
         self._subscribers: dict[int, Subscriber] = {}
@@ -99,7 +104,8 @@ class EventLog:
         """Record an event, hand it to every subscriber, and return it."""
         self._last_seq += 1
         event = Event(self._last_seq, self._clock(), kind, subject, data)
-        self._ring.append((event.time, kind, subject, self._shape(data), *data.values()))
+        values = [self._text(v) if type(v) is str else v for v in data.values()]
+        self._ring.append((event.time, kind, subject, self._shape(data), *values))
         for token, callback in list(self._subscribers.items()):
             if token in self._subscribers:
                 self._deliver(callback, event)
@@ -140,6 +146,16 @@ class EventLog:
         if len(self._shapes) < _SHAPES_KEPT:
             self._shapes[keys] = keys
         return keys
+
+    def _text(self, value: str) -> str:
+        """`value`, or an equal string an earlier event kept (so the ring holds it once)."""
+        kept = self._texts.get(value)
+        if kept is not None:
+            return kept
+        if len(self._texts) >= _TEXTS_KEPT:
+            self._texts.clear()
+        self._texts[value] = value
+        return value
 
     def _deliver(self, callback: Subscriber, event: Event) -> None:
         try:

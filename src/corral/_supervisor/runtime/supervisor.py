@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from corral._observe.events import EventLog
@@ -71,7 +71,7 @@ class Supervisor:
         """Start instances in priority order; return when each is RUNNING or has failed."""
         drivers = self.ordered(names)
         rejected = {d.name: d.feed(StartRequested()).rejected for d in drivers}
-        await asyncio.gather(*(d.wait_for(_in_states(d, _AFTER_START)) for d in drivers))
+        await _Gate(drivers, _AFTER_START).done
         return [_start_outcome(d, rejected[d.name]) for d in drivers]
 
     async def stop(self, names: Sequence[str]) -> list[Outcome]:
@@ -82,8 +82,9 @@ class Supervisor:
             drivers = list(group)
             for driver in drivers:
                 driver.feed(StopRequested())
-            await asyncio.gather(*(d.wait_for(_in_states(d, _AFTER_STOP)) for d in drivers))
-            await asyncio.gather(*(d.wait_swept() for d in drivers))
+            await _Gate(drivers, _AFTER_STOP).done
+            for driver in drivers:  # sweeps run on their own; waiting in turn costs no time
+                await driver.wait_swept()
             outcomes.extend(_stop_outcome(d) for d in drivers)
         return sorted(outcomes, key=lambda o: list(self.drivers).index(o.name))
 
@@ -128,8 +129,35 @@ class Supervisor:
         return plan
 
 
-def _in_states(driver: InstanceDriver, states: frozenset[InstanceState]) -> Callable[[], bool]:
-    return lambda: driver.machine.state in states
+class _Gate:
+    """`done` once each driver has been in one of `states`, checked at each of its changes.
+
+    One future and one callback for the whole group: no task per instance.
+    """
+
+    __slots__ = ("_check", "_left", "_states", "done")
+
+    def __init__(self, drivers: Iterable[InstanceDriver], states: frozenset[InstanceState]) -> None:
+        self._states = states
+        self._check = self._changed  # one bound method, shared by every driver
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._left = 0
+        for driver in drivers:
+            if driver.machine.state not in states:
+                self._left += 1
+                driver.call_at_next_change(self._check)
+        if not self._left:
+            self.done.set_result(None)
+
+    def _changed(self, driver: InstanceDriver) -> None:
+        if self.done.done():  # the waiting call was cancelled
+            return
+        if driver.machine.state not in self._states:
+            driver.call_at_next_change(self._check)
+            return
+        self._left -= 1
+        if not self._left:
+            self.done.set_result(None)
 
 
 def _start_outcome(driver: InstanceDriver, rejected: str | None) -> Outcome:
