@@ -13,6 +13,8 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,15 +173,37 @@ def test_a_veth_address_must_parse() -> None:
 # -- mounts --------------------------------------------------------------------------
 
 
+@pytest.fixture
+def helper_outside_tmp() -> Iterator[list[str]]:
+    """report_ns.py and an interpreter that a private /tmp does not hide.
+
+    The checkout (and its virtual environment) may itself live under /tmp, which
+    the program would no longer see; so run a copy from /var/tmp with the base
+    interpreter, isolated (-I): the helper needs only the standard library.
+    """
+    python = os.path.realpath(sys.executable)
+    if python.startswith("/tmp/"):
+        pytest.fail(f"the interpreter {python} lives under /tmp; this test needs one outside")
+    directory = tempfile.mkdtemp(prefix="corral-ns-", dir="/var/tmp")
+    try:
+        copy = shutil.copy(path("report_ns"), directory)
+        yield [python, "-I", copy]
+    finally:
+        shutil.rmtree(directory)
+
+
 @pytest.mark.requires(Feature.NS_MOUNT)
-def test_a_private_tmp_is_not_the_hosts(tmp_path: Path) -> None:
+def test_a_private_tmp_is_not_the_hosts(tmp_path: Path, helper_outside_tmp: list[str]) -> None:
     host_file = tmp_path / "host-file"  # tmp_path lives under the host's /tmp
     host_file.write_text("host\n")
     inside = f"/tmp/corral-ns-test-{os.getpid()}"
     before = mount_table()
-    seen = report(
-        Namespaces(private_tmp=True), "--write", inside, "--read", str(host_file), "--read", "/tmp"
+    result = corral.run(
+        [*helper_outside_tmp, "--write", inside, "--read", str(host_file), "--read", "/tmp"],
+        sandbox=Sandbox(namespaces=Namespaces(private_tmp=True)),
+        timeout=60,
     )
+    seen = json.loads(result.stdout)
     assert seen["writes"] == {inside: "ok"}
     assert seen["reads"] == {str(host_file): "ENOENT", "/tmp": [os.path.basename(inside)]}
     assert seen["tmp_dev"] != os.stat("/tmp").st_dev
