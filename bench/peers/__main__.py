@@ -95,7 +95,7 @@ def options(args: argparse.Namespace, results: Results, out: Path) -> RunOptions
         status_runs=3 if quick else 5,
         api_calls=20 if quick else 100,
         writer=install.build_writer(),
-        runs=install.RUNS,
+        runs=install.RUNS / out.name,
         configs=out / "configs",
         results=results,
         rng=random.Random(SEED),
@@ -138,6 +138,11 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
+def _process_count() -> int:
+    """Every process on the machine: corral's stop scans /proc, so this matters."""
+    return sum(name.isdigit() for name in os.listdir("/proc"))
+
+
 def _src_state() -> tuple[str, str]:
     return _git("rev-parse", "HEAD"), _git("diff", "HEAD", "--", "src")
 
@@ -164,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     installed = install.install_peers([p for p in args.peers if p != "corral"])
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = f"{stamp}-{os.getpid()}"  # two runs at once share nothing below
     out = install.RESULTS / stamp
     out.mkdir(parents=True)
     results = Results()
@@ -174,14 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     head = [f"command: {' '.join(sys.orig_argv)}"]
     head += [f"{k}: {v}" for k, v in {**machine(), **_versions(installed)}.items()]
     head.append(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    head.append(f"processes on the machine at start: {_process_count()}")
     head.append(f"rounds: {opts.rounds}; results and configs: {out}")
     print("\n".join(head), file=sys.stderr, flush=True)
     src_state = _src_state()
     try:
         run_rounds(adapters, opts, args.only)
-        shutil.rmtree(install.RUNS, ignore_errors=True)  # the logs of the last sessions
+        shutil.rmtree(opts.runs, ignore_errors=True)  # the logs of the last sessions
     finally:
         head.append(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        head.append(f"processes on the machine at end: {_process_count()}")
         if _src_state() != src_state:
             results.note("src/ changed during the run: the figures mix two versions of corral")
         for leak in LEAKS:

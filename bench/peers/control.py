@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.peers.peer import Adapter
+from bench.peers.peer import Adapter, SessionError
 from bench.peers.report import Metric, percentile
 
 WARMUP = 3
@@ -30,7 +30,10 @@ def metrics(n: int) -> list[Metric]:
 
 def measure(adapter: Adapter, run: Path, calls: int) -> dict[str, float | None]:
     """p50 and p99 in ms of `calls` status calls after WARMUP unrecorded ones."""
-    times = adapter.api_status(run, calls + WARMUP)[WARMUP:]
+    try:
+        times = adapter.api_status(run, calls + WARMUP)[WARMUP:]
+    except Exception as exc:  # any client's failure ends this session's sample, not the run
+        raise SessionError(f"{adapter.name} status API: {exc!r}") from exc
     return {
         "api_p50": percentile(times, 0.5) * 1000,
         "api_p99": percentile(times, 0.99) * 1000,

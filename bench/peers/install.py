@@ -8,6 +8,7 @@ install fails is reported with the reason, and the run goes on without it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ SCRATCH = ROOT / "bench" / ".peers"
 VENV = SCRATCH / "venv"
 NPM = SCRATCH / "npm"
 RUNS = SCRATCH / "run"
+"""One directory per invocation beneath it, so two runs at once never share a path."""
 RESULTS = SCRATCH / "results"
 WRITER_SOURCE = Path(__file__).with_name("writer.c")
 WRITER = SCRATCH / "writer"
@@ -126,7 +128,9 @@ def build_writer() -> Path:
     SCRATCH.mkdir(parents=True, exist_ok=True)
     if WRITER.exists() and WRITER.stat().st_mtime >= WRITER_SOURCE.stat().st_mtime:
         return WRITER
+    building = WRITER.with_name(f"writer.{os.getpid()}")
     subprocess.run(
-        ["gcc", "-O2", "-Wall", "-Wextra", "-o", str(WRITER), str(WRITER_SOURCE)], check=True
+        ["gcc", "-O2", "-Wall", "-Wextra", "-o", str(building), str(WRITER_SOURCE)], check=True
     )
+    os.replace(building, WRITER)  # atomic: a concurrent run never sees half a binary
     return WRITER

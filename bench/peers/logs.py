@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench.peers.corral import Corral
-from bench.peers.peer import Adapter, Program, RunOptions, Session
+from bench.peers.peer import Adapter, Program, RunOptions, Session, SessionError
 from bench.peers.report import Metric, Results, Target, times
 
 LINE = 100
@@ -187,6 +187,7 @@ def supervised(
         cpu_before, read_at = session.cpu_seconds(), time.time_ns()
         done = wait_complete(log, size, side)
         cpu = session.cpu_seconds() - cpu_before
+        session.check_alive()
     start = _side_times(side)[0]
     if read_at > start:
         opts.results.note(f"{adapter.name}: CPU baseline read after the writer began")
@@ -218,11 +219,18 @@ def run_round(adapters: list[Adapter], opts: RunOptions) -> None:
                 sample = floor_cat(opts, per_write)
             else:
                 assert not isinstance(variant, str)
-                sample = supervised(variant, opts, per_write)
+                try:
+                    sample = supervised(variant, opts, per_write)
+                except SessionError as exc:
+                    opts.failed(variant, f"logs-{per_write}", exc)
+                    sample = (None, None, None)
             _record(opts.results, per_write, name, sample)
             seconds, cpu, damage = sample
             shown = "-" if seconds is None else f"{seconds:.3f}"
-            opts.progress(f"logs {per_write}/write {name}: {shown} s, cpu {cpu}, damaged {damage}")
+            cpu_text = "-" if cpu is None else f"{cpu:.2f}"
+            opts.progress(
+                f"logs {per_write}/write {name}: {shown} s, cpu {cpu_text}, lost {damage}"
+            )
 
 
 def _record(

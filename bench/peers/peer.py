@@ -193,16 +193,19 @@ class Session:
     def cli(self, argv: list[str], timeout: float = 600) -> Timed:
         """Run one CLI command to completion, timed, output captured."""
         start = time.perf_counter()
-        done = subprocess.run(
-            argv,
-            cwd=self.run,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=self.run,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise SessionError(f"`{' '.join(argv)}` did not finish in {timeout:.0f} s") from None
         return Timed(time.perf_counter() - start, done.returncode, done.stdout)
 
     def start(self, program: Program) -> Timed:
@@ -222,6 +225,13 @@ class Session:
             stderr=subprocess.DEVNULL,
         )
 
+    def check_alive(self) -> None:
+        """Raise SessionError if a daemon process has died since the session began."""
+        dead = [p for p in self.daemons if not p.alive()]
+        if dead:
+            pids = ", ".join(str(p.pid) for p in dead)
+            raise SessionError(f"{self.adapter.name} daemon died during the session (pid {pids})")
+
     def cpu_seconds(self) -> float:
         return procfs.cpu_seconds(self.pids)
 
@@ -237,7 +247,7 @@ class Session:
                 self.cleanup.shutdown = self.cli(
                     self.adapter.shutdown_argv(self.run), timeout=SHUTDOWN_TIMEOUT
                 )
-            except subprocess.TimeoutExpired:
+            except SessionError:
                 self.cleanup.leaked.append("shutdown command timed out")
         left = procfs.wait_gone(tracked, GONE_TIMEOUT)
         left += [p for p in procfs.marked(self.marker.encode()) if p not in left]
@@ -292,3 +302,14 @@ class RunOptions:
 
     def progress(self, text: str) -> None:
         print(f"  {text}", file=sys.stderr, flush=True)
+
+    def failed(self, adapter: Adapter, workload: str, exc: SessionError) -> None:
+        """Note a session that failed, keeping its daemon's output beside the results."""
+        kept = self.configs.parent / "failures" / f"{adapter.name}-{workload}-{time.time_ns()}.out"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        output = self.runs / adapter.name / "daemon.out"
+        if output.exists():
+            shutil.copy(output, kept)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.results.note(f"{adapter.name}, {workload}: {first} (daemon output: {kept})")
+        self.progress(f"{workload} {adapter.name}: FAILED: {first}")

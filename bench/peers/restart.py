@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.peers.peer import Adapter, Program, RunOptions, Session
+from bench.peers.peer import Adapter, Program, RunOptions, Session, SessionError
 from bench.peers.report import Metric, Target, percentile, times
 
 RESTARTS = 40
@@ -68,6 +68,7 @@ def supervised(adapter: Adapter, opts: RunOptions) -> list[float]:
         deadline = time.monotonic() + DEADLINE
         while len(_stamps(file)) <= RESTARTS and time.monotonic() < deadline:
             time.sleep(0.01)
+        session.check_alive()
         session.cli(adapter.stop_all_argv(run))
         stamps = _stamps(file)
     if len(stamps) <= RESTARTS:
@@ -84,9 +85,15 @@ def run_round(adapters: list[Adapter], opts: RunOptions) -> None:
         if isinstance(variant, str):
             name, gaps = variant, floor(opts)
         else:
-            name, gaps = variant.name, supervised(variant, opts)
+            name = variant.name
+            try:
+                gaps = supervised(variant, opts)
+            except SessionError as exc:
+                opts.failed(variant, "restart", exc)
+                gaps = []
         p50 = percentile(gaps, 0.5) if gaps else None
         p90 = percentile(gaps, 0.9) if gaps else None
         opts.results.add("restart.p50", name, p50)
         opts.results.add("restart.p90", name, p90)
-        opts.progress(f"restart {name}: p50 {p50} ms, p90 {p90} ms over {len(gaps)} gaps")
+        shown = "-" if p50 is None or p90 is None else f"p50 {p50:.1f} ms, p90 {p90:.1f} ms"
+        opts.progress(f"restart {name}: {shown} over {len(gaps)} gaps")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.peers import control, procfs
 from bench.peers.install import ROOT
-from bench.peers.peer import Adapter, Program, RunOptions, Session, clean_env
+from bench.peers.peer import Adapter, Program, RunOptions, Session, SessionError, clean_env
 from bench.peers.report import Metric, Results, Target, fixed, times
 
 SETTLE = 0.5
@@ -152,6 +152,7 @@ def supervised(
             figures["status"] = _status_ms(argv, session.env, run, opts.status_runs)
         if api:
             figures.update(control.measure(adapter, run, opts.api_calls))
+        session.check_alive()
         start = time.perf_counter()
         session.cli(adapter.stop_all_argv(run), timeout=UP_DEADLINE)
         all_down = _wait_count(counter, 0, time.monotonic() + UP_DEADLINE)
@@ -169,8 +170,13 @@ def run_round(adapters: list[Adapter], opts: RunOptions, *, scale: bool, api: bo
             if isinstance(variant, str):
                 name, found = variant, dict[str, float | None](floor(opts, n))
             else:
-                with_api = api and n == max(opts.sizes)
-                name, found = variant.name, supervised(variant, opts, n, scale=scale, api=with_api)
+                name, with_api = variant.name, api and n == max(opts.sizes)
+                try:
+                    found = supervised(variant, opts, n, scale=scale, api=with_api)
+                except SessionError as exc:
+                    opts.failed(variant, f"scale-{n}", exc)
+                    keys = ["up", "stop"] + (["idle", "rss", "status"] if scale else [])
+                    found = dict.fromkeys(keys + (["api_p50", "api_p99"] if with_api else []))
             _record(opts.results, n, name, found, scale=scale)
             shown = ", ".join(
                 f"{k} {v:.3g}" if v is not None else f"{k} -" for k, v in found.items()
