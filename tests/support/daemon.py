@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import shutil
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any, cast
 
 import corral
 from corral._control.client import Client
+from corral._control.detach import wait_ready
 from tests.support.waiting import DEADLINE, wait_until
 
 PYTHON = sys.executable
@@ -72,7 +71,7 @@ class Daemon:
         finally:
             os.close(write)
         try:
-            ready = _read_ready(read)
+            ready = wait_ready(read, DEADLINE)
         finally:
             os.close(read)
         if not ready:
@@ -146,20 +145,6 @@ class Daemon:
             self.process.__exit__(None, None, None)
             self.process = None
         shutil.rmtree(os.path.dirname(self.socket), ignore_errors=True)
-
-
-def _read_ready(fd: int) -> bool:
-    deadline = time.monotonic() + DEADLINE
-    data = b""
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return False
-        chunk = os.read(fd, 64)
-        if not chunk:
-            return False
-        data += chunk
-    return data.startswith(b"ready")
 
 
 @contextmanager

@@ -46,7 +46,7 @@ def detach(config_path: str) -> int:
     finally:
         os.close(write)
     try:
-        ready = _wait_ready(read)
+        ready = wait_ready(read)
     finally:
         os.close(read)
     if ready:
@@ -57,8 +57,9 @@ def detach(config_path: str) -> int:
     return 1
 
 
-def _wait_ready(fd: int) -> bool:
-    deadline = time.monotonic() + READY_TIMEOUT
+def wait_ready(fd: int, timeout: float = READY_TIMEOUT) -> bool:
+    """Read `fd` until a line arrives: True if it says "ready", False on EOF or timeout."""
+    deadline = time.monotonic() + timeout
     data = b""
     while b"\n" not in data:
         left = deadline - time.monotonic()
