@@ -254,6 +254,8 @@ class Session:
         for proc in left:
             self.cleanup.leaked.append(f"{proc.name} pid {proc.pid}")
             proc.kill()
+        for proc in procfs.wait_gone(left, GONE_TIMEOUT):
+            self.cleanup.leaked.append(f"{proc.name} pid {proc.pid} survived SIGKILL")
         if self._popen is not None:
             try:
                 self._popen.wait(timeout=GONE_TIMEOUT)
