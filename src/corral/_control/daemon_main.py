@@ -25,6 +25,7 @@ from corral._observe.events import Event, EventLog
 from corral._platform import become_subreaper
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.operations import Operations
+from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.reaper import Reaper
 from corral._supervisor.runtime.supervisor import Supervisor
 
@@ -66,7 +67,8 @@ async def _serve(config: Config, out: TextIO) -> None:
     reaper.install(loop)
     supervisor = Supervisor(config, events=events, reaper=reaper)
     stopping = asyncio.Event()
-    ops = Operations(supervisor, on_shutdown=stopping.set, clock=loop.time)
+    metrics = MetricsLoop(config.metrics, supervisor.live_roots)
+    ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
     server = HttpServer(build_router(ops, events))
     await server.listen_unix(config.daemon.socket)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -74,10 +76,12 @@ async def _serve(config: Config, out: TextIO) -> None:
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
     _announce_ready()
     autostart = loop.create_task(supervisor.start_autostart())
+    metrics.start(loop)
     try:
         await stopping.wait()
     finally:
         events.emit("daemon", "", message="shutting down")
+        metrics.close()
         await supervisor.shutdown()
         await asyncio.gather(autostart, return_exceptions=True)
         await server.close()

@@ -36,6 +36,45 @@ class StatusReply(TypedDict):
     instances: list[InstanceJSON]
 
 
+class InstanceMetricsJSON(TypedDict):
+    """One row of `metrics`: the last sample (None when the instance was not running)."""
+
+    name: str
+    program: str
+    state: str
+    cpu_percent: float | None
+    cpu_seconds: float | None
+    memory_rss: int | None
+    processes: int | None
+
+
+class MetricsReply(TypedDict):
+    """GET /v1/metrics"""
+
+    interval: float
+    taken_at: float | None
+    sample_seconds: float
+    daemon_cpu_percent: float | None
+    daemon_memory_rss: int | None
+    instances: list[InstanceMetricsJSON]
+
+
+class PointJSON(TypedDict):
+    """One kept sample of an instance."""
+
+    time: float
+    cpu_percent: float | None
+    rss_bytes: int
+    processes: int
+
+
+class HistoryReply(TypedDict):
+    """GET /v1/metrics/{name}/history"""
+
+    name: str
+    points: list[PointJSON]
+
+
 class OutcomeJSON(TypedDict):
     """One instance's result of start/stop/restart/signal."""
 

@@ -28,17 +28,33 @@ def tree_usage(groups: Mapping[str, int]) -> dict[str, Usage]:
     """Usage of each tree, given key -> process group id (the root's pid)."""
     if not groups:
         return {}
-    table = process_table()
+    return {key: total(members) for key, members in tree_members(process_table(), groups).items()}
+
+
+def total(members: list[ProcUsage]) -> Usage:
+    """The sums over a tree's members."""
+    return Usage(
+        cpu_seconds=sum(p.cpu_seconds for p in members),
+        rss_bytes=sum(p.rss_bytes for p in members),
+        processes=len(members),
+    )
+
+
+def tree_members(
+    table: Mapping[int, ProcUsage], groups: Mapping[str, int]
+) -> dict[str, list[ProcUsage]]:
+    """Each tree's live members in `table`: its process group and their descendants."""
     children: dict[int, list[ProcUsage]] = {}
-    for proc in table.values():
-        children.setdefault(proc.ppid, []).append(proc)
     by_group: dict[int, list[ProcUsage]] = {}
     for proc in table.values():
+        children.setdefault(proc.ppid, []).append(proc)
         by_group.setdefault(proc.pgid, []).append(proc)
-    return {key: _total(by_group.get(pgid, []), children) for key, pgid in groups.items()}
+    return {key: _with_descendants(by_group.get(g, []), children) for key, g in groups.items()}
 
 
-def _total(members: list[ProcUsage], children: dict[int, list[ProcUsage]]) -> Usage:
+def _with_descendants(
+    members: list[ProcUsage], children: dict[int, list[ProcUsage]]
+) -> list[ProcUsage]:
     seen: dict[int, ProcUsage] = {proc.pid: proc for proc in members}
     frontier = list(members)
     while frontier:
@@ -47,8 +63,4 @@ def _total(members: list[ProcUsage], children: dict[int, list[ProcUsage]]) -> Us
             if child.pid not in seen:
                 seen[child.pid] = child
                 frontier.append(child)
-    return Usage(
-        cpu_seconds=sum(p.cpu_seconds for p in seen.values()),
-        rss_bytes=sum(p.rss_bytes for p in seen.values()),
-        processes=len(seen),
-    )
+    return list(seen.values())

@@ -41,6 +41,7 @@ __all__ = [
     "ProcUsage",
     "WaitStatus",
     "become_subreaper",
+    "boot_clock",
     "decode_status",
     "devnull_fd",
     "environ_bytes",
@@ -55,6 +56,7 @@ __all__ = [
     "override_feature",
     "parse_signal",
     "process_table",
+    "read_usage",
     "reap_any",
     "reap_if_child",
     "send_to_group",
@@ -257,6 +259,24 @@ def process_table() -> dict[int, ProcUsage]:
     from corral._platform.linux.usage import process_table as table
 
     return table()
+
+
+def read_usage(pids: Iterable[int]) -> dict[int, ProcUsage]:
+    """`process_table` for the given pids only (gone ones left out); {} without /proc."""
+    if not _features.has(Feature.PROC_SCAN):
+        return {}
+    from corral._platform.linux.usage import read_usage as read
+
+    return read(pids)
+
+
+def boot_clock() -> float:
+    """The clock of `ProcUsage.started`: seconds since boot where /proc exists."""
+    if not _features.has(Feature.PROC_SCAN):
+        return time.monotonic()
+    from corral._platform.linux.usage import boot_clock as clock
+
+    return clock()
 
 
 def become_subreaper() -> None:

@@ -9,22 +9,22 @@ fit to show a user as they are.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from corral._errors import InvalidSpec
 from corral._observe.logs.tail import tail_lines
+from corral._observe.metrics.history import Point
+from corral._observe.metrics.prometheus import Family
 from corral._observe.sampling import Usage, tree_usage
 from corral._platform import parse_signal, send_to_group, send_to_pid
 from corral._supervisor.config.load import Config, load_config
-from corral._supervisor.model.states import InstanceState
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
+from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.output import OVERFLOW
-from corral._supervisor.runtime.supervisor import Outcome, Supervisor
-
-_LIVE = frozenset({InstanceState.STARTING, InstanceState.RUNNING, InstanceState.STOPPING})
+from corral._supervisor.runtime.prometheus import families
+from corral._supervisor.runtime.supervisor import LIVE, Outcome, Supervisor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +54,35 @@ class InstanceStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceMetrics:
+    """One instance in `metrics`: its last sample (all None when it was not running)."""
+
+    name: str
+    program: str
+    state: str
+    cpu_percent: float | None
+    """CPU use over the last sampling interval, 100 = one core."""
+    cpu_seconds: float | None
+    memory_rss: int | None
+    processes: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsReport:
+    """What `metrics` reports: the last tick of the sampler."""
+
+    interval: float
+    """Seconds between samples; 0 when sampling is off."""
+    taken_at: float | None
+    """Wall-clock time of the last sample; None before the first (or when off)."""
+    sample_seconds: float
+    """How long the last tick took: the sampler's own cost."""
+    daemon_cpu_percent: float | None
+    daemon_memory_rss: int | None
+    instances: list[InstanceMetrics]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReloadReport:
     """What a reload changed."""
 
@@ -68,12 +97,17 @@ class Operations:
     """The daemon's operations, shared by every control surface."""
 
     def __init__(
-        self, supervisor: Supervisor, *, on_shutdown: Callable[[], None], clock: Callable[[], float]
+        self,
+        supervisor: Supervisor,
+        *,
+        metrics: MetricsLoop,
+        on_shutdown: Callable[[], None],
+        clock: Callable[[], float],
     ) -> None:
         self._sup = supervisor
+        self._metrics = metrics
         self._on_shutdown = on_shutdown
         self._clock = clock
-        self._cpu_seen: dict[tuple[str, int], tuple[float, float]] = {}
         self._reloading = asyncio.Lock()
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
@@ -85,26 +119,26 @@ class Operations:
 
     def status(self, targets: Sequence[str] = ()) -> list[InstanceStatus]:
         """Status of the named instances (all when none are named)."""
-        names = self._resolve(targets) if targets else list(self._sup.drivers)
-        drivers = [self._sup.drivers[n] for n in names]
+        drivers = self._drivers(targets)
         live = {
             d.name: d.machine.pid
             for d in drivers
-            if d.machine.pid is not None and d.machine.state in _LIVE
+            if d.machine.pid is not None and d.machine.state in LIVE
         }
         usage = tree_usage(live)
         now = self._clock()
-        rows = [self._status_of(d, usage.get(d.name), now) for d in drivers]
-        if not targets:  # forget processes that are gone, so the table stays bounded
-            self._cpu_seen = {k: v for k, v in self._cpu_seen.items() if live.get(k[0]) == k[1]}
-        return rows
+        return [self._status_of(d, usage.get(d.name), now) for d in drivers]
+
+    def _drivers(self, targets: Sequence[str]) -> list[InstanceDriver]:
+        names = self._resolve(targets) if targets else list(self._sup.drivers)
+        return [self._sup.drivers[n] for n in names]
 
     def _status_of(self, driver: InstanceDriver, usage: Usage | None, now: float) -> InstanceStatus:
         machine = driver.machine
-        live = machine.state in _LIVE
+        live = machine.state in LIVE
         cpu = None if usage is None else usage.cpu_seconds
         uptime = max(0.0, now - machine.since) if live else None
-        percent = self._cpu_percent(driver.name, machine.pid, cpu, uptime)
+        percent = self._cpu_percent(driver.name, cpu, uptime)
         return InstanceStatus(
             name=driver.name,
             program=driver.program.name,
@@ -122,18 +156,49 @@ class Operations:
             cgroup=driver.cgroup_usage() if live else None,
         )
 
-    def _cpu_percent(
-        self, name: str, pid: int | None, cpu: float | None, uptime: float | None
-    ) -> float | None:
-        """CPU use since the previous query of this process, else its average since start."""
-        if pid is None or cpu is None:
+    def _cpu_percent(self, name: str, cpu: float | None, uptime: float | None) -> float | None:
+        """CPU use over the sampler's last interval, else the average since start."""
+        if cpu is None:
             return None
-        now = time.monotonic()
-        previous = self._cpu_seen.get((name, pid))
-        self._cpu_seen[(name, pid)] = (now, cpu)
-        if previous is not None and now > previous[0]:
-            return round(100.0 * (cpu - previous[1]) / (now - previous[0]), 1)
+        sample = self._metrics.latest.get(name)
+        if sample is not None and sample.cpu_percent is not None:
+            return sample.cpu_percent
         return round(100.0 * cpu / uptime, 1) if uptime else None
+
+    def metrics(self, targets: Sequence[str] = ()) -> MetricsReport:
+        """The sampler's last tick for the named instances (all when none are named)."""
+        sampler = self._metrics
+        rows = []
+        for driver in self._drivers(targets):
+            sample = sampler.latest.get(driver.name)
+            rows.append(
+                InstanceMetrics(
+                    name=driver.name,
+                    program=driver.program.name,
+                    state=driver.machine.state.value,
+                    cpu_percent=None if sample is None else sample.cpu_percent,
+                    cpu_seconds=None if sample is None else sample.cpu_seconds,
+                    memory_rss=None if sample is None else sample.rss_bytes,
+                    processes=None if sample is None else sample.processes,
+                )
+            )
+        own = sampler.daemon
+        return MetricsReport(
+            interval=sampler.settings.interval,
+            taken_at=sampler.taken_at,
+            sample_seconds=sampler.tick_seconds,
+            daemon_cpu_percent=None if own is None else own.cpu_percent,
+            daemon_memory_rss=None if own is None else own.rss_bytes,
+            instances=rows,
+        )
+
+    def history(self, target: str) -> list[Point]:
+        """The kept samples of one instance, oldest first."""
+        return self._metrics.history.points(self._one(target).name)
+
+    def prometheus(self) -> list[Family]:
+        """Every metric family the Prometheus endpoint serves."""
+        return families(self._sup, self._metrics, now=self._clock())
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -155,7 +220,7 @@ class Operations:
         outcomes = []
         for name in self._resolve(targets):
             machine = self._sup.drivers[name].machine
-            pid = machine.pid if machine.state in _LIVE else None
+            pid = machine.pid if machine.state in LIVE else None
             sent = pid is not None and (send_to_group(pid, number) or send_to_pid(pid, number))
             message = f"sent {number.name}" if sent else f"not running ({machine.state.value})"
             outcomes.append(Outcome(name, sent, machine.state.value, message))
@@ -166,6 +231,9 @@ class Operations:
     def _log_target(self, target: str, stream: str) -> InstanceDriver:
         if stream not in STREAMS:
             raise InvalidSpec(f"stream must be stdout or stderr, got {stream!r}")
+        return self._one(target)
+
+    def _one(self, target: str) -> InstanceDriver:
         names = self._resolve([target])
         if len(names) != 1:
             raise InvalidSpec(f"{target!r} names {len(names)} instances; name one, e.g. {names[0]}")
@@ -197,6 +265,8 @@ class Operations:
             config: Config = load_config(self._sup.config.path)
             notes = _daemon_notes(self._sup.config, config)
             plan = await self._sup.reload(config)
+            self._metrics.reconfigure(config.metrics)
+            self._metrics.forget_except(set(self._sup.drivers))
         return ReloadReport(
             added=plan.added,
             removed=plan.removed,

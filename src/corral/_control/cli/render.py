@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from corral._control.wire import InstanceJSON, OutcomeJSON
+from corral._control.wire import HistoryReply, InstanceJSON, MetricsReply, OutcomeJSON
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
     from corral._sandbox.doctor import DoctorRow
@@ -64,6 +64,53 @@ def status_table(rows: Sequence[InstanceJSON]) -> str:
         for r in rows
     ]
     return table(_STATUS_COLUMNS, body)
+
+
+def percent(value: float | None) -> str:
+    """12.5% style; "-" for None."""
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def metrics_table(reply: MetricsReply) -> str:
+    """The `corral metrics` table: one row per instance, then the daemon and the sampler."""
+    body = [
+        (
+            r["name"],
+            r["state"],
+            percent(r["cpu_percent"]),
+            size(r["memory_rss"]),
+            "-" if r["processes"] is None else str(r["processes"]),
+        )
+        for r in reply["instances"]
+    ]
+    text = table(("NAME", "STATE", "CPU", "MEM", "PROCS"), body)
+    if reply["interval"] == 0:
+        return text + "sampling is off ([metrics] interval = 0)\n"
+    daemon = (
+        f"daemon: cpu {percent(reply['daemon_cpu_percent'])}, "
+        f"mem {size(reply['daemon_memory_rss'])}; "
+        f"sampled every {reply['interval']:g}s, last tick took "
+        f"{reply['sample_seconds'] * 1000:.1f} ms\n"
+    )
+    return text + daemon
+
+
+def history_table(reply: HistoryReply) -> str:
+    """`corral metrics NAME --history`: one row per kept sample, oldest first."""
+    import time
+
+    body = [
+        (
+            time.strftime("%H:%M:%S", time.localtime(p["time"])),
+            percent(p["cpu_percent"]),
+            size(p["rss_bytes"]),
+            str(p["processes"]),
+        )
+        for p in reply["points"]
+    ]
+    if not body:
+        return f"{reply['name']}: no samples yet\n"
+    return table(("TIME", "CPU", "MEM", "PROCS"), body)
 
 
 def _info(row: InstanceJSON) -> str:

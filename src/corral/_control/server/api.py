@@ -21,15 +21,21 @@ from corral._control.server.http import (
 )
 from corral._control.wire import (
     API_PREFIX,
+    HistoryReply,
     InstanceJSON,
+    InstanceMetricsJSON,
     LogsReply,
+    MetricsReply,
     OutcomeJSON,
     OutcomesReply,
+    PointJSON,
     ReloadReply,
     StatusReply,
 )
 from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
 from corral._observe.events import EventLog
+from corral._observe.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
+from corral._observe.metrics.prometheus import render
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.supervisor import Outcome
 
@@ -42,6 +48,8 @@ def build_router(ops: Operations, events: EventLog) -> Router:
     router = Router()
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/status", routes.status),
+        ("GET", "/metrics", routes.metrics),
+        ("GET", "/metrics/{name}/history", routes.history),
         ("POST", "/start", routes.start),
         ("POST", "/stop", routes.stop),
         ("POST", "/restart", routes.restart),
@@ -54,7 +62,12 @@ def build_router(ops: Operations, events: EventLog) -> Router:
     ]
     for method, path, handler in table:
         router.add(method, API_PREFIX + path, _translated(handler))
+    router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus))
     return router
+
+
+PROMETHEUS_PATH = "/metrics"
+"""Where Prometheus scrapes: outside /v1, the path every exporter uses."""
 
 
 def _translated(handler: Handler) -> Handler:
@@ -80,6 +93,29 @@ class _Routes:
         names = [n for n in request.query.get("names", "").split(",") if n]
         rows = [cast(InstanceJSON, dataclasses.asdict(s)) for s in self.ops.status(names)]
         return Response.json(StatusReply(instances=rows))
+
+    async def metrics(self, request: Request) -> Response:
+        names = [n for n in request.query.get("names", "").split(",") if n]
+        report = self.ops.metrics(names)
+        rows = [cast(InstanceMetricsJSON, dataclasses.asdict(m)) for m in report.instances]
+        reply = MetricsReply(
+            interval=report.interval,
+            taken_at=report.taken_at,
+            sample_seconds=report.sample_seconds,
+            daemon_cpu_percent=report.daemon_cpu_percent,
+            daemon_memory_rss=report.daemon_memory_rss,
+            instances=rows,
+        )
+        return Response.json(reply)
+
+    async def history(self, request: Request) -> Response:
+        name = request.params["name"]
+        points = [cast(PointJSON, dataclasses.asdict(p)) for p in self.ops.history(name)]
+        return Response.json(HistoryReply(name=name, points=points))
+
+    async def prometheus(self, request: Request) -> Response:
+        text = render(self.ops.prometheus())
+        return Response(status=200, body=text.encode(), content_type=PROMETHEUS_TYPE)
 
     async def start(self, request: Request) -> Response:
         return _outcomes(await self.ops.start(_targets(request)))

@@ -19,7 +19,14 @@ from typing import Any
 
 from corral._supervisor.config.kinds import Kind
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
-from corral._supervisor.config.schema import BACKOFF, DAEMON, LOGS, PROGRAM, START_LIMIT
+from corral._supervisor.config.schema import (
+    BACKOFF,
+    DAEMON,
+    LOGS,
+    METRICS,
+    PROGRAM,
+    START_LIMIT,
+)
 from corral._supervisor.config.table import Key, Table
 
 DOCS_FILE = Path(__file__).resolve().parents[4] / "docs" / "config-reference.md"
@@ -32,8 +39,8 @@ _INTRO = """\
      docstrings by `python -m corral._supervisor.config.reference --write`.
      Do not edit; tests/supervisor/config/test_reference.py checks it is fresh. -->
 
-The daemon reads one TOML file with two kinds of table: `[daemon]` for the daemon
-itself and one `[programs.NAME]` per supervised program. A minimal file:
+The daemon reads one TOML file: `[daemon]` for the daemon itself, `[metrics]` for
+resource sampling, and one `[programs.NAME]` per supervised program. A minimal file:
 
 ```toml
 [daemon]
@@ -77,6 +84,7 @@ def render_reference() -> str:
     sections = [_INTRO]
     for table, heading in (
         (DAEMON, "`[daemon]`"),
+        (METRICS, "`[metrics]`"),
         (PROGRAM, "`[programs.NAME]`"),
         (BACKOFF, "`backoff` (in `[programs.NAME]`)"),
         (START_LIMIT, "`start_limit` (in `[programs.NAME]`)"),

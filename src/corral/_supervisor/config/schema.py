@@ -38,7 +38,7 @@ from corral._supervisor.config.kinds import (
 )
 from corral._supervisor.config.positions import KeyPath, format_key
 from corral._supervisor.config.sandbox import SANDBOX
-from corral._supervisor.config.settings import Config, DaemonSettings
+from corral._supervisor.config.settings import MIN_INTERVAL, Config, DaemonSettings, MetricsSettings
 from corral._supervisor.config.table import (
     Key,
     Table,
@@ -175,7 +175,21 @@ DAEMON = Table(
     doc="The daemon's own settings. Relative paths resolve against the config file's directory.",
 )
 
-TOP_LEVEL = ("daemon", "programs")
+METRICS = Table(
+    "metrics",
+    MetricsSettings,
+    (
+        Key("interval", number(0, what="seconds"), MetricsSettings),
+        Key("history", integer(1, 1_000_000), MetricsSettings),
+    ),
+    doc=(
+        "Resource sampling of every running instance: what `corral metrics`, the "
+        "`/v1/metrics` API and the Prometheus endpoint `/metrics` report "
+        "([metrics.md](metrics.md))."
+    ),
+)
+
+TOP_LEVEL = ("daemon", "metrics", "programs")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -185,9 +199,20 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     daemon = collect(problems, lambda: build_daemon(data.get("daemon", {}), base_dir))
     context = _Context(base_dir, daemon.log_timestamps if daemon else True)
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
-    if problems or daemon is None or programs is None:
+    metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
+    if problems or daemon is None or programs is None or metrics is None:
         raise Invalid(problems)
-    return Config(path=path, daemon=daemon, programs=programs)
+    return Config(path=path, daemon=daemon, programs=programs, metrics=metrics)
+
+
+def build_metrics(raw: object) -> MetricsSettings:
+    """The [metrics] table."""
+    values = check_table(METRICS, raw, ("metrics",))
+    interval = _get(values, "interval", 1.0)
+    if interval != 0 and interval < MIN_INTERVAL:
+        expected = f"0 (off) or at least {MIN_INTERVAL:g} seconds"
+        raise invalid(("metrics", "interval"), expected, described(interval))
+    return cast(MetricsSettings, construct(METRICS, values, ("metrics",), {}))
 
 
 def build_daemon(raw: object, base_dir: str) -> DaemonSettings:

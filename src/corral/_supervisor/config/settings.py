@@ -26,6 +26,28 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsSettings:
+    """How often the daemon samples its programs' resource use, and how much it keeps."""
+
+    interval: float = 5.0
+    """Seconds between samples of every running instance's CPU %, memory and process
+    count (0 turns sampling off; status then shows CPU as the average since start)."""
+    history: int = 120
+    """Samples kept per instance for `corral metrics NAME --history` and the API
+    (120 at 5 s is the last 10 minutes; about 12 bytes a sample)."""
+
+    def __post_init__(self) -> None:
+        if self.interval != 0 and self.interval < MIN_INTERVAL:
+            raise ValueError(f"interval must be 0 (off) or at least {MIN_INTERVAL:g} seconds")
+        if self.history < 1:
+            raise ValueError("history must be at least 1")
+
+
+MIN_INTERVAL = 0.1
+"""Shorter intervals would let sampling, not the programs, dominate the daemon's CPU."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole validated config file: built all at once or not at all."""
 
@@ -33,6 +55,8 @@ class Config:
     """The config file, absolute."""
     daemon: DaemonSettings
     """The [daemon] table."""
+    metrics: MetricsSettings = MetricsSettings()
+    """The [metrics] table."""
     programs: tuple[Program, ...]
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
 

@@ -119,6 +119,11 @@ class InstanceDriver:
         """The current log file of each stream, by stream name."""
         return {stream: writer.path for stream, writer in zip(STREAMS, self._writers, strict=True)}
 
+    @property
+    def log_dropped_bytes(self) -> dict[str, int]:
+        """Bytes of output each stream's log could not write (a full disk), by stream name."""
+        return {s: w.dropped_bytes for s, w in zip(STREAMS, self._writers, strict=True)}
+
     def _open_log(self, stream: str, path: str) -> LogWriter:
         logs = self.program.logs
         try:

@@ -24,6 +24,8 @@ from corral._supervisor.runtime.reaper import Reaper
 S = InstanceState
 _AFTER_START = frozenset({S.RUNNING, S.FATAL, S.EXITED, S.STOPPED})
 _AFTER_STOP = frozenset({S.STOPPED, S.EXITED, S.FATAL})
+LIVE = frozenset({S.STARTING, S.RUNNING, S.STOPPING})
+"""States in which an instance has a process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,14 @@ class Supervisor:
         """Drivers in start order (priority, program name, index)."""
         chosen = self.drivers.values() if names is None else (self.drivers[n] for n in names)
         return sorted(chosen, key=lambda d: (d.program.priority, d.program.name, d.index))
+
+    def live_roots(self) -> dict[str, int]:
+        """Instance name -> root pid of every instance that has a process."""
+        return {
+            name: driver.machine.pid
+            for name, driver in self.drivers.items()
+            if driver.machine.pid is not None and driver.machine.state in LIVE
+        }
 
     # -- lifecycle ------------------------------------------------------------
 

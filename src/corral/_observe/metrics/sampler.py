@@ -1,0 +1,148 @@
+"""TreeSampler: CPU %, RSS and process count of many process trees, one call per tick.
+
+Cost is what makes a sampler fit to leave on. Finding a tree's members needs every
+process's parent: a full pass over /proc (`process_table`), whose cost grows with
+every process on the machine, not only ours. So the sampler keeps a CPU budget: a
+full pass that took d seconds is not repeated for d / `budget` seconds (at most
+`max_gap`). With the default budget (0.05 % of one core) and a few hundred
+processes on the machine every tick is a full pass; on a crowded machine the ticks
+in between read only the pids already known to belong to a tree (`read_usage`),
+one small read per member. A process a tree forks between passes is counted from
+the next full pass (with its CPU since its start, as it was born after the
+previous sample); a new root is counted from its first tick.
+
+CPU % is per interval, 100 = one core: the CPU seconds each member gained since
+the previous sample, over the wall time between the two. A member is the same
+process only while its start time matches (pids are reused). A member that exited
+between two samples takes its last interval's CPU with it; on a tree's first sample
+the figure is the average since the root started.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from corral._observe.sampling import tree_members
+from corral._platform import ProcUsage, boot_clock, process_table, read_usage
+
+BUDGET = 0.0005
+"""Share of one core that full /proc passes may use: 0.05 %."""
+MAX_GAP = 60.0
+"""Seconds after which a full pass is made whatever it costs, so new members are found."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One tree at one tick."""
+
+    cpu_percent: float | None
+    """CPU use over the last interval, 100 = one core busy; None if not measurable yet."""
+    cpu_seconds: float
+    """CPU time of the tree's live members so far."""
+    rss_bytes: int
+    """Resident memory of the tree's live members."""
+    processes: int
+    """Live members counted."""
+
+
+class _Tree:
+    __slots__ = ("members", "root", "when")
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.members: dict[int, tuple[float, float]] = {}
+        """pid -> (start time, CPU seconds at the last sample)."""
+        self.when: float | None = None
+        """Boot-clock time of the last sample."""
+
+
+class TreeSampler:
+    """Samples trees named by key, each given by its root pid (a process group leader)."""
+
+    def __init__(self, *, budget: float = BUDGET, max_gap: float = MAX_GAP) -> None:
+        if budget <= 0 or max_gap < 0:
+            raise ValueError("budget must be > 0 and max_gap >= 0")
+        self._budget = budget
+        self._max_gap = max_gap
+        self._trees: dict[str, _Tree] = {}
+        self._next_full = -math.inf
+        """Boot-clock time from which the next tick may make a full pass."""
+        self.full_passes = 0
+        """Full /proc passes made so far (for tests and the sampler's own metrics)."""
+
+    def sample(self, roots: Mapping[str, int]) -> dict[str, Sample]:
+        """One tick: a Sample for every key in `roots` whose root is alive."""
+        now = boot_clock()
+        self._trees = {
+            key: tree
+            for key, tree in self._trees.items()
+            if roots.get(key) == tree.root  # a restarted root is a new tree
+        }
+        found = self._discover(roots, now) if now >= self._next_full else self._known(roots)
+        samples: dict[str, Sample] = {}
+        for key, root in roots.items():
+            tree = self._trees.get(key)
+            if tree is None:
+                tree = self._trees[key] = _Tree(root)
+            procs = found.get(key, [])
+            if any(p.pid == root for p in procs):
+                samples[key] = _update(tree, procs, now)
+            else:  # the root is gone: nothing to sample until the caller names a new one
+                del self._trees[key]
+        return samples
+
+    def _discover(self, roots: Mapping[str, int], now: float) -> dict[str, list[ProcUsage]]:
+        if not roots:
+            return {}
+        began = time.perf_counter()
+        found = tree_members(process_table(), roots)
+        cost = time.perf_counter() - began
+        self._next_full = now + min(self._max_gap, cost / self._budget)
+        self.full_passes += 1
+        return found
+
+    def _known(self, roots: Mapping[str, int]) -> dict[str, list[ProcUsage]]:
+        wanted = set(roots.values())
+        for known in self._trees.values():
+            wanted.update(known.members)
+        table = read_usage(wanted)
+        found: dict[str, list[ProcUsage]] = {}
+        for key, root in roots.items():
+            tree = self._trees.get(key)
+            members = tree.members if tree is not None else {}
+            procs = [p for pid, (started, _) in members.items()
+                     if (p := table.get(pid)) is not None and p.started == started]  # fmt: skip
+            if root not in members and root in table:
+                procs.append(table[root])
+            found[key] = procs
+        return found
+
+
+def _update(tree: _Tree, procs: list[ProcUsage], now: float) -> Sample:
+    """Fold one tick's members into `tree`; returns the tree's Sample."""
+    previous, since = tree.members, tree.when
+    gained = 0.0
+    members: dict[int, tuple[float, float]] = {}
+    for proc in procs:
+        seen = previous.get(proc.pid)
+        if seen is not None and seen[0] == proc.started:
+            gained += max(0.0, proc.cpu_seconds - seen[1])
+        elif since is not None and proc.started >= since:
+            gained += proc.cpu_seconds  # born since the last sample: all its CPU is new
+        members[proc.pid] = (proc.started, proc.cpu_seconds)
+    tree.members, tree.when = members, now
+    cpu = sum(p.cpu_seconds for p in procs)
+    if since is not None:
+        percent = 100.0 * gained / (now - since) if now > since else None
+    else:
+        started = members[tree.root][0]
+        percent = 100.0 * cpu / (now - started) if now > started else None
+    return Sample(
+        cpu_percent=None if percent is None else round(percent, 1),
+        cpu_seconds=cpu,
+        rss_bytes=sum(p.rss_bytes for p in procs),
+        processes=len(procs),
+    )

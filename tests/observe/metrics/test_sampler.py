@@ -1,0 +1,141 @@
+"""TreeSampler on real processes: CPU % per interval, memory, members, pid reuse, cost budget."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+import corral
+from corral._observe.metrics.sampler import TreeSampler
+from corral._platform import Feature, feature_status, read_usage
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.skipif(
+    not feature_status(Feature.PROC_SCAN).supported, reason="needs /proc (Linux)"
+)
+
+BUSY = ["sh", "-c", "while :; do :; done"]
+IDLE = ["sleep", "300"]
+FAMILY = ["sh", "-c", "sleep 300 & sleep 300 & wait"]
+"""A root with two children: three live members."""
+
+
+def start(argv: list[str]) -> corral.Process:
+    return corral.start(argv, stdout="devnull", stderr="devnull", check=False)
+
+
+def cpu_of(pid: int) -> float:
+    usage = read_usage([pid]).get(pid)
+    return 0.0 if usage is None else usage.cpu_seconds
+
+
+def members(pid: int, count: int) -> bool:
+    """True once `pid`'s group has `count` live processes (children forked)."""
+    sampler = TreeSampler()
+    found = sampler.sample({"t": pid}).get("t")
+    return found is not None and found.processes == count
+
+
+def test_a_busy_tree_shows_its_cpu_over_the_interval_and_an_idle_one_shows_none() -> None:
+    with start(BUSY) as busy, start(IDLE) as idle:
+        sampler = TreeSampler()
+        roots = {"busy": busy.pid, "idle": idle.pid}
+        sampler.sample(roots)
+        before = cpu_of(busy.pid)
+        wait_until(
+            lambda: cpu_of(busy.pid) >= before + 0.3, what="the busy loop using 0.3 s of CPU"
+        )
+        second = sampler.sample(roots)
+    busy_percent = second["busy"].cpu_percent
+    assert busy_percent is not None
+    assert busy_percent > 10.0
+    idle_percent = second["idle"].cpu_percent
+    assert idle_percent is not None
+    assert idle_percent < 5.0
+    assert second["busy"].cpu_seconds >= before + 0.3
+
+
+def test_the_first_sample_of_a_tree_is_its_average_since_start() -> None:
+    with start(IDLE) as idle:
+        first = TreeSampler().sample({"idle": idle.pid})["idle"]
+    assert first.cpu_percent is not None
+    assert 0.0 <= first.cpu_percent < 50.0
+    assert first.processes == 1
+
+
+def test_memory_is_the_resident_set_of_the_tree() -> None:
+    holder = "x = b'\\1' * (64 << 20); print('ready', flush=True); import time; time.sleep(300)"
+    with corral.start([sys.executable, "-c", holder], stderr="devnull", check=False) as hog:
+        assert hog.readline(timeout=30) == "ready"
+        sample = TreeSampler().sample({"hog": hog.pid}).get("hog")
+    assert sample is not None
+    assert sample.rss_bytes >= 64 << 20
+
+
+def test_children_are_members_and_counted() -> None:
+    with start(FAMILY) as family:
+        wait_until(lambda: members(family.pid, 3), what="the root and its two children")
+        sample = TreeSampler().sample({"family": family.pid})["family"]
+    assert sample.processes == 3
+    assert sample.rss_bytes > 0
+
+
+def test_a_gone_root_has_no_sample() -> None:
+    with start(IDLE) as idle:
+        pid = idle.pid
+    assert TreeSampler().sample({"gone": pid}) == {}
+
+
+def test_between_full_passes_only_known_members_are_read_and_exited_ones_drop_out() -> None:
+    # A budget so small that after the first full pass none is due for a long time.
+    sampler = TreeSampler(budget=1e-12, max_gap=3600.0)
+    with start(FAMILY) as family:
+        wait_until(lambda: members(family.pid, 3), what="the root and its two children")
+        assert sampler.sample({"family": family.pid})["family"].processes == 3
+        children = [p for p in _children(family.pid)]
+        os.kill(children[0], 9)
+        wait_until(lambda: children[0] not in read_usage([children[0]]), what="the child gone")
+        with start(IDLE) as newcomer:
+            samples = sampler.sample({"family": family.pid, "new": newcomer.pid})
+    assert samples["family"].processes == 2
+    assert samples["new"].processes == 1  # a new root counts from its first tick
+    assert sampler.full_passes == 1
+
+
+def test_a_restarted_root_is_a_new_tree() -> None:
+    sampler = TreeSampler()
+    with start(BUSY) as busy:
+        sampler.sample({"web:0": busy.pid})
+        before = cpu_of(busy.pid)
+        wait_until(lambda: cpu_of(busy.pid) >= before + 0.2, what="the busy loop using CPU")
+    with start(IDLE) as idle:
+        after = sampler.sample({"web:0": idle.pid})["web:0"]
+    # Not the busy process's CPU carried over as a negative or huge delta.
+    assert after.cpu_percent is not None
+    assert 0.0 <= after.cpu_percent < 50.0
+
+
+def test_a_reused_pid_is_not_taken_for_the_known_member() -> None:
+    sampler = TreeSampler(budget=1e-12, max_gap=3600.0)
+    with start(FAMILY) as family:
+        wait_until(lambda: members(family.pid, 3), what="the root and its two children")
+        sampler.sample({"family": family.pid})
+        tree = sampler._trees["family"]
+        child = next(pid for pid in tree.members if pid != family.pid)
+        started, cpu = tree.members[child]
+        tree.members[child] = (started - 1.0, cpu)  # as if that pid had been another process
+        sample = sampler.sample({"family": family.pid})["family"]
+    assert sample.processes == 2
+
+
+def test_budget_and_gap_are_validated() -> None:
+    with pytest.raises(ValueError, match="budget"):
+        TreeSampler(budget=0)
+
+
+def _children(pid: int) -> list[int]:
+    from corral._platform import process_table
+
+    return [p.pid for p in process_table().values() if p.ppid == pid]
