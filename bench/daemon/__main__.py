@@ -45,6 +45,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run the `programs` layout only for sizes up to this (200)",
     )
     add("--idle-seconds", type=float, default=20.0, help="idle CPU window (20)")
+    add(
+        "--metrics-interval",
+        type=float,
+        help="[metrics] interval for the scale daemons (default: the config default, 5 s)",
+    )
     add("--status-runs", type=int, default=10, help="`corral status` runs per size (10)")
     add(
         "--control-calls",
@@ -102,6 +107,7 @@ def run(args: argparse.Namespace) -> Report:
                 control_calls=args.control_calls,
                 control_warmup=args.control_warmup,
                 lifecycle_rounds=args.lifecycle_rounds,
+                metrics_interval=args.metrics_interval,
             )
             for size in args.sizes:
                 for layout in args.layouts:

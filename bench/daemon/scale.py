@@ -6,9 +6,11 @@ instance) a fresh daemon is started, and then, in this order:
 1. all up: from spawning the daemon process (and from its "listening" event) to
    the last STARTING -> RUNNING event; start_seconds = 0, so RUNNING means spawned;
 2. memory: VmRSS (and VmHWM, the peak) of the daemon after a settling second;
-3. idle CPU over `idle_seconds` with nothing asking it anything: its threads' time
-   on CPU from /proc/PID/task/*/schedstat over the wall time (ticks of
-   /proc/PID/stat as a cross-check);
+3. idle CPU over `idle_seconds` with nothing asking it anything but its own metrics
+   sampler (on, at the config's default 5 s interval unless --metrics-interval says
+   otherwise): its threads' time on CPU from /proc/PID/task/*/schedstat over the
+   wall time (ticks of /proc/PID/stat as a cross-check), then the sampler's own
+   last tick as the daemon measured it (`sample_seconds` of GET /v1/metrics);
 4. `corral status` as a user runs it (the console script, bytecode compiled,
    output to /dev/null), interleaved with `python -c pass`, the interpreter's floor;
 5. control: `GET /v1/status` through `corral._control.client.Client` on a kept
@@ -52,6 +54,8 @@ class ScaleOptions:
     control_calls: int
     control_warmup: int
     lifecycle_rounds: int
+    metrics_interval: float | None = None
+    """[metrics] interval for the daemon; None keeps the default (5 s)."""
 
 
 def scale_config(size: int, layout: str, sleep: str) -> str:
@@ -99,7 +103,12 @@ def run_scale(directory: str, size: int, layout: str, opts: ScaleOptions) -> lis
         raise RuntimeError("`sleep` is not on PATH")
     workdir = os.path.join(directory, f"{layout[0]}{size}")
     os.makedirs(workdir)
-    config = write_config(workdir, scale_config(size, layout, sleep))
+    metrics = (
+        ""
+        if opts.metrics_interval is None
+        else f"[metrics]\ninterval = {opts.metrics_interval}\n\n"
+    )
+    config = write_config(workdir, metrics + scale_config(size, layout, sleep))
     group = f"scale {size} x {'numprocs' if layout == 'numprocs' else 'programs'}"
     figures: list[Figure] = []
     with Daemon(config) as daemon:
@@ -120,6 +129,7 @@ def run_scale(directory: str, size: int, layout: str, opts: ScaleOptions) -> lis
         time.sleep(SETTLE)
         figures.append(_rss(group, "daemon RSS, all running", daemon.pid))
         figures.append(idle_cpu(group, daemon.pid, opts.idle_seconds))
+        figures.append(sampler_tick(group, daemon, up))
         figures += status_cli(group, size, daemon, opts.status_runs)
         if opts.control_calls:
             first = "sleep:0" if layout == "numprocs" else "s0000:0"
@@ -152,6 +162,21 @@ def idle_cpu(group: str, pid: int, seconds: float) -> Figure:
     return Figure(
         group, f"daemon CPU, idle {wall:.0f} s", "%", percent, target=IDLE_TARGET, note=note
     )
+
+
+def sampler_tick(group: str, daemon: Daemon, since: float) -> Figure:
+    """The metrics sampler's first tick after `since` (wall time), as the daemon timed it."""
+    reply = daemon.request("GET", "/metrics")
+    deadline = time.monotonic() + reply["interval"] + 10.0
+    while reply["interval"] and (reply["taken_at"] or 0.0) < since:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the metrics sampler did not tick")
+        time.sleep(0.1)
+        reply = daemon.request("GET", "/metrics")
+    interval = reply["interval"]
+    note = f"every {interval:g} s" if interval else "sampling off"
+    tick = reply["sample_seconds"] * 1000
+    return Figure(group, "metrics sampler, one tick", "ms", tick, note=note)
 
 
 def status_cli(group: str, size: int, daemon: Daemon, runs: int) -> list[Figure]:

@@ -43,8 +43,10 @@ def _toml_str(text: str) -> str:
 class Daemon:
     """One running daemon; call `stop()` (the fixture does) to shut it down."""
 
-    def __init__(self, workdir: Path, programs: str) -> None:
+    def __init__(self, workdir: Path, programs: str, daemon_keys: str = "") -> None:
         self.workdir = workdir
+        self.daemon_keys = textwrap.dedent(daemon_keys)
+        """More lines for the [daemon] table (socket and log_dir are always set)."""
         self.socket = os.path.join(tempfile.mkdtemp(prefix="crl", dir="/tmp"), "api.sock")
         self.log_dir = str(workdir / "logs")
         self.config = workdir / "corral.toml"
@@ -55,6 +57,7 @@ class Daemon:
     def write_config(self, programs: str) -> None:
         """(Re)write the config file with these [programs.*] tables."""
         head = f"[daemon]\nsocket = {_toml_str(self.socket)}\nlog_dir = {_toml_str(self.log_dir)}\n"
+        head += self.daemon_keys
         self.config.write_text(head + "\n" + textwrap.dedent(programs))
 
     def start(self) -> None:
@@ -148,9 +151,9 @@ class Daemon:
 
 
 @contextmanager
-def running_daemon(workdir: Path, programs: str) -> Iterator[Daemon]:
+def running_daemon(workdir: Path, programs: str, daemon_keys: str = "") -> Iterator[Daemon]:
     """A started daemon that is shut down (and proven gone) when the block ends."""
-    daemon = Daemon(workdir, programs)
+    daemon = Daemon(workdir, programs, daemon_keys)
     daemon.start()
     try:
         yield daemon

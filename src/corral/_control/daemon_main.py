@@ -23,6 +23,7 @@ from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError
 from corral._observe.events import Event, EventLog
 from corral._platform import become_subreaper
+from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.metrics import MetricsLoop
@@ -71,6 +72,9 @@ async def _serve(config: Config, out: TextIO) -> None:
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
     server = HttpServer(build_router(ops, events))
     await server.listen_unix(config.daemon.socket)
+    listen, token = config.daemon.http_listen, config.daemon.http_token
+    if listen is not None and token is not None:  # the config allows only both or neither
+        await _listen_tcp(server, listen, token, events)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
@@ -89,6 +93,19 @@ async def _serve(config: Config, out: TextIO) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         events.emit("daemon", "", message="stopped")
+
+
+async def _listen_tcp(server: HttpServer, address: str, token: str, events: EventLog) -> None:
+    """The opt-in TCP listener; a port that cannot be bound stops the daemon (exit 1)."""
+    host, port = split_address(address)
+    try:
+        bound = await server.listen_tcp(host, port, token)
+    except OSError as exc:
+        await server.close()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CorralError(f"cannot listen on {address}: {reason}") from exc
+    shown = f"[{host}]" if ":" in host else host
+    events.emit("daemon", "", message=f"listening on http://{shown}:{bound}")
 
 
 def _announce_ready() -> None:

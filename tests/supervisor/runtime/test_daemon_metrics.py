@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import socket
+import sys
 from pathlib import Path
 from typing import Any, cast
 
+import corral
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.waiting import DEADLINE, wait_until
 
@@ -195,3 +198,64 @@ def _value(lines: list[str], prefix: str) -> float:
     found = [line for line in lines if line.startswith(prefix + " ")]
     assert len(found) == 1, f"{prefix}: {found}"
     return float(found[0].rsplit(" ", 1)[1])
+
+
+# -- the TCP listener, as Prometheus scrapes it --------------------------------------
+
+
+def _tcp_address(daemon: Daemon) -> tuple[str, int]:
+    def announced() -> str:
+        for event in daemon.events("daemon"):
+            message = str(event["data"].get("message", ""))
+            if message.startswith("listening on http://"):
+                return message.removeprefix("listening on http://")
+        return ""
+
+    host, _, port = wait_until(announced, what="the TCP listener's address").rpartition(":")
+    return host, int(port)
+
+
+def _scrape(host: str, port: int, token: str | None) -> tuple[int, str]:
+    connection = http.client.HTTPConnection(host, port, timeout=DEADLINE)
+    try:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        connection.request("GET", "/metrics", headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_prometheus_scrapes_over_tcp_with_the_bearer_token(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("scrape-me\n")
+    keys = f'http_listen = "127.0.0.1:0"\nhttp_token_file = "{token}"\n'
+    with running_daemon(tmp_path, PROGRAMS, daemon_keys=keys) as daemon:
+        host, port = _tcp_address(daemon)
+        status, text = _scrape(host, port, "scrape-me")
+        refused, _ = _scrape(host, port, None)
+        wrong, _ = _scrape(host, port, "guess")
+    assert host == "127.0.0.1"
+    assert status == 200
+    assert 'corral_instance_up{instance="busy:0",program="busy"} 1' in text.splitlines()
+    assert (refused, wrong) == (401, 401)
+
+
+def test_a_tcp_port_in_use_stops_the_daemon_with_a_clear_error(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon = Daemon(
+            tmp_path, PROGRAMS, f'http_listen = "127.0.0.1:{port}"\nhttp_token_file = "{token}"\n'
+        )
+        result = corral.run(
+            [sys.executable, "-m", "corral", "daemon", "-c", str(daemon.config)],
+            check=False,
+            timeout=DEADLINE,
+        )
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr_text
+    assert not os.path.exists(daemon.socket)

@@ -170,6 +170,29 @@ PATH = Kind(_PATH, _path)
 """A path; schema.py resolves it against the config file's directory."""
 
 
+_ADDRESS = 'a "host:port" string, e.g. "127.0.0.1:9180" or "[::1]:9180" (port 0 to 65535)'
+
+
+def _address(value: object, path: KeyPath) -> str:
+    if not isinstance(value, str):
+        raise invalid(path, _ADDRESS, described(value))
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise invalid(path, _ADDRESS, shown(value))
+    return value
+
+
+ADDRESS = Kind(_ADDRESS, _address)
+"""A TCP address to listen on; `split_address` takes it apart."""
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """("host", port) of an ADDRESS value, IPv6 brackets removed."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def choice(options: Sequence[str]) -> Kind:
     """One of a fixed set of strings, with a "did you mean" for near misses."""
     expected = "one of " + ", ".join(options)

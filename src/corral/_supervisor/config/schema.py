@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.config.kinds import (
+    ADDRESS,
     BOOLEAN,
     COMMAND,
     ENVIRONMENT,
@@ -171,6 +172,19 @@ DAEMON = Table(
             ),
         ),
         Key("log_timestamps", BOOLEAN, DaemonSettings),
+        Key("http_listen", ADDRESS, DaemonSettings),
+        Key(
+            "http_token_file",
+            PATH,
+            DaemonSettings,
+            "http_token",
+            default="unset; required with `http_listen`",
+            doc=(
+                "A file holding the bearer token the TCP listener requires (surrounding "
+                "whitespace ignored). It is read when the config is loaded, so keep it "
+                "readable only by the daemon's user."
+            ),
+        ),
     ),
     doc="The daemon's own settings. Relative paths resolve against the config file's directory.",
 )
@@ -220,12 +234,34 @@ def build_daemon(raw: object, base_dir: str) -> DaemonSettings:
     values = check_table(DAEMON, raw, ("daemon",))
     socket = _resolve(base_dir, _get(values, "socket", DEFAULT_SOCKET))
     state_beside_socket = os.path.join(os.path.dirname(socket), STATE_FILE_NAME)
+    listen = cast("str | None", values.get("http_listen"))
+    token_file = cast("str | None", values.get("http_token_file"))
+    if listen is not None and token_file is None:
+        hint = "the TCP listener requires a bearer token: set http_token_file"
+        raise invalid(("daemon", "http_listen"), "http_token_file set too", "none", hint)
+    token = None if token_file is None else _read_token(_resolve(base_dir, token_file))
     return DaemonSettings(
         socket=socket,
         log_dir=_resolve(base_dir, _get(values, "log_dir", DEFAULT_LOG_DIR)),
         state_file=_resolve(base_dir, _get(values, "state_file", state_beside_socket)),
         log_timestamps=_get(values, "log_timestamps", True),
+        http_listen=listen,
+        http_token=token,
     )
+
+
+def _read_token(file: str) -> str:
+    path: KeyPath = ("daemon", "http_token_file")
+    expected = "a readable file holding a non-empty token"
+    try:
+        with open(file, encoding="utf-8") as stream:
+            token = stream.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise invalid(path, expected, f"{file}: {reason}") from None
+    if not token or any(c.isspace() for c in token):
+        raise invalid(path, expected, f"{file}: {'empty' if not token else 'whitespace inside'}")
+    return token
 
 
 @dataclass(frozen=True, slots=True)

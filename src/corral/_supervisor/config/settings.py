@@ -6,7 +6,7 @@ against a new one. load.py builds them and re-exports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from corral._supervisor.model.program import Program
 
@@ -23,6 +23,11 @@ class DaemonSettings:
     """Checkpoint of what runs, so a restarted daemon re-adopts its programs."""
     log_timestamps: bool = True
     """Default for every program's logs.timestamps."""
+    http_listen: str | None = None
+    """Also serve the API on this TCP address ("127.0.0.1:9180"), for Prometheus and
+    remote clients; every request must carry `Authorization: Bearer TOKEN`."""
+    http_token: str | None = field(default=None, repr=False)
+    """The bearer token, read from `http_token_file` when the config is loaded."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
