@@ -18,6 +18,10 @@ from bench.peers.peer import Program
 CORRAL = ROOT / ".venv" / "bin" / "corral"
 
 
+METRICS_INTERVAL = 5.0
+"""corral's default; the idle-CPU target is "with metrics sampling on"."""
+
+
 def _toml(value: object) -> str:
     """A TOML value: JSON's strings, numbers, booleans and arrays are TOML too."""
     return json.dumps(value)
@@ -42,6 +46,9 @@ class Corral:
             "[daemon]",
             f"socket = {_toml(self._socket(run))}",
             f"log_dir = {_toml(str(run / 'logs'))}",
+            "",
+            "[metrics]  # sampling on, as shipped: every program's CPU/RSS every 5 s",
+            f"interval = {METRICS_INTERVAL:g}",
         ]
         for p in programs:
             stamps = "true" if self.timestamps else "false"

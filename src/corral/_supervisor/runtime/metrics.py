@@ -10,6 +10,7 @@ watched (`corral_metrics_sample_seconds`). With interval 0 nothing is scheduled.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,8 @@ from corral._observe.metrics.history import History
 from corral._observe.metrics.sampler import Sample, TreeSampler
 from corral._platform import boot_clock, read_usage
 from corral._supervisor.config.settings import MetricsSettings
+
+log = logging.getLogger("corral.metrics")
 
 Roots = Callable[[], Mapping[str, int]]
 """Instance name -> root pid of every live instance."""
@@ -80,6 +83,14 @@ class MetricsLoop:
         self.history.keep_only(names)
 
     def _tick(self) -> None:
+        try:
+            self._sample()
+        except Exception:  # a sampling bug must not stop sampling, nor reach the loop
+            log.exception("metrics: sampling failed")
+        if self._loop is not None:
+            self._timer = self._loop.call_later(self.settings.interval, self._tick)
+
+    def _sample(self) -> None:
         began = time.perf_counter()
         self.latest = self._sampler.sample(self._roots())
         self.daemon = self._sample_self()
@@ -87,8 +98,6 @@ class MetricsLoop:
         self.history.record(self.taken_at, self.latest)
         self.ticks += 1
         self.tick_seconds = time.perf_counter() - began
-        if self._loop is not None:
-            self._timer = self._loop.call_later(self.settings.interval, self._tick)
 
     def _sample_self(self) -> Sample:
         now, cpu = boot_clock(), time.process_time()
