@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +168,79 @@ def test_a_marker_is_matched_whole_not_as_a_prefix() -> None:
     with running(argv("double_fork"), env=env, new_session=True):
         shorter = entry[: -len(b"-long")]
         assert procfs.find_tree(shorter, None) == []
+
+
+# -- where the marker is looked for: everywhere, or only below a child subreaper ----------
+
+
+def test_within_a_subreaper_the_scan_finds_a_grandchild_re_parented_to_it() -> None:
+    env, entry = marker("within-found")
+    with running(argv("double_fork"), env=env, new_session=True) as (proc, lines):
+        grandchild = int(lines[0])
+        found = procfs.find_tree(entry, None, within=os.getpid())  # we are a subreaper
+        assert {s.pid for s in found} == {proc.pid, grandchild}
+
+
+def test_within_a_pid_a_marked_process_outside_its_subtree_is_deliberately_not_searched() -> None:
+    env, entry = marker("within-outside")
+    with (
+        running(argv("trap_term", "exit")) as (elsewhere, _),
+        running(argv("trap_term", "exit"), env=env) as (marked, _),
+    ):
+        assert procfs.find_tree(entry, None, within=elsewhere.pid) == []
+        assert {s.pid for s in procfs.find_tree(entry, None)} == {marked.pid}
+
+
+def test_within_a_pid_the_process_group_is_still_searched_everywhere() -> None:
+    with (
+        running(argv("trap_term", "exit")) as (elsewhere, _),
+        running(argv("double_fork", "--no-setsid"), new_session=True) as (leader, lines),
+    ):
+        found = procfs.find_tree(b"CORRAL_TREE=nobody", leader.pid, within=elsewhere.pid)
+        assert {s.pid for s in found} == {leader.pid, int(lines[0])}
+
+
+def test_a_process_whose_parent_vanished_mid_scan_counts_as_maybe_ours() -> None:
+    # A parent that exits between the listing of /proc and its stat read cannot be
+    # timed from a test, so the subtree rule is checked on a made-up table: 10 is
+    # us, 11 our child, 13's parent 12 vanished, 20 descends from init.
+    table = {
+        pid: procfs.ProcStat(pid=pid, state="S", ppid=ppid, pgid=pid, sid=pid)
+        for pid, ppid in [(1, 0), (10, 1), (11, 10), (13, 12), (14, 13), (20, 1), (21, 20)]
+    }
+    children = procfs._children(table.values())
+    assert procfs._subtree(10, children, table) == {11, 13, 14}
+
+
+def test_the_platform_scans_within_our_subtree_only_while_we_are_a_subreaper() -> None:
+    assert procfs.subreaper_scope() == os.getpid()  # conftest made the test process one
+
+
+def scan_as(mode: str, *entries: bytes) -> tuple[list[str], str]:
+    """The command that runs tests/platform/scan_as.py in `mode`, and its tree's entry."""
+    value = f"test-{os.getpid()}-scan-as-{mode}"
+    command = [sys.executable, "-m", "tests.platform.scan_as", mode, value]
+    return [*command, *(e.decode() for e in entries)], f"CORRAL_TREE={value}"
+
+
+@pytest.mark.parametrize("mode", ["subreaper", "plain"])
+def test_a_caller_finds_its_double_forked_grandchild_subreaper_or_not(mode: str) -> None:
+    outside_env, outside = marker(f"outside-{mode}")
+    command, own = scan_as(mode, outside)
+    repo = {"PYTHONPATH": str(Path(__file__).parents[2])}
+    with (
+        running(argv("trap_term", "exit"), env=outside_env) as (elsewhere, _),
+        running(command, env=repo) as (scanner, lines),
+    ):
+        root, grandchild = int(lines[0]), int(lines[1])
+        report: dict[str, Any] = json.loads(lines[2])
+        found = report["found"]
+        assert found[own] == sorted([root, grandchild])
+        if mode == "subreaper":  # every member is below the scanner: only there is searched
+            assert report["scope"] == scanner.pid
+            assert report["grandchild_ppid"] == scanner.pid
+            assert found[outside.decode()] == []
+        else:  # its orphans went past it, to us: every process is searched
+            assert report["scope"] is None
+            assert report["grandchild_ppid"] == os.getpid()
+            assert found[outside.decode()] == [elsewhere.pid]

@@ -10,6 +10,9 @@ proves nothing was left unreaped.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ from corral.lowlevel import Feature, override_feature
 from tests.helpers import argv
 from tests.support.pids import DeathWatch, PidReports, assert_reaped, read_stat, watch
 from tests.support.twins import Handle, Twin
+from tests.support.waiting import DEADLINE
 
 pytestmark = pytest.mark.usefixtures("exit_notifier")
 
@@ -188,3 +192,26 @@ def test_a_wait_timeout_on_a_chatty_process_still_ends_it(twin: Twin) -> None:
     assert isinstance(result, corral.Result)
     assert result.timed_out
     assert result.signal_name == "SIGTERM"
+
+
+@pytest.mark.parametrize("mode", ["subreaper", "plain"])
+def test_run_ends_a_double_forked_tree_whether_or_not_the_caller_is_a_subreaper(mode: str) -> None:
+    # A subreaper searches only its own descendants for the marker, where the
+    # grandchild lands; a plain caller's grandchild goes past it (to us), so it
+    # must search every process.
+    with PidReports() as reports:
+        fd = reports.write_fd
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.process.run_as", mode, str(fd)],
+            pass_fds=[fd],
+            env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2])),
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+            check=False,
+        )
+        assert (done.returncode, done.stdout, done.stderr) == (0, "ended\n", "")
+        _, grandchild = reports.wait_for(2)
+        reports.deaths.assert_dead()
+    if mode == "plain":  # it was re-parented to us, so nobody else could reap it
+        os.waitpid(grandchild, 0)

@@ -170,12 +170,16 @@ def open_watch_fd(pid: int) -> int | None:
 
 
 def find_tree(marker: bytes, pgid: int | None) -> list[tuple[int, int]]:
-    """(pid, pgid) of each live member of a tree (see linux/procfs.py); [] without /proc."""
+    """(pid, pgid) of each live member of a tree (see linux/procfs.py); [] without /proc.
+
+    As a child subreaper, only our descendants are searched for the marker.
+    """
     if not _features.has(Feature.PROC_SCAN):
         return []
     from corral._platform.linux.procfs import find_tree as scan
+    from corral._platform.linux.procfs import subreaper_scope
 
-    return [(stat.pid, stat.pgid) for stat in scan(marker, pgid)]
+    return [(stat.pid, stat.pgid) for stat in scan(marker, pgid, within=subreaper_scope())]
 
 
 def find_trees(requests: list[tuple[bytes, int | None]]) -> list[list[tuple[int, int]]]:
@@ -183,8 +187,10 @@ def find_trees(requests: list[tuple[bytes, int | None]]) -> list[list[tuple[int,
     if not _features.has(Feature.PROC_SCAN):
         return [[] for _ in requests]
     from corral._platform.linux.procfs import find_trees as scan
+    from corral._platform.linux.procfs import subreaper_scope
 
-    return [[(stat.pid, stat.pgid) for stat in found] for found in scan(requests)]
+    found = scan(requests, within=subreaper_scope())
+    return [[(stat.pid, stat.pgid) for stat in tree] for tree in found]
 
 
 def reap_if_child(pid: int) -> None:

@@ -2,7 +2,10 @@
 
 Members are found by process group (killpg reaches them at once), and on Linux by
 the /proc scan of `_platform` (tree marker in the environment, parentage), which
-also finds double-forked descendants that left the group. Ending a tree sends
+also finds double-forked descendants that left the group. In a child subreaper (the
+daemon) the scan looks for the marker only among our own descendants, where every
+member of a tree we spawned stays; elsewhere (`run()` in a plain process) orphans
+go to init, so it looks at every process on the machine. Ending a tree sends
 SIGKILL in rounds until a scan finds nobody left (a fork bomb keeps forking
 between rounds), bounded in rounds and time. A sandboxed process's cgroup, when it
 has one, is killed too in every round: it holds every descendant, whatever its

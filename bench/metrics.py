@@ -1,0 +1,112 @@
+"""Cost of one metrics tick: TreeSampler over N process trees, and what it means as CPU share.
+
+N `sleep` processes are started, each in its own session (the daemon's instances
+are process-group leaders too). Then, interleaved per round, three variants are
+timed, each one call:
+
+- `full pass`: a tick that walks all of /proc (what every tick is on a machine
+  with few processes, given the sampler's budget);
+- `known members`: a tick between full passes, reading only the trees' pids;
+- `history record`: keeping that tick's samples in the History ring.
+
+The CPU share at an interval is (full pass + record) / interval: the sampler's
+steady cost when every tick is a full pass. Every process started is killed by
+pid and reaped at the end. Run:
+
+    .venv/bin/python -m bench.metrics [--sizes 200,1000] [--rounds 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from bench.spawn import machine, percentile
+from corral._observe.metrics.history import History
+from corral._observe.metrics.sampler import TreeSampler
+
+SEED = 1
+INTERVALS = (1.0, 5.0)
+
+
+def measure(size: int, rounds: int) -> dict[str, list[int]]:
+    """Nanoseconds per call of each variant, `rounds` samples each."""
+    sleep = shutil.which("sleep")
+    if sleep is None:
+        raise RuntimeError("`sleep` is not on PATH")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(size):
+            procs.append(subprocess.Popen([sleep, "600"], start_new_session=True))
+        roots = {f"sleep:{i}": p.pid for i, p in enumerate(procs)}
+        full = TreeSampler(budget=1.0, max_gap=0.0)  # every tick a full pass
+        known = TreeSampler(budget=1e-12, max_gap=1e9)  # one full pass, then known pids
+        history = History(120)
+        full.sample(roots)
+        known.sample(roots)
+        variants: dict[str, Callable[[], object]] = {
+            "full pass": lambda: full.sample(roots),
+            "known members": lambda: known.sample(roots),
+            "history record": lambda: history.record(time.time(), full.sample(roots)),
+        }
+        samples: dict[str, list[int]] = {name: [] for name in variants}
+        order = list(variants)
+        shuffle = random.Random(SEED).shuffle
+        for _ in range(rounds):
+            shuffle(order)
+            for name in order:
+                began = time.perf_counter_ns()
+                variants[name]()
+                samples[name].append(time.perf_counter_ns() - began)
+        # "history record" timed a full pass plus the record; keep only the record's share.
+        full_sorted = sorted(samples["full pass"])
+        median_full = full_sorted[len(full_sorted) // 2]
+        samples["history record"] = [max(0, n - median_full) for n in samples["history record"]]
+        return samples
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def report(size: int, samples: dict[str, list[int]]) -> list[str]:
+    lines = [f"{size} trees ({os.cpu_count()} cores)"]
+    medians: dict[str, float] = {}
+    for name, values in samples.items():
+        ordered = sorted(values)
+        p50, p99 = percentile(ordered, 0.5) / 1e6, percentile(ordered, 0.99) / 1e6
+        medians[name] = p50
+        lines.append(f"  {name:<16} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
+    tick = medians["full pass"] + medians["history record"]
+    for interval in INTERVALS:
+        share = 100 * tick / 1000 / interval
+        lines.append(f"  CPU share at a {interval:g} s interval: {share:.3f} % of one core")
+    return lines
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.metrics", description=__doc__)
+    parser.add_argument("--sizes", default="200,1000", help="trees per run (200,1000)")
+    parser.add_argument("--rounds", type=int, default=200, help="samples per variant (200)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    print("command:", " ".join(sys.orig_argv))
+    print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()))
+    print("processes on the machine:", sum(1 for n in os.listdir("/proc") if n.isdigit()))
+    for size in (int(s) for s in args.sizes.split(",") if s):
+        print("\n".join(report(size, measure(size, args.rounds))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
