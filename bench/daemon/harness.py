@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from corral._control.client import Client
+from corral._platform import process_table
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -267,28 +268,22 @@ class Daemon:
 
 
 def descendants(pid: int) -> list[int]:
-    """Every live descendant of `pid`, from /proc/PID/task/*/children (proc(5))."""
+    """Every live descendant of `pid`, from the parent links of one pass over /proc.
+
+    (/proc/PID/task/*/children would be cheaper but needs CONFIG_PROC_CHILDREN,
+    which some kernels, this machine's among them, lack.)
+    """
+    children: dict[int, list[int]] = {}
+    for proc in process_table().values():
+        children.setdefault(proc.ppid, []).append(proc.pid)
     found: list[int] = []
     frontier = [pid]
     while frontier:
-        parent = frontier.pop()
-        for child in _children(parent):
+        for child in children.get(frontier.pop(), ()):
             if child not in found:
                 found.append(child)
                 frontier.append(child)
     return found
-
-
-def _children(pid: int) -> list[int]:
-    pids: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return pids
-    for tid in tasks:
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/children") as f:
-            pids.extend(int(p) for p in f.read().split())
-    return pids
 
 
 def _watch(pids: Sequence[int]) -> dict[int, int]:
