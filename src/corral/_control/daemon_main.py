@@ -2,9 +2,11 @@
 
 `run_daemon` is what `corral daemon -c FILE` calls. It refuses to start on a bad
 config (the error names file, line and key), becomes a child subreaper, serves
-the API on the config's unix socket (mode 0600), starts the autostart programs
-in priority order and, on SIGTERM, SIGINT or `corral shutdown`, stops every
-program (reverse priority), closes the logs and removes the socket.
+the API on the config's unix socket (mode 0600), ends what a daemon that died
+left running (its state file says what), keeps its own state file current,
+starts the autostart programs in priority order and, on SIGTERM, SIGINT or
+`corral shutdown`, stops every program (reverse priority), closes the logs and
+removes the socket and the state file.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from corral._platform import become_subreaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.operations import Operations
+from corral._supervisor.runtime.checkpoint import Checkpoint
+from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.reaper import Reaper
 from corral._supervisor.runtime.supervisor import Supervisor
@@ -62,11 +66,13 @@ async def _serve(config: Config, out: TextIO) -> None:
     become_subreaper()
     os.makedirs(config.daemon.log_dir, exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
+    os.makedirs(os.path.dirname(config.daemon.state_file), exist_ok=True)
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
     reaper = Reaper()
     reaper.install(loop)
     supervisor = Supervisor(config, events=events, reaper=reaper)
+    previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_roots)
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
@@ -75,6 +81,13 @@ async def _serve(config: Config, out: TextIO) -> None:
     listen, token = config.daemon.http_listen, config.daemon.http_token
     if listen is not None and token is not None:  # the config allows only both or neither
         await _listen_tcp(server, listen, token, events)
+    if previous is not None:  # before our own record replaces its: a crash now loses nothing
+        timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
+        await end_previous(previous, events, timeouts)
+    checkpoint = Checkpoint(
+        config.daemon.state_file, supervisor.trees, events=events, on_error=_warn(events)
+    )
+    checkpoint.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
@@ -87,6 +100,7 @@ async def _serve(config: Config, out: TextIO) -> None:
         events.emit("daemon", "", message="shutting down")
         metrics.close()
         await supervisor.shutdown()
+        checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
         await server.close()
         reaper.uninstall()
@@ -106,6 +120,14 @@ async def _listen_tcp(server: HttpServer, address: str, token: str, events: Even
         raise CorralError(f"cannot listen on {address}: {reason}") from exc
     shown = f"[{host}]" if ":" in host else host
     events.emit("daemon", "", message=f"listening on http://{shown}:{bound}")
+
+
+def _warn(events: EventLog) -> Callable[[OSError], None]:
+    def checkpoint_failed(exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        events.emit("daemon", "", level="warning", message=f"cannot write the state file: {reason}")
+
+    return checkpoint_failed
 
 
 def _announce_ready() -> None:

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import os
 import select
+import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -48,6 +49,7 @@ __all__ = [
     "fd_above_stdio",
     "feature_status",
     "features",
+    "find_marked_anywhere",
     "find_tree",
     "find_trees",
     "fork_exec",
@@ -55,13 +57,16 @@ __all__ = [
     "open_watch_fd",
     "override_feature",
     "parse_signal",
+    "pidfd_exited",
     "process_table",
     "read_usage",
     "reap_any",
     "reap_if_child",
+    "remove_cgroup_dir",
     "send_to_group",
     "send_to_pid",
     "signal_name",
+    "signal_pidfd",
     "spawn",
     "wait_all_gone",
 ]
@@ -191,6 +196,46 @@ def find_trees(requests: list[tuple[bytes, int | None]]) -> list[list[tuple[int,
 
     found = scan(requests, within=subreaper_scope())
     return [[(stat.pid, stat.pgid) for stat in tree] for tree in found]
+
+
+def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:
+    """Pids of live processes carrying each marker, or descending from one, machine-wide.
+
+    Unlike `find_trees`, never limited to our descendants and never by process group:
+    for trees a dead daemon left (re-parented away from us, their group numbers
+    possibly reused). [] per marker without /proc.
+    """
+    if not _features.has(Feature.PROC_SCAN):
+        return [[] for _ in markers]
+    from corral._platform.linux.procfs import find_trees as scan
+
+    found = scan([(marker, None) for marker in markers], within=None)
+    return [[stat.pid for stat in tree] for tree in found]
+
+
+def signal_pidfd(fd: int, sig: int) -> bool:
+    """Send `sig` through a pidfd (it cannot reach a process that reused the pid); False if gone."""
+    try:
+        signal.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pidfd_exited(fd: int) -> bool:
+    """True once the process behind a pidfd has exited (the fd reads as readable)."""
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def remove_cgroup_dir(directory: str) -> None:
+    """Kill whatever is in one cgroup directory and remove it (v1 or v2; OSError if it stays).
+
+    For cgroups another daemon made: `cgroup.procs` lists members in both layouts,
+    and where `cgroup.kill` is missing (v1) each member gets SIGKILL.
+    """
+    from corral._platform.linux.cgroups.v2 import V2Cgroup
+
+    V2Cgroup(directory).remove()
 
 
 def reap_if_child(pid: int) -> None:

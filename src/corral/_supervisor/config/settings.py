@@ -20,7 +20,9 @@ class DaemonSettings:
     log_dir: str
     """Directory for the programs' log files, one file per instance and stream."""
     state_file: str
-    """Checkpoint of what runs, so a restarted daemon re-adopts its programs."""
+    """Checkpoint of what runs (the daemon, and each live instance's process tree), kept
+    current and removed at a clean shutdown; a daemon that finds it left by one that died
+    ends the programs still running there before starting its own (docs/daemon.md)."""
     log_timestamps: bool = True
     """Default for every program's logs.timestamps."""
     http_listen: str | None = None

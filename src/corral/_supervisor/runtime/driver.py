@@ -115,6 +115,11 @@ class InstanceDriver:
         return repr(self.machine)
 
     @property
+    def tree(self) -> _tree.Tree | None:
+        """The current (or last, until swept) process tree; None before the first spawn."""
+        return self._tree
+
+    @property
     def log_paths(self) -> dict[str, str]:
         """The current log file of each stream, by stream name."""
         return {stream: writer.path for stream, writer in zip(STREAMS, self._writers, strict=True)}

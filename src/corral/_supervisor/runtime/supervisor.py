@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from corral._observe.events import EventLog
+from corral._process import tree as _tree
 from corral._supervisor.config.load import Config
 from corral._supervisor.model.instance import StartRequested, StopRequested
 from corral._supervisor.model.program import Program
@@ -74,6 +75,14 @@ class Supervisor:
             for name, driver in self.drivers.items()
             if driver.machine.pid is not None and driver.machine.state in LIVE
         }
+
+    def trees(self) -> dict[str, _tree.Tree]:
+        """Instance name -> process tree of every instance that has one (for the checkpoint).
+
+        A tree stays until its stop sweep begins, so one whose root exited but whose
+        strays may live on (BACKOFF) is still named.
+        """
+        return {name: d.tree for name, d in self.drivers.items() if d.tree is not None}
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -1,0 +1,295 @@
+"""The state file: which daemon runs, and the process tree of each of its live instances.
+
+The daemon rewrites the file whenever an instance changes state, so that after a
+crash the next daemon knows what may still be running and can end it (see
+leftovers.py) instead of starting a duplicate beside it. Each tree is named by its
+root pid together with that process's start time (field 22 of /proc/PID/stat, in
+seconds since boot), so a pid reused by an unrelated process is never mistaken
+for it, and by the tree marker every member carries in its environment.
+
+Writes are atomic (a temporary file in the same directory, then rename; no fsync, see `write`), the
+file is private (0600), and however many instances change in one iteration of the
+event loop, the file is written once, at the next iteration (`loop.call_soon`):
+stopping a thousand instances does not write it a thousand times. A clean
+shutdown removes it; its presence at start means the last daemon did not stop
+cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from corral._platform import boot_clock, read_usage
+from corral._process.spawn import TREE_VARIABLE
+
+if TYPE_CHECKING:
+    from corral._observe.events import Event, EventLog
+    from corral._process.tree import Tree
+
+FORMAT = 1
+"""The version of the file's JSON layout; another version is not read."""
+
+SAME_BOOT = 30.0
+"""Seconds by which two readings of the boot time may differ and still be one boot.
+
+The boot time is derived (wall clock minus time since boot), so clock adjustments
+move it a little; a reboot moves it by at least the previous boot's uptime.
+"""
+
+_MARKER_PREFIX = TREE_VARIABLE + "="
+
+
+class CorruptState(ValueError):
+    """The state file cannot be read or does not hold what a daemon writes there."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreeRecord:
+    """One live instance's process tree, as the state file names it."""
+
+    name: str
+    """The instance, such as "web:0"."""
+    pid: int
+    """The root process (the program corral started)."""
+    pgid: int
+    """Its process group."""
+    started: float | None
+    """The root's start time in seconds since boot; None if it had already exited."""
+    marker: str
+    """The b"CORRAL_TREE=..." entry every member's environment carries, as text."""
+    cgroup: tuple[str, ...] = ()
+    """The instance's cgroup directories, when its sandbox has a cgroup."""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonRecord:
+    """What one daemon wrote: who it is and the trees it had running."""
+
+    pid: int
+    started: float
+    """The daemon's own start time in seconds since boot: with `pid`, names it."""
+    booted: float
+    """When the machine booted (seconds since the epoch): start times are per boot."""
+    trees: tuple[TreeRecord, ...] = ()
+
+    def same_boot(self, booted: float) -> bool:
+        """Whether the record was written since the boot at `booted` (start times comparable)."""
+        return abs(self.booted - booted) <= SAME_BOOT
+
+
+def booted_at() -> float:
+    """When this machine booted, in seconds since the epoch."""
+    return time.time() - boot_clock()
+
+
+def start_time(pid: int) -> float | None:
+    """A live process's start time in seconds since boot; None if it is gone (or a zombie)."""
+    usage = read_usage([pid]).get(pid)
+    return None if usage is None else usage.started
+
+
+# -- the file ------------------------------------------------------------------------
+
+
+def encode(record: DaemonRecord) -> bytes:
+    """The file's bytes for `record`."""
+    trees = [
+        {
+            "name": t.name,
+            "pid": t.pid,
+            "pgid": t.pgid,
+            "started": t.started,
+            "marker": t.marker,
+            "cgroup": list(t.cgroup),
+        }
+        for t in record.trees
+    ]
+    daemon = {"pid": record.pid, "started": record.started, "booted": record.booted}
+    document = {"format": FORMAT, "daemon": daemon, "instances": trees}
+    return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(raw: bytes) -> DaemonRecord:
+    """The record in a state file's bytes; CorruptState if anything is not as written."""
+    try:
+        document = json.loads(raw)
+        if document["format"] != FORMAT:
+            raise CorruptState(f"unknown format {document['format']!r}")
+        daemon = document["daemon"]
+        trees = tuple(_tree_record(entry) for entry in document["instances"])
+        return DaemonRecord(
+            _pid(daemon["pid"]), _number(daemon["started"]), _number(daemon["booted"]), trees
+        )
+    except CorruptState:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptState(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _tree_record(entry: Mapping[str, object]) -> TreeRecord:
+    marker = entry["marker"]
+    if not isinstance(marker, str) or not marker.startswith(_MARKER_PREFIX):
+        raise CorruptState(f"not a tree marker: {marker!r}")
+    if len(marker) == len(_MARKER_PREFIX):
+        raise CorruptState("an empty tree marker")
+    name, cgroup = entry["name"], entry["cgroup"]
+    if not isinstance(name, str) or not isinstance(cgroup, list):
+        raise CorruptState(f"a malformed instance entry: {entry!r}")
+    if not all(isinstance(path, str) and os.path.isabs(path) for path in cgroup):
+        raise CorruptState(f"cgroup paths must be absolute: {cgroup!r}")
+    started = entry["started"]
+    return TreeRecord(
+        name=name,
+        pid=_pid(entry["pid"]),
+        pgid=_pid(entry["pgid"]),
+        started=None if started is None else _number(started),
+        marker=marker,
+        cgroup=tuple(cgroup),
+    )
+
+
+def _pid(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 1:
+        raise CorruptState(f"not a process id: {value!r}")  # never 0, -1 (everyone) or init
+    return value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise CorruptState(f"not a time: {value!r}")  # `not >= 0` also refuses NaN
+    return float(value)
+
+
+def read(path: str) -> DaemonRecord | None:
+    """The record in the state file, None if there is none; CorruptState if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptState(f"cannot read it: {exc.strerror or exc}") from exc
+    return decode(raw)
+
+
+def write(path: str, record: DaemonRecord) -> None:
+    """Replace the state file atomically: temporary file (0600) in its directory, then rename.
+
+    No fsync: the file only matters while this boot lasts (a record from another boot
+    is never acted on), and rename is atomic against a crash of the daemon itself, so
+    the restart hot path does not wait for the disk.
+    """
+    directory = os.path.dirname(path) or "."
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # a leftover temporary file keeps its old mode otherwise
+            os.write(fd, encode(record))
+        finally:
+            os.close(fd)
+        os.rename(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def remove(path: str) -> None:
+    """Remove the state file (a clean shutdown); a missing one is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+# -- keeping it current -----------------------------------------------------------------
+
+
+class Checkpoint:
+    """Keeps the state file current: rewritten once per loop iteration in which a state changed.
+
+    `trees` returns the tree of every instance that has one (name -> Tree); it is
+    read when the file is written, not when the events arrive.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        trees: Callable[[], Mapping[str, Tree]],
+        *,
+        events: EventLog,
+        on_error: Callable[[OSError], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._trees = trees
+        self._events = events
+        self._on_error = on_error
+        self._loop = asyncio.get_running_loop()
+        self._pending: asyncio.Handle | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._started: dict[bytes, float | None] = {}
+        """Root start times read so far, by tree marker (one per spawn; each read once)."""
+        self._me = os.getpid()
+        self._my_start = start_time(self._me) or 0.0
+        self._booted = booted_at()
+        self.writes = 0
+        """How many times the file has been written (the tests count them)."""
+
+    def start(self) -> None:
+        """Write the file now, then again after every loop iteration with a state change."""
+        self._unsubscribe = self._events.subscribe(self._observe)
+        self.write_now()
+
+    def _observe(self, event: Event) -> None:
+        if event.kind == "state" and self._pending is None:
+            self._pending = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._pending = None
+        try:
+            self.write_now()
+        except OSError as exc:  # a full disk must not stop the daemon; say so and go on
+            if self._on_error is not None:
+                self._on_error(exc)
+
+    def record(self) -> DaemonRecord:
+        """What the file should say now."""
+        trees = self._trees()
+        self._started = {t.marker: self._start_of(t) for t in trees.values()}
+        entries = (_tree_entry(name, t, self._started[t.marker]) for name, t in trees.items())
+        return DaemonRecord(self._me, self._my_start, self._booted, tuple(entries))
+
+    def _start_of(self, tree: Tree) -> float | None:
+        if tree.marker in self._started:
+            return self._started[tree.marker]
+        return start_time(tree.root)  # our child, unreaped until we see its exit: no reuse
+
+    def write_now(self) -> None:
+        """Write the current record (raises OSError)."""
+        write(self.path, self.record())
+        self.writes += 1
+
+    def close(self, *, remove_file: bool) -> None:
+        """Stop following changes; remove the file after a clean shutdown."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        if remove_file:
+            remove(self.path)
+
+    def __repr__(self) -> str:
+        return f"<Checkpoint {self.path} writes={self.writes}>"
+
+
+def _tree_entry(name: str, tree: Tree, started: float | None) -> TreeRecord:
+    paths: tuple[str, ...] = tuple(getattr(tree.cgroup, "paths", ()))
+    return TreeRecord(name, tree.root, tree.pgid, started, tree.marker.decode("latin-1"), paths)

@@ -1,0 +1,165 @@
+"""The checkpoint on its own: what the file holds, what a reader refuses, and how often it
+is written (once per loop iteration with changes, however many instances changed)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from corral._observe.events import EventLog
+from corral._process.tree import Tree
+from corral._supervisor.config.load import load_config
+from corral._supervisor.runtime import checkpoint
+from corral._supervisor.runtime.checkpoint import (
+    Checkpoint,
+    CorruptState,
+    DaemonRecord,
+    TreeRecord,
+)
+from corral._supervisor.runtime.reaper import Reaper
+from corral._supervisor.runtime.supervisor import Supervisor
+
+RECORD = DaemonRecord(
+    pid=4242,
+    started=812.37,
+    booted=1_700_000_000.25,
+    trees=(
+        TreeRecord("web:0", 5001, 5001, 900.5, "CORRAL_TREE=4242.1.ab12cd34"),
+        TreeRecord("web:1", 5002, 5002, None, "CORRAL_TREE=4242.2.ab12cd34", ("/cg/a", "/cg/b")),
+    ),
+)
+
+
+async def _next_iteration() -> None:
+    """Return at the next iteration of the loop, after what `call_soon` scheduled before."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    loop.call_soon(done.set_result, None)
+    await done
+
+
+def test_a_record_survives_the_file_unchanged(tmp_path: Path) -> None:
+    path = str(tmp_path / "corral.state")
+    checkpoint.write(path, RECORD)
+    assert checkpoint.read(path) == RECORD
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert os.listdir(tmp_path) == ["corral.state"]
+
+
+def test_no_file_is_no_record(tmp_path: Path) -> None:
+    assert checkpoint.read(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"format": 2}, "unknown format 2"),
+        ({"daemon": {"pid": 1, "started": 1.0, "booted": 1.0}}, "not a process id: 1"),
+        ({"daemon": {"pid": True, "started": 1.0, "booted": 1.0}}, "not a process id: True"),
+        ({"daemon": {"pid": 9, "started": "x", "booted": 1.0}}, "not a time: 'x'"),
+        ({"daemon": {"pid": 9, "started": float("nan"), "booted": 1.0}}, "not a time: nan"),
+        ({"instances": [{"marker": "PATH=/bin"}]}, "not a tree marker: 'PATH=/bin'"),
+        ({"instances": [{"marker": "CORRAL_TREE="}]}, "an empty tree marker"),
+        ({"instances": [{"pgid": -1}]}, "not a process id: -1"),
+        ({"instances": [{"pid": 0}]}, "not a process id: 0"),
+        ({"instances": [{"cgroup": ["relative/dir"]}]}, "cgroup paths must be absolute"),
+        ({"instances": [{"name": None}]}, "a malformed instance entry"),
+        ({"instances": [{}], "drop": "started"}, "KeyError: 'started'"),
+    ],
+)
+def test_anything_unlike_what_a_daemon_writes_is_refused_whole(
+    change: dict[str, object], complaint: str
+) -> None:
+    document = json.loads(checkpoint.encode(RECORD))
+    for key, value in change.items():
+        if key == "instances":
+            entries = value if isinstance(value, list) else []
+            document["instances"][0].update(entries[0])
+        elif key == "drop":
+            del document["instances"][0][str(value)]
+        else:
+            document[key] = value
+    with pytest.raises(CorruptState, match=complaint.replace("(", r"\(")):
+        checkpoint.decode(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00\xff", b"[]", b'{"format": 1', b"null"])
+def test_bytes_that_are_no_record_at_all_are_refused(raw: bytes) -> None:
+    with pytest.raises(CorruptState):
+        checkpoint.decode(raw)
+
+
+def test_a_thousand_state_changes_in_one_iteration_write_the_file_once(tmp_path: Path) -> None:
+    path = tmp_path / "corral.state"
+
+    async def scenario() -> None:
+        events = EventLog()
+        trees: dict[str, Tree] = {}
+        saved = Checkpoint(str(path), lambda: trees, events=events)
+        saved.start()
+        assert saved.writes == 1
+        me = os.getpid()
+        for i in range(1000):  # what `stop all` does to a thousand instances at once
+            trees[f"p:{i}"] = Tree(me, os.getpgid(0), f"CORRAL_TREE=t.{i}.x".encode())
+            events.emit("state", f"p:{i}", old="RUNNING", new="STOPPING", pid=me, reason="")
+        events.emit("log.dropped", "p:0", stream="stdout", bytes=1, reason="disk full")
+        assert saved.writes == 1  # not yet: at the next iteration
+        await _next_iteration()
+        assert saved.writes == 2
+        record = checkpoint.read(str(path))
+        assert record is not None
+        assert [t.name for t in record.trees] == [f"p:{i}" for i in range(1000)]
+        events.emit("log.dropped", "p:0", stream="stdout", bytes=1, reason="disk full")
+        await _next_iteration()
+        assert saved.writes == 2  # only state changes move the file
+        saved.close(remove_file=True)
+
+    asyncio.run(scenario(), debug=True)
+    assert not path.exists()
+
+
+def test_stopping_many_real_instances_writes_the_file_far_fewer_times_than_they_change(
+    tmp_path: Path,
+) -> None:
+    instances = 40
+    config_path = tmp_path / "corral.toml"
+    config_path.write_text(
+        f'[daemon]\nsocket = "{tmp_path}/api.sock"\nlog_dir = "{tmp_path}/logs"\n'
+        f'[programs.sleeper]\ncommand = ["sleep", "300"]\nnumprocs = {instances}\n'
+        "start_seconds = 0\n"
+    )
+    config = load_config(str(config_path))
+    os.makedirs(config.daemon.log_dir)
+
+    async def scenario() -> tuple[int, int, list[str]]:
+        events = EventLog()
+        reaper = Reaper()
+        reaper.install(asyncio.get_running_loop())
+        supervisor = Supervisor(config, events=events, reaper=reaper)
+        saved = Checkpoint(config.daemon.state_file, supervisor.trees, events=events)
+        saved.start()
+        try:
+            await supervisor.start_autostart()
+            await _next_iteration()
+            first = events.last_seq
+            before = saved.writes
+            await supervisor.stop(list(supervisor.drivers))
+            await _next_iteration()
+            changes = sum(e.kind == "state" for e in events.since(first))
+            record = checkpoint.read(config.daemon.state_file)
+            left = [] if record is None else [t.name for t in record.trees]
+            return saved.writes - before, changes, left
+        finally:
+            await supervisor.shutdown()
+            saved.close(remove_file=True)
+            reaper.uninstall()
+
+    writes, changes, left = asyncio.run(scenario(), debug=True)
+    assert changes == 2 * instances  # RUNNING -> STOPPING -> STOPPED, each
+    assert 1 <= writes <= instances // 2, writes
+    assert left == []
