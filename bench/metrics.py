@@ -7,7 +7,9 @@ timed, each one call:
 - `full pass`: a tick that walks all of /proc (what every tick is on a machine
   with few processes, given the sampler's budget);
 - `known members`: a tick between full passes, reading only the trees' pids;
-- `history record`: keeping that tick's samples in the History ring.
+- `history record`: keeping that tick's samples in the History ring;
+- `state file write`: the daemon's checkpoint of N trees (encode, write, rename),
+  which it makes at most once per event-loop turn in which a state changed.
 
 The CPU share at an interval is (full pass + record) / interval: the sampler's
 steady cost when every tick is a full pass. Every process started is killed by
@@ -24,12 +26,14 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 
 from bench.spawn import machine, percentile
 from corral._observe.metrics.history import History
 from corral._observe.metrics.sampler import TreeSampler
+from corral._supervisor.runtime import checkpoint
 
 SEED = 1
 INTERVALS = (1.0, 5.0)
@@ -41,6 +45,7 @@ def measure(size: int, rounds: int) -> dict[str, list[int]]:
     if sleep is None:
         raise RuntimeError("`sleep` is not on PATH")
     procs: list[subprocess.Popen[bytes]] = []
+    state_path = os.path.join(tempfile.mkdtemp(prefix="bench-metrics-"), "corral.state")
     try:
         for _ in range(size):
             procs.append(subprocess.Popen([sleep, "600"], start_new_session=True))
@@ -48,12 +53,14 @@ def measure(size: int, rounds: int) -> dict[str, list[int]]:
         full = TreeSampler(budget=1.0, max_gap=0.0)  # every tick a full pass
         known = TreeSampler(budget=1e-12, max_gap=1e9)  # one full pass, then known pids
         history = History(120)
+        state = _state_record(roots)
         full.sample(roots)
         known.sample(roots)
         variants: dict[str, Callable[[], object]] = {
             "full pass": lambda: full.sample(roots),
             "known members": lambda: known.sample(roots),
             "history record": lambda: history.record(time.time(), full.sample(roots)),
+            "state file write": lambda: checkpoint.write(state_path, state),
         }
         samples: dict[str, list[int]] = {name: [] for name in variants}
         order = list(variants)
@@ -70,10 +77,25 @@ def measure(size: int, rounds: int) -> dict[str, list[int]]:
         samples["history record"] = [max(0, n - median_full) for n in samples["history record"]]
         return samples
     finally:
+        shutil.rmtree(os.path.dirname(state_path), ignore_errors=True)
         for p in procs:
             p.kill()
         for p in procs:
             p.wait()
+
+
+def _state_record(roots: dict[str, int]) -> checkpoint.DaemonRecord:
+    """What the daemon's state file holds for these trees (a made-up marker per tree)."""
+    trees = tuple(
+        checkpoint.TreeRecord(
+            name, pid, pid, checkpoint.start_time(pid), f"CORRAL_TREE={pid}-x", ()
+        )
+        for name, pid in roots.items()
+    )
+    me = os.getpid()
+    return checkpoint.DaemonRecord(
+        me, checkpoint.start_time(me) or 0.0, checkpoint.booted_at(), trees
+    )
 
 
 def report(size: int, samples: dict[str, list[int]]) -> list[str]:
@@ -81,7 +103,7 @@ def report(size: int, samples: dict[str, list[int]]) -> list[str]:
     medians: dict[str, float] = {}
     for name, values in samples.items():
         ordered = sorted(values)
-        p50, p99 = percentile(ordered, 0.5) / 1e6, percentile(ordered, 0.99) / 1e6
+        p50, p99 = percentile(ordered, 0.5) / 1e3, percentile(ordered, 0.99) / 1e3  # us -> ms
         medians[name] = p50
         lines.append(f"  {name:<16} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
     tick = medians["full pass"] + medians["history record"]
