@@ -100,7 +100,7 @@ async def _serve(config: Config, out: TextIO) -> None:
         events.emit("daemon", "", message="shutting down")
         metrics.close()
         await supervisor.shutdown()
-        checkpoint.close(remove_file=True)  # not reached if the shutdown failed
+        await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
         await server.close()
         reaper.uninstall()

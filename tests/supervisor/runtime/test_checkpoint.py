@@ -109,15 +109,16 @@ def test_a_thousand_state_changes_in_one_iteration_write_the_file_once(tmp_path:
             events.emit("state", f"p:{i}", old="RUNNING", new="STOPPING", pid=me, reason="")
         events.emit("log.dropped", "p:0", stream="stdout", bytes=1, reason="disk full")
         assert saved.writes == 1  # not yet: at the next iteration
-        await _next_iteration()
+        await saved.flushed()
         assert saved.writes == 2
         record = checkpoint.read(str(path))
         assert record is not None
         assert [t.name for t in record.trees] == [f"p:{i}" for i in range(1000)]
         events.emit("log.dropped", "p:0", stream="stdout", bytes=1, reason="disk full")
         await _next_iteration()
+        await saved.flushed()
         assert saved.writes == 2  # only state changes move the file
-        saved.close(remove_file=True)
+        await saved.close(remove_file=True)
 
     asyncio.run(scenario(), debug=True)
     assert not path.exists()
@@ -149,14 +150,14 @@ def test_stopping_many_real_instances_writes_the_file_far_fewer_times_than_they_
             first = events.last_seq
             before = saved.writes
             await supervisor.stop(list(supervisor.drivers))
-            await _next_iteration()
+            await saved.flushed()
             changes = sum(e.kind == "state" for e in events.since(first))
             record = checkpoint.read(config.daemon.state_file)
             left = [] if record is None else [t.name for t in record.trees]
             return saved.writes - before, changes, left
         finally:
             await supervisor.shutdown()
-            saved.close(remove_file=True)
+            await saved.close(remove_file=True)
             reaper.uninstall()
 
     writes, changes, left = asyncio.run(scenario(), debug=True)

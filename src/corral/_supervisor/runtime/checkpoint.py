@@ -23,6 +23,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -215,7 +216,10 @@ class Checkpoint:
     """Keeps the state file current: rewritten once per loop iteration in which a state changed.
 
     `trees` returns the tree of every instance that has one (name -> Tree); it is
-    read when the file is written, not when the events arrive.
+    read on the loop when a change is flushed. Encoding and writing the file happen
+    on a thread of their own, so a restart (exit noticed -> new process) never
+    waits for the disk; one write is in flight at a time, and changes that arrive
+    meanwhile are written, newest record only, when it is done.
     """
 
     def __init__(
@@ -232,6 +236,9 @@ class Checkpoint:
         self._on_error = on_error
         self._loop = asyncio.get_running_loop()
         self._pending: asyncio.Handle | None = None
+        self._writing: asyncio.Future[None] | None = None
+        self._queued: DaemonRecord | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._started: dict[bytes, float | None] = {}
         """Root start times read so far, by tree marker (one per spawn; each read once)."""
@@ -251,12 +258,46 @@ class Checkpoint:
             self._pending = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
+        # One more turn: what this turn's timers start (a restart after its backoff)
+        # runs first and is in the record, and the restart does not wait for the flush.
+        self._pending = self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
         self._pending = None
-        try:
-            self.write_now()
-        except OSError as exc:  # a full disk must not stop the daemon; say so and go on
+        record = self.record()
+        if self._writing is not None:
+            self._queued = record  # the newest wins; written when the current write ends
+        else:
+            self._write_in_background(record)
+
+    def _write_in_background(self, record: DaemonRecord) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corral-state")
+        self._writing = self._loop.run_in_executor(self._executor, write, self.path, record)
+        self._writing.add_done_callback(self._written)
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        self._writing = None
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            self.writes += 1
+        elif isinstance(error, OSError):  # a full disk must not stop the daemon; say so, go on
             if self._on_error is not None:
-                self._on_error(exc)
+                self._on_error(error)
+        else:
+            context = {"message": "writing the state file failed", "exception": error}
+            self._loop.call_exception_handler(context)
+        if self._queued is not None:
+            record, self._queued = self._queued, None
+            self._write_in_background(record)
+
+    async def flushed(self) -> None:
+        """Return once every state change seen so far is in the file."""
+        while self._pending is not None or self._writing is not None:
+            if self._writing is not None:
+                await asyncio.wait([self._writing])
+            else:
+                await asyncio.sleep(0)  # the flush is due at the next loop iteration
 
     def record(self) -> DaemonRecord:
         """What the file should say now."""
@@ -271,18 +312,24 @@ class Checkpoint:
         return start_time(tree.root)  # our child, unreaped until we see its exit: no reuse
 
     def write_now(self) -> None:
-        """Write the current record (raises OSError)."""
+        """Write the current record at once, on the calling thread (raises OSError)."""
         write(self.path, self.record())
         self.writes += 1
 
-    def close(self, *, remove_file: bool) -> None:
-        """Stop following changes; remove the file after a clean shutdown."""
+    async def close(self, *, remove_file: bool) -> None:
+        """Stop following changes, let a write in flight end, then (clean shutdown) remove it."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        self._queued = None
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if remove_file:
             remove(self.path)
 
