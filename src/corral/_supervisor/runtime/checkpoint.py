@@ -7,12 +7,13 @@ root pid together with that process's start time (field 22 of /proc/PID/stat, in
 seconds since boot), so a pid reused by an unrelated process is never mistaken
 for it, and by the tree marker every member carries in its environment.
 
-Writes are atomic (a temporary file in the same directory, then rename; no fsync, see `write`), the
-file is private (0600), and however many instances change in one iteration of the
-event loop, the file is written once, at the next iteration (`loop.call_soon`):
-stopping a thousand instances does not write it a thousand times. A clean
-shutdown removes it; its presence at start means the last daemon did not stop
-cleanly.
+Writes are atomic (a temporary file in the same directory, then rename; no
+fsync, see `write`) and the file is private (0600). However many instances change
+in one iteration of the event loop, the file is written once, two iterations
+later (so a restart due now spawns first and is in the record), on a thread of
+its own (so nothing on the loop waits for the disk): stopping a thousand
+instances does not write it a thousand times. A clean shutdown removes it; its
+presence at start means the last daemon did not stop cleanly.
 """
 
 from __future__ import annotations
