@@ -60,14 +60,18 @@ class Daemon:
         head += self.daemon_keys
         self.config.write_text(head + "\n" + textwrap.dedent(programs))
 
-    def start(self) -> None:
-        """Start the daemon and return once its API answers."""
+    def start(self, *, leak_fds: tuple[int, ...] = ()) -> None:
+        """Start the daemon and return once its API answers.
+
+        `leak_fds` are passed to the daemon without close-on-exec, as a careless
+        launcher (a shell, a parent with an open socket) would.
+        """
         read, write = os.pipe()
         try:
             self.process = corral.start(
                 [PYTHON, "-m", "corral", "daemon", "-c", str(self.config)],
                 extra_env={"CORRAL_READY_FD": str(write)},
-                pass_fds=[write],
+                pass_fds=[write, *leak_fds],
                 stdout=corral.File(str(self.output)),
                 stderr="merge",
             )

@@ -24,7 +24,7 @@ from corral._control.server.api import build_router
 from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError
 from corral._observe.events import Event, EventLog
-from corral._platform import become_subreaper
+from corral._platform import become_subreaper, close_on_exec_inherited
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.operations import Operations
@@ -63,6 +63,7 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
 
 async def _serve(config: Config, out: TextIO) -> None:
     loop = asyncio.get_running_loop()
+    close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
     os.makedirs(config.daemon.log_dir, exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)

@@ -43,6 +43,7 @@ __all__ = [
     "WaitStatus",
     "become_subreaper",
     "boot_clock",
+    "close_on_exec_inherited",
     "decode_status",
     "devnull_fd",
     "environ_bytes",
@@ -156,6 +157,36 @@ def fd_above_stdio(fd: int) -> int:
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(fd)
     return moved
+
+
+def close_on_exec_inherited(keep: Iterable[int] = ()) -> list[int]:
+    """Mark every open fd above stderr close-on-exec, except `keep`; returns those changed.
+
+    For a daemon at start: an fd its launcher leaked to it (a shell's pipe, a
+    socket) must not reach every program it starts, since posix_spawn passes on
+    every fd without the flag. The fds come from /proc/self/fd where it exists, else
+    a probe of each number below the soft RLIMIT_NOFILE (at most 65,536).
+    """
+    kept = set(keep)
+    try:
+        candidates = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        limit = 65_536 if soft == resource.RLIM_INFINITY else min(soft, 65_536)
+        candidates = list(range(3, limit))
+    changed = []
+    for fd in candidates:
+        if fd <= 2 or fd in kept:
+            continue
+        try:
+            if os.get_inheritable(fd):
+                os.set_inheritable(fd, False)
+                changed.append(fd)
+        except OSError:  # closed meanwhile (the listing's own fd), or never open
+            continue
+    return changed
 
 
 def open_exit_notifier(pid: int) -> ExitNotifier:

@@ -371,3 +371,28 @@ def test_the_api_keeps_answering_while_a_program_floods_without_pause(tmp_path: 
         *whole, last = daemon.call("GET", "/logs/yes:0", lines="3")["lines"]
         assert [line.split(" ", 1)[1] for line in whole] == [words, words]
         assert words.startswith(last.split(" ", 1)[1])  # SIGTERM may cut the last line short
+
+
+def test_an_fd_leaked_to_the_daemon_does_not_reach_its_programs(tmp_path: Path) -> None:
+    programs = """
+        [programs.lister]
+        command = ["sh", "-c", "ls /proc/$$/fd; echo listed; exec sleep 300"]
+        start_seconds = 0
+    """
+
+    def listing() -> str:
+        text = _log_text(daemon, "lister:0")
+        return text if "listed" in text else ""
+
+    read, write = os.pipe()
+    daemon = Daemon(tmp_path, programs)
+    try:
+        daemon.start(leak_fds=(write,))
+        text = wait_until(listing, what="the program's fd listing")
+    finally:
+        daemon.stop()
+        os.close(read)
+        os.close(write)
+    words = [line.split()[-1] for line in text.splitlines() if line.strip()]  # after the stamp
+    fds = {int(word) for word in words if word.isdigit()}
+    assert fds == {0, 1, 2}, f"the program had fds {sorted(fds)}; {write} was leaked to the daemon"
