@@ -124,6 +124,15 @@ class TreeSampler:
 def _update(tree: _Tree, procs: list[ProcUsage], now: float) -> Sample:
     """Fold one tick's members into `tree`; returns the tree's Sample."""
     previous, since = tree.members, tree.when
+    if len(procs) == 1 and since is not None and now > since:  # the common case, quicker
+        proc = procs[0]
+        seen = previous.get(proc.pid)
+        if seen is not None and seen[0] == proc.started:
+            tree.members = {proc.pid: (proc.started, proc.cpu_seconds)}
+            tree.when = now
+            gained = max(0.0, proc.cpu_seconds - seen[1])
+            busy = round(100.0 * gained / (now - since), 1)
+            return Sample(busy, proc.cpu_seconds, proc.rss_bytes, 1)
     gained = 0.0
     members: dict[int, tuple[float, float]] = {}
     for proc in procs:
