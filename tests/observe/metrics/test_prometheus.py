@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from corral._observe.metrics.prometheus import Family, render
 
 
@@ -49,3 +51,23 @@ def test_a_family_with_no_samples_still_declares_itself() -> None:
 
 def test_nothing_renders_as_empty_text() -> None:
     assert render([]) == ""
+
+
+def test_prometheus_own_parser_reads_it_back_escapes_and_all() -> None:
+    families = [
+        Family("corral_instance_up", "1 while RUNNING.", "gauge",
+               [({"instance": 'we"ird\\na\nme:0', "program": "p"}, 1.0)]),
+        Family("corral_instance_restarts_total", "Automatic restarts.", "counter",
+               [({"instance": "web:0", "program": "web"}, 3.0)]),
+        Family("corral_metrics_sample_seconds", "Tick cost.", "gauge", [({}, 0.00125)]),
+    ]  # fmt: skip
+    parsed = {f.name: f for f in text_string_to_metric_families(render(families))}
+    up = parsed["corral_instance_up"]
+    assert (up.type, up.documentation) == ("gauge", "1 while RUNNING.")
+    assert up.samples[0].labels == {"instance": 'we"ird\\na\nme:0', "program": "p"}
+    assert up.samples[0].value == 1.0
+    restarts = parsed["corral_instance_restarts"]  # the parser names counters without _total
+    assert restarts.type == "counter"
+    assert restarts.samples[0].name == "corral_instance_restarts_total"
+    assert restarts.samples[0].value == 3.0
+    assert parsed["corral_metrics_sample_seconds"].samples[0].value == 0.00125

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+from prometheus_client.parser import text_string_to_metric_families
+
 import corral
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.waiting import DEADLINE, wait_until
@@ -149,6 +151,14 @@ def test_prometheus_exposition_lists_state_and_usage_of_every_instance(tmp_path:
     assert _value(lines, "corral_metrics_interval_seconds") == 0.2
     for line in lines:  # every line is a comment or `name{labels} number`
         assert line.startswith("# ") or re.fullmatch(r"[a-z_]+(\{[^}]*\})? \S+", line), line
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}  # Prometheus's parser
+    states = [s for s in parsed["corral_instance_state"].samples if s.value == 1]
+    assert {s.labels["instance"]: s.labels["state"] for s in states} == {
+        "busy:0": "RUNNING",
+        "idle:0": "RUNNING",
+        "off:0": "STOPPED",
+    }
+    assert parsed["corral_instance_restarts"].type == "counter"
 
 
 def test_the_cli_prints_the_table_and_one_instance_history(tmp_path: Path) -> None:
