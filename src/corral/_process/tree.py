@@ -20,6 +20,7 @@ import os
 import signal
 import time
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from corral._platform import (
@@ -168,28 +169,41 @@ async def kill_async(tree: Tree, timeout: float = KILL_TIMEOUT) -> list[int]:
 
 async def wait_all_gone_async(pids: list[int], timeout: float) -> None:
     """Wait on the loop until every pid has exited (pidfds), or `timeout` passes."""
-    loop = asyncio.get_running_loop()
-    waiters: list[asyncio.Future[None]] = []
     fds: list[int] = []
     unwatched = False
     for pid in pids:
         fd = open_watch_fd(pid)
         if fd is None:
             unwatched = True
-            continue
-        fds.append(fd)
-        done: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(fd, _settle, done)
-        waiters.append(done)
+        else:
+            fds.append(fd)
     try:
-        if waiters:
-            await asyncio.wait(waiters, timeout=timeout)
+        await wait_pidfds(fds, timeout)
         if unwatched:  # no pidfd here: bounded back-off re-checks, on the loop
             await _poll_gone(pids, time.monotonic() + timeout)
     finally:
         for fd in fds:
-            loop.remove_reader(fd)
             os.close(fd)
+
+
+async def wait_pidfds(fds: Sequence[int], timeout: float) -> None:
+    """Wait on the loop until each pidfd is readable (its process exited), or `timeout`.
+
+    The fds stay open: they belong to the caller.
+    """
+    if not fds:
+        return
+    loop = asyncio.get_running_loop()
+    waiters: list[asyncio.Future[None]] = []
+    try:
+        for fd in fds:
+            done: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(fd, _settle, done)
+            waiters.append(done)
+        await asyncio.wait(waiters, timeout=timeout)
+    finally:
+        for fd in fds[: len(waiters)]:
+            loop.remove_reader(fd)
 
 
 def _settle(done: asyncio.Future[None]) -> None:

@@ -42,6 +42,7 @@ from corral._platform import (
     send_to_pid,
     signal_pidfd,
 )
+from corral._process.tree import wait_pidfds
 from corral._supervisor.runtime import checkpoint
 from corral._supervisor.runtime.checkpoint import DaemonRecord, TreeRecord, booted_at, start_time
 
@@ -185,29 +186,12 @@ def _send(pinned: Iterable[_Pinned], sig: int) -> None:
 
 async def _wait_gone(pinned: list[_Pinned], timeout: float) -> None:
     """Wait until every pinned process has exited, or `timeout` passes."""
-    loop = asyncio.get_running_loop()
-    waiters: list[asyncio.Future[None]] = []
-    fds = [p.fd for p in pinned if p.fd is not None]
-    for fd in fds:
-        done: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(fd, _settle, done)
-        waiters.append(done)
-    try:
-        if waiters:
-            await asyncio.wait(waiters, timeout=timeout)
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while any(p.fd is None and _alive(p) for p in pinned) and time.monotonic() < deadline:
-            await asyncio.sleep(delay)  # no pidfd: no exit event for a stranger's child
-            delay = min(delay * 2, GONE_POLL)
-    finally:
-        for fd in fds:
-            loop.remove_reader(fd)
-
-
-def _settle(done: asyncio.Future[None]) -> None:
-    if not done.done():
-        done.set_result(None)
+    deadline = time.monotonic() + timeout
+    await wait_pidfds([p.fd for p in pinned if p.fd is not None], timeout)
+    delay = 0.001
+    while any(p.fd is None and _alive(p) for p in pinned) and time.monotonic() < deadline:
+        await asyncio.sleep(delay)  # no pidfd: no exit event for a stranger's child
+        delay = min(delay * 2, GONE_POLL)
 
 
 def _alive(process: _Pinned) -> bool:
