@@ -74,18 +74,14 @@ class Tree:
         The scan comes first: once a member dies, its unmarked children are
         re-parented and no parent link leads to them any more.
         """
-        found = find_tree(self.marker, self.pgid)
-        send_to_group(self.pgid, sig)
-        for pid, pgid in found:
-            if pgid != self.pgid:
-                send_to_pid(pid, sig)
-        pids = [pid for pid, _ in found]
-        self.signalled.update(pids)
-        return pids
+        return self._signal(find_tree(self.marker, self.pgid), sig)
 
     async def send_async(self, sig: int) -> list[int]:
         """`send`, with its /proc scan shared by every tree signalled in this loop iteration."""
-        found = await _scans().find(self.marker, self.pgid)
+        return self._signal(await _scans().find(self.marker, self.pgid), sig)
+
+    def _signal(self, found: list[tuple[int, int]], sig: int) -> list[int]:
+        """Signal the group, then each member found outside it; remember them all."""
         send_to_group(self.pgid, sig)
         for pid, pgid in found:
             if pgid != self.pgid:

@@ -20,11 +20,11 @@ from corral._observe.sampling import Usage, tree_usage
 from corral._platform import parse_signal, send_to_group, send_to_pid
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.targets import resolve_targets
-from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
+from corral._supervisor.runtime.driver import LIVE, STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.output import OVERFLOW
 from corral._supervisor.runtime.prometheus import families
-from corral._supervisor.runtime.supervisor import LIVE, Outcome, Supervisor
+from corral._supervisor.runtime.supervisor import Outcome, Supervisor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,11 +120,7 @@ class Operations:
     def status(self, targets: Sequence[str] = ()) -> list[InstanceStatus]:
         """Status of the named instances (all when none are named)."""
         drivers = self._drivers(targets)
-        live = {
-            d.name: d.machine.pid
-            for d in drivers
-            if d.machine.pid is not None and d.machine.state in LIVE
-        }
+        live = {d.name: pid for d in drivers if (pid := d.live_pid) is not None}
         usage = tree_usage(live)
         now = self._clock()
         return [self._status_of(d, usage.get(d.name), now) for d in drivers]
@@ -219,8 +215,8 @@ class Operations:
         number = parse_signal(sig)
         outcomes = []
         for name in self._resolve(targets):
-            machine = self._sup.drivers[name].machine
-            pid = machine.pid if machine.state in LIVE else None
+            driver = self._sup.drivers[name]
+            machine, pid = driver.machine, driver.live_pid
             sent = pid is not None and (send_to_group(pid, number) or send_to_pid(pid, number))
             message = f"sent {number.name}" if sent else f"not running ({machine.state.value})"
             outcomes.append(Outcome(name, sent, machine.state.value, message))

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("corral.daemon")
 
+LIVE = frozenset({InstanceState.STARTING, InstanceState.RUNNING, InstanceState.STOPPING})
+"""States in which an instance has a process."""
 STREAMS = ("stdout", "stderr")
 
 
@@ -113,6 +115,12 @@ class InstanceDriver:
 
     def __repr__(self) -> str:
         return repr(self.machine)
+
+    @property
+    def live_pid(self) -> int | None:
+        """The pid of the instance's process while it has one (STARTING, RUNNING, STOPPING)."""
+        machine = self.machine
+        return machine.pid if machine.state in LIVE else None
 
     @property
     def tree(self) -> _tree.Tree | None:

@@ -13,8 +13,9 @@ import time
 
 from corral._observe.metrics.prometheus import Family, Labels
 from corral._supervisor.model.states import InstanceState
+from corral._supervisor.runtime.driver import LIVE
 from corral._supervisor.runtime.metrics import MetricsLoop
-from corral._supervisor.runtime.supervisor import LIVE, Supervisor
+from corral._supervisor.runtime.supervisor import Supervisor
 
 Samples = list[tuple[Labels, float]]
 PREFIX = "corral_"

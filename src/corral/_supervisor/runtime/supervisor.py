@@ -25,8 +25,6 @@ from corral._supervisor.runtime.reaper import Reaper
 S = InstanceState
 _AFTER_START = frozenset({S.RUNNING, S.FATAL, S.EXITED, S.STOPPED})
 _AFTER_STOP = frozenset({S.STOPPED, S.EXITED, S.FATAL})
-LIVE = frozenset({S.STARTING, S.RUNNING, S.STOPPING})
-"""States in which an instance has a process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +68,7 @@ class Supervisor:
 
     def live_roots(self) -> dict[str, int]:
         """Instance name -> root pid of every instance that has a process."""
-        return {
-            name: driver.machine.pid
-            for name, driver in self.drivers.items()
-            if driver.machine.pid is not None and driver.machine.state in LIVE
-        }
+        return {name: pid for name, d in self.drivers.items() if (pid := d.live_pid) is not None}
 
     def trees(self) -> dict[str, _tree.Tree]:
         """Instance name -> process tree of every instance that has one (for the checkpoint).
