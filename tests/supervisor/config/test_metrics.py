@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from corral._errors import InvalidSpec
 from corral._supervisor.config.settings import MetricsSettings
 from tests.supervisor.config.parsing import FILE, config_error, parse
 
@@ -50,3 +53,10 @@ def test_a_bad_metrics_table_and_a_bad_program_are_both_reported() -> None:
     keys = [error.key, *(more.key for more in error.more)]
     assert "metrics.history" in keys
     assert any(key and key.startswith("programs.web") for key in keys)
+
+
+def test_the_settings_object_refuses_bad_values_itself() -> None:
+    with pytest.raises(InvalidSpec, match="interval must be 0"):
+        MetricsSettings(interval=0.01)
+    with pytest.raises(InvalidSpec, match="history must be at least 1"):
+        MetricsSettings(history=0)

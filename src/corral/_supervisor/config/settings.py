@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from corral._errors import InvalidSpec
 from corral._supervisor.model.program import Program
 
 
@@ -45,9 +46,9 @@ class MetricsSettings:
 
     def __post_init__(self) -> None:
         if self.interval != 0 and self.interval < MIN_INTERVAL:
-            raise ValueError(f"interval must be 0 (off) or at least {MIN_INTERVAL:g} seconds")
+            raise InvalidSpec(f"interval must be 0 (off) or at least {MIN_INTERVAL:g} seconds")
         if self.history < 1:
-            raise ValueError("history must be at least 1")
+            raise InvalidSpec("history must be at least 1")
 
 
 MIN_INTERVAL = 0.1
