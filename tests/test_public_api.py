@@ -19,6 +19,7 @@ CORRAL_ALL = [
     "Command",
     "CorralError",
     "ExecutableNotFound",
+    "ExitStatusUnknown",
     "ExitedNonZero",
     "File",
     "InvalidSpec",

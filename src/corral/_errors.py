@@ -15,7 +15,8 @@
     │   └── BadWorkingDirectory      the cwd is missing or not a directory
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
-        ├── KilledBySignal           ended by a signal it did not survive
+        ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
+        ├── ExitStatusUnknown        it exited, but something else collected its status
         └── TimedOut                 the deadline passed; the tree was ended
 
 Messages name the command, what happened (exit code or signal *name*, the last
@@ -36,6 +37,7 @@ __all__ = [
     "CorralError",
     "DaemonUnavailable",
     "ExecutableNotFound",
+    "ExitStatusUnknown",
     "ExitedNonZero",
     "FinishedProcess",
     "InvalidSpec",
@@ -67,6 +69,10 @@ class FinishedProcess(Protocol):
     def stderr(self) -> bytes: ...
     @property
     def duration(self) -> float: ...
+    @property
+    def oom_killed(self) -> bool: ...
+    @property
+    def status_unknown(self) -> bool: ...
 
 
 def format_command(argv: Sequence[str]) -> str:
@@ -250,7 +256,23 @@ class KilledBySignal(ProcessFailed):
 
     def __init__(self, result: FinishedProcess) -> None:
         self.signal_name = result.signal_name
-        super().__init__(result, f"was killed by {result.signal_name} (pid {result.pid})")
+        self.oom_killed = result.oom_killed
+        killer = (
+            f"the OOM killer ({result.signal_name})" if result.oom_killed else result.signal_name
+        )
+        super().__init__(result, f"was killed by {killer} (pid {result.pid})")
+
+
+class ExitStatusUnknown(ProcessFailed):
+    """It exited, but its status was collected by something else (a stray `waitpid`, a
+    SIGCHLD handler of the host application) and the kernel could not tell it again."""
+
+    def __init__(self, result: FinishedProcess) -> None:
+        super().__init__(
+            result,
+            f"exited with an unknown status (pid {result.pid}): something else in this "
+            "process reaped it (os.waitpid, a SIGCHLD handler); corral counts that as a failure",
+        )
 
 
 class TimedOut(ProcessFailed):

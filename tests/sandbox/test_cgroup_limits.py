@@ -191,3 +191,23 @@ def test_usage_outlives_the_handle_and_is_none_without_a_cgroup(twin: Twin) -> N
 def read(directory: str, name: str) -> str:
     with open(os.path.join(directory, name)) as f:
         return f.read().strip()
+
+
+@pytest.mark.requires(Feature.CGROUP_MEMORY)
+def test_run_names_the_oom_killer(twin: Twin) -> None:
+    with pytest.raises(corral.KilledBySignal) as caught:
+        twin.run(argv("hog_memory", "1024"), sandbox=limits(memory_max=64 * MIB))
+    assert caught.value.oom_killed
+    result = caught.value.result
+    assert isinstance(result, corral.Result)
+    assert result.oom_killed
+    assert result.how == "OOM-killed (SIGKILL)"
+    assert "the OOM killer (SIGKILL)" in str(caught.value)
+
+
+def test_a_plain_sigkill_is_not_called_an_oom_kill(twin: Twin) -> None:
+    with twin.start(["sleep", "30"], check=False) as proc:
+        result = proc.kill()
+    assert result.signal_name == "SIGKILL"
+    assert not result.oom_killed
+    assert result.how == "SIGKILL"

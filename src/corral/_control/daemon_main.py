@@ -25,13 +25,13 @@ from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError
 from corral._observe.events import Event, EventLog
 from corral._platform import become_subreaper, close_on_exec_inherited
+from corral._process.reaper import OwningReaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
-from corral._supervisor.runtime.reaper import Reaper
 from corral._supervisor.runtime.supervisor import Supervisor
 
 READY_FD_VARIABLE = "CORRAL_READY_FD"
@@ -70,7 +70,7 @@ async def _serve(config: Config, out: TextIO) -> None:
     os.makedirs(os.path.dirname(config.daemon.state_file), exist_ok=True)
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
-    reaper = Reaper()
+    reaper = OwningReaper()
     reaper.install(loop)
     supervisor = Supervisor(config, events=events, reaper=reaper)
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs

@@ -23,6 +23,7 @@ from corral._platform.posix import child as _child
 from corral._platform.posix import spawn as _posix_spawn
 from corral._platform.posix.child import ChildStep, ChildStepFailed, Forker
 from corral._platform.posix.exits import (
+    UNKNOWN,
     ExitNotifier,
     ThreadExitNotifier,
     WaitStatus,
@@ -33,6 +34,7 @@ from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.signals import parse_signal, signal_name
 
 __all__ = [
+    "UNKNOWN",
     "ChildStep",
     "ChildStepFailed",
     "ExitNotifier",

@@ -24,6 +24,10 @@ class Feature(enum.Enum):
     PIDFD = "pidfd"
     """Process exit as a pollable file descriptor (Linux 5.3+ `pidfd_open`)."""
 
+    PIDFD_EXIT_INFO = "pidfd-exit-info"
+    """The exit status of a reaped child read from its pidfd (`PIDFD_GET_INFO` with
+    `PIDFD_INFO_EXIT`, Linux 6.15+): a status something else collected is recovered."""
+
     PROC_SCAN = "proc-scan"
     """Finding a process tree's members, even double-forked ones, through /proc."""
 
@@ -98,6 +102,21 @@ def _probe_pidfd() -> FeatureStatus:
     return FeatureStatus(feature=Feature.PIDFD, supported=True)
 
 
+def _probe_pidfd_exit_info() -> FeatureStatus:
+    if not _probe_pidfd().supported:
+        return _missing(Feature.PIDFD_EXIT_INFO, "no pidfds", "Linux 6.15+")
+    release = os.uname().release.split("-")[0].split(".")
+    try:
+        version = (int(release[0]), int(release[1]))
+    except (IndexError, ValueError):
+        version = (0, 0)
+    if version < (6, 15):
+        return _missing(
+            Feature.PIDFD_EXIT_INFO, f"kernel {os.uname().release} predates 6.15", "Linux 6.15+"
+        )
+    return FeatureStatus(feature=Feature.PIDFD_EXIT_INFO, supported=True)
+
+
 def _probe_proc_scan() -> FeatureStatus:
     if not sys.platform.startswith("linux"):
         return _missing(Feature.PROC_SCAN, f"platform is {sys.platform}", "Linux /proc")
@@ -149,6 +168,7 @@ def _missing(feature: Feature, reason: str, needs: str) -> FeatureStatus:
 
 _PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
     Feature.PIDFD: _probe_pidfd,
+    Feature.PIDFD_EXIT_INFO: _probe_pidfd_exit_info,
     Feature.PROC_SCAN: _probe_proc_scan,
     Feature.SPAWN_CHDIR: _probe_spawn_chdir,
     Feature.SUBREAPER: _probe_subreaper,

@@ -51,12 +51,12 @@ class AsyncProcess(ProcessCore):
         try:
             if exc_type is not None:
                 await self._abort()
-            elif self._status is None:
+            elif self._child.exit is None:
                 await self._end(grace=self._options.grace)
             else:
                 await _tree.kill_async(self._tree)
         finally:
-            self._close()
+            await self._aclose()
 
     # -- waiting ------------------------------------------------------------
 
@@ -136,7 +136,7 @@ class AsyncProcess(ProcessCore):
 
     def _on_exit(self) -> None:
         if self._on_exit_ready():
-            self._loop.remove_reader(self._launched.notifier.fd)
+            self._loop.remove_reader(self._child.exit_fd)
         self._wake()
 
     def _on_write(self) -> None:
@@ -164,7 +164,7 @@ class AsyncProcess(ProcessCore):
 
     async def _wait_until(self, deadline: float | None, done: Callable[[], bool]) -> bool:
         while not done():
-            if self._status is not None and not self._streams.readers and not self._writing:
+            if self._child.exit is not None and not self._streams.readers and not self._writing:
                 return done()
             timeout = None if deadline is None else deadline - time.monotonic()
             if timeout is not None and timeout <= 0:
@@ -182,7 +182,7 @@ class AsyncProcess(ProcessCore):
     # -- ending ---------------------------------------------------------------
 
     async def _end(self, *, grace: float | None) -> None:
-        if self._status is None and grace is not None:
+        if self._child.exit is None and grace is not None:
             self._tree.send(self._spec.stop_signal)
             await self._wait_until(time.monotonic() + grace, self._exited)
         await _tree.kill_async(self._tree)
@@ -202,18 +202,34 @@ class AsyncProcess(ProcessCore):
 
     def _reap_blocking(self) -> None:
         """Collect the killed root's exit without the loop (bounded), so it is no zombie."""
-        if self._status is None:
+        if self._child.exit is None:
             poller = select.poll()
-            poller.register(self._launched.notifier.fd, select.POLLIN)
+            poller.register(self._child.exit_fd, select.POLLIN)
             if poller.poll(REAP_BOUND * 1000):
                 self._on_exit()
 
     def _unregister(self) -> None:
         for fd in self._streams.readers:
             self._loop.remove_reader(fd)
-        if self._status is None:
-            self._loop.remove_reader(self._launched.notifier.fd)
+        if self._child.exit is None:
+            self._loop.remove_reader(self._child.exit_fd)
         self._close_stdin_now()
+
+    async def _aclose(self) -> None:
+        """`_close` without blocking the loop: a cgroup is emptied on a thread.
+
+        A second cancellation while it runs falls back to the blocking `_close`, so
+        nothing is left behind either way.
+        """
+        self._unregister()
+        try:
+            if self._child.cgroup is not None and not self._child.released:
+                await _tree.kill_async(self._tree)
+            await self._child.release_async()
+        except asyncio.CancelledError:
+            self._close()
+            raise
+        self._streams.close()
 
     def _close(self) -> None:
         self._unregister()

@@ -38,7 +38,7 @@ class Process(ProcessCore):
         try:
             if exc_type is not None:
                 self._end(grace=None)
-            elif self._status is None:
+            elif self._child.exit is None:
                 self._end(grace=self._options.grace)
             else:
                 _tree.kill(self._tree)
@@ -64,7 +64,7 @@ class Process(ProcessCore):
     def poll(self) -> bool:
         """Handle whatever is ready without blocking; True once the process has exited."""
         self._pump(time.monotonic(), self._exited)
-        return self._status is not None
+        return self._child.exit is not None
 
     def stop(self, grace: float | None = None) -> Result:
         """Stop the tree: stop signal, up to `grace` seconds, then SIGKILL. Never raises."""
@@ -119,7 +119,7 @@ class Process(ProcessCore):
 
     def _end(self, *, grace: float | None) -> None:
         """Stop (grace given) or kill (None) the tree, then collect exit and output."""
-        if self._status is None and grace is not None:
+        if self._child.exit is None and grace is not None:
             self._tree.send(self._spec.stop_signal)
             self._pump(time.monotonic() + grace, self._exited)
         _tree.kill(self._tree)
@@ -132,7 +132,7 @@ class Process(ProcessCore):
 
     def _dispatch(self, fd: int) -> None:
         streams = self._streams
-        if fd == self._launched.notifier.fd and self._status is None:
+        if fd == self._child.exit_fd and self._child.exit is None:
             self._on_exit_ready()
         elif fd == streams.stdin:
             if streams.on_writable():
@@ -149,9 +149,9 @@ class Process(ProcessCore):
         if streams.wants_write() and streams.stdin is not None:
             poller.register(streams.stdin, select.POLLOUT)
             owners[streams.stdin] = self
-        if self._status is None:
-            poller.register(self._launched.notifier.fd, select.POLLIN)
-            owners[self._launched.notifier.fd] = self
+        if self._child.exit is None:
+            poller.register(self._child.exit_fd, select.POLLIN)
+            owners[self._child.exit_fd] = self
         return bool(owners)
 
 

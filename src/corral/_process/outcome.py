@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from corral._errors import (
     ExitedNonZero,
+    ExitStatusUnknown,
     FinishedProcess,
     KilledBySignal,
     ProcessFailed,
@@ -18,8 +19,10 @@ from corral._process.result import Result
 
 
 def stage_failed(result: Result, ok_codes: frozenset[int]) -> bool:
-    """Whether one process's ending counts as failure."""
-    return result.signal_name is not None or result.exit_code not in ok_codes
+    """Whether one process's ending counts as failure (an unknown status always does)."""
+    return (
+        result.status_unknown or result.signal_name is not None or result.exit_code not in ok_codes
+    )
 
 
 def pipefail(stages: Sequence[Result], ok_codes: frozenset[int]) -> int | None:
@@ -47,6 +50,8 @@ def verdict(
         return TimedOut(result, timeout if timeout is not None else 0.0)
     if not check or not failed:
         return None
+    if result.status_unknown:
+        return ExitStatusUnknown(result)
     if result.signal_name is not None:
         return KilledBySignal(result)
     return ExitedNonZero(result)

@@ -138,7 +138,7 @@ class Pipeline:
             raise
         finally:
             for proc in procs:
-                proc._close()
+                await proc._aclose()
 
     def _verdict(self, procs: Sequence[ProcessCore]) -> PipelineResult:
         stages = tuple(proc.result() for proc in procs)
@@ -209,7 +209,7 @@ def _discard(stage: Launched, command: Command) -> None:
 
 
 def _deadline(first: ProcessCore, timeout: float | None) -> float | None:
-    return None if timeout is None else first._launched.started + timeout
+    return None if timeout is None else first._child.launched.started + timeout
 
 
 def _close_idle_stdin(procs: Sequence[Process]) -> None:

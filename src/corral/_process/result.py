@@ -26,6 +26,12 @@ class Result:
     """Captured stderr (empty unless stderr was captured)."""
     timed_out: bool = False
     """Whether corral ended it because its timeout passed."""
+    oom_killed: bool = False
+    """Whether the kernel's OOM killer ended it (the sandbox's cgroup counted an OOM kill)."""
+    status_unknown: bool = False
+    """It exited, but how is lost: something else collected its status (a stray
+    `os.waitpid`, a host application's SIGCHLD handler) and the kernel kept no copy
+    (it does from Linux 6.15, and corral reads it there). Never `ok`."""
 
     @property
     def command(self) -> str:
@@ -49,8 +55,12 @@ class Result:
 
     @property
     def how(self) -> str:
-        """ "exit 3" or "SIGKILL", for tables and logs."""
-        return self.signal_name if self.signal_name else f"exit {self.exit_code}"
+        """ "exit 3", "SIGKILL", "OOM-killed (SIGKILL)" or "exit status unknown"."""
+        if self.status_unknown:
+            return "exit status unknown"
+        if self.signal_name:
+            return f"OOM-killed ({self.signal_name})" if self.oom_killed else self.signal_name
+        return f"exit {self.exit_code}"
 
     def __repr__(self) -> str:
         extra = " timed-out" if self.timed_out else ""
@@ -102,6 +112,16 @@ class PipelineResult:
     def signal_name(self) -> str | None:
         """The signal that ended the deciding stage, if any."""
         return self._deciding.signal_name
+
+    @property
+    def oom_killed(self) -> bool:
+        """Whether the OOM killer ended the deciding stage."""
+        return self._deciding.oom_killed
+
+    @property
+    def status_unknown(self) -> bool:
+        """Whether the deciding stage's exit status is lost (see `Result.status_unknown`)."""
+        return self._deciding.status_unknown
 
     @property
     def duration(self) -> float:

@@ -91,20 +91,26 @@ class Tree:
         return pids
 
     async def send_kill_async(self) -> list[int]:
-        """`send_kill` with a shared scan."""
-        pids = await self.send_async(signal.SIGKILL)
-        return self._kill_cgroup(pids)
+        """`send_kill` with a shared scan; the cgroup is emptied on a thread, off the loop.
 
-    def _kill_cgroup(self, pids: list[int]) -> list[int]:
+        Emptying a cgroup waits for its members to go (v1 gives no event for that), so
+        it must never run on the daemon's event loop.
+        """
+        pids = await self.send_async(signal.SIGKILL)
         if self.cgroup is not None:
-            killed = self.cgroup.kill_all()
-            self.signalled.update(killed)
-            pids.extend(set(killed).difference(pids))
+            self._add_killed(pids, await asyncio.to_thread(self.cgroup.kill_all))
         return pids
 
     def send_kill(self) -> list[int]:
         """SIGKILL every member, and everything in the cgroup; return the pids found."""
-        return self._kill_cgroup(self.send(signal.SIGKILL))
+        pids = self.send(signal.SIGKILL)
+        if self.cgroup is not None:
+            self._add_killed(pids, self.cgroup.kill_all())
+        return pids
+
+    def _add_killed(self, pids: list[int], killed: list[int]) -> None:
+        self.signalled.update(killed)
+        pids.extend(set(killed).difference(pids))
 
     def strays(self) -> list[int]:
         """Signalled members other than the root (whose own exit notifier reaps it).

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from corral._observe.events import EventLog
+from corral._process.reaper import OwningReaper
 from corral._process.tree import Tree
 from corral._supervisor.config.load import load_config
 from corral._supervisor.runtime import checkpoint
@@ -21,7 +22,6 @@ from corral._supervisor.runtime.checkpoint import (
     DaemonRecord,
     TreeRecord,
 )
-from corral._supervisor.runtime.reaper import Reaper
 from corral._supervisor.runtime.supervisor import Supervisor
 
 RECORD = DaemonRecord(
@@ -139,7 +139,7 @@ def test_stopping_many_real_instances_writes_the_file_far_fewer_times_than_they_
 
     async def scenario() -> tuple[int, int, list[str]]:
         events = EventLog()
-        reaper = Reaper()
+        reaper = OwningReaper()
         reaper.install(asyncio.get_running_loop())
         supervisor = Supervisor(config, events=events, reaper=reaper)
         saved = Checkpoint(config.daemon.state_file, supervisor.trees, events=events)

@@ -4,11 +4,31 @@ A pidfd refers to one process, not to a pid number, so it cannot be fooled by pi
 reuse; it polls readable once that process has exited (become a zombie), after
 which waitpid() on our child returns at once. We open it right after spawning:
 until we reap the child, its pid cannot be reused, so the open is race-free.
+
+When something else reaps our child first (a stray waitpid, a host application's
+SIGCHLD handler), waitpid() fails with ECHILD and the status is gone from it. Linux
+6.15 keeps it on the pidfd: ioctl(PIDFD_GET_INFO) with PIDFD_INFO_EXIT in the request
+mask fills `exit_code` (a raw wait status) once the process has been reaped, and sets
+that bit in the returned mask (pidfd_open(2); include/uapi/linux/pidfd.h). A pidfd
+opened before the reap is enough, which ours always is.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+
+from corral._platform.features import Feature, has
+from corral._platform.posix.exits import UNKNOWN, WaitStatus, decode_status
+
+_INFO_SIZE = 64
+"""sizeof(struct pidfd_info), version 0: mask, cgroupid, eleven u32 ids, exit_code."""
+_INFO_EXIT = 1 << 3
+"""PIDFD_INFO_EXIT."""
+_EXIT_CODE_AT = 60
+"""Offset of `exit_code` (s32) in struct pidfd_info."""
+PIDFD_GET_INFO = (3 << 30) | (_INFO_SIZE << 16) | (0xFF << 8) | 11
+"""_IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info)."""
 
 
 class PidfdExitNotifier:
@@ -24,12 +44,16 @@ class PidfdExitNotifier:
     def fd(self) -> int:
         return self._fd
 
-    def collect(self) -> int | None:
+    def collect(self) -> WaitStatus | None:
         try:
             done, raw = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            return 0
-        return raw if done else None
+        except ChildProcessError:  # someone else reaped it: ask the pidfd
+            if has(Feature.PIDFD_EXIT_INFO):
+                lost = exit_status(self._fd)
+                if lost is not None:
+                    return decode_status(lost)
+            return UNKNOWN
+        return decode_status(raw) if done else None
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -43,3 +67,20 @@ def open_pidfd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except ProcessLookupError:
         return None
+
+
+def exit_status(fd: int) -> int | None:
+    """The raw wait status a reaped process left on its pidfd (Linux 6.15+), else None."""
+    import fcntl
+
+    info = bytearray(_INFO_SIZE)
+    struct.pack_into("=Q", info, 0, _INFO_EXIT)
+    try:
+        fcntl.ioctl(fd, PIDFD_GET_INFO, info, True)
+    except OSError:  # ENOTTY/EINVAL before 6.13, ESRCH if it was never reaped
+        return None
+    (mask,) = struct.unpack_from("=Q", info, 0)
+    if not mask & _INFO_EXIT:
+        return None
+    (raw,) = struct.unpack_from("=i", info, _EXIT_CODE_AT)
+    return int(raw)

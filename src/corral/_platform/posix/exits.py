@@ -23,8 +23,12 @@ class ExitNotifier(Protocol):
     def pid(self) -> int: ...
     @property
     def fd(self) -> int: ...
-    def collect(self) -> int | None:
-        """The raw wait status once the process has exited (reaping it), else None."""
+    def collect(self) -> WaitStatus | None:
+        """The decoded wait status once the process has exited (reaping it), else None.
+
+        `UNKNOWN` when the process is gone but its status is not ours to know
+        (something else reaped it and the kernel cannot tell us what it was).
+        """
         ...
 
     def close(self) -> None: ...
@@ -32,10 +36,20 @@ class ExitNotifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WaitStatus:
-    """A decoded wait status: exactly one of `code` and `signal` is set."""
+    """A decoded wait status: `code` or `signal` is set, or neither when it is unknown."""
 
     code: int | None
     signal: int | None
+
+    @property
+    def known(self) -> bool:
+        """False for `UNKNOWN`: the process exited, but how is lost."""
+        return self.code is not None or self.signal is not None
+
+
+UNKNOWN = WaitStatus(code=None, signal=None)
+"""The exit of a process whose status someone else collected (a stray waitpid, a host
+application's SIGCHLD handler). Never a success: callers treat it as a failure."""
 
 
 def decode_status(raw: int) -> WaitStatus:
@@ -52,7 +66,7 @@ class ThreadExitNotifier:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self._status: int | None = None
+        self._status: WaitStatus | None = None
         self._read, self._write = os.pipe()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._wait, name=f"corral-wait-{pid}", daemon=True)
@@ -65,16 +79,17 @@ class ThreadExitNotifier:
     def _wait(self) -> None:
         try:
             _, raw = os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            raw = 0
-        self._status = raw
+        except ChildProcessError:  # reaped behind our back: no pidfd here to ask the kernel
+            self._status = UNKNOWN
+        else:
+            self._status = decode_status(raw)
         with self._lock:
             if self._write >= 0:
                 os.write(self._write, b"x")
                 os.close(self._write)
                 self._write = -1
 
-    def collect(self) -> int | None:
+    def collect(self) -> WaitStatus | None:
         return self._status
 
     def close(self) -> None:

@@ -15,14 +15,15 @@ import os
 import random
 import signal
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING
 
 from corral._errors import CorralError
 from corral._observe.events import EventLog
 from corral._observe.logs.writer import LogWriter
-from corral._platform import decode_status, send_to_group, signal_name
+from corral._platform import send_to_group
 from corral._process import tree as _tree
-from corral._process.spawn import Launched, launch
+from corral._process.child import CgroupFigures, Child
+from corral._process.reaper import OwningReaper
+from corral._process.spawn import launch
 from corral._supervisor.model.instance import (
     Action,
     ArmTimer,
@@ -41,10 +42,6 @@ from corral._supervisor.model.instance import (
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
-from corral._supervisor.runtime.reaper import Reaper
-
-if TYPE_CHECKING:
-    from corral._sandbox.plan import Plan
 
 log = logging.getLogger("corral.daemon")
 
@@ -62,11 +59,10 @@ class InstanceDriver:
 
     __slots__ = (
         "_changed",
+        "_child",
         "_events",
         "_followers",
         "_loop",
-        "_plan",
-        "_proc",
         "_pumps",
         "_reaper",
         "_sweeps",
@@ -84,7 +80,7 @@ class InstanceDriver:
         program: Program,
         index: int,
         *,
-        reaper: Reaper,
+        reaper: OwningReaper,
         events: EventLog,
         log_dir: str,
     ) -> None:
@@ -97,9 +93,10 @@ class InstanceDriver:
         )
         self._reaper = reaper
         self._events = events
-        self._proc: Launched | None = None
-        self._plan: Plan | None = None  # the sandbox plan of the current/last process
+        self._child: Child | None = None
+        """The current process, or the last one (its limits and cgroup figures stay)."""
         self._tree: _tree.Tree | None = None
+        """The current or last process tree, until its stop sweep begins."""
         self._pumps: tuple[OutputPump, ...] = ()
         self._timer: asyncio.TimerHandle | None = None
         self._changed: list[Callable[[InstanceDriver], None]] | None = None
@@ -221,49 +218,27 @@ class InstanceDriver:
             log.exception("%s: spawn failed unexpectedly", self.name)
             self.feed(SpawnFailed(reason=f"internal error: {type(exc).__name__}: {exc}"))
             return
-        self._proc = launched
-        self._plan = launched.sandbox
-        cgroup = None if launched.sandbox is None else launched.sandbox.cgroup
-        self._tree = _tree.Tree(launched.pid, launched.pgid, launched.marker, cgroup)
+        child = self._child = Child(launched)
+        self._tree = child.tree
         pumps = [pump for pump in self._pumps if not pump.closed]
         streams = zip(STREAMS, self._writers, (launched.stdout, launched.stderr), strict=True)
         for stream, writer, fd in streams:
             if fd is not None:
                 pumps.append(OutputPump(self._loop, fd, writer, self._followers, stream))
         self._pumps = tuple(pumps)
-        self._loop.add_reader(launched.notifier.fd, self._on_exit_ready)
+        self._loop.add_reader(child.exit_fd, self._on_exit_ready, child)
         self.feed(Spawned(pid=launched.pid))
 
-    def _on_exit_ready(self) -> None:
-        proc = self._proc
-        if proc is None:
+    def _on_exit_ready(self, child: Child) -> None:
+        if child.exit is not None:
             return
-        raw = proc.notifier.collect()
-        if raw is None:
+        ended = child.collect()
+        if ended is None:
             return
-        self._loop.remove_reader(proc.notifier.fd)
-        proc.notifier.close()
-        self._proc = None
-        send_to_group(proc.pgid, signal.SIGKILL)  # leftovers of the group die with it
-        status = decode_status(raw)
-        name = None if status.signal is None else signal_name(status.signal)
-        oom = self._finish_sandbox(proc) and status.signal == signal.SIGKILL
-        self.feed(ProcessExited(code=status.code, signal=name, oom=oom))
-
-    def _finish_sandbox(self, proc: Launched) -> bool:
-        """After the process exited: empty and remove its cgroup; True if it saw an OOM kill."""
-        plan = proc.sandbox
-        if plan is None:
-            return False
-        oom = False
-        if plan.cgroup is not None:
-            try:
-                oom = bool(plan.cgroup.usage().get("oom_kills"))
-                plan.cgroup.kill_all()  # what is left in the cgroup dies with the program
-            except OSError as exc:
-                log.warning("%s: cgroup cleanup: %s", self.name, exc)
-        plan.undo()
-        return oom
+        self._loop.remove_reader(child.exit_fd)
+        send_to_group(child.launched.pgid, signal.SIGKILL)  # leftovers of the group die with it
+        self._track(child.release_async())  # the cgroup empties on a thread, off the loop
+        self.feed(ProcessExited(code=ended.code, signal=ended.signal, oom=ended.oom))
 
     def _sweep(self) -> None:
         """Kill every remaining member of the current tree, double-forked ones included."""
@@ -305,16 +280,11 @@ class InstanceDriver:
 
     def limits(self) -> dict[str, object] | None:
         """The sandbox limits of the current (or last) process, for status."""
-        return None if self._plan is None else dict(self._plan.limits)
+        return None if self._child is None else self._child.limits
 
-    def cgroup_usage(self) -> dict[str, int | float | None] | None:
-        """Usage read from the current process's cgroup, if it has one."""
-        if self._plan is None or self._plan.cgroup is None:
-            return None
-        try:
-            return self._plan.cgroup.usage()
-        except OSError:
-            return None
+    def cgroup_usage(self) -> CgroupFigures | None:
+        """Usage read from the current (or last) process's cgroup, if it has one."""
+        return None if self._child is None else self._child.cgroup_usage()
 
     # -- followers ------------------------------------------------------------
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from corral._observe.events import EventLog
 from corral._process import tree as _tree
+from corral._process.reaper import OwningReaper
 from corral._supervisor.config.load import Config
 from corral._supervisor.model.instance import StartRequested, StopRequested
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.driver import InstanceDriver
-from corral._supervisor.runtime.reaper import Reaper
 
 S = InstanceState
 _AFTER_START = frozenset({S.RUNNING, S.FATAL, S.EXITED, S.STOPPED})
@@ -40,7 +40,7 @@ class Outcome:
 class Supervisor:
     """Owns the drivers of every instance of every configured program."""
 
-    def __init__(self, config: Config, *, events: EventLog, reaper: Reaper) -> None:
+    def __init__(self, config: Config, *, events: EventLog, reaper: OwningReaper) -> None:
         self.config = config
         self.events = events
         self.reaper = reaper
