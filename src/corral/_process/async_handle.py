@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import select
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 
 from corral._process import tree as _tree
@@ -63,8 +63,7 @@ class AsyncProcess(ProcessCore):
     async def wait(self, timeout: float | None = None) -> Result:
         """Wait for exit and end of output; return the Result (raising per `check`)."""
         deadline, limit = self._deadline(timeout)
-        if self._streams.stdin is not None and not self._streams.wants_write():
-            self._close_stdin_now()
+        self._close_idle_stdin()
         try:
             finished = await self._wait_until(deadline, self._finished)
         except BaseException:
@@ -155,6 +154,11 @@ class AsyncProcess(ProcessCore):
             self._loop.remove_writer(stdin)
         self._writing = want
 
+    def _close_idle_stdin(self) -> None:
+        """Close stdin now when there is nothing to write to it."""
+        if self._streams.stdin is not None and not self._streams.wants_write():
+            self._close_stdin_now()
+
     def _close_stdin_now(self) -> None:
         stdin = self._streams.stdin
         if stdin is not None and self._writing:
@@ -234,3 +238,22 @@ class AsyncProcess(ProcessCore):
     def _close(self) -> None:
         self._unregister()
         super()._close()
+
+
+async def run_together(procs: Sequence[AsyncProcess], timeout: float | None, grace: float) -> None:
+    """The async twin of `handle.run_together`: same rules; cancelling kills every tree."""
+    try:
+        deadline = None if timeout is None else procs[0]._child.launched.started + timeout
+        for proc in procs:
+            proc._close_idle_stdin()
+        waits = [proc._wait_until(deadline, proc._finished) for proc in procs]
+        if not all(await asyncio.gather(*waits)):
+            for proc in procs:
+                proc._timed_out = timeout
+            await asyncio.gather(*(proc._end(grace=grace) for proc in procs))
+    except BaseException:
+        await asyncio.gather(*(proc._abort() for proc in procs), return_exceptions=True)
+        raise
+    finally:
+        for proc in procs:
+            await proc._aclose()

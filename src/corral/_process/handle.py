@@ -54,8 +54,7 @@ class Process(ProcessCore):
         (stop signal, grace, SIGKILL) and TimedOut is raised.
         """
         deadline, limit = self._deadline(timeout)
-        if self._streams.stdin is not None and not self._streams.wants_write():
-            self._streams.close_stdin()
+        self._close_idle_stdin()
         if not self._pump(deadline, self._finished):
             self._timed_out = limit
             self._end(grace=self._options.grace)
@@ -119,13 +118,12 @@ class Process(ProcessCore):
 
     def _end(self, *, grace: float | None) -> None:
         """Stop (grace given) or kill (None) the tree, then collect exit and output."""
-        if self._child.exit is None and grace is not None:
-            self._tree.send(self._spec.stop_signal)
-            self._pump(time.monotonic() + grace, self._exited)
-        _tree.kill(self._tree)
-        self._pump(time.monotonic() + REAP_BOUND, self._exited)
-        self._pump(time.monotonic() + DRAIN_BOUND, self._streams.all_closed)
-        self._streams.close()
+        end_together((self,), grace)
+
+    def _close_idle_stdin(self) -> None:
+        """Close stdin now when there is nothing to write to it."""
+        if self._streams.stdin is not None and not self._streams.wants_write():
+            self._streams.close_stdin()
 
     def _pump(self, deadline: float | None, done: Callable[[], bool]) -> bool:
         return pump((self,), deadline, done)
@@ -173,3 +171,50 @@ def pump(procs: Sequence[Process], deadline: float | None, done: Callable[[], bo
         if wait_ms == 0:  # past the deadline: one pass over what was ready, no more
             return done()
     return True
+
+
+def run_together(procs: Sequence[Process], timeout: float | None, grace: float) -> None:
+    """Run processes started together (a pipeline's stages) to their end, as one, and close them.
+
+    One poll() drains them all. When `timeout` (counted from the first one's start)
+    passes, each is marked timed out and every tree is stopped (stop signal, `grace`,
+    SIGKILL); on an error or an interrupt every tree is killed at once.
+    """
+    try:
+        deadline = None if timeout is None else procs[0]._child.launched.started + timeout
+        for proc in procs:
+            proc._close_idle_stdin()
+        if not pump(procs, deadline, lambda: all(p._finished() for p in procs)):
+            for proc in procs:
+                proc._timed_out = timeout
+            end_together(procs, grace)
+    except BaseException:
+        if any(proc.running for proc in procs):
+            end_together(procs, None)
+        raise
+    finally:
+        for proc in procs:
+            proc._close()
+
+
+def end_together(procs: Sequence[Process], grace: float | None) -> None:
+    """Stop (grace given) or kill (None) every tree, then collect every exit and output."""
+    if grace is not None:
+        for proc in procs:
+            if proc.running:
+                proc._tree.send(proc._spec.stop_signal)
+        pump(procs, time.monotonic() + grace, lambda: not any(p.running for p in procs))
+    for proc in procs:
+        _tree.kill(proc._tree)
+    pump(procs, time.monotonic() + REAP_BOUND, lambda: not any(p.running for p in procs))
+    pump(procs, time.monotonic() + DRAIN_BOUND, lambda: all(p._streams.all_closed() for p in procs))
+    for proc in procs:
+        proc._streams.close()
+
+
+def discard(proc: Process) -> None:
+    """Kill and close a process that will not be waited for (a stage whose pipeline failed)."""
+    try:
+        end_together((proc,), None)
+    finally:
+        proc._close()

@@ -8,20 +8,18 @@ decides. A timeout, an error or a cancellation ends every stage's tree.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import errno
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from corral._errors import InvalidSpec, SpawnError
+from corral._process import async_handle as _async_handle
 from corral._process import handle as _handle
-from corral._process import tree as _tree
 from corral._process.async_handle import AsyncProcess
 from corral._process.command import Command, retrying, retrying_async
-from corral._process.core import DRAIN_BOUND, REAP_BOUND, ProcessCore
+from corral._process.core import ProcessCore
 from corral._process.handle import Process
 from corral._process.options import RunOptions
 from corral._process.outcome import pipefail, verdict
@@ -106,39 +104,13 @@ class Pipeline:
 
     def _run_once(self) -> PipelineResult:
         procs = [Process(*stage) for stage in self._launch()]
-        try:
-            deadline = _deadline(procs[0], self.options.timeout)
-            _close_idle_stdin(procs)
-            if not _handle.pump(procs, deadline, lambda: all(p._finished() for p in procs)):
-                _mark_timed_out(procs, self.options.timeout)
-                _end_all(procs, self.options.grace)
-            return self._verdict(procs)
-        except BaseException:
-            if any(p.running for p in procs):
-                _end_all(procs, None)
-            raise
-        finally:
-            for proc in procs:
-                proc._close()
+        _handle.run_together(procs, self.options.timeout, self.options.grace)
+        return self._verdict(procs)
 
     async def _run_once_async(self) -> PipelineResult:
         procs = [AsyncProcess(*stage) for stage in self._launch()]
-        try:
-            deadline = _deadline(procs[0], self.options.timeout)
-            for proc in procs:
-                if proc._streams.stdin is not None and not proc._streams.wants_write():
-                    proc._close_stdin_now()
-            waits = [proc._wait_until(deadline, proc._finished) for proc in procs]
-            if not all(await asyncio.gather(*waits)):
-                _mark_timed_out(procs, self.options.timeout)
-                await asyncio.gather(*(p._end(grace=self.options.grace) for p in procs))
-            return self._verdict(procs)
-        except BaseException:
-            await asyncio.gather(*(p._abort() for p in procs), return_exceptions=True)
-            raise
-        finally:
-            for proc in procs:
-                await proc._aclose()
+        await _async_handle.run_together(procs, self.options.timeout, self.options.grace)
+        return self._verdict(procs)
 
     def _verdict(self, procs: Sequence[ProcessCore]) -> PipelineResult:
         stages = tuple(proc.result() for proc in procs)
@@ -201,39 +173,4 @@ def _launch_stage(spec: ProcessSpec, pgroup: int, stdin: int | None) -> Launched
 
 def _discard(stage: Launched, command: Command) -> None:
     """End and reap a stage that started before a later stage failed to."""
-    proc = Process(stage, command.spec, RunOptions())
-    try:
-        proc.kill()
-    finally:
-        proc._close()
-
-
-def _deadline(first: ProcessCore, timeout: float | None) -> float | None:
-    return None if timeout is None else first._child.launched.started + timeout
-
-
-def _close_idle_stdin(procs: Sequence[Process]) -> None:
-    for proc in procs:
-        if proc._streams.stdin is not None and not proc._streams.wants_write():
-            proc._streams.close_stdin()
-
-
-def _mark_timed_out(procs: Sequence[ProcessCore], timeout: float | None) -> None:
-    for proc in procs:
-        proc._timed_out = timeout
-
-
-def _end_all(procs: Sequence[Process], grace: float | None) -> None:
-    if grace is not None:
-        for proc in procs:
-            if proc.running:
-                proc._tree.send(proc._spec.stop_signal)
-        _handle.pump(procs, time.monotonic() + grace, lambda: not any(p.running for p in procs))
-    for proc in procs:
-        _tree.kill(proc._tree)
-    _handle.pump(procs, time.monotonic() + REAP_BOUND, lambda: not any(p.running for p in procs))
-    _handle.pump(
-        procs, time.monotonic() + DRAIN_BOUND, lambda: all(p._streams.all_closed() for p in procs)
-    )
-    for proc in procs:
-        proc._streams.close()
+    _handle.discard(Process(stage, command.spec, RunOptions()))
