@@ -42,7 +42,7 @@ def test_repr_leaves_out_the_pid_when_there_is_no_process() -> None:
         (ExitInfo(None, "SIGKILL", False, 0), "SIGKILL"),
         (ExitInfo(None, "SIGKILL", True, 0), "OOM-killed (SIGKILL)"),
         (ExitInfo(137, None, True, 0), "OOM-killed"),
-        (ExitInfo(None, None, False, 0), "unknown exit status"),
+        (ExitInfo(None, None, False, 0), "exit status unknown"),
     ],
 )
 def test_exit_info_describes_the_exit(exit: ExitInfo, text: str) -> None:

@@ -172,7 +172,7 @@ class ExitInfo:
             return f"OOM-killed ({self.signal})" if self.signal else "OOM-killed"
         if self.signal is not None:
             return self.signal
-        return f"exit {self.code}" if self.code is not None else "unknown exit status"
+        return f"exit {self.code}" if self.code is not None else "exit status unknown"
 
     def is_expected(self, exit_codes: frozenset[int]) -> bool:
         """Whether the exit counts as success: no signal, no OOM, code in `exit_codes`."""
