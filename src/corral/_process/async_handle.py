@@ -1,8 +1,8 @@
 """AsyncProcess: the asyncio twin of Process, with the same methods awaited.
 
-The exit fd and the pipes are registered with the running loop (add_reader /
-add_writer); each event feeds the shared `Streams` and wakes the one coroutine
-waiting on this process. Cancelling the waiting task ends the whole tree.
+The exit fd is registered with the running loop, each output pipe is read by a
+`PipeReader` into the shared `Streams`, stdin is written on add_writer; each event
+wakes the one coroutine waiting on this process. Cancelling the waiting task ends the whole tree.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from types import TracebackType
 from corral._process import tree as _tree
 from corral._process.core import DRAIN_BOUND, REAP_BOUND, ProcessCore
 from corral._process.options import RunOptions
+from corral._process.reading import PipeReader
 from corral._process.result import Result
 from corral._process.spawn import Launched
 from corral._process.spec import ProcessSpec
@@ -27,15 +28,17 @@ _STREAMS = {"stdout": STDOUT, "stderr": STDERR}
 class AsyncProcess(ProcessCore):
     """A running child process (asyncio). Use with `async with`; see `corral.start_async`."""
 
-    __slots__ = ("_loop", "_waiter", "_writing")
+    __slots__ = ("_loop", "_pipes", "_waiter", "_writing")
 
     def __init__(self, launched: Launched, spec: ProcessSpec, options: RunOptions) -> None:
         super().__init__(launched, spec, options)
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._writing = False
-        for fd in self._streams.readers:
-            self._loop.add_reader(fd, self._on_read, fd)
+        self._pipes = tuple(
+            PipeReader(self._loop, fd, self._streams.sink(fd, self._wake))
+            for fd in list(self._streams.readers)
+        )
         self._loop.add_reader(launched.notifier.fd, self._on_exit)
         self._sync_writer()
 
@@ -127,12 +130,6 @@ class AsyncProcess(ProcessCore):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _on_read(self, fd: int) -> None:
-        if self._streams.on_readable(fd):
-            self._loop.remove_reader(fd)
-            self._streams.close_reader(fd)
-        self._wake()
-
     def _on_exit(self) -> None:
         if self._on_exit_ready():
             self._loop.remove_reader(self._child.exit_fd)
@@ -213,8 +210,8 @@ class AsyncProcess(ProcessCore):
                 self._on_exit()
 
     def _unregister(self) -> None:
-        for fd in self._streams.readers:
-            self._loop.remove_reader(fd)
+        for pipe in self._pipes:
+            pipe.close()
         if self._child.exit is None:
             self._loop.remove_reader(self._child.exit_fd)
         self._close_stdin_now()

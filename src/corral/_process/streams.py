@@ -9,8 +9,10 @@ caller are removed from the buffer; what is left becomes the Result's output.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-_READ_SIZE = 1 << 16
+from corral._process.reading import Sink, read_ready
+
 _WRITE_SIZE = 1 << 16
 
 STDOUT = 1
@@ -28,28 +30,25 @@ class Streams:
         self.close_stdin_when_drained = False
         self.buffers: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
         self.readers: dict[int, int] = {}  # open read fd -> STDOUT / STDERR
-        if stdout is not None:
-            self.readers[stdout] = STDOUT
-        if stderr is not None:
-            self.readers[stderr] = STDERR
+        for fd, stream in ((stdout, STDOUT), (stderr, STDERR)):
+            if fd is not None:
+                os.set_blocking(fd, False)  # read_ready reads until the pipe is empty
+                self.readers[fd] = stream
 
     # -- events -------------------------------------------------------------
 
     def on_readable(self, fd: int) -> bool:
         """Read what is there; True at EOF (then unregister the fd and `close_reader` it)."""
-        try:
-            data = os.read(fd, _READ_SIZE)
-        except BlockingIOError:
-            return False
-        if data:
-            self.buffers[self.readers[fd]] += data
-            return False
-        return True
+        return read_ready(fd, self.buffers[self.readers[fd]].extend)
 
     def close_reader(self, fd: int) -> None:
         """Close an output pipe that reached EOF."""
         del self.readers[fd]
         os.close(fd)
+
+    def sink(self, fd: int, changed: Callable[[], None]) -> Sink:
+        """A `PipeReader` sink for output fd `fd`: it owns the fd from now on."""
+        return _Capture(self, fd, changed)
 
     def on_writable(self) -> bool:
         """Write the next chunk of pending input; True when stdin should now be closed."""
@@ -122,3 +121,23 @@ class Streams:
         for fd in list(self.readers):
             os.close(fd)
         self.readers.clear()
+
+
+class _Capture:
+    """Output a `PipeReader` reads into a `Streams` buffer; `changed` wakes the waiter."""
+
+    __slots__ = ("_buffer", "_changed", "_fd", "_streams")
+
+    def __init__(self, streams: Streams, fd: int, changed: Callable[[], None]) -> None:
+        self._streams = streams
+        self._fd = fd
+        self._buffer = streams.buffers[streams.readers[fd]]
+        self._changed = changed
+
+    def data(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        self._changed()
+
+    def eof(self) -> None:
+        self._streams.readers.pop(self._fd, None)  # the reader closed it
+        self._changed()
