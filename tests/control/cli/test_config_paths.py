@@ -1,4 +1,4 @@
-"""The daemon and `corral -c FILE` agree on the socket.
+"""The daemon and `corral -c FILE` agree on the socket; a socket path too long is a config error.
 
 Real daemons, real CLIs: each daemon is started from a config file, and the CLI
 is given only that file (no --socket, no CORRAL_SOCKET), so it finds the daemon
@@ -19,7 +19,8 @@ from pathlib import Path
 import corral
 from corral._control.client import Client
 from corral._control.detach import wait_ready
-from tests.support.daemon import PYTHON, SLEEP_FOREVER
+from corral._platform import max_unix_socket_path
+from tests.support.daemon import PYTHON, SLEEP_FOREVER, Daemon
 from tests.support.waiting import DEADLINE
 
 PROGRAM = f"[programs.sleeper]\ncommand = {SLEEP_FOREVER}\nstart_seconds = 0\n"
@@ -142,3 +143,65 @@ def test_the_cli_names_a_socket_key_that_is_not_a_path(tmp_path: Path) -> None:
     assert result.stderr_text == (
         f"corral: {config}: daemon.socket: expected a path string; got 5\n"
     )
+
+
+# -- a socket path too long for AF_UNIX ----------------------------------------------
+
+
+def too_long_socket(where: Path) -> str:
+    """An absolute socket path one byte longer than bind() takes."""
+    head = f"{where}/"
+    return head + "s" * (max_unix_socket_path() + 1 - len(head))
+
+
+def test_the_daemon_refuses_a_socket_path_too_long_with_one_line_and_exit_2() -> None:
+    with short_dir() as where:
+        socket = too_long_socket(where)
+        config = where / "corral.toml"
+        config.write_text(f'{PROGRAM}\n[daemon]\nsocket = "{socket}"\n')
+        result = corral_cli("daemon", "-c", str(config), env=cli_env())
+        assert result.exit_code == 2
+        limit = max_unix_socket_path()
+        assert result.stderr_text == (
+            f"corral: {config}:6: daemon.socket: expected a unix socket path of at most "
+            f"{limit} bytes; got {limit + 1} bytes: {socket}\n"
+        )
+        assert not os.path.exists(socket)
+
+
+def test_the_default_socket_beside_a_deep_config_is_checked_too() -> None:
+    with short_dir() as where:
+        deep = Path(too_long_socket(where)).parent / ("d" * 100)
+        deep.mkdir(parents=True)
+        config = deep / "corral.toml"
+        config.write_text(PROGRAM)
+        result = corral_cli("daemon", "-c", str(config), env=cli_env())
+        assert result.exit_code == 2
+        assert result.stderr_text.startswith(f"corral: {config}: daemon.socket: expected ")
+        assert f"; got {len(str(deep / 'corral.sock'))} bytes: " in result.stderr_text
+        assert "Traceback" not in result.stderr_text
+        assert len(result.stderr_text.splitlines()) == 1
+
+
+def test_a_reload_to_a_socket_path_too_long_is_refused_and_the_old_config_stays(
+    tmp_path: Path,
+) -> None:
+    daemon = Daemon(tmp_path, PROGRAM)
+    daemon.start()
+    try:
+        pid = daemon.wait_state("sleeper:0", "RUNNING")["pid"]
+        long_socket = too_long_socket(Path(daemon.socket).parent)
+        text = daemon.config.read_text().replace(daemon.socket, long_socket)
+        daemon.config.write_text(text + "[programs.added]\ncommand = ['sleep', '300']\n")
+        result = daemon.cli("reload")
+        assert result.exit_code == 2
+        assert result.stderr_text.startswith(f"corral: {daemon.config}:2: daemon.socket: ")
+        assert f"{max_unix_socket_path() + 1} bytes" in result.stderr_text
+        assert daemon.status().keys() == {"sleeper:0"}  # nothing of the new file applied
+        assert daemon.status()["sleeper:0"]["pid"] == pid
+        assert daemon.process is not None
+        assert daemon.process.running
+        assert daemon.cli("shutdown").exit_code == 0
+        assert daemon.process.wait(timeout=DEADLINE * 2).exit_code == 0
+    finally:
+        daemon.kill()

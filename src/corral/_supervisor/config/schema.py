@@ -10,6 +10,7 @@ Every problem in a file is collected, so one run reports them all.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +25,7 @@ from corral._paths import (
     daemon_paths,
     resolve,
 )
+from corral._platform import max_unix_socket_path
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.config.kinds import (
@@ -161,7 +163,12 @@ DAEMON = Table(
             PATH,
             DaemonSettings,
             default=f'`"{DEFAULT_SOCKET}"` (beside the config file)',
-            note="`corral -c FILE` finds the daemon through this key and its default.",
+            note=(
+                "Resolved, it must fit a unix socket address: at most 107 bytes on Linux "
+                "(corral asks the platform); a longer one, the default too, is an error "
+                "when the file is read. "
+                "`corral -c FILE` finds the daemon through this key and its default."
+            ),
         ),
         Key(
             "log_dir",
@@ -247,6 +254,7 @@ def build_daemon(raw: object, config_file: str) -> DaemonSettings:
         config_file, {key: cast(str, values[key]) for key in DAEMON_PATH_KEYS if key in values}
     )
     problems: list[Problem] = []
+    collect(problems, partial(check_socket_path, paths.socket, given="socket" in values))
     listen = cast("str | None", values.get("http_listen"))
     if listen is not None and paths.http_token_file is None:
         hint = "the TCP listener requires a bearer token: set http_token_file"
@@ -263,6 +271,22 @@ def build_daemon(raw: object, config_file: str) -> DaemonSettings:
         http_listen=listen,
         http_token=token,
     )
+
+
+def check_socket_path(socket: str, *, given: bool) -> None:
+    """`Invalid` at `[daemon] socket` if bind() cannot take the path: AF_UNIX paths are short.
+
+    Checked at load, so a daemon refuses to start (and a reload is refused) with a
+    message naming the key, not with a traceback from bind(). `given` is false when
+    the path is the default beside the config file.
+    """
+    limit, length = max_unix_socket_path(), len(os.fsencode(socket))
+    if length <= limit:
+        return
+    default = f"the default, {DEFAULT_SOCKET} beside the config file: set a shorter socket"
+    hint = None if given else default
+    expected = f"a unix socket path of at most {limit} bytes"
+    raise invalid(("daemon", "socket"), expected, f"{length} bytes: {socket}", hint)
 
 
 def _read_token(file: str) -> str:
