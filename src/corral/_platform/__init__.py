@@ -32,6 +32,7 @@ from corral._platform.posix.exits import (
 )
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.signals import parse_signal, signal_name
+from corral._platform.posix.sockets import max_unix_socket_path
 
 __all__ = [
     "UNKNOWN",
@@ -56,6 +57,7 @@ __all__ = [
     "find_tree",
     "find_trees",
     "fork_exec",
+    "max_unix_socket_path",
     "open_exit_notifier",
     "open_watch_fd",
     "override_feature",

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 import corral
 
 ALLOWED_PREFIXES = ("corral._control.cli", "corral._control.client", "corral._control.wire")
-ALLOWED = {"corral", "corral.__main__", "corral._control", "corral._errors"}
+ALLOWED = {"corral", "corral.__main__", "corral._control", "corral._errors", "corral._paths"}
 
 
-def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["--socket", "-c"])
+def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(
+    tmp_path: Path, where: str
+) -> None:
+    """With -c too: the CLI reads [daemon] socket with tomllib and corral._paths, no more."""
+    config = tmp_path / "corral.toml"
+    config.write_text("[daemon]\nsocket = 'absent.sock'\n[programs.x]\ncommand = 'true'\n")
+    given = str(tmp_path / "absent.sock") if where == "--socket" else str(config)
     result = corral.run(
-        [sys.executable, "-X", "importtime", "-m", "corral", "status", "--socket",
-         str(tmp_path / "absent.sock")],
+        [sys.executable, "-X", "importtime", "-m", "corral", "status", where, given],
+        env={k: v for k, v in os.environ.items() if k != "CORRAL_SOCKET"},
         check=False,
-    )  # fmt: skip
-    assert result.exit_code == 3  # no daemon there; the imports happened all the same
+    )
+    assert result.exit_code == 3, result.stderr_text  # no daemon; the imports happened anyway
+    assert str(tmp_path / "absent.sock") in result.stderr_text
     imported = {
         line.rsplit("|", 1)[1].strip()
         for line in result.stderr_text.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 
@@ -33,7 +34,10 @@ class Context:
     json: bool
 
     def socket_path(self) -> str:
-        """The API socket: --socket, $CORRAL_SOCKET, or [daemon] socket of --config."""
+        """The API socket: --socket, else where --config makes the daemon listen.
+
+        main() sets `socket` from $CORRAL_SOCKET only when no --config is given.
+        """
         if self.socket:
             return self.socket
         if self.config:
@@ -68,15 +72,28 @@ class Context:
 
 
 def _socket_from_config(path: str) -> str:
-    import os
+    """Where the daemon started with this config listens: its [daemon] socket or the default.
+
+    Only the [daemon] table is read (the CLI does not load the whole config), and
+    the path goes through the daemon's own resolver and defaults, corral._paths.
+    Both are imported here, so a command given --socket does not pay for them.
+    """
     import tomllib
 
+    from corral._paths import daemon_paths
+
+    file = os.path.abspath(path)
     try:
-        with open(path, "rb") as f:
+        with open(file, "rb") as f:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise Fail(f"cannot read {path}: {exc}", EXIT_USAGE) from exc
-    socket = data.get("daemon", {}).get("socket")
-    if not isinstance(socket, str):
-        raise Fail(f"{path}: [daemon] socket is not set; pass --socket", EXIT_USAGE)
-    return os.path.join(os.path.dirname(os.path.abspath(path)), socket)
+        raise Fail(f"cannot read {file}: {exc}", EXIT_USAGE) from exc
+    table = data.get("daemon", {})
+    if not isinstance(table, dict):
+        raise Fail(f"{file}: daemon: expected a table; got {table!r}", EXIT_USAGE)
+    socket = table.get("socket")
+    if socket is None:
+        return daemon_paths(file, {}).socket
+    if not isinstance(socket, str) or not socket or "\0" in socket:
+        raise Fail(f"{file}: daemon.socket: expected a path string; got {socket!r}", EXIT_USAGE)
+    return daemon_paths(file, {"socket": socket}).socket

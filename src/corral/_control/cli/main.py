@@ -60,7 +60,10 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
         "--socket", default=default, help="the daemon's API socket (default: $CORRAL_SOCKET)"
     )
     parser.add_argument(
-        "-c", "--config", default=default, help="read the socket path from this config file"
+        "-c",
+        "--config",
+        default=default,
+        help="find the daemon's socket from this config file (wins over $CORRAL_SOCKET)",
     )
     parser.add_argument(
         "--json",
@@ -90,7 +93,8 @@ def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
             return EXIT_USAGE
         return run_daemon(args)
     ctx = Context(
-        socket=args.socket or os.environ.get("CORRAL_SOCKET"),
+        # An explicit -c names the daemon as surely as --socket: it wins over the environment.
+        socket=args.socket or (None if args.config else os.environ.get("CORRAL_SOCKET")),
         config=args.config,
         json=args.json,
     )

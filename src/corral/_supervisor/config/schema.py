@@ -16,6 +16,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from corral._paths import (
+    DAEMON_PATH_KEYS,
+    DEFAULT_LOG_DIR,
+    DEFAULT_SOCKET,
+    STATE_FILE_NAME,
+    config_dir,
+    daemon_paths,
+    resolve,
+)
+from corral._platform import max_unix_socket_path
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.config.kinds import (
@@ -58,9 +68,6 @@ from corral._supervisor.model.program import (
 
 T = TypeVar("T")
 
-DEFAULT_SOCKET = "corral.sock"
-DEFAULT_LOG_DIR = "logs"
-STATE_FILE_NAME = "corral.state"
 DAEMON_STDIO: Mapping[str, str] = {"stdin": "devnull", "stdout": "capture", "stderr": "capture"}
 """Programs read /dev/null and the daemon captures their output into log files."""
 
@@ -152,7 +159,16 @@ DAEMON = Table(
     DaemonSettings,
     (
         Key(
-            "socket", PATH, DaemonSettings, default=f'`"{DEFAULT_SOCKET}"` (beside the config file)'
+            "socket",
+            PATH,
+            DaemonSettings,
+            default=f'`"{DEFAULT_SOCKET}"` (beside the config file)',
+            note=(
+                "Resolved, it must fit a unix socket address: at most 107 bytes on Linux "
+                "(corral asks the platform); a longer one, the default too, is an error "
+                "when the file is read. "
+                "`corral -c FILE` finds the daemon through this key and its default."
+            ),
         ),
         Key(
             "log_dir",
@@ -186,7 +202,10 @@ DAEMON = Table(
             ),
         ),
     ),
-    doc="The daemon's own settings. Relative paths resolve against the config file's directory.",
+    doc=(
+        "The daemon's own settings. Relative paths resolve against the config file's "
+        "directory and `~` expands, for the daemon and for `corral -c FILE` alike."
+    ),
 )
 
 METRICS = Table(
@@ -208,10 +227,9 @@ TOP_LEVEL = ("daemon", "metrics", "programs")
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
     """The whole `Config` from parsed TOML, or `Invalid` with every problem found."""
-    base_dir = os.path.dirname(path)
     problems = [_unknown_key(TOP_LEVEL, (name,)) for name in data if name not in TOP_LEVEL]
-    daemon = collect(problems, lambda: build_daemon(data.get("daemon", {}), base_dir))
-    context = _Context(base_dir, daemon.log_timestamps if daemon else True)
+    daemon = collect(problems, lambda: build_daemon(data.get("daemon", {}), path))
+    context = _Context(config_dir(path), daemon.log_timestamps if daemon else True)
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
     if problems or daemon is None or programs is None or metrics is None:
@@ -229,25 +247,46 @@ def build_metrics(raw: object) -> MetricsSettings:
     return cast(MetricsSettings, construct(METRICS, values, ("metrics",), {}))
 
 
-def build_daemon(raw: object, base_dir: str) -> DaemonSettings:
-    """The [daemon] table, with every path made absolute."""
+def build_daemon(raw: object, config_file: str) -> DaemonSettings:
+    """The [daemon] table, with every path made absolute (corral._paths, as the CLI does)."""
     values = check_table(DAEMON, raw, ("daemon",))
-    socket = _resolve(base_dir, _get(values, "socket", DEFAULT_SOCKET))
-    state_beside_socket = os.path.join(os.path.dirname(socket), STATE_FILE_NAME)
+    paths = daemon_paths(
+        config_file, {key: cast(str, values[key]) for key in DAEMON_PATH_KEYS if key in values}
+    )
+    problems: list[Problem] = []
+    collect(problems, partial(check_socket_path, paths.socket, given="socket" in values))
     listen = cast("str | None", values.get("http_listen"))
-    token_file = cast("str | None", values.get("http_token_file"))
-    if listen is not None and token_file is None:
+    if listen is not None and paths.http_token_file is None:
         hint = "the TCP listener requires a bearer token: set http_token_file"
-        raise invalid(("daemon", "http_listen"), "http_token_file set too", "none", hint)
-    token = None if token_file is None else _read_token(_resolve(base_dir, token_file))
+        problems.append(Problem(("daemon", "http_listen"), "http_token_file set too", "none", hint))
+    token_file = paths.http_token_file
+    token = None if token_file is None else collect(problems, partial(_read_token, token_file))
+    if problems:
+        raise Invalid(problems)
     return DaemonSettings(
-        socket=socket,
-        log_dir=_resolve(base_dir, _get(values, "log_dir", DEFAULT_LOG_DIR)),
-        state_file=_resolve(base_dir, _get(values, "state_file", state_beside_socket)),
+        socket=paths.socket,
+        log_dir=paths.log_dir,
+        state_file=paths.state_file,
         log_timestamps=_get(values, "log_timestamps", True),
         http_listen=listen,
         http_token=token,
     )
+
+
+def check_socket_path(socket: str, *, given: bool) -> None:
+    """`Invalid` at `[daemon] socket` if bind() cannot take the path: AF_UNIX paths are short.
+
+    Checked at load, so a daemon refuses to start (and a reload is refused) with a
+    message naming the key, not with a traceback from bind(). `given` is false when
+    the path is the default beside the config file.
+    """
+    limit, length = max_unix_socket_path(), len(os.fsencode(socket))
+    if length <= limit:
+        return
+    default = f"the default, {DEFAULT_SOCKET} beside the config file: set a shorter socket"
+    hint = None if given else default
+    expected = f"a unix socket path of at most {limit} bytes"
+    raise invalid(("daemon", "socket"), expected, f"{length} bytes: {socket}", hint)
 
 
 def _read_token(file: str) -> str:
@@ -300,7 +339,7 @@ def build_program(name: str, raw: object, context: _Context) -> Program:
         elif key.name in values:
             value = values[key.name]
             if key.kind is PATH:
-                value = _resolve(context.base_dir, cast(str, value))
+                value = resolve(context.base_dir, cast(str, value))
             parts[key.spec][key.target] = value
     parts[Program]["process"] = build_spec(ProcessSpec, parts[ProcessSpec], path, "program")
     parts[Program]["restart"] = build_spec(RestartPolicy, parts[RestartPolicy], path, "program")
@@ -335,10 +374,6 @@ def check_value(key: Key, value: object, path: KeyPath) -> object:
 def _get(values: Mapping[str, object], name: str, default: T) -> T:
     """A checked value (its kind made it the default's type), or the default."""
     return cast(T, values.get(name, default))
-
-
-def _resolve(base_dir: str, path: str) -> str:
-    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
 
 
 def _lacks(table: Table, raw: Mapping[str, object], key: Key) -> bool:
