@@ -68,6 +68,7 @@ class InstanceDriver:
         "_plan",
         "_proc",
         "_pumps",
+        "_queue",
         "_reaper",
         "_sweeps",
         "_timer",
@@ -102,6 +103,8 @@ class InstanceDriver:
         self._tree: _tree.Tree | None = None
         self._pumps: tuple[OutputPump, ...] = ()
         self._timer: asyncio.TimerHandle | None = None
+        self._queue: list[Input] | None = None
+        """Inputs waiting while one is applied; None when none is being applied."""
         self._changed: list[Callable[[InstanceDriver], None]] | None = None
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
@@ -152,8 +155,29 @@ class InstanceDriver:
 
     # -- inputs -------------------------------------------------------------
 
-    def feed(self, event: Input) -> Step:
-        """Apply one input to the machine and carry out the resulting actions."""
+    def feed(self, event: Input) -> Step | None:
+        """Queue one input; unless an input is being applied now, apply the queue in order.
+
+        An input that arrives while a step is carried out (a Spawn reporting Spawned, a
+        subscriber reacting to the state event) waits its turn: every action of a step
+        runs before the next input is applied, so no action acts on a state it was not
+        decided in. Returns the step of `event` when it was applied by this call, and
+        None when it was queued behind the input being applied.
+        """
+        if self._queue is not None:
+            self._queue.append(event)
+            return None
+        queue = self._queue = []
+        try:
+            step = self._apply(event)
+            while queue:
+                self._apply(queue.pop(0))
+        finally:
+            self._queue = None
+        return step
+
+    def _apply(self, event: Input) -> Step:
+        """Apply one input to the machine, announce the change, carry out the actions."""
         step = self.machine.apply(event, self._loop.time(), random.random())
         if step.changed or (step.actions and not step.ignored):
             self._events.emit(

@@ -1,0 +1,115 @@
+"""InstanceDriver applies inputs one at a time: a step's actions all run before the next input.
+
+The instances here are real processes (tests/helpers/trap_term.py), driven by a real
+reaper and event log; the inputs fed from inside a step come from an event subscriber,
+the way any observer of the state events could feed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from corral._observe.events import Event, EventLog
+from corral._process.spec import ProcessSpec
+from corral._supervisor.model.instance import StartRequested, Step, StopRequested
+from corral._supervisor.model.program import Program, RestartPolicy
+from corral._supervisor.model.states import InstanceState
+from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.reaper import Reaper
+from tests.support.waiting import DEADLINE
+
+HELPERS = Path(__file__).resolve().parents[2] / "helpers"
+S = InstanceState
+
+
+def _program(start_seconds: float) -> Program:
+    argv = (sys.executable, str(HELPERS / "trap_term.py"), "exit")
+    return Program(
+        name="web",
+        process=ProcessSpec(argv=argv),
+        restart=RestartPolicy(mode="never", start_seconds=start_seconds),
+        stop_timeout=DEADLINE,
+    )
+
+
+async def _until(driver: InstanceDriver, state: InstanceState) -> None:
+    """Wait (on the driver's own change callbacks) until the instance is in `state`."""
+    reached = asyncio.get_running_loop().create_future()
+
+    def check(changed: InstanceDriver) -> None:
+        if changed.machine.state is state:
+            reached.set_result(None)
+        else:
+            changed.call_at_next_change(check)
+
+    if driver.machine.state is not state:
+        driver.call_at_next_change(check)
+        async with asyncio.timeout(DEADLINE):
+            await reached
+
+
+def test_an_input_fed_while_a_step_is_carried_out_waits_for_its_actions(
+    tmp_path: Path,
+) -> None:
+    seen: list[tuple[str, bool]] = []
+    """(new state, whether the driver had a process tree) at each state event."""
+    fed: list[Step | None] = []
+
+    async def scenario() -> InstanceState:
+        reaper = Reaper()
+        reaper.install(asyncio.get_running_loop())
+        events = EventLog()
+        driver = InstanceDriver(
+            _program(30), 0, reaper=reaper, events=events, log_dir=str(tmp_path)
+        )
+
+        def on_event(event: Event) -> None:
+            seen.append((str(event.data["new"]), driver.tree is not None))
+            if event.data["new"] == "STARTING" and not fed:
+                # Emitted before the step's Spawn action runs: the stop must wait for it.
+                fed.append(driver.feed(StopRequested()))
+
+        unsubscribe = events.subscribe(on_event)
+        try:
+            driver.feed(StartRequested())
+            await _until(driver, S.STOPPED)
+            await driver.wait_swept()
+            return driver.machine.state
+        finally:
+            unsubscribe()
+            await driver.close()
+            reaper.uninstall()
+
+    assert asyncio.run(scenario(), debug=True) is S.STOPPED
+    # The stop is applied only after the Spawn of the step before it ran (a tree exists).
+    assert seen[:2] == [("STARTING", False), ("STOPPING", True)]
+    assert fed == [None], "fed while a step was carried out, the input is queued"
+    assert seen[-1] == ("STOPPED", True)
+
+
+def test_feed_returns_the_step_of_its_input_and_of_nothing_queued_behind_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> tuple[Step | None, InstanceState]:
+        reaper = Reaper()
+        reaper.install(asyncio.get_running_loop())
+        events = EventLog()
+        driver = InstanceDriver(_program(0), 0, reaper=reaper, events=events, log_dir=str(tmp_path))
+        try:
+            step = driver.feed(StartRequested())
+            state = driver.machine.state  # Spawned was applied in the same call
+            driver.feed(StopRequested())
+            await _until(driver, S.STOPPED)
+            return step, state
+        finally:
+            await driver.close()
+            reaper.uninstall()
+
+    step, state = asyncio.run(scenario(), debug=True)
+    assert step is not None
+    assert (step.old, step.new, step.reason) == (S.STOPPED, S.STARTING, "start requested")
+    assert state is S.RUNNING, (
+        "the Spawned input the Spawn action queued is applied before feed returns"
+    )
