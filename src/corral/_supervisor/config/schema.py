@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from corral._lifecycle.policy import RESTART_MODES, RestartPolicy, StartLimit
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.config.kinds import (
@@ -48,13 +49,7 @@ from corral._supervisor.config.table import (
     collect,
     construct,
 )
-from corral._supervisor.model.program import (
-    RESTART_MODES,
-    LogPolicy,
-    Program,
-    RestartPolicy,
-    StartLimit,
-)
+from corral._supervisor.model.program import LogPolicy, Program
 
 T = TypeVar("T")
 

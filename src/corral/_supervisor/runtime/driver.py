@@ -1,9 +1,11 @@
 """InstanceDriver: carries out one instance's state machine on the event loop.
 
-The pure `InstanceMachine` decides; this driver acts: it spawns through the one
-spawn path, arms loop timers, signals and kills the tree, pumps output into the
-log files, and feeds every outcome (spawned, exited, timer fired) back as an
-input. Exit is an event: the exit fd (pidfd) is registered with the loop.
+The pure `InstanceMachine` (corral._lifecycle) decides; this driver acts: it spawns
+through the one spawn path, arms loop timers, signals and kills the tree or group,
+sweeps, pumps output into the log files, and feeds every outcome (spawned, exited,
+timer fired) back as an input, queued behind the one being applied. It does nothing
+the machine's actions do not say. Exit is an event: the exit fd (pidfd) is
+registered with the loop.
 """
 
 from __future__ import annotations
@@ -18,17 +20,13 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING
 
 from corral._errors import CorralError
-from corral._observe.events import EventLog
-from corral._observe.logs.writer import LogWriter
-from corral._platform import decode_status, send_to_group, signal_name
-from corral._process import tree as _tree
-from corral._process.spawn import Launched, launch
-from corral._supervisor.model.instance import (
+from corral._lifecycle.machine import InstanceMachine
+from corral._lifecycle.messages import (
     Action,
     ArmTimer,
     CancelTimer,
     Input,
-    InstanceMachine,
+    KillGroup,
     KillTree,
     ProcessExited,
     SendStopSignal,
@@ -36,10 +34,16 @@ from corral._supervisor.model.instance import (
     Spawned,
     SpawnFailed,
     Step,
+    Sweep,
     TimerFired,
 )
+from corral._lifecycle.states import InstanceState
+from corral._observe.events import EventLog
+from corral._observe.logs.writer import LogWriter
+from corral._platform import decode_status, send_to_group, signal_name
+from corral._process import tree as _tree
+from corral._process.spawn import Launched, launch
 from corral._supervisor.model.program import Program
-from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
 from corral._supervisor.runtime.reaper import Reaper
 
@@ -194,8 +198,6 @@ class InstanceDriver:
                 callback(self)
         for action in step.actions:
             self._act(action)
-        if step.new in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
-            self._sweep()
         return step
 
     def call_at_next_change(self, callback: Callable[[InstanceDriver], None]) -> None:
@@ -229,8 +231,13 @@ class InstanceDriver:
         elif isinstance(action, SendStopSignal):
             if self._tree is not None:  # scanned together with every tree stopped now
                 self._track(self._tree.send_async(self.program.process.stop_signal))
-        elif isinstance(action, KillTree) and self._tree is not None:
+        elif isinstance(action, KillTree):
             self._sweep()
+        elif isinstance(action, KillGroup):
+            if self._tree is not None:  # the root is gone; its group may not be
+                send_to_group(self._tree.pgid, signal.SIGKILL)
+        elif isinstance(action, Sweep):
+            self._sweep(let_go=True)
 
     def _spawn(self) -> None:
         spec = dataclasses.replace(
@@ -268,7 +275,6 @@ class InstanceDriver:
         self._loop.remove_reader(proc.notifier.fd)
         proc.notifier.close()
         self._proc = None
-        send_to_group(proc.pgid, signal.SIGKILL)  # leftovers of the group die with it
         status = decode_status(raw)
         name = None if status.signal is None else signal_name(status.signal)
         oom = self._finish_sandbox(proc) and status.signal == signal.SIGKILL
@@ -289,12 +295,15 @@ class InstanceDriver:
         plan.undo()
         return oom
 
-    def _sweep(self) -> None:
-        """Kill every remaining member of the current tree, double-forked ones included."""
+    def _sweep(self, *, let_go: bool = False) -> None:
+        """Kill every remaining member of the current tree, double-forked ones included.
+
+        With `let_go` (a Sweep, at rest) the tree is forgotten once the kill is under way.
+        """
         tree = self._tree
         if tree is None:
             return
-        if self.machine.state in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
+        if let_go:
             self._tree = None
         self._track(_tree.kill_async(tree))
 

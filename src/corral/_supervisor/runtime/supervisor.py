@@ -12,13 +12,13 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from corral._lifecycle.messages import StartRequested, Step, StopRequested
+from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
 from corral._process import tree as _tree
 from corral._supervisor.config.load import Config
-from corral._supervisor.model.instance import StartRequested, Step, StopRequested
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
-from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.driver import InstanceDriver
 from corral._supervisor.runtime.reaper import Reaper
 

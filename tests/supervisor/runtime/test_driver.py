@@ -1,24 +1,28 @@
-"""InstanceDriver applies inputs one at a time: a step's actions all run before the next input.
+"""InstanceDriver carries out the machine's steps one input at a time, and only those.
 
-The instances here are real processes (tests/helpers/trap_term.py), driven by a real
-reaper and event log; the inputs fed from inside a step come from an event subscriber,
-the way any observer of the state events could feed one.
+The instances here are real processes, driven by a real reaper and event log; the
+inputs fed from inside a step come from an event subscriber, the way any observer of
+the state events could feed one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
+from corral._lifecycle.messages import StartRequested, Step, StopRequested
+from corral._lifecycle.policy import RestartPolicy
+from corral._lifecycle.states import InstanceState
 from corral._observe.events import Event, EventLog
+from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
-from corral._supervisor.model.instance import StartRequested, Step, StopRequested
-from corral._supervisor.model.program import Program, RestartPolicy
-from corral._supervisor.model.states import InstanceState
+from corral._supervisor.model.program import LogPolicy, Program
 from corral._supervisor.runtime.driver import InstanceDriver
 from corral._supervisor.runtime.reaper import Reaper
-from tests.support.waiting import DEADLINE
+from tests.support.pids import watch
+from tests.support.waiting import DEADLINE, wait_until
 
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
 S = InstanceState
@@ -113,3 +117,44 @@ def test_feed_returns_the_step_of_its_input_and_of_nothing_queued_behind_it(
     assert state is S.RUNNING, (
         "the Spawned input the Spawn action queued is applied before feed returns"
     )
+
+
+def test_the_group_a_root_leaves_behind_is_killed_by_the_exit_step_not_by_a_sweep(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    script = f"sleep 300 & echo $!; read line < {fifo}; exit 3"
+    program = Program(
+        name="web",
+        process=ProcessSpec(argv=("sh", "-c", script)),
+        restart=RestartPolicy(start_seconds=0, backoff=Backoff(initial=300, jitter=0)),
+        logs=LogPolicy(timestamps=False),
+    )
+    log = tmp_path / "web.0.stdout.log"
+
+    async def scenario() -> tuple[InstanceState, bool]:
+        reaper = Reaper()
+        reaper.install(asyncio.get_running_loop())
+        driver = InstanceDriver(program, 0, reaper=reaper, events=EventLog(), log_dir=str(tmp_path))
+        try:
+            driver.feed(StartRequested())
+            await asyncio.to_thread(
+                wait_until, lambda: log.read_text().endswith("\n"), what="the sleeper's pid"
+            )
+            with watch([int(log.read_text())]) as deaths:
+                await asyncio.to_thread(fifo.write_text, "exit\n")  # the root exits 3
+                await _until(driver, S.BACKOFF)
+                state, kept = driver.machine.state, driver.tree is not None
+                await asyncio.to_thread(deaths.assert_dead)
+            driver.feed(StopRequested())
+            await _until(driver, S.STOPPED)
+            return state, kept
+        finally:
+            await driver.close()
+            reaper.reap()
+            reaper.uninstall()
+
+    state, kept = asyncio.run(scenario(), debug=True)
+    assert state is S.BACKOFF
+    assert kept, "BACKOFF emits no Sweep: the tree stays named until the instance rests"
