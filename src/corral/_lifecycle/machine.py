@@ -11,8 +11,6 @@ backoff jitter) come in as arguments.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from corral._lifecycle.fields import Fields
 from corral._lifecycle.messages import ExitInfo, Input, Step, TimerFired, input_kind
 from corral._lifecycle.policy import RestartPolicy
@@ -54,7 +52,7 @@ class InstanceMachine:
             if fields.timer != (event.kind, event.token):
                 reason = f"ignored a stale {event.kind} timer (token {event.token})"
                 return Step(old, old, (), reason, ignored=True)
-            fields = replace(fields, timer=None)
+            fields = fields._replace(timer=None)
         row = self._table.transition(old, input_kind(event))
         result = row.handler(fields, event, now, rand)
         new = result.fields.state
@@ -67,13 +65,13 @@ class InstanceMachine:
         fields = result.fields
         if new is not old:
             explained = result.reason if new in _EXPLAINED else None
-            fields = replace(fields, since=now, reason=explained)
+            fields = fields._replace(since=now, reason=explained)
         self._fields = fields
         return Step(old, new, result.actions, result.reason, result.rejected, result.ignored)
 
     def update_policy(self, policy: RestartPolicy, stop_timeout: float) -> None:
         """Use a new policy from the next decision on; armed timers keep their delay."""
-        self._fields = replace(self._fields, policy=policy, stop_timeout=stop_timeout)
+        self._fields = self._fields._replace(policy=policy, stop_timeout=stop_timeout)
 
     @property
     def fields(self) -> Fields:

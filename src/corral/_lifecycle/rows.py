@@ -14,8 +14,6 @@ docs/states.md`) and a test fails when it is stale.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from corral._lifecycle.fields import Fields, Next
 from corral._lifecycle.messages import (
     Action,
@@ -66,7 +64,7 @@ row = LIFECYCLE.row
 @row(S.FATAL, StartRequested, S.STARTING, _RESET, actions=(Spawn,))
 def start(f: Fields, event: StartRequested, now: float, rand: float) -> Next:
     """Manual start from rest: reset failures and the start-limit window, then spawn."""
-    return _spawn(replace(f, failures=0, starts=()), now, (), "start requested")
+    return _spawn(f._replace(failures=0, starts=()), now, (), "start requested")
 
 
 @row(
@@ -85,7 +83,7 @@ def skip_backoff(f: Fields, event: StartRequested, now: float, rand: float) -> N
 @row(S.BACKOFF, timer("backoff"), S.STARTING, "spawn it again; restarts + 1", actions=(Spawn,))
 def restart(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
     """Automatic restart after the backoff delay: spawn, count the restart."""
-    f = replace(f, restarts=f.restarts + 1)
+    f = f._replace(restarts=f.restarts + 1)
     return _spawn(f, now, (), f"restart {f.restarts}")
 
 
@@ -121,10 +119,10 @@ def nothing(f: Fields, event: StartRequested | StopRequested, now: float, rand: 
 )
 def record_pid(f: Fields, event: Spawned, now: float, rand: float) -> Next:
     """Keep the pid; arm the start timer, or declare RUNNING when `start_seconds` is 0."""
-    f = replace(f, pid=event.pid)
+    f = f._replace(pid=event.pid)
     seconds = f.policy.start_seconds
     if seconds == 0:
-        return _to(replace(f, failures=0), S.RUNNING, (), f"spawned pid {event.pid}; running")
+        return _to(f._replace(failures=0), S.RUNNING, (), f"spawned pid {event.pid}; running")
     f, arm = f.arm("start", seconds)
     return Next(f, (arm,), f"spawned pid {event.pid}; running once up {seconds:g} s")
 
@@ -150,7 +148,7 @@ def give_up(f: Fields, event: SpawnFailed, now: float, rand: float) -> Next:
 def confirm_start(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
     """The start timer fired: RUNNING; consecutive failures reset."""
     why = f"up {f.policy.start_seconds:g} s: running"
-    return _to(replace(f, failures=0), S.RUNNING, (), why)
+    return _to(f._replace(failures=0), S.RUNNING, (), why)
 
 
 # ---- exits ------------------------------------------------------------------------------
@@ -166,7 +164,7 @@ def confirm_start(f: Fields, event: TimerFired, now: float, rand: float) -> Next
 def failed_start(f: Fields, event: ProcessExited, now: float, rand: float) -> Next:
     """Count a failed start, then make the restart decision."""
     f, exit_ = _exited(f, event, now)
-    f = replace(f, failures=f.failures + 1)
+    f = f._replace(failures=f.failures + 1)
     what = f"exited too quickly ({exit_.describe()})"
     if f.policy.mode == "never":
         return _rest(f, S.EXITED, (KillGroup(),), f"{what}; restart is never")
@@ -229,7 +227,7 @@ def stop(f: Fields, event: StopRequested, now: float, rand: float) -> Next:
 )
 def cancel_restart(f: Fields, event: StopRequested, now: float, rand: float) -> Next:
     """Cancel the pending restart."""
-    return _rest(replace(f, next_start_at=None), S.STOPPED, (), "stop requested: restart cancelled")
+    return _rest(f._replace(next_start_at=None), S.STOPPED, (), "stop requested: restart cancelled")
 
 
 @row(
@@ -245,7 +243,7 @@ def signal_late_spawn(f: Fields, event: Spawned, now: float, rand: float) -> Nex
     if f.stop_timeout == 0:
         actions += (KillTree(),)
     return Next(
-        replace(f, pid=event.pid), actions, f"spawned pid {event.pid} after the stop request"
+        f._replace(pid=event.pid), actions, f"spawned pid {event.pid} after the stop request"
     )
 
 
@@ -291,25 +289,25 @@ def kill(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
 
 
 def _spawn(f: Fields, now: float, first: tuple[Action, ...], why: str) -> Next:
-    f = replace(f, starts=(*f.starts, now), pid=None, next_start_at=None)
+    f = f._replace(starts=(*f.starts, now), pid=None, next_start_at=None)
     return _to(f, S.STARTING, (*first, Spawn()), why)
 
 
 def _exited(f: Fields, event: ProcessExited, now: float) -> tuple[Fields, ExitInfo]:
     exit_ = ExitInfo(event.code, event.signal, event.oom, now)
-    return replace(f, pid=None, last_exit=exit_), exit_
+    return f._replace(pid=None, last_exit=exit_), exit_
 
 
 def _restart_or_give_up(f: Fields, what: str, now: float, rand: float) -> Next:
     """BACKOFF with the delay armed, or FATAL at the start limit; the exit killed the group."""
     limit = f.policy.start_limit
-    f = replace(f, starts=tuple(t for t in f.starts if t > now - limit.interval))
+    f = f._replace(starts=tuple(t for t in f.starts if t > now - limit.interval))
     if len(f.starts) >= limit.burst:
         starts = f"{len(f.starts)} start{'s' if len(f.starts) != 1 else ''}"
         why = f"{what}; start limit hit: {starts} within {limit.interval:g} s"
         return _rest(f, S.FATAL, (KillGroup(),), why)
     delay = f.policy.backoff.delay(f.failures or 1, rand)
-    f, arm = replace(f, next_start_at=now + delay).arm("backoff", delay)
+    f, arm = f._replace(next_start_at=now + delay).arm("backoff", delay)
     why = f"{what}; restart {f.restarts + 1} in {_seconds(delay)} s"
     return _to(f, S.BACKOFF, (KillGroup(), arm), why)
 
@@ -321,7 +319,7 @@ def _rest(f: Fields, state: InstanceState, first: tuple[Action, ...], why: str) 
 
 
 def _to(f: Fields, state: InstanceState, actions: tuple[Action, ...], why: str) -> Next:
-    return Next(replace(f, state=state), actions, why)
+    return Next(f._replace(state=state), actions, why)
 
 
 def _seconds(value: float) -> str:
