@@ -21,7 +21,7 @@ from corral._lifecycle.messages import (
     kind_of,
 )
 from corral._lifecycle.rows import TRANSITIONS, reject
-from corral._lifecycle.states import InstanceState
+from corral._lifecycle.states import REST, InstanceState
 from corral._lifecycle.table import Transition
 
 from .harness import Harness, harness, policy, reach
@@ -174,3 +174,20 @@ def test_exit_while_stopping_is_stopped() -> None:
     assert step.reason == "stopped (SIGTERM)"
     assert h.machine.pid is None
     assert h.machine.reason is None
+
+
+@pytest.mark.parametrize(
+    "row", TRANSITIONS, ids=[f"{r.state.name}+{r.input.name}" for r in TRANSITIONS]
+)
+def test_every_row_into_rest_sweeps_and_every_exit_kills_the_group_first(row: Transition) -> None:
+    h = reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
+    step = h.feed(_input_for(row, h))
+    assert set(type(action) for action in step.actions) <= set(row.actions)
+    if step.changed and step.new in REST:
+        assert step.actions[-1] == Sweep()
+    else:
+        assert Sweep() not in step.actions
+    if row.input is kind_of(ProcessExited):
+        assert step.actions[0] == KillGroup()
+    else:
+        assert KillGroup() not in step.actions
