@@ -22,6 +22,7 @@ KERNEL_OS_CALLS = ("fork", "forkpty", "exec", "posix_spawn")
 KERNEL_PATHS = ("/proc", "/sys/fs/cgroup")
 IMPURE_MODULES = {"asyncio", "time", "os", "random"}
 PURE = [
+    "_lifecycle",
     "_supervisor/model",
     "_process/outcome.py",
     "_process/retry.py",

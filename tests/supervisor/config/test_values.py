@@ -7,10 +7,11 @@ import signal
 
 import pytest
 
+from corral._lifecycle.policy import RestartPolicy, StartLimit
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.config.load import DaemonSettings
-from corral._supervisor.model.program import LogPolicy, Program, RestartPolicy, StartLimit
+from corral._supervisor.model.program import LogPolicy, Program
 from tests.supervisor.config.parsing import FILE, parse
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from corral._lifecycle.policy import RestartPolicy
 from corral._process.spec import ProcessSpec
-from corral._supervisor.model.program import Program, RestartPolicy
+from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from corral._lifecycle.policy import RESTART_MODES, RestartPolicy, StartLimit
 from corral._paths import (
     DAEMON_PATH_KEYS,
     DEFAULT_LOG_DIR,
@@ -58,13 +59,7 @@ from corral._supervisor.config.table import (
     collect,
     construct,
 )
-from corral._supervisor.model.program import (
-    RESTART_MODES,
-    LogPolicy,
-    Program,
-    RestartPolicy,
-    StartLimit,
-)
+from corral._supervisor.model.program import LogPolicy, Program
 
 T = TypeVar("T")
 

@@ -1,4 +1,5 @@
-"""PURE process model: program specs, the instance state machine, restart policy.
+"""PURE model of the configuration: program specs, target names, the reload diff.
 
-No asyncio, no I/O, no clock: every decision takes `now` as an argument.
+No asyncio, no I/O, no clock. The instance lifecycle (states, table, machine,
+restart policy) is below, in `corral._lifecycle`.
 """

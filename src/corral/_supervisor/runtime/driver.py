@@ -1,9 +1,11 @@
 """InstanceDriver: carries out one instance's state machine on the event loop.
 
-The pure `InstanceMachine` decides; this driver acts: it spawns through the one
-spawn path, arms loop timers, signals and kills the tree, pumps output into the
-log files, and feeds every outcome (spawned, exited, timer fired) back as an
-input. Exit is an event: the exit fd (pidfd) is registered with the loop.
+The pure `InstanceMachine` (corral._lifecycle) decides; this driver acts: it spawns
+through the one spawn path, arms loop timers, signals and kills the tree or group,
+sweeps, pumps output into the log files, and feeds every outcome (spawned, exited,
+timer fired) back as an input, queued behind the one being applied. It does nothing
+the machine's actions do not say. Exit is an event: the exit fd (pidfd) is
+registered with the loop.
 """
 
 from __future__ import annotations
@@ -17,19 +19,13 @@ import signal
 from collections.abc import Callable, Coroutine
 
 from corral._errors import CorralError
-from corral._observe.events import EventLog
-from corral._observe.logs.writer import LogWriter
-from corral._platform import send_to_group
-from corral._process import tree as _tree
-from corral._process.child import CgroupFigures, Child
-from corral._process.reaper import OwningReaper
-from corral._process.spawn import launch
-from corral._supervisor.model.instance import (
+from corral._lifecycle.machine import InstanceMachine
+from corral._lifecycle.messages import (
     Action,
     ArmTimer,
     CancelTimer,
     Input,
-    InstanceMachine,
+    KillGroup,
     KillTree,
     ProcessExited,
     SendStopSignal,
@@ -37,10 +33,18 @@ from corral._supervisor.model.instance import (
     Spawned,
     SpawnFailed,
     Step,
+    Sweep,
     TimerFired,
 )
+from corral._lifecycle.states import InstanceState
+from corral._observe.events import EventLog
+from corral._observe.logs.writer import LogWriter
+from corral._platform import send_to_group
+from corral._process import tree as _tree
+from corral._process.child import CgroupFigures, Child
+from corral._process.reaper import OwningReaper
+from corral._process.spawn import launch
 from corral._supervisor.model.program import Program
-from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
 
 log = logging.getLogger("corral.daemon")
@@ -64,6 +68,7 @@ class InstanceDriver:
         "_followers",
         "_loop",
         "_pumps",
+        "_queue",
         "_reaper",
         "_sweeps",
         "_timer",
@@ -99,6 +104,8 @@ class InstanceDriver:
         """The current or last process tree, until its stop sweep begins."""
         self._pumps: tuple[OutputPump, ...] = ()
         self._timer: asyncio.TimerHandle | None = None
+        self._queue: list[Input] | None = None
+        """Inputs waiting while one is applied; None when none is being applied."""
         self._changed: list[Callable[[InstanceDriver], None]] | None = None
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
@@ -149,8 +156,29 @@ class InstanceDriver:
 
     # -- inputs -------------------------------------------------------------
 
-    def feed(self, event: Input) -> Step:
-        """Apply one input to the machine and carry out the resulting actions."""
+    def feed(self, event: Input) -> Step | None:
+        """Queue one input; unless an input is being applied now, apply the queue in order.
+
+        An input that arrives while a step is carried out (a Spawn reporting Spawned, a
+        subscriber reacting to the state event) waits its turn: every action of a step
+        runs before the next input is applied, so no action acts on a state it was not
+        decided in. Returns the step of `event` when it was applied by this call, and
+        None when it was queued behind the input being applied.
+        """
+        if self._queue is not None:
+            self._queue.append(event)
+            return None
+        queue = self._queue = []
+        try:
+            step = self._apply(event)
+            while queue:
+                self._apply(queue.pop(0))
+        finally:
+            self._queue = None
+        return step
+
+    def _apply(self, event: Input) -> Step:
+        """Apply one input to the machine, announce the change, carry out the actions."""
         step = self.machine.apply(event, self._loop.time(), random.random())
         if step.changed or (step.actions and not step.ignored):
             self._events.emit(
@@ -167,8 +195,6 @@ class InstanceDriver:
                 callback(self)
         for action in step.actions:
             self._act(action)
-        if step.new in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
-            self._sweep()
         return step
 
     def call_at_next_change(self, callback: Callable[[InstanceDriver], None]) -> None:
@@ -202,8 +228,13 @@ class InstanceDriver:
         elif isinstance(action, SendStopSignal):
             if self._tree is not None:  # scanned together with every tree stopped now
                 self._track(self._tree.send_async(self.program.process.stop_signal))
-        elif isinstance(action, KillTree) and self._tree is not None:
+        elif isinstance(action, KillTree):
             self._sweep()
+        elif isinstance(action, KillGroup):
+            if self._tree is not None:  # the root is gone; its group may not be
+                send_to_group(self._tree.pgid, signal.SIGKILL)
+        elif isinstance(action, Sweep):
+            self._sweep(let_go=True)
 
     def _spawn(self) -> None:
         spec = dataclasses.replace(
@@ -236,16 +267,18 @@ class InstanceDriver:
         if ended is None:
             return
         self._loop.remove_reader(child.exit_fd)
-        send_to_group(child.launched.pgid, signal.SIGKILL)  # leftovers of the group die with it
         self._track(child.release_async())  # the cgroup empties on a thread, off the loop
         self.feed(ProcessExited(code=ended.code, signal=ended.signal, oom=ended.oom))
 
-    def _sweep(self) -> None:
-        """Kill every remaining member of the current tree, double-forked ones included."""
+    def _sweep(self, *, let_go: bool = False) -> None:
+        """Kill every remaining member of the current tree, double-forked ones included.
+
+        With `let_go` (a Sweep, at rest) the tree is forgotten once the kill is under way.
+        """
         tree = self._tree
         if tree is None:
             return
-        if self.machine.state in (InstanceState.STOPPED, InstanceState.EXITED, InstanceState.FATAL):
+        if let_go:
             self._tree = None
         self._track(_tree.kill_async(tree))
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
+from corral._lifecycle.states import InstanceState
 from corral._observe.metrics.prometheus import Family, Labels
-from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.driver import LIVE
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.supervisor import Supervisor

@@ -12,14 +12,14 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from corral._lifecycle.messages import StartRequested, Step, StopRequested
+from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
 from corral._process import tree as _tree
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.load import Config
-from corral._supervisor.model.instance import StartRequested, StopRequested
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
-from corral._supervisor.model.states import InstanceState
 from corral._supervisor.runtime.driver import InstanceDriver
 
 S = InstanceState
@@ -83,7 +83,7 @@ class Supervisor:
     async def start(self, names: Sequence[str]) -> list[Outcome]:
         """Start instances in priority order; return when each is RUNNING or has failed."""
         drivers = self.ordered(names)
-        rejected = {d.name: d.feed(StartRequested()).rejected for d in drivers}
+        rejected = {d.name: _rejection(d.feed(StartRequested())) for d in drivers}
         await _Gate(drivers, _AFTER_START).done
         return [_start_outcome(d, rejected[d.name]) for d in drivers]
 
@@ -171,6 +171,11 @@ class _Gate:
         self._left -= 1
         if not self._left:
             self.done.set_result(None)
+
+
+def _rejection(step: Step | None) -> str | None:
+    """Why a start was refused; None if it was not, or if it was queued (never from here)."""
+    return None if step is None else step.rejected
 
 
 def _start_outcome(driver: InstanceDriver, rejected: str | None) -> Outcome:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from corral._supervisor.model.instance import (
+from corral._lifecycle.messages import (
+    INPUT_KINDS,
     ArmTimer,
     CancelTimer,
     Input,
+    InputKind,
+    KillGroup,
     KillTree,
     ProcessExited,
     SendStopSignal,
     Spawned,
     SpawnFailed,
     StartRequested,
+    Sweep,
     TimerFired,
+    input_kind,
 )
-from corral._supervisor.model.states import _TABLE as TABLE
-from corral._supervisor.model.states import InputKind, InstanceState, transition
+from corral._lifecycle.rows import LIFECYCLE as TABLE
+from corral._lifecycle.rows import transition
+from corral._lifecycle.states import InstanceState
 
 from .harness import harness, reach
 
@@ -33,7 +39,7 @@ def test_a_tree_still_there_after_stop_timeout_is_killed() -> None:
     assert step.reason == "still running 5 s after the stop signal: SIGKILL"
     assert h.now == pytest.approx(6.0)
     step = h.feed(ProcessExited(None, "SIGKILL"))
-    assert (step.new, step.actions) == (S.STOPPED, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.STOPPED, (KillGroup(), CancelTimer(), Sweep()))
     assert step.reason == "stopped (SIGKILL)"
 
 
@@ -67,7 +73,7 @@ def test_a_spawn_failure_after_the_stop_request_is_stopped() -> None:
     h.feed(StartRequested())
     h.stop()
     step = h.fail_spawn("no such file: ./srv")
-    assert (step.new, step.actions) == (S.STOPPED, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.STOPPED, (CancelTimer(), Sweep()))
     assert step.reason == "stopped; the spawn failed: no such file: ./srv"
 
 
@@ -116,22 +122,23 @@ def test_the_right_token_with_the_wrong_kind_is_stale() -> None:
 
 @pytest.mark.parametrize(
     ("state", "kind"),
-    [(state, kind) for state in S for kind in InputKind if (state, kind) not in TABLE],
+    [(state, kind) for state in S for kind in INPUT_KINDS if (state, kind) not in TABLE],
+    ids=lambda value: getattr(value, "name", None),
 )
 def test_inputs_without_a_row_are_ignored_and_change_nothing(
     state: InstanceState, kind: InputKind
 ) -> None:
     h = reach(state)
     before = repr(h.machine), h.machine.since, h.machine.reason
-    events: dict[InputKind, Input] = {
-        InputKind.SPAWNED: Spawned(9),
-        InputKind.SPAWN_FAILED: SpawnFailed("no such file: ./srv"),
-        InputKind.EXITED: ProcessExited(0, None),
-        InputKind.START_TIMER: TimerFired("start", 99),
-        InputKind.BACKOFF_TIMER: TimerFired("backoff", 99),
-        InputKind.STOP_TIMER: TimerFired("stop", 99),
-    }
-    step = h.feed(events[kind], after=1)
+    events: list[Input] = [
+        Spawned(9),
+        SpawnFailed("no such file: ./srv"),
+        ProcessExited(0, None),
+        TimerFired("start", 99),
+        TimerFired("backoff", 99),
+        TimerFired("stop", 99),
+    ]
+    step = h.feed(next(e for e in events if input_kind(e) is kind), after=1)
     assert transition(state, kind).to is state
     assert (step.new, step.actions, step.rejected, step.ignored) == (state, (), None, True)
     assert (repr(h.machine), h.machine.since, h.machine.reason) == before

@@ -1,24 +1,30 @@
 """PURE: the messages between an instance's state machine and the runtime that drives it.
 
 Inputs go in (`InstanceMachine.apply`), actions come out inside a `Step`, and the
-runtime carries them out in order. All are frozen values; `instance.py` re-exports
-them, so `corral._supervisor.model.instance` holds the whole API of the machine.
+runtime carries them out in order. All are frozen values. An input's `InputKind`, the
+key of its rows, is derived from its class (name and docstring), and for a timer
+from its kind, so a new input is one class here and one name in `Input`.
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from corral._supervisor.model.states import InputKind, InstanceState
+from corral._lifecycle.states import InstanceState
 
 __all__ = [
+    "ACTIONS",
+    "INPUT_KINDS",
     "Action",
     "ArmTimer",
     "CancelTimer",
     "ExitInfo",
     "Input",
+    "InputKind",
+    "KillGroup",
     "KillTree",
     "ProcessExited",
     "SendStopSignal",
@@ -28,9 +34,12 @@ __all__ = [
     "StartRequested",
     "Step",
     "StopRequested",
+    "Sweep",
     "TimerFired",
     "TimerKind",
     "input_kind",
+    "kind_of",
+    "timer",
 ]
 
 TimerKind: TypeAlias = Literal["start", "backoff", "stop"]
@@ -51,7 +60,7 @@ class StopRequested:
 
 @dataclass(frozen=True, slots=True)
 class Spawned:
-    """The runtime spawned the process; fed right after it carried out a Spawn action."""
+    """The runtime spawned the process (right after a Spawn action); carries the pid."""
 
     pid: int
     """The new process's id (the leader of its group)."""
@@ -59,7 +68,7 @@ class Spawned:
 
 @dataclass(frozen=True, slots=True)
 class SpawnFailed:
-    """The spawn failed before anything ran (no such executable, a bad directory...)."""
+    """The spawn failed before anything ran: no such executable, a bad directory..."""
 
     reason: str
     """The spawn error's message; kept as the FATAL reason that status shows."""
@@ -67,7 +76,7 @@ class SpawnFailed:
 
 @dataclass(frozen=True, slots=True)
 class ProcessExited:
-    """The process exited."""
+    """The process exited: its exit code or signal name, and whether the OOM killer did it."""
 
     code: int | None
     """Exit code, or None when a signal ended it."""
@@ -91,25 +100,50 @@ Input: TypeAlias = (
     StartRequested | StopRequested | Spawned | SpawnFailed | ProcessExited | TimerFired
 )
 
-_KINDS: Mapping[type, InputKind] = {
-    StartRequested: InputKind.START,
-    StopRequested: InputKind.STOP,
-    Spawned: InputKind.SPAWNED,
-    SpawnFailed: InputKind.SPAWN_FAILED,
-    ProcessExited: InputKind.EXITED,
-}
-_TIMER_KINDS: Mapping[TimerKind, InputKind] = {
-    "start": InputKind.START_TIMER,
-    "backoff": InputKind.BACKOFF_TIMER,
-    "stop": InputKind.STOP_TIMER,
-}
+
+@dataclass(frozen=True, slots=True)
+class InputKind:
+    """What a row reacts to: a class of input, and for a timer which one."""
+
+    name: str
+    """How docs/states.md names it: "ProcessExited", "TimerFired(start)"."""
+    meaning: str
+    """One line for docs/states.md."""
+
+
+def kind_of(cls: type[Input]) -> InputKind:
+    """The kind of every input of class `cls` (not TimerFired, whose kind says which timer)."""
+    return _CLASS_KINDS[cls]
+
+
+def timer(kind: TimerKind) -> InputKind:
+    """The kind of a TimerFired input of the given timer."""
+    return _TIMER_KINDS[kind]
 
 
 def input_kind(event: Input) -> InputKind:
-    """The row key of an input: its type, and for a timer its kind."""
+    """The row key of an input: its class, and for a timer its kind."""
     if isinstance(event, TimerFired):
         return _TIMER_KINDS[event.kind]
-    return _KINDS[type(event)]
+    return _CLASS_KINDS[type(event)]
+
+
+def _meaning(cls: type) -> str:
+    return " ".join((cls.__doc__ or "").split("\n\n", 1)[0].split())
+
+
+_CLASS_KINDS: Mapping[type, InputKind] = {
+    cls: InputKind(cls.__name__, _meaning(cls))
+    for cls in typing.get_args(Input)
+    if cls is not TimerFired
+}
+_TIMER_KINDS: Mapping[TimerKind, InputKind] = {
+    "start": InputKind("TimerFired(start)", "`start_seconds` passed since the spawn."),
+    "backoff": InputKind("TimerFired(backoff)", "The backoff delay passed."),
+    "stop": InputKind("TimerFired(stop)", "`stop_timeout` passed since the stop signal."),
+}
+INPUT_KINDS: tuple[InputKind, ...] = (*_CLASS_KINDS.values(), *_TIMER_KINDS.values())
+"""Every kind of input, in the order docs/states.md lists them (and rows are sorted)."""
 
 
 # ---- actions --------------------------------------------------------------------------
@@ -147,7 +181,20 @@ class KillTree:
     """Send SIGKILL to the instance's whole process tree."""
 
 
-Action: TypeAlias = Spawn | ArmTimer | CancelTimer | SendStopSignal | KillTree
+@dataclass(frozen=True, slots=True)
+class KillGroup:
+    """SIGKILL the process group of the root that just exited: what is left in it dies too."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Kill what is left of the last tree (strays outside the group too), then let it go."""
+
+
+Action: TypeAlias = Spawn | ArmTimer | CancelTimer | SendStopSignal | KillTree | KillGroup | Sweep
+
+ACTIONS: tuple[type[Action], ...] = typing.get_args(Action)
+"""Every kind of action, in the order docs/states.md lists them."""
 
 
 # ---- results --------------------------------------------------------------------------

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from corral._process.retry import Backoff
-from corral._supervisor.model.instance import (
+from corral._lifecycle.messages import (
     ArmTimer,
     CancelTimer,
+    KillGroup,
     ProcessExited,
     Spawn,
     Spawned,
     StartRequested,
+    Sweep,
 )
-from corral._supervisor.model.program import RestartMode
-from corral._supervisor.model.states import InstanceState
+from corral._lifecycle.policy import RestartMode
+from corral._lifecycle.states import InstanceState
+from corral._process.retry import Backoff
 
 from .harness import Harness, harness, policy
 
@@ -54,7 +56,7 @@ def test_exit_while_running_restarts_as_the_mode_says(
     step = h.feed(exit)
     assert step.new is expected_state
     if expected_state is S.EXITED:
-        assert step.actions == (CancelTimer(),)
+        assert step.actions == (KillGroup(), CancelTimer(), Sweep())
         assert h.machine.reason == step.reason
 
 
@@ -86,7 +88,7 @@ def test_exit_while_starting_is_a_failed_start_that_backs_off() -> None:
     h.start()
     step = h.exit(1, after=0.3)
     assert step.new is S.BACKOFF
-    assert step.actions == (ArmTimer("backoff", 0.1, 2),)
+    assert step.actions == (KillGroup(), ArmTimer("backoff", 0.1, 2))
     assert step.reason == "exited too quickly (exit 1); restart 1 in 0.1 s"
     assert h.machine.failures == 1
     assert h.machine.next_start_at == pytest.approx(0.4)
@@ -102,7 +104,7 @@ def test_a_failed_start_with_restart_never_is_exited() -> None:
     h = harness(policy(mode="never"))
     h.start()
     step = h.exit(1)
-    assert (step.new, step.actions) == (S.EXITED, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.EXITED, (KillGroup(), CancelTimer(), Sweep()))
     assert step.reason == "exited too quickly (exit 1); restart is never"
 
 
@@ -159,7 +161,7 @@ def test_the_start_limit_gives_up_after_burst_starts() -> None:
     assert h.state is S.BACKOFF
     h.fire()
     step = h.exit(1, after=0.01)
-    assert (step.new, step.actions) == (S.FATAL, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.FATAL, (KillGroup(), CancelTimer(), Sweep()))
     assert step.reason == "exited too quickly (exit 1); start limit hit: 3 starts within 60 s"
     assert h.machine.reason == step.reason
     assert h.machine.restarts == 2

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from corral._process.retry import Backoff
-from corral._supervisor.model.instance import (
+from corral._lifecycle.machine import InstanceMachine
+from corral._lifecycle.messages import (
     ArmTimer,
     CancelTimer,
     Input,
-    InstanceMachine,
     ProcessExited,
     Spawned,
     SpawnFailed,
@@ -23,8 +22,9 @@ from corral._supervisor.model.instance import (
     StopRequested,
     TimerFired,
 )
-from corral._supervisor.model.program import RestartMode, RestartPolicy, StartLimit
-from corral._supervisor.model.states import InstanceState
+from corral._lifecycle.policy import RestartMode, RestartPolicy, StartLimit
+from corral._lifecycle.states import InstanceState
+from corral._process.retry import Backoff
 
 
 def policy(

@@ -1,8 +1,9 @@
-"""Render docs/states.md from the state enums and the transition table in states.py.
+"""Render docs/states.md from the lifecycle table: `python -m corral._lifecycle.doc`.
 
-The meanings come from the attribute docstrings of the enum members, read from the
-source with `ast`, so the code holds the only copy of the text. This is the one
-module of the model that reads a file (its own source); only the docs generator and
+The meanings come from the code: attribute docstrings of the enum members (read from
+the source with `ast`), the docstrings of the input and action classes, and each
+row's description, so the code holds the only copy of the text. This is the one
+module of the lifecycle that reads a file (the source); only the docs generator and
 its freshness test call it.
 """
 
@@ -14,26 +15,30 @@ import inspect
 import itertools
 import textwrap
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from corral._supervisor.model.states import (
-        Decision,
-        InputKind,
-        InstanceState,
-        Transition,
-    )
+from corral._lifecycle.messages import ACTIONS, INPUT_KINDS, Action, InputKind
+from corral._lifecycle.rows import TRANSITIONS
+from corral._lifecycle.states import Decision, InstanceState
+from corral._lifecycle.table import Transition
 
-_HEADER = """\
-<!-- GENERATED from src/corral/_supervisor/model/states.py; do not edit.
-     Regenerate: python -m corral._supervisor.model.states > docs/states.md -->
+__all__ = ["REGENERATE", "attribute_docs", "render", "render_markdown"]
+
+REGENERATE = "python -m corral._lifecycle.doc > docs/states.md"
+"""The command that writes docs/states.md (the freshness test quotes it)."""
+
+_HEADER = f"""\
+<!-- GENERATED from src/corral/_lifecycle/rows.py; do not edit.
+     Regenerate: {REGENERATE} -->
 
 # Instance states
 
 Each instance of a program (`web:0`, `web:1`, ...) is in exactly one of these
 states. Only `InstanceMachine.apply` changes it, by a row of the table below, and
 each change comes with the actions the runtime carries out (spawn, arm or cancel
-a timer, send the stop signal, SIGKILL the tree) and a reason for the event log.
+a timer, send the stop signal, SIGKILL the tree or the group, sweep) and a reason
+for the event log. The runtime does nothing beside them: every policy is an action
+of some row. Inputs are applied one at a time, and all the actions of one input
+are carried out before the next input is applied.
 """
 
 _IGNORED = """\
@@ -66,12 +71,22 @@ _RULES = """\
   known yet.
 - **Stop** sends the program's stop signal to the whole tree and SIGKILLs the tree
   `stop_timeout` seconds later if it is still there (at once when it is 0).
+- **Root exit**: when the program's process exits, whatever comes next, its
+  process group gets SIGKILL (`KillGroup`): what it left in its group dies with it.
+- **Rest**: every row into STOPPED, EXITED or FATAL ends with `Sweep`, which kills
+  what is left of the last tree (strays outside the group too) and lets it go.
 """
+
+
+def render_markdown() -> str:
+    """The whole text of docs/states.md, generated from the lifecycle table."""
+    return render(InstanceState, INPUT_KINDS, ACTIONS, Decision, TRANSITIONS)
 
 
 def render(
     states: type[InstanceState],
-    inputs: type[InputKind],
+    inputs: Sequence[InputKind],
+    actions: Sequence[type[Action]],
     decisions: type[Decision],
     rows: Sequence[Transition],
 ) -> str:
@@ -80,9 +95,11 @@ def render(
         _HEADER,
         _table(("State", "Meaning"), _members(states)),
         "## Inputs\n",
-        _table(("Input", "Meaning"), _members(inputs)),
+        _table(("Input", "Meaning"), [(f"`{kind.name}`", kind.meaning) for kind in inputs]),
+        "## Actions\n",
+        _table(("Action", "What the runtime does"), _action_cells(actions)),
         "## Transitions\n",
-        _table(("From", "Input", "To", "What happens"), _transition_cells(rows)),
+        _table(("From", "Input", "To", "What happens", "Actions"), _transition_cells(rows)),
         _IGNORED,
         "## Decisions\n",
         _table(("Decision", "Leads to", "How"), _decision_cells(decisions)),
@@ -112,13 +129,22 @@ def _members(cls: type[enum.Enum]) -> list[tuple[str, ...]]:
     return [(f"`{member.value}`", docs[member.name]) for member in cls]
 
 
+def _action_cells(actions: Sequence[type[Action]]) -> list[tuple[str, ...]]:
+    return [(f"`{cls.__name__}`", _first_paragraph(cls.__doc__)) for cls in actions]
+
+
 def _transition_cells(rows: Sequence[Transition]) -> list[tuple[str, ...]]:
     cells: list[tuple[str, ...]] = []
     for row in rows:
+        done = ", ".join(cls.__name__ for cls in row.actions) or "none"
         cells.append(
-            (row.state.name, f"`{row.input.value}`", _either(row.targets), row.description)
+            (row.state.name, f"`{row.input.name}`", _either(row.targets), row.description, done)
         )
     return cells
+
+
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").split("\n\n", 1)[0].split())
 
 
 def _decision_cells(decisions: type[Decision]) -> list[tuple[str, ...]]:
@@ -139,3 +165,9 @@ def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> str:
 
 def _line(cells: tuple[str, ...]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render_markdown())

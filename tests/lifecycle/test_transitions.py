@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from corral._supervisor.model.instance import (
+from corral._lifecycle.messages import (
     ArmTimer,
     CancelTimer,
     Input,
+    KillGroup,
     ProcessExited,
     SendStopSignal,
     Spawn,
@@ -15,40 +16,38 @@ from corral._supervisor.model.instance import (
     SpawnFailed,
     StartRequested,
     StopRequested,
+    Sweep,
     TimerFired,
+    kind_of,
 )
-from corral._supervisor.model.states import (
-    TRANSITIONS,
-    Handler,
-    InputKind,
-    InstanceState,
-    Transition,
-)
+from corral._lifecycle.rows import TRANSITIONS, reject
+from corral._lifecycle.states import REST, InstanceState
+from corral._lifecycle.table import Transition
 
 from .harness import Harness, harness, policy, reach
 
 S = InstanceState
-_NEEDS_UNSPAWNED = {InputKind.SPAWNED, InputKind.SPAWN_FAILED}
+_NEEDS_UNSPAWNED = {kind_of(Spawned), kind_of(SpawnFailed)}
 
 
 def _input_for(row: Transition, h: Harness) -> Input:
     kind = row.input
-    if kind in (InputKind.START_TIMER, InputKind.BACKOFF_TIMER, InputKind.STOP_TIMER):
+    if kind.name.startswith("TimerFired("):
         assert h.timer is not None
-        assert f"TimerFired({h.timer.kind})" == kind.value
+        assert f"TimerFired({h.timer.kind})" == kind.name
         return TimerFired(h.timer.kind, h.timer.token)
-    simple: dict[InputKind, Input] = {
-        InputKind.START: StartRequested(),
-        InputKind.STOP: StopRequested(),
-        InputKind.SPAWNED: Spawned(200),
-        InputKind.SPAWN_FAILED: SpawnFailed("no such file: ./srv"),
-        InputKind.EXITED: ProcessExited(1, None),
-    }
-    return simple[kind]
+    simple: list[Input] = [
+        StartRequested(),
+        StopRequested(),
+        Spawned(200),
+        SpawnFailed("no such file: ./srv"),
+        ProcessExited(1, None),
+    ]
+    return next(event for event in simple if kind_of(type(event)) is kind)
 
 
 @pytest.mark.parametrize(
-    "row", TRANSITIONS, ids=[f"{r.state.name}+{r.input.value}" for r in TRANSITIONS]
+    "row", TRANSITIONS, ids=[f"{r.state.name}+{r.input.name}" for r in TRANSITIONS]
 )
 def test_every_row_leads_where_the_table_says(row: Transition) -> None:
     h = reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
@@ -57,7 +56,7 @@ def test_every_row_leads_where_the_table_says(row: Transition) -> None:
     assert step.new in row.targets
     assert h.state is step.new
     assert not step.ignored
-    assert (step.rejected is not None) == (row.handler is Handler.REJECT)
+    assert (step.rejected is not None) == (row.handler is reject)
 
 
 @pytest.mark.parametrize("state", [S.STOPPED, S.EXITED, S.FATAL])
@@ -129,7 +128,7 @@ def test_spawn_failure_is_fatal_with_its_reason() -> None:
     h = harness()
     h.feed(StartRequested())
     step = h.fail_spawn("cannot start `./srv`: exec: no such file [ENOENT]")
-    assert (step.new, step.actions) == (S.FATAL, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.FATAL, (CancelTimer(), Sweep()))
     assert h.machine.reason == "cannot start `./srv`: exec: no such file [ENOENT]"
     assert h.machine.pid is None
 
@@ -148,7 +147,7 @@ def test_stop_signals_the_tree_and_arms_the_stop_timer(state: InstanceState) -> 
 def test_stop_in_backoff_cancels_the_restart() -> None:
     h = reach(S.BACKOFF)
     step = h.stop()
-    assert (step.new, step.actions) == (S.STOPPED, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.STOPPED, (CancelTimer(), Sweep()))
     assert h.machine.next_start_at is None
 
 
@@ -171,7 +170,24 @@ def test_stop_while_stopping_does_nothing_more() -> None:
 def test_exit_while_stopping_is_stopped() -> None:
     h = reach(S.STOPPING)
     step = h.feed(ProcessExited(None, "SIGTERM"), after=0.2)
-    assert (step.new, step.actions) == (S.STOPPED, (CancelTimer(),))
+    assert (step.new, step.actions) == (S.STOPPED, (KillGroup(), CancelTimer(), Sweep()))
     assert step.reason == "stopped (SIGTERM)"
     assert h.machine.pid is None
     assert h.machine.reason is None
+
+
+@pytest.mark.parametrize(
+    "row", TRANSITIONS, ids=[f"{r.state.name}+{r.input.name}" for r in TRANSITIONS]
+)
+def test_every_row_into_rest_sweeps_and_every_exit_kills_the_group_first(row: Transition) -> None:
+    h = reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
+    step = h.feed(_input_for(row, h))
+    assert set(type(action) for action in step.actions) <= set(row.actions)
+    if step.changed and step.new in REST:
+        assert step.actions[-1] == Sweep()
+    else:
+        assert Sweep() not in step.actions
+    if row.input is kind_of(ProcessExited):
+        assert step.actions[0] == KillGroup()
+    else:
+        assert KillGroup() not in step.actions

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from corral._supervisor.model.instance import (
+from corral._lifecycle.machine import InstanceMachine
+from corral._lifecycle.messages import (
     ExitInfo,
-    InstanceMachine,
     ProcessExited,
     Spawned,
     StartRequested,
     Step,
 )
-from corral._supervisor.model.states import InstanceState
+from corral._lifecycle.states import InstanceState
 
 from .harness import harness, policy
 
