@@ -206,6 +206,7 @@ def test_without_proc_scan_the_platform_finds_nothing() -> None:
         assert [pid for pid, _ in platform_find_tree(entry, None)] == [proc.pid]
         with override_feature(Feature.PROC_SCAN, False):
             assert platform_find_tree(entry, None) == []
+            assert tree_members([Tree(proc.pid, proc.pid, entry)]) == [[]]
 
 
 def test_one_pass_finds_several_trees_each_with_only_its_own_members() -> None:

@@ -1,7 +1,6 @@
 """What names a process tree to `_platform.tree_members`: its identity, on any platform.
 
-A member is defined once, in linux/procfs.py: the root, the process group, the
-marker, the cgroup's members, and every descendant of a member. Stopping a tree
+What a member is, is said once, in linux/procfs.py. Stopping a tree
 (`_process.tree`) and counting and charging it (status, metrics, Prometheus) ask
 the same scan, so what stop kills is what status counts.
 """
