@@ -1,8 +1,11 @@
 """Cost of one metrics tick: TreeSampler over N process trees, and what it means as CPU share.
 
 N `sleep` processes are started, each in its own session (the daemon's instances
-are process-group leaders too). Then, interleaved per round, three variants are
-timed, each one call:
+are process-group leaders too) and with its own CORRAL_TREE marker, and each is
+named to the sampler as the daemon names its trees (root, group, marker). The
+bench makes itself a child subreaper first, as the daemon is one, so a full pass
+looks for markers only among its own descendants, as the daemon's does. Then,
+interleaved per round, these variants are timed, each one call:
 
 - `full pass`: a tick that walks all of /proc (what every tick is on a machine
   with few processes, given the sampler's budget);
@@ -33,6 +36,8 @@ from collections.abc import Callable, Sequence
 from bench.spawn import machine, percentile
 from corral._observe.metrics.history import History
 from corral._observe.metrics.sampler import TreeSampler
+from corral._platform import become_subreaper
+from corral._process.tree import Tree
 from corral._supervisor.runtime import checkpoint
 
 SEED = 1
@@ -47,19 +52,24 @@ def measure(size: int, rounds: int) -> dict[str, list[int]]:
     procs: list[subprocess.Popen[bytes]] = []
     state_path = os.path.join(tempfile.mkdtemp(prefix="bench-metrics-"), "corral.state")
     try:
-        for _ in range(size):
-            procs.append(subprocess.Popen([sleep, "600"], start_new_session=True))
+        for i in range(size):
+            env = dict(os.environ, CORRAL_TREE=f"bench-{os.getpid()}-{i}")
+            procs.append(subprocess.Popen([sleep, "600"], env=env, start_new_session=True))
         roots = {f"sleep:{i}": p.pid for i, p in enumerate(procs)}
+        trees = {
+            name: Tree(pid, pid, f"CORRAL_TREE=bench-{os.getpid()}-{i}".encode())
+            for i, (name, pid) in enumerate(roots.items())
+        }
         full = TreeSampler(budget=1.0, max_gap=0.0)  # every tick a full pass
         known = TreeSampler(budget=1e-12, max_gap=1e9)  # one full pass, then known pids
         history = History(120)
         state = _state_record(roots)
-        full.sample(roots)
-        known.sample(roots)
+        full.sample(trees)
+        known.sample(trees)
         variants: dict[str, Callable[[], object]] = {
-            "full pass": lambda: full.sample(roots),
-            "known members": lambda: known.sample(roots),
-            "history record": lambda: history.record(time.time(), full.sample(roots)),
+            "full pass": lambda: full.sample(trees),
+            "known members": lambda: known.sample(trees),
+            "history record": lambda: history.record(time.time(), full.sample(trees)),
             "state file write": lambda: checkpoint.write(state_path, state),
         }
         samples: dict[str, list[int]] = {name: [] for name in variants}
@@ -122,6 +132,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    become_subreaper()  # as the daemon is: orphans stay below us, markers are sought there
     print("command:", " ".join(sys.orig_argv))
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()))
     print("processes on the machine:", sum(1 for n in os.listdir("/proc") if n.isdigit()))

@@ -22,7 +22,7 @@ from typing import IO
 import pytest
 
 import corral
-from corral._platform import ChildStep, ChildStepFailed, environ_bytes, fork_exec
+from corral._platform import ChildStep, ChildStepFailed, environ_bytes, fork_exec, tree_members
 from corral._platform.linux.cgroups import (
     Cgroup,
     CgroupDriver,
@@ -36,6 +36,8 @@ from corral._platform.linux.cgroups import (
 )
 from corral._platform.linux.cgroups.v1 import V1Driver
 from corral._platform.linux.cgroups.v2 import V2Driver
+from corral._process.tree import Tree
+from corral._sandbox.cgroup_plan import InstanceCgroup
 from corral.lowlevel import Feature
 from tests.helpers import argv
 from tests.support import cgroups as scratch_check
@@ -234,6 +236,30 @@ def test_kill_all_ends_every_member_even_a_double_forked_one(
             reports.deaths.assert_dead()
             assert cgroup.members() == []
             reap([grandchild])
+
+
+@each_driver
+def test_a_tree_with_a_cgroup_has_every_process_in_it_as_a_member(
+    driver: CgroupDriver, scratch: Callable[[CgroupDriver], Cgroup]
+) -> None:
+    # The grandchild left the root's group and session, carries no marker and was
+    # re-parented to us: only the cgroup ties it to the tree.
+    cgroup = scratch(driver)
+    nobody = f"CORRAL_TREE=test-{os.getpid()}-in-no-environment".encode()
+    with PidReports() as reports:
+        fd = reports.write_fd
+        args = argv("double_fork", "--fd", str(fd), "--detach")[1:]
+        with started_in(cgroup, *args, pass_fds=(fd,)) as (_, out):
+            assert out.readline().strip().isdigit()
+            assert out.readline() == "ready\n"
+            root, grandchild = reports.wait_for(2)
+            (with_cgroup,) = tree_members([Tree(root, root, nobody, InstanceCgroup(cgroup))])
+            (without,) = tree_members([Tree(root, root, nobody)])
+            cgroup.kill_all()
+            reports.deaths.assert_dead()
+            reap([grandchild])
+    assert {s.pid for s in with_cgroup} == {root, grandchild}
+    assert {s.pid for s in without} == {root}
 
 
 @each_driver

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 
 from corral._platform import find_tree as platform_find_tree
+from corral._platform import tree_members
 from corral._platform.linux import procfs
+from corral._process.tree import Tree
 from corral.lowlevel import Feature, override_feature
 from tests.helpers import argv
 from tests.support.pids import is_zombie, watch
@@ -70,6 +73,42 @@ def test_read_stat_of_ourselves() -> None:
         os.getsid(0),
     )
     assert stat.state == "R"
+
+
+def test_read_stat_reads_cpu_memory_and_start_time() -> None:
+    cpu_before = time.process_time()
+    stat = procfs.read_stat(os.getpid())
+    cpu_after = time.process_time()
+    assert stat is not None
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    assert cpu_before - 2 * tick <= stat.cpu_seconds <= cpu_after  # ticks, rounded down
+    with open("/proc/self/statm") as f:
+        resident = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    assert abs(stat.rss_bytes - resident) < 4 << 20  # the same pages, read a moment apart
+    assert 0 < stat.started <= procfs.boot_clock()
+
+
+def test_a_child_started_now_has_a_start_time_of_now() -> None:
+    before = procfs.boot_clock()
+    with running(argv("trap_term", "exit")) as (proc, _):
+        after = procfs.boot_clock()
+        stat = procfs.read_stat(proc.pid)
+    assert stat is not None
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    assert before - tick <= stat.started <= after
+
+
+def test_read_stats_leaves_out_zombies_and_gone_pids_unless_zombies_are_asked_for() -> None:
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    with subprocess.Popen(argv("exit_with", "0")) as proc:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+        live = procfs.read_stats([proc.pid, os.getpid(), pid_max + 1])
+        every = procfs.read_stats([proc.pid, pid_max + 1], zombies=True)
+        zombie = procfs.read_stat(proc.pid)
+    assert list(live) == [os.getpid()]
+    assert list(every) == [proc.pid]
+    assert zombie is not None
+    assert (zombie.state, zombie.live, zombie.rss_bytes) == ("Z", False, 0)
 
 
 def test_read_stat_of_a_missing_pid_is_none() -> None:
@@ -140,12 +179,34 @@ def test_the_scan_leaves_out_zombies() -> None:
         assert procfs.find_tree(entry, None) == []
 
 
+def test_tree_members_finds_a_double_forked_grandchild_as_stopping_the_tree_does() -> None:
+    env, entry = marker("members")
+    with running(argv("double_fork"), env=env, new_session=True) as (proc, lines):
+        grandchild = int(lines[0])
+        tree = Tree(proc.pid, proc.pid, entry)
+        (found,) = tree_members([tree])
+        killed_by_stop = set(tree.members())
+    assert {s.pid for s in found} == {proc.pid, grandchild} == killed_by_stop
+    assert all(s.rss_bytes > 0 and s.live for s in found)
+
+
+def test_tree_members_counts_the_root_even_once_it_left_its_group_and_lost_its_marker() -> None:
+    with running(argv("spawn_scrubbed"), new_session=True) as (proc, lines):
+        child = int(lines[0])
+        # Named by a group it is not in and a marker it does not carry: only the root
+        # pid ties it, and its child by descent, to the tree.
+        nobody_s_group = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+        (found,) = tree_members([Tree(proc.pid, nobody_s_group, b"CORRAL_TREE=nobody")])
+    assert {s.pid for s in found} == {proc.pid, child}
+
+
 def test_without_proc_scan_the_platform_finds_nothing() -> None:
     env, entry = marker("off")
     with running(argv("trap_term", "exit"), env=env) as (proc, _):
         assert [pid for pid, _ in platform_find_tree(entry, None)] == [proc.pid]
         with override_feature(Feature.PROC_SCAN, False):
             assert platform_find_tree(entry, None) == []
+            assert tree_members([Tree(proc.pid, proc.pid, entry)]) == [[]]
 
 
 def test_one_pass_finds_several_trees_each_with_only_its_own_members() -> None:
@@ -156,7 +217,11 @@ def test_one_pass_finds_several_trees_each_with_only_its_own_members() -> None:
         running(argv("double_fork"), env=env_b, new_session=True) as (proc_b, lines_b),
     ):
         tree_a, tree_b, nobody = procfs.find_trees(
-            [(entry_a, None), (entry_b, None), (b"CORRAL_TREE=nobody", None)]
+            [
+                procfs.Query(entry_a, None),
+                procfs.Query(entry_b, None),
+                procfs.Query(b"CORRAL_TREE=nobody", None),
+            ]
         )
         assert {s.pid for s in tree_a} == {proc_a.pid, int(lines_a[0])}
         assert {s.pid for s in tree_b} == {proc_b.pid, int(lines_b[0])}
@@ -205,7 +270,7 @@ def test_a_process_whose_parent_vanished_mid_scan_counts_as_maybe_ours() -> None
     # timed from a test, so the subtree rule is checked on a made-up table: 10 is
     # us, 11 our child, 13's parent 12 vanished, 20 descends from init.
     table = {
-        pid: procfs.ProcStat(pid=pid, state="S", ppid=ppid, pgid=pid, sid=pid)
+        pid: procfs.ProcStat(pid, "S", ppid, pid, pid, cpu_seconds=0.0, rss_bytes=0, started=0.0)
         for pid, ppid in [(1, 0), (10, 1), (11, 10), (13, 12), (14, 13), (20, 1), (21, 20)]
     }
     children = procfs._children(table.values())

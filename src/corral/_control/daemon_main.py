@@ -75,7 +75,7 @@ async def _serve(config: Config, out: TextIO) -> None:
     supervisor = Supervisor(config, events=events, reaper=reaper)
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
-    metrics = MetricsLoop(config.metrics, supervisor.live_roots)
+    metrics = MetricsLoop(config.metrics, supervisor.live_trees)
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
     server = HttpServer(build_router(ops, events))
     await server.listen_unix(config.daemon.socket)

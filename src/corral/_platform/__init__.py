@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
-from corral._platform.linux.usage import ProcUsage
+from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
+from corral._platform.membership import CgroupMembers, TreeIdentity
 from corral._platform.posix import child as _child
 from corral._platform.posix import spawn as _posix_spawn
 from corral._platform.posix.child import ChildStep, ChildStepFailed, Forker
@@ -36,13 +37,15 @@ from corral._platform.posix.sockets import max_unix_socket_path
 
 __all__ = [
     "UNKNOWN",
+    "CgroupMembers",
     "ChildStep",
     "ChildStepFailed",
     "ExitNotifier",
     "Feature",
     "FeatureStatus",
     "Forker",
-    "ProcUsage",
+    "ProcStat",
+    "TreeIdentity",
     "WaitStatus",
     "become_subreaper",
     "boot_clock",
@@ -64,7 +67,7 @@ __all__ = [
     "parse_signal",
     "pidfd_exited",
     "process_table",
-    "read_usage",
+    "read_stats",
     "reap_any",
     "reap_if_child",
     "remove_cgroup_dir",
@@ -73,6 +76,7 @@ __all__ = [
     "signal_name",
     "signal_pidfd",
     "spawn",
+    "tree_members",
     "wait_all_gone",
 ]
 
@@ -214,23 +218,37 @@ def find_tree(marker: bytes, pgid: int | None) -> list[tuple[int, int]]:
 
     As a child subreaper, only our descendants are searched for the marker.
     """
-    if not _features.has(Feature.PROC_SCAN):
-        return []
-    from corral._platform.linux.procfs import find_tree as scan
-    from corral._platform.linux.procfs import subreaper_scope
-
-    return [(stat.pid, stat.pgid) for stat in scan(marker, pgid, within=subreaper_scope())]
+    return find_trees([(marker, pgid)])[0]
 
 
 def find_trees(requests: list[tuple[bytes, int | None]]) -> list[list[tuple[int, int]]]:
-    """`find_tree` for many (marker, pgid) requests in one /proc pass."""
+    """`find_tree` for many (marker, pgid) requests in one /proc pass (the same scan as
+    `tree_members`, which also names each root and cgroup)."""
     if not _features.has(Feature.PROC_SCAN):
         return [[] for _ in requests]
+    from corral._platform.linux.procfs import Query, subreaper_scope
     from corral._platform.linux.procfs import find_trees as scan
-    from corral._platform.linux.procfs import subreaper_scope
 
-    found = scan(requests, within=subreaper_scope())
+    found = scan([Query(marker, pgid) for marker, pgid in requests], within=subreaper_scope())
     return [[(stat.pid, stat.pgid) for stat in tree] for tree in found]
+
+
+def tree_members(trees: Sequence[TreeIdentity]) -> list[list[ProcStat]]:
+    """The live members of each tree, with their use, in one /proc pass; [] without /proc.
+
+    The membership that stopping a tree acts on (linux/procfs.py says what a member
+    is), for counting and charging it: root, group, marker, cgroup, descendants.
+    """
+    if not _features.has(Feature.PROC_SCAN):
+        return [[] for _ in trees]
+    from corral._platform.linux.procfs import Query, subreaper_scope
+    from corral._platform.linux.procfs import find_trees as scan
+
+    queries = [
+        Query(tree.marker, tree.pgid, tree.root, () if (c := tree.cgroup) is None else c.members())
+        for tree in trees
+    ]
+    return scan(queries, within=subreaper_scope())
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:
@@ -242,9 +260,10 @@ def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:
     """
     if not _features.has(Feature.PROC_SCAN):
         return [[] for _ in markers]
+    from corral._platform.linux.procfs import Query
     from corral._platform.linux.procfs import find_trees as scan
 
-    found = scan([(marker, None) for marker in markers], within=None)
+    found = scan([Query(marker, None) for marker in markers], within=None)
     return [[stat.pid for stat in tree] for tree in found]
 
 
@@ -334,33 +353,33 @@ def _exists(pid: int) -> bool:
         from corral._platform.linux.procfs import read_stat
 
         stat = read_stat(pid)
-        return stat is not None and stat.state not in ("Z", "X")
+        return stat is not None and stat.live
     return True
 
 
-def process_table() -> dict[int, ProcUsage]:
+def process_table() -> dict[int, ProcStat]:
     """Parentage, CPU and RSS of every live process; {} where /proc is unavailable."""
     if not _features.has(Feature.PROC_SCAN):
         return {}
-    from corral._platform.linux.usage import process_table as table
+    from corral._platform.linux.procfs import all_pids, read_stats
 
-    return table()
+    return read_stats(all_pids())
 
 
-def read_usage(pids: Iterable[int]) -> dict[int, ProcUsage]:
+def read_stats(pids: Iterable[int]) -> dict[int, ProcStat]:
     """`process_table` for the given pids only (gone ones left out); {} without /proc."""
     if not _features.has(Feature.PROC_SCAN):
         return {}
-    from corral._platform.linux.usage import read_usage as read
+    from corral._platform.linux.procfs import read_stats as read
 
     return read(pids)
 
 
 def boot_clock() -> float:
-    """The clock of `ProcUsage.started`: seconds since boot where /proc exists."""
+    """The clock of `ProcStat.started`: seconds since boot where /proc exists."""
     if not _features.has(Feature.PROC_SCAN):
         return time.monotonic()
-    from corral._platform.linux.usage import boot_clock as clock
+    from corral._platform.linux.procfs import boot_clock as clock
 
     return clock()
 

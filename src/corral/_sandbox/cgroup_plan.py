@@ -95,6 +95,10 @@ class InstanceCgroup:
         """memory_current, memory_peak, cpu_seconds, pids, oom_kills (None where unknown)."""
         return self._cgroup.usage().as_dict()
 
+    def members(self) -> list[int]:
+        """Pids in it now (sub-cgroups included); [] once removed."""
+        return self._cgroup.members()
+
     def kill_all(self) -> list[int]:
         """SIGKILL every process in it until it is empty (bounded); the pids killed."""
         return self._cgroup.kill_all()

@@ -35,6 +35,10 @@ class CgroupRuntime(Protocol):
         """memory_current, memory_peak, cpu_seconds, pids, oom_kills (None where unknown)."""
         ...
 
+    def members(self) -> list[int]:
+        """Pids in the cgroup now: members of the tree whatever their group or parent."""
+        ...
+
     def kill_all(self) -> list[int]:
         """SIGKILL every process in the cgroup until it is empty; returns the pids killed
         (so that whoever adopted them, a subreaper, can reap them)."""

@@ -120,7 +120,7 @@ class Operations:
     def status(self, targets: Sequence[str] = ()) -> list[InstanceStatus]:
         """Status of the named instances (all when none are named)."""
         drivers = self._drivers(targets)
-        live = {d.name: pid for d in drivers if (pid := d.live_pid) is not None}
+        live = {d.name: t for d in drivers if d.live_pid is not None and (t := d.tree) is not None}
         usage = tree_usage(live)
         now = self._clock()
         return [self._status_of(d, usage.get(d.name), now) for d in drivers]

@@ -13,7 +13,8 @@ from typing import Any, cast
 from prometheus_client.parser import text_string_to_metric_families
 
 import corral
-from tests.support.daemon import Daemon, running_daemon
+from tests.support.daemon import Daemon, helper, running_daemon
+from tests.support.pids import read_stat, watch
 from tests.support.waiting import DEADLINE, wait_until
 
 PROGRAMS = """
@@ -105,6 +106,60 @@ def test_status_shows_the_sampled_cpu_of_the_last_interval(tmp_path: Path) -> No
     assert status["busy:0"]["cpu_percent"] in [p["cpu_percent"] for p in history]
     assert status["busy:0"]["cpu_percent"] > 0.0
     assert status["idle:0"]["cpu_percent"] < 5.0
+
+
+def test_a_double_forked_grandchild_in_its_own_session_is_counted_as_stop_would_kill_it(
+    tmp_path: Path,
+) -> None:
+    # The member stop kills (group, marker, descent) is the one status, metrics and
+    # Prometheus count: the grandchild left the group and session and its parent is
+    # gone, so only its CORRAL_TREE marker ties it to the tree.
+    programs = f"""
+        [metrics]
+        interval = 0.2
+
+        [programs.forker]
+        command = {helper("double_fork")}
+        start_seconds = 0
+        logs = {{ timestamps = false }}
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        root = daemon.wait_state("forker:0", "RUNNING")["pid"]
+
+        def report() -> str:
+            path = daemon.log_path("forker:0")
+            text = path.read_text() if path.exists() else ""
+            return text if "ready" in text else ""
+
+        grandchild = int(wait_until(report, what="the helper's report").split()[-2])
+        stat, root_stat = read_stat(grandchild), read_stat(root)
+        assert stat is not None
+        assert root_stat is not None
+        assert (stat.sid, stat.pgid) != (root_stat.sid, root_stat.pgid)
+        assert stat.ppid != root
+        status = daemon.status()["forker:0"]
+
+        def counted() -> dict[str, Any]:
+            row = rows(daemon)["forker:0"]
+            return row if row["processes"] == 2 else {}
+
+        row = wait_until(counted, what="a metrics sample that counts the grandchild")
+        _, text = prometheus(daemon)
+        rss_of = {pid: _rss(pid) for pid in (root, grandchild)}
+        with watch([root, grandchild]) as deaths:
+            daemon.call("POST", "/stop", {"targets": ["forker"]})
+            deaths.assert_dead()
+    assert status["processes"] == 2
+    assert status["memory_rss"] > max(rss_of.values())  # the grandchild's memory is charged
+    assert row["memory_rss"] > max(rss_of.values())
+    lines = text.splitlines()
+    assert 'corral_instance_processes{instance="forker:0",program="forker"} 2' in lines
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of `pid`, from /proc/PID/statm (not the stat file corral reads)."""
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_names_select_instances_and_an_unknown_name_is_a_404(tmp_path: Path) -> None:

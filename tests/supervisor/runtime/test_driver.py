@@ -12,12 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from corral._process.reaper import OwningReaper
-
 from corral._lifecycle.messages import StartRequested, Step, StopRequested
 from corral._lifecycle.policy import RestartPolicy
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import Event, EventLog
+from corral._process.reaper import OwningReaper
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
 from corral._supervisor.model.program import LogPolicy, Program

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 import pytest
 
 import corral
+from corral._platform import TreeIdentity
+from corral._process.tree import Tree
 from corral._supervisor.config.settings import MetricsSettings
 from corral._supervisor.runtime.metrics import MetricsLoop
 from tests.support.waiting import DEADLINE
@@ -21,12 +23,11 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.01)  # yield to the loop's timers between checks
 
 
-def test_ticks_sample_the_roots_and_keep_history() -> None:
+def test_ticks_sample_the_trees_and_keep_history() -> None:
     async def scenario() -> None:
         with corral.start(["sleep", "300"], stdout="devnull", stderr="devnull") as proc:
-            metrics = MetricsLoop(
-                MetricsSettings(interval=0.1, history=3), lambda: {"s:0": proc.pid}
-            )
+            tree = Tree(proc.pid, proc.pid, b"CORRAL_TREE=group-only")  # it leads its group
+            metrics = MetricsLoop(MetricsSettings(interval=0.1, history=3), lambda: {"s:0": tree})
             metrics.start(asyncio.get_running_loop())
             try:
                 await until(lambda: metrics.ticks >= 5, "five ticks")
@@ -44,7 +45,7 @@ def test_ticks_sample_the_roots_and_keep_history() -> None:
 def test_a_failing_tick_is_logged_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
     calls = 0
 
-    def roots() -> Mapping[str, int]:
+    def roots() -> Mapping[str, TreeIdentity]:
         nonlocal calls
         calls += 1
         if calls == 1:

@@ -1,12 +1,16 @@
 """TreeSampler: CPU %, RSS and process count of many process trees, one call per tick.
 
+A tree's members are the ones stopping it would signal (`_platform.tree_members`:
+root, process group, marker, cgroup, descendants), so a double-forked grandchild
+that left the group is counted and charged as well as killed.
+
 Cost is what makes a sampler fit to leave on. Finding a tree's members needs every
-process's parent: a full pass over /proc (`process_table`), whose cost grows with
+process's parent: a full pass over /proc (`tree_members`), whose cost grows with
 every process on the machine, not only ours. So the sampler keeps a CPU budget: a
 full pass that took d seconds is not repeated for d / `budget` seconds (at most
 `max_gap`). With the default budget (0.05 % of one core) and a few hundred
 processes on the machine every tick is a full pass; on a crowded machine the ticks
-in between read only the pids already known to belong to a tree (`read_usage`),
+in between read only the pids already known to belong to a tree (`read_stats`),
 one small read per member. A process a tree forks between passes is counted from
 the next full pass (with its CPU since its start, as it was born after the
 previous sample); a new root is counted from its first tick.
@@ -25,8 +29,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from corral._observe.sampling import tree_members
-from corral._platform import ProcUsage, boot_clock, process_table, read_usage
+from corral._platform import ProcStat, TreeIdentity, boot_clock, read_stats, tree_members
 
 BUDGET = 0.0005
 """Share of one core that full /proc passes may use: 0.05 %."""
@@ -60,7 +63,7 @@ class _Tree:
 
 
 class TreeSampler:
-    """Samples trees named by key, each given by its root pid (a process group leader)."""
+    """Samples trees named by key, each given by its identity (root, group, marker, cgroup)."""
 
     def __init__(self, *, budget: float = BUDGET, max_gap: float = MAX_GAP) -> None:
         if budget <= 0 or max_gap < 0:
@@ -73,17 +76,18 @@ class TreeSampler:
         self.full_passes = 0
         """Full /proc passes made so far (for tests and the sampler's own metrics)."""
 
-    def sample(self, roots: Mapping[str, int]) -> dict[str, Sample]:
-        """One tick: a Sample for every key in `roots` whose root is alive."""
+    def sample(self, trees: Mapping[str, TreeIdentity]) -> dict[str, Sample]:
+        """One tick: a Sample for every key in `trees` whose root is alive."""
         now = boot_clock()
         self._trees = {
             key: tree
             for key, tree in self._trees.items()
-            if roots.get(key) == tree.root  # a restarted root is a new tree
-        }
-        found = self._discover(roots, now) if now >= self._next_full else self._known(roots)
+            if (named := trees.get(key)) is not None and named.root == tree.root
+        }  # a restarted root is a new tree
+        found = self._discover(trees, now) if now >= self._next_full else self._known(trees)
         samples: dict[str, Sample] = {}
-        for key, root in roots.items():
+        for key, named in trees.items():
+            root = named.root
             tree = self._trees.get(key)
             if tree is None:
                 tree = self._trees[key] = _Tree(root)
@@ -94,23 +98,24 @@ class TreeSampler:
                 del self._trees[key]
         return samples
 
-    def _discover(self, roots: Mapping[str, int], now: float) -> dict[str, list[ProcUsage]]:
-        if not roots:
+    def _discover(self, trees: Mapping[str, TreeIdentity], now: float) -> dict[str, list[ProcStat]]:
+        if not trees:
             return {}
         began = time.perf_counter()
-        found = tree_members(process_table(), roots)
+        found = dict(zip(trees, tree_members(list(trees.values())), strict=True))
         cost = time.perf_counter() - began
         self._next_full = now + min(self._max_gap, cost / self._budget)
         self.full_passes += 1
         return found
 
-    def _known(self, roots: Mapping[str, int]) -> dict[str, list[ProcUsage]]:
-        wanted = set(roots.values())
+    def _known(self, trees: Mapping[str, TreeIdentity]) -> dict[str, list[ProcStat]]:
+        wanted = {named.root for named in trees.values()}
         for known in self._trees.values():
             wanted.update(known.members)
-        table = read_usage(wanted)
-        found: dict[str, list[ProcUsage]] = {}
-        for key, root in roots.items():
+        table = read_stats(wanted)
+        found: dict[str, list[ProcStat]] = {}
+        for key, named in trees.items():
+            root = named.root
             tree = self._trees.get(key)
             members = tree.members if tree is not None else {}
             procs = [p for pid, (started, _) in members.items()
@@ -121,7 +126,7 @@ class TreeSampler:
         return found
 
 
-def _update(tree: _Tree, procs: list[ProcUsage], now: float) -> Sample:
+def _update(tree: _Tree, procs: list[ProcStat], now: float) -> Sample:
     """Fold one tick's members into `tree`; returns the tree's Sample."""
     previous, since = tree.members, tree.when
     if len(procs) == 1 and since is not None and now > since:  # the common case, quicker

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from corral._platform import boot_clock, read_usage
+from corral._platform import boot_clock, read_stats
 from corral._process.spawn import TREE_VARIABLE
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def booted_at() -> float:
 
 def start_time(pid: int) -> float | None:
     """A live process's start time in seconds since boot; None if it is gone (or a zombie)."""
-    usage = read_usage([pid]).get(pid)
+    usage = read_stats([pid]).get(pid)
     return None if usage is None else usage.started
 
 

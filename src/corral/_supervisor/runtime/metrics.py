@@ -17,21 +17,21 @@ from collections.abc import Callable, Mapping
 
 from corral._observe.metrics.history import History
 from corral._observe.metrics.sampler import Sample, TreeSampler
-from corral._platform import boot_clock, read_usage
+from corral._platform import TreeIdentity, boot_clock, read_stats
 from corral._supervisor.config.settings import MetricsSettings
 
 log = logging.getLogger("corral.metrics")
 
-Roots = Callable[[], Mapping[str, int]]
-"""Instance name -> root pid of every live instance."""
+Trees = Callable[[], Mapping[str, TreeIdentity]]
+"""Instance name -> process tree of every live instance."""
 
 
 class MetricsLoop:
     """The daemon's sampler: latest samples, history, and its own cost."""
 
-    def __init__(self, settings: MetricsSettings, roots: Roots) -> None:
+    def __init__(self, settings: MetricsSettings, trees: Trees) -> None:
         self.settings = settings
-        self._roots = roots
+        self._trees = trees
         self._sampler = TreeSampler()
         self.history = History(settings.history)
         self.latest: dict[str, Sample] = {}
@@ -92,7 +92,7 @@ class MetricsLoop:
 
     def _sample(self) -> None:
         began = time.perf_counter()
-        self.latest = self._sampler.sample(self._roots())
+        self.latest = self._sampler.sample(self._trees())
         self.daemon = self._sample_self()
         self.taken_at = time.time()
         self.history.record(self.taken_at, self.latest)
@@ -105,7 +105,7 @@ class MetricsLoop:
         percent = None
         if previous is not None and now > previous[0]:
             percent = round(100.0 * (cpu - previous[1]) / (now - previous[0]), 1)
-        me = read_usage([os.getpid()]).get(os.getpid())
+        me = read_stats([os.getpid()]).get(os.getpid())
         return Sample(
             cpu_percent=percent,
             cpu_seconds=cpu,

@@ -70,6 +70,17 @@ class Supervisor:
         """Instance name -> root pid of every instance that has a process."""
         return {name: pid for name, d in self.drivers.items() if (pid := d.live_pid) is not None}
 
+    def live_trees(self) -> dict[str, _tree.Tree]:
+        """Instance name -> process tree of every instance that has a process (for sampling).
+
+        The tree names its members as stop finds them (root, group, marker, cgroup).
+        """
+        return {
+            name: tree
+            for name, d in self.drivers.items()
+            if d.live_pid is not None and (tree := d.tree) is not None
+        }
+
     def trees(self) -> dict[str, _tree.Tree]:
         """Instance name -> process tree of every instance that has one (for the checkpoint).
 
