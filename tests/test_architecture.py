@@ -23,6 +23,7 @@ KERNEL_PATHS = ("/proc", "/sys/fs/cgroup")
 IMPURE_MODULES = {"asyncio", "time", "os", "random"}
 PURE = [
     "_supervisor/model",
+    "_supervisor/view.py",
     "_process/outcome.py",
     "_process/retry.py",
     "_process/result.py",

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from corral._observe.events import EventLog
-from corral._process import tree as _tree
 from corral._supervisor.config.load import Config
 from corral._supervisor.model.instance import StartRequested, StopRequested
 from corral._supervisor.model.program import Program
@@ -69,14 +68,6 @@ class Supervisor:
     def live_roots(self) -> dict[str, int]:
         """Instance name -> root pid of every instance that has a process."""
         return {name: pid for name, d in self.drivers.items() if (pid := d.live_pid) is not None}
-
-    def trees(self) -> dict[str, _tree.Tree]:
-        """Instance name -> process tree of every instance that has one (for the checkpoint).
-
-        A tree stays until its stop sweep begins, so one whose root exited but whose
-        strays may live on (BACKOFF) is still named.
-        """
-        return {name: d.tree for name, d in self.drivers.items() if d.tree is not None}
 
     # -- lifecycle ------------------------------------------------------------
 

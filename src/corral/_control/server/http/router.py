@@ -30,6 +30,10 @@ class Router:
             raise InvalidSpec(f"route {method.upper()} {pattern} is already registered")
         methods[method.upper()] = handler
 
+    def routes(self) -> list[tuple[str, str]]:
+        """Every (method, pattern) registered, in the order the patterns were added."""
+        return [(m, pattern) for pattern, (_, methods) in self._routes.items() for m in methods]
+
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler and params for a request; 404 if no pattern fits, 405 with Allow."""
         segments = path.split("/")[1:]
