@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import sys
 import typing
 from pathlib import Path
@@ -66,23 +65,25 @@ def test_a_reply_missing_a_field_is_refused_by_name() -> None:
 
 
 def test_views_are_immutable() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         DAEMON.pid = 1  # type: ignore[misc]
 
 
-def _view_types() -> list[type]:
+def _view_types() -> list[type[view.View]]:
     return [
         value for value in vars(view).values()
-        if isinstance(value, type) and dataclasses.is_dataclass(value)
-        and value.__module__ == view.__name__
+        if isinstance(value, type) and issubclass(value, view.View)
+        and value is not view.View
     ]  # fmt: skip
 
 
 def test_the_decoders_table_names_every_nested_view_and_nothing_else() -> None:
     views = set(_view_types())
-    expected: dict[tuple[str, str], tuple[type, bool]] = {}
+    expected: dict[tuple[str, str], tuple[type[view.View], bool]] = {}
     for cls in views:
-        for name, hint in typing.get_type_hints(cls).items():
+        hints = typing.get_type_hints(cls)
+        for name in cls._fields:
+            hint = hints[name]
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             if hint in views:
                 expected[(cls.__name__, name)] = (hint, False)
@@ -108,5 +109,19 @@ def test_every_field_of_every_view_has_a_docstring() -> None:
 
     for cls in _view_types():
         docs = field_docs(cls)
-        missing = [f.name for f in dataclasses.fields(cls) if not docs.get(f.name)]
+        missing = [name for name in cls._fields if not docs.get(name)]
         assert missing == [], cls.__name__
+
+
+def test_a_view_needs_every_field_by_keyword_and_compares_by_value() -> None:
+    tree = TreeView(root=5, pgid=5, marker="CORRAL_TREE=m")
+    assert tree.cgroup == ()  # the default
+    assert tree == TreeView(root=5, pgid=5, marker="CORRAL_TREE=m", cgroup=())
+    assert tree != TreeView(root=6, pgid=5, marker="CORRAL_TREE=m")
+    assert repr(tree) == "TreeView(root=5, pgid=5, marker='CORRAL_TREE=m', cgroup=())"
+    with pytest.raises(TypeError, match=r"TreeView\(\) needs pgid="):
+        TreeView(root=5, marker="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="has no field colour"):
+        TreeView(root=5, pgid=5, marker="x", colour=1)  # type: ignore[call-arg]
+    with pytest.raises(AttributeError, match="immutable"):
+        del tree.root

@@ -2,7 +2,7 @@
 
 `document(routes)` walks the router's (method, pattern) pairs; each must have an entry
 in `ROUTES` (a route without one raises, so the document cannot fall behind the
-router). Reply and request shapes are the read model's dataclasses and wire's
+router). Reply and request shapes are the read model's records and wire's
 TypedDicts, turned into JSON Schema 2020-12 from their annotations; their attribute
 docstrings become the descriptions. Replies are closed objects (additionalProperties
 false), so a field the server adds without a type here breaks the API tests.
@@ -19,7 +19,6 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from corral._control.wire import (
@@ -39,6 +38,7 @@ from corral._control.wire import (
 )
 from corral._errors import InvalidSpec
 from corral._observe.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
+from corral._supervisor.view import View
 from corral._version import VERSION
 
 Schema = dict[str, Any]
@@ -212,7 +212,7 @@ _SCALARS: dict[object, Schema] = {
 
 
 def schema_of(hint: object, components: dict[str, Schema], *, closed: bool = True) -> Schema:
-    """The JSON Schema of a type hint; dataclasses and TypedDicts go to `components`.
+    """The JSON Schema of a type hint; records and TypedDicts go to `components`.
 
     `closed` refuses properties the type does not name (for replies; a request may
     carry more than it needs).
@@ -229,7 +229,7 @@ def schema_of(hint: object, components: dict[str, Schema], *, closed: bool = Tru
         return {"type": "array", "items": schema_of(args[0], components, closed=closed)}
     if origin is dict:
         return {"type": "object", "additionalProperties": schema_of(args[1], components)}
-    if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or typing.is_typeddict(hint)):
+    if isinstance(hint, type) and (_is_record(hint) or typing.is_typeddict(hint)):
         name = hint.__name__
         if name not in components:
             components[name] = {}  # a placeholder first: recursion stops here
@@ -238,8 +238,15 @@ def schema_of(hint: object, components: dict[str, Schema], *, closed: bool = Tru
     raise InvalidSpec(f"no JSON Schema for the type {hint!r}")
 
 
+def _is_record(cls: type) -> bool:
+    """A dataclass or a view of the read model."""
+    return dataclasses.is_dataclass(cls) or issubclass(cls, View)
+
+
 def _object_schema(cls: type, components: dict[str, Schema], *, closed: bool) -> Schema:
     hints = typing.get_type_hints(cls)
+    if issubclass(cls, View):
+        hints = {name: hints[name] for name in cls._fields}
     docs = field_docs(cls)
     properties = {}
     for name, hint in hints.items():
@@ -256,7 +263,6 @@ def _object_schema(cls: type, components: dict[str, Schema], *, closed: bool) ->
     return schema
 
 
-@cache
 def field_docs(cls: type) -> dict[str, str]:
     """Field name -> its attribute docstring (the string right after it), from the source."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
