@@ -64,6 +64,8 @@ class RouteDoc:
     query: tuple[Param, ...] = ()
     body: type | None = None
     """The JSON request body's type; None when the route takes none."""
+    example: object = None
+    """An example request body (the fuzz test sends it first)."""
     streaming: bool = False
     """The body is sent while it is produced and does not end by itself."""
 
@@ -72,6 +74,7 @@ _NAMES = Param("names", "Comma-separated instances or programs (web:0,db); all i
                {"type": "string"})  # fmt: skip
 _STREAM = Param("stream", "Which output stream.", {"enum": ["stdout", "stderr"]})
 _TARGET = "An instance (web:0), or a program with one instance."
+_INSTANCE = {"instance": {"value": "web:0"}}
 
 ROUTES: dict[tuple[str, str], RouteDoc] = {
     ("GET", f"{API_PREFIX}/status"): RouteDoc(
@@ -87,17 +90,22 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         "Start; replies when each instance is RUNNING or has failed.",
         OutcomesReply,
         body=TargetsRequest,
+        example={"targets": ["web:0"]},
     ),
     ("POST", f"{API_PREFIX}/stop"): RouteDoc(
         "Stop; replies when each instance's whole process tree is gone.",
         OutcomesReply,
         body=TargetsRequest,
+        example={"targets": ["web:0"]},
     ),
     ("POST", f"{API_PREFIX}/restart"): RouteDoc(
-        "Stop, then start.", OutcomesReply, body=TargetsRequest
+        "Stop, then start.", OutcomesReply, body=TargetsRequest, example={"targets": ["web"]}
     ),
     ("POST", f"{API_PREFIX}/signal"): RouteDoc(
-        "Send a signal to each instance's process group.", OutcomesReply, body=SignalRequest
+        "Send a signal to each instance's process group.",
+        OutcomesReply,
+        body=SignalRequest,
+        example={"signal": "HUP", "targets": ["web:1"]},
     ),
     ("GET", f"{API_PREFIX}/logs/{{name}}"): RouteDoc(
         "The last lines of an instance's log.",
@@ -161,7 +169,7 @@ def _operation(method: str, pattern: str, doc: RouteDoc, components: dict[str, S
     ]  # fmt: skip
     params += [
         {"name": segment[1:-1], "in": "path", "required": True, "description": _TARGET,
-         "schema": {"type": "string", "minLength": 1}}
+         "schema": {"type": "string", "minLength": 1}, "examples": _INSTANCE}
         for segment in pattern.split("/") if segment.startswith("{")
     ]  # fmt: skip
     error = {"$ref": "#/components/schemas/ErrorReply"}
@@ -178,10 +186,10 @@ def _operation(method: str, pattern: str, doc: RouteDoc, components: dict[str, S
         operation["parameters"] = params
     if doc.body is not None:
         body = schema_of(doc.body, components, closed=False)
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": body}},
-        }
+        media: Schema = {"schema": body}
+        if doc.example is not None:
+            media["examples"] = {"example": {"value": doc.example}}
+        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
     return operation
 
 

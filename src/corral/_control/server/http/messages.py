@@ -37,6 +37,8 @@ class Request:
             return json.loads(self.body)
         except ValueError as exc:
             raise HttpError(400, f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:  # [[[[... nested past the parser's stack: ours to refuse
+            raise HttpError(400, "the request body is JSON nested too deeply") from None
 
 
 @dataclass(frozen=True, slots=True)
