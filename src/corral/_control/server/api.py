@@ -1,9 +1,11 @@
 """JSON routes -> Operations; errors -> HTTP statuses. No business logic here.
 
 Each handler parses its input, makes one call on Operations and shapes the reply
-with the TypedDicts of `wire`. Error mapping: an unknown target is 404, a bad
-argument or a bad config is 400, anything else corral raises is 409, and an
-unexpected exception is a 500 from the server (the daemon keeps running).
+from the read model's views (`to_json`) or the TypedDicts of `wire`. Every route has
+an entry in `openapi.ROUTES`; `GET /v1/openapi.json` serves the generated document.
+Error mapping: an unknown target is 404, a bad argument or a bad config is 400,
+anything else corral raises is 409, and an unexpected exception is a 500 from the
+server (the daemon keeps running).
 """
 
 from __future__ import annotations
