@@ -111,11 +111,20 @@ def test_fuzzing_every_route_finds_no_server_error_and_no_reply_off_its_schema(
                 try:
                     _fuzz(operation, mode, base, headers, streaming=streaming)
                 except Exception as exc:  # collected: one report names every broken route
-                    failures.append(f"{operation.method.upper()} {operation.path} ({mode}): {exc}")
+                    name = f"{operation.method.upper()} {operation.path} ({mode})"
+                    failures.append(f"{name}: {_describe(exc)}")
         assert not failures, "\n\n".join(failures)
         _assert_sound(daemon)
         shutdown = next(op for op in operations if (op.method.upper(), op.path) == SHUTDOWN)
         shutdown.Case().call_and_validate(base_url=base, headers=headers, checks=CHECKS)
+
+
+def _describe(exc: BaseException) -> str:
+    """The failure and, for a group (schemathesis, Hypothesis's flaky report), each inside."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, BaseExceptionGroup):
+        text += "".join(f"\n  - {_describe(inner)}" for inner in exc.exceptions)
+    return text
 
 
 def _streaming() -> set[tuple[str, str]]:

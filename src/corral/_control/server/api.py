@@ -198,10 +198,9 @@ def _int_query(request: Request, key: str, default: int) -> int:
     raw = request.query.get(key)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HttpError(400, f"query {key}={raw!r} must be a whole number") from None
+    if not (raw.isascii() and raw.removeprefix("-").isdigit()):  # int() also takes "1_0", "٣"
+        raise HttpError(400, f"query {key}={raw!r} must be a whole number")
+    value = int(raw)
     if value < 0:
         raise HttpError(400, f"query {key} must be >= 0")
     return value
