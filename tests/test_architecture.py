@@ -24,6 +24,7 @@ IMPURE_MODULES = {"asyncio", "time", "os", "random"}
 PURE = [
     "_lifecycle",
     "_supervisor/model",
+    "_supervisor/view.py",
     "_process/outcome.py",
     "_process/retry.py",
     "_process/result.py",

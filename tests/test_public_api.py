@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -124,3 +125,11 @@ def test_public_callables_are_fully_annotated(name: str, function: Callable[...,
 
 def test_the_facade_modules_are_modules() -> None:
     assert all(isinstance(facade, ModuleType) for facade in FACADES)
+
+
+def test_the_version_is_the_one_pyproject_declares() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert corral.__version__ == declared

@@ -14,7 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from corral._version import VERSION as _VERSION
+
+__version__ = _VERSION
 
 _EXPORTS: dict[str, str] = {
     "AsyncProcess": "corral._process.async_handle",

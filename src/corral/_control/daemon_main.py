@@ -86,7 +86,7 @@ async def _serve(config: Config, out: TextIO) -> None:
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(previous, events, timeouts)
     checkpoint = Checkpoint(
-        config.daemon.state_file, supervisor.trees, events=events, on_error=_warn(events)
+        config.daemon.state_file, ops.trees, events=events, on_error=_warn(events)
     )
     checkpoint.start()
     for sig in (signal.SIGTERM, signal.SIGINT):

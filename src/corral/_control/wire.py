@@ -1,39 +1,25 @@
 """JSON shapes of the API's requests and replies, shared by the server and the client.
 
-Plain TypedDicts with no imports from the layers below, so the CLI can use them
-without importing the daemon. The server fills them from Operations' results.
+The status reply is the read model itself (`_supervisor.view`, stdlib-only, encoded by
+`to_json`, decoded by `from_json`); the other replies are TypedDicts the server fills
+from Operations' results and the views. Nothing here imports the daemon, so the CLI can
+use it at no cost. The OpenAPI document (server/openapi.py) is generated from these.
 """
 
 from __future__ import annotations
 
 from typing import TypedDict
 
+from corral._supervisor.view import StatusView
+
 API_PREFIX = "/v1"
+"""Every JSON route's path starts with this."""
 
+PROMETHEUS_PATH = "/metrics"
+"""Where Prometheus scrapes: outside /v1, the path every exporter uses."""
 
-class InstanceJSON(TypedDict):
-    """One row of `status`."""
-
-    name: str
-    program: str
-    state: str
-    pid: int | None
-    uptime: float | None
-    restarts: int
-    last_exit: str | None
-    reason: str
-    cpu_seconds: float | None
-    cpu_percent: float | None
-    memory_rss: int | None
-    processes: int | None
-    limits: dict[str, object] | None
-    cgroup: dict[str, int | float | None] | None
-
-
-class StatusReply(TypedDict):
-    """GET /v1/status"""
-
-    instances: list[InstanceJSON]
+StatusReply = StatusView
+"""GET /v1/status: the daemon and the instances asked about."""
 
 
 class InstanceMetricsJSON(TypedDict):
@@ -121,7 +107,46 @@ class ReloadReply(TypedDict):
     notes: list[str]
 
 
+class EventJSON(TypedDict):
+    """One event of the daemon's ring."""
+
+    seq: int
+    """Position in the log: 1 for the first event, then +1 for each; never reused."""
+    time: float
+    """Wall-clock time of emission (seconds since the epoch)."""
+    kind: str
+    """What happened, dotted lower case: "state", "log.dropped", "daemon", ..."""
+    subject: str
+    """What it happened to, such as "web:0"; "" for the daemon as a whole."""
+    data: dict[str, object]
+    """Details; for "state": old, new, pid, reason."""
+
+
+class EventsReply(TypedDict):
+    """GET /v1/events"""
+
+    events: list[EventJSON]
+    """Events newer than `since`, oldest first (those pushed out of the ring are gone)."""
+    last_seq: int
+    """The newest event's number: pass it as `since` to ask for what follows."""
+
+
+class AcceptedReply(TypedDict):
+    """POST /v1/shutdown: the request is taken; the daemon stops its programs and exits."""
+
+    ok: bool
+
+
+class ErrorDetail(TypedDict):
+    """What went wrong."""
+
+    status: int
+    """The HTTP status, repeated."""
+    message: str
+    """One line fit to show a user."""
+
+
 class ErrorReply(TypedDict):
     """Any non-2xx reply."""
 
-    error: dict[str, object]
+    error: ErrorDetail

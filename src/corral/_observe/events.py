@@ -114,7 +114,7 @@ class EventLog:
     def since(self, seq: int) -> list[Event]:
         """Events newer than `seq`, oldest first; those already pushed out of the ring are gone."""
         first = self._last_seq - len(self._ring) + 1
-        start = max(seq - first + 1, 0)
+        start = min(max(seq - first + 1, 0), len(self._ring))  # islice refuses > maxsize
         records = itertools.islice(self._ring, start, None)
         return [_event(number, record) for number, record in enumerate(records, first + start)]
 

@@ -9,10 +9,13 @@ fit to show a user as they are.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corral._errors import InvalidSpec
+from corral._lifecycle.states import InstanceState
 from corral._observe.logs.tail import tail_lines
 from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
@@ -20,66 +23,14 @@ from corral._observe.sampling import Usage, tree_usage
 from corral._platform import parse_signal, send_to_group, send_to_pid
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.targets import resolve_targets
-from corral._supervisor.runtime.driver import LIVE, STREAMS, InstanceDriver
+from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.output import OVERFLOW
 from corral._supervisor.runtime.prometheus import families
+from corral._supervisor.runtime.snapshot import instance_view
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InstanceStatus:
-    """What `status` reports for one instance."""
-
-    name: str
-    program: str
-    state: str
-    pid: int | None
-    uptime: float | None
-    """Seconds since it entered its current live state (None unless live)."""
-    restarts: int
-    last_exit: str | None
-    """"exit 1", "SIGKILL", "OOM-killed (SIGKILL)" or None."""
-    reason: str
-    cpu_seconds: float | None
-    cpu_percent: float | None
-    """CPU use of the tree since the previous status query (None on the first)."""
-    memory_rss: int | None
-    processes: int | None
-    limits: dict[str, object] | None = None
-    """The sandbox limits applied to the current process (None without a sandbox)."""
-    cgroup: dict[str, int | float | None] | None = None
-    """Usage read from the instance's cgroup: memory_current, memory_peak, cpu_seconds,
-    pids, oom_kills (None without cgroup limits)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InstanceMetrics:
-    """One instance in `metrics`: its last sample (all None when it was not running)."""
-
-    name: str
-    program: str
-    state: str
-    cpu_percent: float | None
-    """CPU use over the last sampling interval, 100 = one core."""
-    cpu_seconds: float | None
-    memory_rss: int | None
-    processes: int | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetricsReport:
-    """What `metrics` reports: the last tick of the sampler."""
-
-    interval: float
-    """Seconds between samples; 0 when sampling is off."""
-    taken_at: float | None
-    """Wall-clock time of the last sample; None before the first (or when off)."""
-    sample_seconds: float
-    """How long the last tick took: the sampler's own cost."""
-    daemon_cpu_percent: float | None
-    daemon_memory_rss: int | None
-    instances: list[InstanceMetrics]
+from corral._supervisor.view import DaemonView, SamplerView, StatusView, TreeView
+from corral._version import VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +60,7 @@ class Operations:
         self._on_shutdown = on_shutdown
         self._clock = clock
         self._reloading = asyncio.Lock()
+        self._started = clock()
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
         if not targets:
@@ -117,76 +69,61 @@ class Operations:
 
     # -- queries ------------------------------------------------------------
 
-    def status(self, targets: Sequence[str] = ()) -> list[InstanceStatus]:
-        """Status of the named instances (all when none are named)."""
+    def status(self, targets: Sequence[str] = ()) -> StatusView:
+        """The daemon and the named instances (all when none are named), measured now."""
         drivers = self._drivers(targets)
         live = {d.name: t for d in drivers if d.live_pid is not None and (t := d.tree) is not None}
         usage = tree_usage(live)
-        now = self._clock()
-        return [self._status_of(d, usage.get(d.name), now) for d in drivers]
+        return self._view(drivers, usage=usage, cgroup=True)
+
+    def snapshot(self) -> StatusView:
+        """The daemon and every instance without fresh measurements (the sampler's last
+        tick only): what `metrics`, the Prometheus endpoint and the state file read."""
+        return self._view(list(self._sup.drivers.values()), usage={}, cgroup=False)
+
+    def trees(self) -> dict[str, TreeView]:
+        """Instance name -> process tree of every instance that has one (the state file)."""
+        return {v.name: v.tree for v in self.snapshot().instances if v.tree is not None}
 
     def _drivers(self, targets: Sequence[str]) -> list[InstanceDriver]:
         names = self._resolve(targets) if targets else list(self._sup.drivers)
         return [self._sup.drivers[n] for n in names]
 
-    def _status_of(self, driver: InstanceDriver, usage: Usage | None, now: float) -> InstanceStatus:
-        machine = driver.machine
-        live = machine.state in LIVE
-        cpu = None if usage is None else usage.cpu_seconds
-        uptime = max(0.0, now - machine.since) if live else None
-        percent = self._cpu_percent(driver.name, cpu, uptime)
-        return InstanceStatus(
-            name=driver.name,
-            program=driver.program.name,
-            state=machine.state.value,
-            pid=machine.pid if live else None,
-            uptime=uptime,
-            restarts=machine.restarts,
-            last_exit=None if machine.last_exit is None else machine.last_exit.describe(),
-            reason=machine.reason or "",
-            cpu_seconds=cpu,
-            cpu_percent=percent,
-            memory_rss=None if usage is None else usage.rss_bytes,
-            processes=None if usage is None else usage.processes,
-            limits=driver.limits(),
-            cgroup=driver.cgroup_usage() if live else None,
-        )
-
-    def _cpu_percent(self, name: str, cpu: float | None, uptime: float | None) -> float | None:
-        """CPU use over the sampler's last interval, else the average since start."""
-        if cpu is None:
-            return None
-        sample = self._metrics.latest.get(name)
-        if sample is not None and sample.cpu_percent is not None:
-            return sample.cpu_percent
-        return round(100.0 * cpu / uptime, 1) if uptime else None
-
-    def metrics(self, targets: Sequence[str] = ()) -> MetricsReport:
-        """The sampler's last tick for the named instances (all when none are named)."""
-        sampler = self._metrics
-        rows = []
-        for driver in self._drivers(targets):
-            sample = sampler.latest.get(driver.name)
-            rows.append(
-                InstanceMetrics(
-                    name=driver.name,
-                    program=driver.program.name,
-                    state=driver.machine.state.value,
-                    cpu_percent=None if sample is None else sample.cpu_percent,
-                    cpu_seconds=None if sample is None else sample.cpu_seconds,
-                    memory_rss=None if sample is None else sample.rss_bytes,
-                    processes=None if sample is None else sample.processes,
-                )
+    def _view(
+        self, drivers: Sequence[InstanceDriver], *, usage: Mapping[str, Usage], cgroup: bool
+    ) -> StatusView:
+        now, samples = self._clock(), self._metrics.latest
+        instances = tuple(
+            instance_view(
+                d, now=now, usage=usage.get(d.name), sample=samples.get(d.name), cgroup=cgroup
             )
-        own = sampler.daemon
-        return MetricsReport(
-            interval=sampler.settings.interval,
-            taken_at=sampler.taken_at,
-            sample_seconds=sampler.tick_seconds,
-            daemon_cpu_percent=None if own is None else own.cpu_percent,
-            daemon_memory_rss=None if own is None else own.rss_bytes,
-            instances=rows,
+            for d in drivers
         )
+        return StatusView(daemon=self._daemon(now), instances=instances)
+
+    def _daemon(self, now: float) -> DaemonView:
+        states = dict.fromkeys((state.value for state in InstanceState), 0)
+        for driver in self._sup.drivers.values():
+            states[driver.machine.state.value] += 1
+        sampler, own = self._metrics, self._metrics.daemon
+        return DaemonView(
+            version=VERSION,
+            pid=os.getpid(),
+            uptime=max(0.0, now - self._started),
+            config=self._sup.config.path,
+            states=states,
+            sampler=SamplerView(
+                interval=sampler.settings.interval,
+                taken_at=sampler.taken_at,
+                sample_seconds=sampler.tick_seconds,
+                daemon_cpu_percent=None if own is None else own.cpu_percent,
+                daemon_memory_rss=None if own is None else own.rss_bytes,
+            ),
+        )
+
+    def metrics(self, targets: Sequence[str] = ()) -> StatusView:
+        """The sampler's last tick for the named instances (all when none are named)."""
+        return self._view(self._drivers(targets), usage={}, cgroup=False)
 
     def history(self, target: str) -> list[Point]:
         """The kept samples of one instance, oldest first."""
@@ -194,7 +131,7 @@ class Operations:
 
     def prometheus(self) -> list[Family]:
         """Every metric family the Prometheus endpoint serves."""
-        return families(self._sup, self._metrics, now=self._clock())
+        return families(self.snapshot(), wall=time.time())
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -206,6 +206,17 @@ def test_request_json_errors_are_400() -> None:
     assert HttpError(400, "x").to_response().body == b'{"error": {"status": 400, "message": "x"}}'
 
 
+def test_json_nested_past_the_parsers_depth_is_400_not_500(
+    harness: ServerHarness, sock_path: str
+) -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000  # 400 KB, under max_body: was a RecursionError (500)
+    harness.serve_unix(demo_router(), sock_path)
+    head = f"POST /v1/echo HTTP/1.1\r\nhost: x\r\ncontent-length: {len(deep)}\r\n"
+    reply = raw_exchange(sock_path, (head + "connection: close\r\n\r\n").encode() + deep)
+    assert statuses(reply) == [400]
+    assert error_message(reply) == "the request body is JSON nested too deeply"
+
+
 def test_client_needs_exactly_one_address() -> None:
     with pytest.raises(InvalidSpec):
         Client()

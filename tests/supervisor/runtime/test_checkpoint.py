@@ -13,7 +13,6 @@ import pytest
 
 from corral._observe.events import EventLog
 from corral._process.reaper import OwningReaper
-from corral._process.tree import Tree
 from corral._supervisor.config.load import load_config
 from corral._supervisor.runtime import checkpoint
 from corral._supervisor.runtime.checkpoint import (
@@ -22,7 +21,9 @@ from corral._supervisor.runtime.checkpoint import (
     DaemonRecord,
     TreeRecord,
 )
+from corral._supervisor.runtime.snapshot import tree_view
 from corral._supervisor.runtime.supervisor import Supervisor
+from corral._supervisor.view import TreeView
 
 RECORD = DaemonRecord(
     pid=4242,
@@ -99,13 +100,13 @@ def test_a_thousand_state_changes_in_one_iteration_write_the_file_once(tmp_path:
 
     async def scenario() -> None:
         events = EventLog()
-        trees: dict[str, Tree] = {}
+        trees: dict[str, TreeView] = {}
         saved = Checkpoint(str(path), lambda: trees, events=events)
         saved.start()
         assert saved.writes == 1
         me = os.getpid()
         for i in range(1000):  # what `stop all` does to a thousand instances at once
-            trees[f"p:{i}"] = Tree(me, os.getpgid(0), f"CORRAL_TREE=t.{i}.x".encode())
+            trees[f"p:{i}"] = TreeView(root=me, pgid=os.getpgid(0), marker=f"CORRAL_TREE=t.{i}.x")
             events.emit("state", f"p:{i}", old="RUNNING", new="STOPPING", pid=me, reason="")
         events.emit("log.dropped", "p:0", stream="stdout", bytes=1, reason="disk full")
         assert saved.writes == 1  # not yet: at the next iteration
@@ -142,7 +143,12 @@ def test_stopping_many_real_instances_writes_the_file_far_fewer_times_than_they_
         reaper = OwningReaper()
         reaper.install(asyncio.get_running_loop())
         supervisor = Supervisor(config, events=events, reaper=reaper)
-        saved = Checkpoint(config.daemon.state_file, supervisor.trees, events=events)
+
+        def trees() -> dict[str, TreeView]:
+            drivers = supervisor.drivers.items()
+            return {name: tree_view(d.tree) for name, d in drivers if d.tree is not None}
+
+        saved = Checkpoint(config.daemon.state_file, trees, events=events)
         saved.start()
         try:
             await supervisor.start_autostart()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from corral._control.wire import HistoryReply, InstanceJSON, MetricsReply, OutcomeJSON
+from corral._control.wire import HistoryReply, MetricsReply, OutcomeJSON
+from corral._supervisor.view import InstanceView
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
     from corral._sandbox.doctor import DoctorRow
@@ -47,18 +48,18 @@ def size(nbytes: int | None) -> str:
     return f"{value:.1f}G"  # pragma: no cover
 
 
-def status_table(rows: Sequence[InstanceJSON]) -> str:
+def status_table(rows: Sequence[InstanceView]) -> str:
     """The `corral status` table."""
     body = [
         (
-            r["name"],
-            r["state"],
-            "-" if r["pid"] is None else str(r["pid"]),
-            duration(r["uptime"]),
-            str(r["restarts"]),
-            r["last_exit"] or "-",
-            "-" if r["cpu_percent"] is None else f"{r['cpu_percent']:.1f}%",
-            size(r["memory_rss"]),
+            r.name,
+            r.state,
+            "-" if r.pid is None else str(r.pid),
+            duration(r.uptime),
+            str(r.restarts),
+            r.last_exit or "-",
+            percent(r.cpu_percent),
+            size(r.memory_rss),
             _info(r),
         )
         for r in rows
@@ -113,11 +114,11 @@ def history_table(reply: HistoryReply) -> str:
     return table(("TIME", "CPU", "MEM", "PROCS"), body)
 
 
-def _info(row: InstanceJSON) -> str:
+def _info(row: InstanceView) -> str:
     """Why it is not running, or, for a sandboxed instance, its cgroup against its limits."""
-    if row["state"] in ("FATAL", "BACKOFF", "EXITED"):
-        return row["reason"]
-    usage, limits = row.get("cgroup"), row.get("limits") or {}
+    if row.state in ("FATAL", "BACKOFF", "EXITED"):
+        return row.reason
+    usage, limits = row.cgroup, row.limits or {}
     if not usage:
         return ""
     parts = []

@@ -1,9 +1,11 @@
 """JSON routes -> Operations; errors -> HTTP statuses. No business logic here.
 
 Each handler parses its input, makes one call on Operations and shapes the reply
-with the TypedDicts of `wire`. Error mapping: an unknown target is 404, a bad
-argument or a bad config is 400, anything else corral raises is 409, and an
-unexpected exception is a 500 from the server (the daemon keeps running).
+from the read model's views (`to_json`) or the TypedDicts of `wire`. Every route has
+an entry in `openapi.ROUTES`; `GET /v1/openapi.json` serves the generated document.
+Error mapping: an unknown target is 404, a bad argument or a bad config is 400,
+anything else corral raises is 409, and an unexpected exception is a 500 from the
+server (the daemon keeps running).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import cast
 
+from corral._control.server import openapi
 from corral._control.server.http import (
     HttpError,
     Request,
@@ -21,8 +24,8 @@ from corral._control.server.http import (
 )
 from corral._control.wire import (
     API_PREFIX,
+    PROMETHEUS_PATH,
     HistoryReply,
-    InstanceJSON,
     InstanceMetricsJSON,
     LogsReply,
     MetricsReply,
@@ -30,7 +33,6 @@ from corral._control.wire import (
     OutcomesReply,
     PointJSON,
     ReloadReply,
-    StatusReply,
 )
 from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
 from corral._observe.events import EventLog
@@ -38,6 +40,7 @@ from corral._observe.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
 from corral._observe.metrics.prometheus import render
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.supervisor import Outcome
+from corral._supervisor.view import InstanceView, to_json
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
 
@@ -63,11 +66,20 @@ def build_router(ops: Operations, events: EventLog) -> Router:
     for method, path, handler in table:
         router.add(method, API_PREFIX + path, _translated(handler))
     router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus))
+    spec = Response.json(openapi.document([*router.routes(), ("GET", OPENAPI_PATH)]))
+    router.add("GET", OPENAPI_PATH, _constant(spec))
     return router
 
 
-PROMETHEUS_PATH = "/metrics"
-"""Where Prometheus scrapes: outside /v1, the path every exporter uses."""
+OPENAPI_PATH = API_PREFIX + "/openapi.json"
+"""The API's OpenAPI 3.1 document, generated once when the router is built."""
+
+
+def _constant(response: Response) -> Handler:
+    async def serve(request: Request) -> Response:
+        return response
+
+    return serve
 
 
 def _translated(handler: Handler) -> Handler:
@@ -91,20 +103,19 @@ class _Routes:
 
     async def status(self, request: Request) -> Response:
         names = [n for n in request.query.get("names", "").split(",") if n]
-        rows = [cast(InstanceJSON, dataclasses.asdict(s)) for s in self.ops.status(names)]
-        return Response.json(StatusReply(instances=rows))
+        return Response.json(to_json(self.ops.status(names)))
 
     async def metrics(self, request: Request) -> Response:
         names = [n for n in request.query.get("names", "").split(",") if n]
-        report = self.ops.metrics(names)
-        rows = [cast(InstanceMetricsJSON, dataclasses.asdict(m)) for m in report.instances]
+        view = self.ops.metrics(names)
+        sampler = view.daemon.sampler
         reply = MetricsReply(
-            interval=report.interval,
-            taken_at=report.taken_at,
-            sample_seconds=report.sample_seconds,
-            daemon_cpu_percent=report.daemon_cpu_percent,
-            daemon_memory_rss=report.daemon_memory_rss,
-            instances=rows,
+            interval=sampler.interval,
+            taken_at=sampler.taken_at,
+            sample_seconds=sampler.sample_seconds,
+            daemon_cpu_percent=sampler.daemon_cpu_percent,
+            daemon_memory_rss=sampler.daemon_memory_rss,
+            instances=[_metrics_row(v) for v in view.instances],
         )
         return Response.json(reply)
 
@@ -187,13 +198,25 @@ def _int_query(request: Request, key: str, default: int) -> int:
     raw = request.query.get(key)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HttpError(400, f"query {key}={raw!r} must be a whole number") from None
+    if not (raw.isascii() and raw.removeprefix("-").isdigit()):  # int() also takes "1_0", "٣"
+        raise HttpError(400, f"query {key}={raw!r} must be a whole number")
+    value = int(raw)
     if value < 0:
         raise HttpError(400, f"query {key} must be >= 0")
     return value
+
+
+def _metrics_row(view: InstanceView) -> InstanceMetricsJSON:
+    sample = view.sample
+    return InstanceMetricsJSON(
+        name=view.name,
+        program=view.program,
+        state=view.state,
+        cpu_percent=None if sample is None else sample.cpu_percent,
+        cpu_seconds=None if sample is None else sample.cpu_seconds,
+        memory_rss=None if sample is None else sample.memory_rss,
+        processes=None if sample is None else sample.processes,
+    )
 
 
 def _outcomes(outcomes: list[Outcome]) -> Response:

@@ -33,7 +33,7 @@ from corral._process.spawn import TREE_VARIABLE
 
 if TYPE_CHECKING:
     from corral._observe.events import Event, EventLog
-    from corral._process.tree import Tree
+    from corral._supervisor.view import TreeView
 
 FORMAT = 1
 """The version of the file's JSON layout; another version is not read."""
@@ -216,17 +216,18 @@ def remove(path: str) -> None:
 class Checkpoint:
     """Keeps the state file current: rewritten once per loop iteration in which a state changed.
 
-    `trees` returns the tree of every instance that has one (name -> Tree); it is
-    read on the loop when a change is flushed. Encoding and writing the file happen
-    on a thread of their own, so a restart (exit noticed -> new process) never
-    waits for the disk; one write is in flight at a time, and changes that arrive
-    meanwhile are written, newest record only, when it is done.
+    `trees` returns the tree of every instance that has one (name -> its view, from
+    the read model: `Operations.trees`); it is read on the loop when a change is
+    flushed. Encoding and writing the file happen on a thread of their own, so a
+    restart (exit noticed -> new process) never waits for the disk; one write is in
+    flight at a time, and changes that arrive meanwhile are written, newest record
+    only, when it is done.
     """
 
     def __init__(
         self,
         path: str,
-        trees: Callable[[], Mapping[str, Tree]],
+        trees: Callable[[], Mapping[str, TreeView]],
         *,
         events: EventLog,
         on_error: Callable[[OSError], None] | None = None,
@@ -241,7 +242,7 @@ class Checkpoint:
         self._queued: DaemonRecord | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._started: dict[bytes, float | None] = {}
+        self._started: dict[str, float | None] = {}
         """Root start times read so far, by tree marker (one per spawn; each read once)."""
         self._me = os.getpid()
         self._my_start = start_time(self._me) or 0.0
@@ -307,7 +308,7 @@ class Checkpoint:
         entries = (_tree_entry(name, t, self._started[t.marker]) for name, t in trees.items())
         return DaemonRecord(self._me, self._my_start, self._booted, tuple(entries))
 
-    def _start_of(self, tree: Tree) -> float | None:
+    def _start_of(self, tree: TreeView) -> float | None:
         if tree.marker in self._started:
             return self._started[tree.marker]
         return start_time(tree.root)  # our child, unreaped until we see its exit: no reuse
@@ -338,6 +339,5 @@ class Checkpoint:
         return f"<Checkpoint {self.path} writes={self.writes}>"
 
 
-def _tree_entry(name: str, tree: Tree, started: float | None) -> TreeRecord:
-    paths: tuple[str, ...] = tuple(getattr(tree.cgroup, "paths", ()))
-    return TreeRecord(name, tree.root, tree.pgid, started, tree.marker.decode("latin-1"), paths)
+def _tree_entry(name: str, tree: TreeView, started: float | None) -> TreeRecord:
+    return TreeRecord(name, tree.root, tree.pgid, started, tree.marker, tree.cgroup)

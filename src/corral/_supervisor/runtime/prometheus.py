@@ -1,4 +1,4 @@
-"""The daemon's Prometheus metric families, built from the supervisor and its sampler.
+"""The daemon's Prometheus metric families, read from the read model (`_supervisor.view`).
 
 Names follow Prometheus conventions: a `corral_` prefix, base units (bytes,
 seconds), `_total` only on counters. Every instance metric carries the labels
@@ -9,21 +9,17 @@ Rendering to text is `corral._observe.metrics.prometheus.render`.
 
 from __future__ import annotations
 
-import time
-
 from corral._lifecycle.states import InstanceState
 from corral._observe.metrics.prometheus import Family, Labels
-from corral._supervisor.runtime.driver import LIVE
-from corral._supervisor.runtime.metrics import MetricsLoop
-from corral._supervisor.runtime.supervisor import Supervisor
+from corral._supervisor.view import SamplerView, StatusView
 
 Samples = list[tuple[Labels, float]]
 PREFIX = "corral_"
+_STATES = tuple(state.value for state in InstanceState)
 
 
-def families(supervisor: Supervisor, metrics: MetricsLoop, *, now: float) -> list[Family]:
-    """Every family the `/metrics` endpoint serves; `now` is the loop clock."""
-    wall = time.time()
+def families(view: StatusView, *, wall: float) -> list[Family]:
+    """Every family the `/metrics` endpoint serves, read from one view; `wall` is time.time()."""
     states: Samples = []
     up: Samples = []
     restarts: Samples = []
@@ -33,24 +29,22 @@ def families(supervisor: Supervisor, metrics: MetricsLoop, *, now: float) -> lis
     cpu_seconds: Samples = []
     rss: Samples = []
     processes: Samples = []
-    for name, driver in supervisor.drivers.items():
-        machine = driver.machine
-        labels = {"instance": name, "program": driver.program.name}
-        for state in InstanceState:
-            value = 1.0 if machine.state is state else 0.0
-            states.append(({**labels, "state": state.value}, value))
-        up.append((labels, 1.0 if machine.state is InstanceState.RUNNING else 0.0))
-        restarts.append((labels, float(machine.restarts)))
-        if machine.state in LIVE:
-            started.append((labels, wall - max(0.0, now - machine.since)))
-        for stream, nbytes in driver.log_dropped_bytes.items():
+    for instance in view.instances:
+        labels = {"instance": instance.name, "program": instance.program}
+        for state in _STATES:
+            states.append(({**labels, "state": state}, 1.0 if instance.state == state else 0.0))
+        up.append((labels, 1.0 if instance.state == InstanceState.RUNNING.value else 0.0))
+        restarts.append((labels, float(instance.restarts)))
+        if instance.uptime is not None:
+            started.append((labels, wall - instance.uptime))
+        for stream, nbytes in instance.log_dropped_bytes.items():
             dropped.append(({**labels, "stream": stream}, float(nbytes)))
-        sample = metrics.latest.get(name)
+        sample = instance.sample
         if sample is not None:
             if sample.cpu_percent is not None:
                 cpu.append((labels, sample.cpu_percent))
             cpu_seconds.append((labels, sample.cpu_seconds))
-            rss.append((labels, float(sample.rss_bytes)))
+            rss.append((labels, float(sample.memory_rss)))
             processes.append((labels, float(sample.processes)))
     return [
         _gauge("instance_state", "1 for the instance's current state, 0 for the others.", states),
@@ -79,30 +73,30 @@ def families(supervisor: Supervisor, metrics: MetricsLoop, *, now: float) -> lis
         ),
         _gauge("instance_memory_rss_bytes", "Resident memory of the instance's tree.", rss),
         _gauge("instance_processes", "Live processes in the instance's tree.", processes),
-        *_daemon_families(metrics),
+        *_daemon_families(view.daemon.sampler),
     ]
 
 
-def _daemon_families(metrics: MetricsLoop) -> list[Family]:
-    own = metrics.daemon
+def _daemon_families(sampler: SamplerView) -> list[Family]:
     found = [
         _gauge(
             "metrics_interval_seconds",
             "Seconds between samples (0 = off).",
-            [({}, metrics.settings.interval)],
+            [({}, sampler.interval)],
         ),
         _gauge(
             "metrics_sample_seconds",
             "How long the last sampling tick took.",
-            [({}, metrics.tick_seconds)],
+            [({}, sampler.sample_seconds)],
         ),
     ]
-    if own is not None and own.cpu_percent is not None:
+    if sampler.daemon_cpu_percent is not None:
         text = "The daemon's own CPU use over the last interval."
-        found.append(_gauge("daemon_cpu_percent", text, [({}, own.cpu_percent)]))
-    if own is not None:
+        found.append(_gauge("daemon_cpu_percent", text, [({}, sampler.daemon_cpu_percent)]))
+    if sampler.daemon_memory_rss is not None:
         text = "The daemon's own resident memory."
-        found.append(_gauge("daemon_memory_rss_bytes", text, [({}, float(own.rss_bytes))]))
+        rss = float(sampler.daemon_memory_rss)
+        found.append(_gauge("daemon_memory_rss_bytes", text, [({}, rss)]))
     return found
 
 

@@ -66,10 +66,6 @@ class Supervisor:
         chosen = self.drivers.values() if names is None else (self.drivers[n] for n in names)
         return sorted(chosen, key=lambda d: (d.program.priority, d.program.name, d.index))
 
-    def live_roots(self) -> dict[str, int]:
-        """Instance name -> root pid of every instance that has a process."""
-        return {name: pid for name, d in self.drivers.items() if (pid := d.live_pid) is not None}
-
     def live_trees(self) -> dict[str, _tree.Tree]:
         """Instance name -> process tree of every instance that has a process (for sampling).
 
@@ -80,14 +76,6 @@ class Supervisor:
             for name, d in self.drivers.items()
             if d.live_pid is not None and (tree := d.tree) is not None
         }
-
-    def trees(self) -> dict[str, _tree.Tree]:
-        """Instance name -> process tree of every instance that has one (for the checkpoint).
-
-        A tree stays until its stop sweep begins, so one whose root exited but whose
-        strays may live on (BACKOFF) is still named.
-        """
-        return {name: d.tree for name, d in self.drivers.items() if d.tree is not None}
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, cast
+from typing import Any
 
-from corral._control.cli.context import EXIT_OK, Context
+from corral._control.cli.context import EXIT_FAILED, EXIT_OK, Context, Fail
 from corral._control.cli.render import status_table
 from corral._control.wire import API_PREFIX, StatusReply
+from corral._supervisor.view import from_json as decode
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -19,9 +20,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Print the status table (or JSON)."""
     query = {"names": ",".join(args.names)} if args.names else None
-    reply = cast(StatusReply, ctx.call("GET", API_PREFIX + "/status", query=query))
+    reply = ctx.call("GET", API_PREFIX + "/status", query=query)
     if ctx.json:
         ctx.emit_json(reply)
     else:
-        print(status_table(reply["instances"]), end="")
+        try:
+            view = decode(StatusReply, reply)
+        except ValueError as exc:  # a daemon of another version
+            raise Fail(f"the daemon's status reply is not understood: {exc}", EXIT_FAILED) from None
+        print(status_table(view.instances), end="")
     return EXIT_OK

@@ -1,0 +1,88 @@
+"""The values a route sees and returns: Request, Response, StreamingResponse, HttpError.
+
+Plain frozen records with no I/O, so routes (api.py) and tests build and inspect them
+without a server. `Handler` is the one signature every route has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+Headers = tuple[tuple[str, str], ...]
+StreamBody = AsyncIterator[bytes]
+"""The body of a streaming response: each item is sent as one chunk as soon as it comes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One parsed request, its body read whole (at most `max_body` bytes)."""
+
+    method: str
+    path: str
+    """The path as sent, percent-encoding kept; `params` holds the decoded pieces."""
+    query: dict[str, str]
+    headers: dict[str, str]
+    """Header names in lower case; repeated headers joined with ", "."""
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+    """Values of the route pattern's `{name}` segments, percent-decoded."""
+
+    def json(self) -> object:
+        """The body decoded as JSON; a missing or invalid body is the client's error (400)."""
+        if not self.body:
+            raise HttpError(400, "the request has no body; expected JSON")
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise HttpError(400, f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:  # [[[[... nested past the parser's stack: ours to refuse
+            raise HttpError(400, "the request body is JSON nested too deeply") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A whole response, sent with Content-Length."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: Headers = ()
+
+    @classmethod
+    def json(cls, data: object, status: int = 200) -> Response:
+        """A JSON response (UTF-8) holding `data`."""
+        return cls(status, json.dumps(data, ensure_ascii=False).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponse:
+    """A response whose body is produced while it is sent (chunked): `logs -f`, events.
+
+    The body is closed with `aclose()` when the client disconnects or the server closes,
+    so a generator's `finally` is where a route releases what it subscribed to.
+    """
+
+    status: int
+    content_type: str
+    body: StreamBody
+    headers: Headers = ()
+
+
+Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+
+
+class HttpError(Exception):
+    """Raised by a route to answer with `status` and a JSON error body naming `message`."""
+
+    def __init__(self, status: int, message: str, *, headers: Headers = ()) -> None:
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+    def to_response(self) -> Response:
+        """The reply: `{"error": {"status": ..., "message": ...}}`."""
+        error = {"error": {"status": self.status, "message": self.message}}
+        return replace(Response.json(error, self.status), headers=self.headers)

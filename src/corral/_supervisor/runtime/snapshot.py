@@ -1,0 +1,79 @@
+"""Builds the read model (`_supervisor.view`) from the drivers: once per request.
+
+The only code that reads a driver for reporting. `instance_view` takes the
+measurements a surface paid for (the tree usage read for `status`, the cgroup files)
+and leaves the rest None, so the state file, written on every change, reads no files.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from corral._supervisor.runtime.driver import LIVE, InstanceDriver
+from corral._supervisor.view import InstanceView, SampleView, TreeView
+
+if TYPE_CHECKING:
+    from corral._observe.metrics.sampler import Sample
+    from corral._observe.sampling import Usage
+    from corral._process.tree import Tree
+
+
+def instance_view(
+    driver: InstanceDriver,
+    *,
+    now: float,
+    usage: Usage | None = None,
+    sample: Sample | None = None,
+    cgroup: bool = False,
+) -> InstanceView:
+    """The view of one instance; `now` is the loop clock, `cgroup` reads its cgroup files."""
+    machine = driver.machine
+    live = machine.state in LIVE
+    uptime = max(0.0, now - machine.since) if live else None
+    cpu = None if usage is None else usage.cpu_seconds
+    return InstanceView(
+        name=driver.name,
+        program=driver.program.name,
+        state=machine.state.value,
+        pid=driver.live_pid,
+        uptime=uptime,
+        restarts=machine.restarts,
+        last_exit=None if machine.last_exit is None else machine.last_exit.describe(),
+        reason=machine.reason or "",
+        cpu_seconds=cpu,
+        cpu_percent=_cpu_percent(cpu, uptime, sample),
+        memory_rss=None if usage is None else usage.rss_bytes,
+        processes=None if usage is None else usage.processes,
+        limits=driver.limits(),
+        cgroup=driver.cgroup_usage() if cgroup and live else None,
+        log_dropped_bytes=driver.log_dropped_bytes,
+        sample=None if sample is None else sample_view(sample),
+        tree=None if (tree := driver.tree) is None else tree_view(tree),
+    )
+
+
+def _cpu_percent(cpu: float | None, uptime: float | None, sample: Sample | None) -> float | None:
+    """CPU use over the sampler's last interval, else the average since start."""
+    if cpu is None:
+        return None
+    if sample is not None and sample.cpu_percent is not None:
+        return sample.cpu_percent
+    return round(100.0 * cpu / uptime, 1) if uptime else None
+
+
+def sample_view(sample: Sample) -> SampleView:
+    """The view of one sampler reading."""
+    return SampleView(
+        cpu_percent=sample.cpu_percent,
+        cpu_seconds=sample.cpu_seconds,
+        memory_rss=sample.rss_bytes,
+        processes=sample.processes,
+    )
+
+
+def tree_view(tree: Tree) -> TreeView:
+    """The view of one process tree: what names it in the state file."""
+    paths: tuple[str, ...] = tuple(getattr(tree.cgroup, "paths", ()))
+    return TreeView(
+        root=tree.root, pgid=tree.pgid, marker=tree.marker.decode("latin-1"), cgroup=paths
+    )

@@ -1,0 +1,224 @@
+"""The read model: immutable views of the daemon and its instances, the one source every
+surface reads (status, metrics, Prometheus, the state file, the OpenAPI document).
+
+A view is built once per request from the drivers (`runtime/snapshot.py`) and then only
+read, so every surface of one request sees the same moment. The types are immutable
+records of JSON-ready values with no imports beyond the standard library: the CLI
+decodes replies into them without importing the daemon, and `to_json` is the daemon's
+encoding, so the JSON shape, the CLI's reading of it and the published schema are one
+definition. Field docstrings become the OpenAPI descriptions.
+
+They share the small base `View` rather than being frozen dataclasses because
+`corral status` imports this module: six slotted frozen dataclasses cost the CLI about
+6 ms of start-up (each compiles its methods at import), NamedTuples 1-2 ms, `View`
+subclasses almost nothing. `dataclass_transform` makes mypy check them as frozen,
+keyword-only dataclasses all the same.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+T = TypeVar("T", bound="View")
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+class View:
+    """Base of the views: built with keywords, immutable, compared and shown by value."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    """The subclass's field names, in order (its own annotations)."""
+
+    def __init_subclass__(cls) -> None:
+        cls._fields = tuple(inspect.get_annotations(cls))  # as written: not evaluated
+
+    def __init__(self, **values: object) -> None:
+        cls = type(self)
+        for name in cls._fields:
+            if name in values:
+                object.__setattr__(self, name, values.pop(name))
+            elif name not in cls.__dict__:  # a class attribute is the field's default
+                raise TypeError(f"{cls.__name__}() needs {name}=")
+        if values:
+            raise TypeError(f"{cls.__name__}() has no field {', '.join(values)}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; cannot delete {name}")
+
+    def values(self) -> tuple[object, ...]:
+        """The field values, in field order."""
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.values() == other.values()
+
+    def __hash__(self) -> int:
+        return hash(self.values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self.values(), strict=True))
+        return f"{type(self).__name__}({shown})"
+
+
+class TreeView(View):
+    """The process tree of an instance, as the state file records it."""
+
+    root: int
+    """The pid of the process corral started."""
+    pgid: int
+    """Its process group."""
+    marker: str
+    """The CORRAL_TREE=... entry every member's environment carries."""
+    cgroup: tuple[str, ...] = ()
+    """The instance's cgroup directories (empty without a cgroup)."""
+
+
+class SampleView(View):
+    """The sampler's last reading of an instance's tree."""
+
+    cpu_percent: float | None
+    """CPU use over the last sampling interval, 100 = one core (None on the first tick)."""
+    cpu_seconds: float
+    """CPU time of the tree's live members."""
+    memory_rss: int
+    """Resident memory of the tree's live members, in bytes."""
+    processes: int
+    """Live members of the tree."""
+
+
+class InstanceView(View):
+    """One instance (web:0) at one moment."""
+
+    name: str
+    """The instance, such as "web:0"."""
+    program: str
+    """The program it belongs to, such as "web"."""
+    state: str
+    """STOPPED, STARTING, RUNNING, BACKOFF, STOPPING, EXITED or FATAL."""
+    pid: int | None
+    """The pid of its process while it has one (STARTING, RUNNING, STOPPING)."""
+    uptime: float | None
+    """Seconds since it entered its current live state (None unless live)."""
+    restarts: int
+    """Automatic restarts so far."""
+    last_exit: str | None
+    """How its last process ended: "exit 1", "SIGKILL", "OOM-killed (SIGKILL)" or None."""
+    reason: str
+    """Why it is in its state (empty when there is nothing to say)."""
+    cpu_seconds: float | None
+    """CPU time of its tree, read for this request (None when not measured or not live)."""
+    cpu_percent: float | None
+    """CPU use over the sampler's last interval, else the average since start."""
+    memory_rss: int | None
+    """Resident memory of its tree in bytes, read for this request."""
+    processes: int | None
+    """Live processes in its tree, read for this request."""
+    limits: dict[str, object] | None
+    """The sandbox limits applied to the current process (None without a sandbox)."""
+    cgroup: dict[str, int | float | None] | None
+    """Usage read from its cgroup: memory_current, memory_peak, cpu_seconds, pids,
+    oom_kills (None without cgroup limits, when not live, or not measured)."""
+    log_dropped_bytes: dict[str, int]
+    """Output bytes each stream's log could not write (a full disk), by stream."""
+    sample: SampleView | None
+    """The sampler's last reading (None before the first, or when it was not running)."""
+    tree: TreeView | None
+    """Its current (or last, until swept) process tree; None before the first spawn."""
+
+
+class SamplerView(View):
+    """The metrics sampler: its settings and its last tick."""
+
+    interval: float
+    """Seconds between samples; 0 when sampling is off."""
+    taken_at: float | None
+    """Wall-clock time of the last sample; None before the first (or when off)."""
+    sample_seconds: float
+    """How long the last tick took: the sampler's own cost."""
+    daemon_cpu_percent: float | None
+    """The daemon's own CPU use over the last interval."""
+    daemon_memory_rss: int | None
+    """The daemon's own resident memory in bytes."""
+
+
+class DaemonView(View):
+    """The daemon itself at one moment."""
+
+    version: str
+    """corral's version."""
+    pid: int
+    """The daemon's process id."""
+    uptime: float
+    """Seconds since the daemon started."""
+    config: str
+    """The path of the config file it runs (and reloads)."""
+    states: dict[str, int]
+    """How many instances are in each state (every state named, zeros included)."""
+    sampler: SamplerView
+    """The metrics sampler."""
+
+
+class StatusView(View):
+    """The whole read model: the daemon and the instances one request asked about."""
+
+    daemon: DaemonView
+    """The daemon (its counts cover every instance, named or not)."""
+    instances: tuple[InstanceView, ...]
+    """The instances asked about, in config order."""
+
+
+def to_json(view: View) -> dict[str, Any]:
+    """The JSON object of a view: nested views become objects, tuples lists."""
+    return {name: _encode(value) for name, value in zip(view._fields, view.values(), strict=True)}
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, View):
+        return to_json(value)
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    return value
+
+
+def from_json(cls: type[T], data: object) -> T:
+    """The view of type `cls` in a decoded JSON reply; ValueError naming what is missing.
+
+    Nested views and tuples of views are rebuilt; other values are taken as sent (the
+    daemon sends what `to_json` made, and the API tests check it against the schema).
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    values: dict[str, object] = {}
+    for name in cls._fields:
+        if name not in data:
+            raise ValueError(f"{cls.__name__}: the reply has no {name!r}")
+        values[name] = _decode(_NESTED.get((cls.__name__, name)), data[name])
+    return cls(**values)
+
+
+def _decode(nested: tuple[type[View], bool] | None, value: object) -> object:
+    if nested is None or value is None:
+        return tuple(value) if isinstance(value, list) else value
+    kind, many = nested
+    if many:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list of {kind.__name__}, got {type(value).__name__}")
+        return tuple(from_json(kind, item) for item in value)
+    return from_json(kind, value)
+
+
+_NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
+    ("InstanceView", "sample"): (SampleView, False),
+    ("InstanceView", "tree"): (TreeView, False),
+    ("DaemonView", "sampler"): (SamplerView, False),
+    ("StatusView", "daemon"): (DaemonView, False),
+    ("StatusView", "instances"): (InstanceView, True),
+}
+"""(view, field) -> the view type it holds and whether a tuple of them: what `from_json`
+rebuilds. Written out because resolving annotations at run time costs the CLI its
+start-up (a test checks this table against the annotations)."""
