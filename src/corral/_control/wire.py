@@ -125,3 +125,28 @@ class ErrorReply(TypedDict):
     """Any non-2xx reply."""
 
     error: dict[str, object]
+
+
+class EventJSON(TypedDict):
+    """One event of the log, or a notice of the event stream about events a reader missed.
+
+    A notice ("gap", "overflow", "reset") is not an event of the log: its `seq` is None,
+    its `subject` "", and its `data` says which events it is about (docs/daemon.md).
+    """
+
+    seq: int | None
+    time: float
+    kind: str
+    subject: str
+    data: dict[str, object]
+
+
+class EventsReply(TypedDict):
+    """GET /v1/events?since=SEQ (without follow)"""
+
+    events: list[EventJSON]
+    last_seq: int
+
+
+NOTICE_KINDS = ("gap", "overflow", "reset")
+"""The kinds of stream notices; no event of the log has one of these kinds."""

@@ -86,6 +86,9 @@ class StreamingResponse:
     content_type: str
     body: StreamBody
     headers: Headers = ()
+    cutoff: asyncio.Future[None] | None = None
+    """Completed by the producer to drop a client that stopped reading: the connection is
+    aborted at once, discarding what the client has not taken (its buffers are freed)."""
 
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
@@ -354,14 +357,19 @@ class _Connection:
         await self._write(head)
         pump = asyncio.create_task(self._pump(response.body))
         watch = asyncio.create_task(self._wait_disconnect())
+        ends: set[asyncio.Future[Any]] = {pump, watch}
+        if response.cutoff is not None:
+            ends.add(response.cutoff)
         try:
-            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
             pump.cancel()
             watch.cancel()
             outcome, _ = await asyncio.gather(pump, watch, return_exceptions=True)
             if (aclose := getattr(response.body, "aclose", None)) is not None:
                 await aclose()
+            if response.cutoff is not None and response.cutoff.done():
+                self._writer.transport.abort()
         if isinstance(outcome, Exception) and not isinstance(outcome, OSError):
             _log.error("streaming response failed", exc_info=outcome)
 
