@@ -22,6 +22,7 @@ from corral._control.wire import EventJSON
 from corral._errors import ApiError
 from corral._observe.events import EventLog
 from tests.control.http.harness import ServerHarness, demo_router
+from tests.support.events import EventWatch
 from tests.support.waiting import DEADLINE, wait_until
 
 FLOOD_LIMIT = 100_000
@@ -233,3 +234,21 @@ def test_a_slow_reader_gets_an_overflow_notice_and_the_feed_resumes_without_loss
     assert notices[0]["data"]["max_bytes"] == 16 * 1024
     assert seen.index(notices[0]) == first - 1  # after every event delivered before it
     assert [e["seq"] for e in seen if e["seq"] is not None] == list(range(1, emitted + 2))
+
+
+def test_an_event_watch_finds_an_event_already_read_and_names_what_it_missed(
+    harness: ServerHarness, sock_path: str
+) -> None:
+    log = EventLog()
+    _serve(harness, sock_path, log)
+    with EventWatch(sock_path) as watch:
+        harness.run(_emit(log, 2))
+        assert watch.wait_for(lambda e: e["seq"] == 2, what="the second event")["subject"] == "n1"
+        assert watch.wait_for(lambda e: e["seq"] == 1, what="the first event")["subject"] == "n0"
+        with pytest.raises(AssertionError) as caught:
+            watch.wait_state("web:0", "RUNNING", timeout=0.01)
+    assert str(caught.value) == (
+        "waited 0.01 s for web:0 entering RUNNING; the events seen:\n"
+        "  #1 note n0 n=0\n"
+        "  #2 note n1 n=1"
+    )
