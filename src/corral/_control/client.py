@@ -299,16 +299,13 @@ class EventFeed(Iterator[EventJSON]):
     """
 
     def __init__(self, client: Client, since: int | None) -> None:
-        from corral._control.sse import MessageDecoder  # only readers of events need it
-
         self._client = client
-        self._decoder_type = MessageDecoder
         self.last_seq = since
         """The seq of the newest event received (resume point); None before the first."""
         self._pending: deque[EventJSON] = deque()
         self._resume = False
         self._stream: ResponseStream | None = None
-        self._decoder: MessageDecoder = MessageDecoder()
+        self._decoder: MessageDecoder | None = None
         self._open()
 
     def __repr__(self) -> str:
@@ -337,6 +334,7 @@ class EventFeed(Iterator[EventJSON]):
             except StopIteration:
                 self._ended()
                 continue
+            assert self._decoder is not None  # set with the stream
             for message in self._decoder.feed(chunk):
                 self._pending.append(self._received(message))
         return self._pending.popleft()
@@ -359,10 +357,12 @@ class EventFeed(Iterator[EventJSON]):
         self.close()
 
     def _open(self) -> None:
+        from corral._control.sse import MessageDecoder  # only readers of events need it
+
         headers = {} if self.last_seq is None else {"last-event-id": str(self.last_seq)}
         query = {"follow": "1"}
         self._stream = self._client.stream("GET", f"{API_PREFIX}/events", query, headers)
-        self._decoder = self._decoder_type()
+        self._decoder = MessageDecoder()
         self._resume = False
 
     def _ended(self) -> None:

@@ -12,7 +12,12 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from corral._control.server.event_stream import STREAM_DEFAULTS, StreamSettings, open_stream
+from corral._control.server.event_stream import (
+    STREAM_DEFAULTS,
+    StreamSettings,
+    event_json,
+    open_stream,
+)
 from corral._control.server.http import (
     HttpError,
     Request,
@@ -22,6 +27,7 @@ from corral._control.server.http import (
 )
 from corral._control.wire import (
     API_PREFIX,
+    EventsReply,
     HistoryReply,
     InstanceJSON,
     InstanceMetricsJSON,
@@ -155,8 +161,8 @@ class _Routes:
         if _int_query(request, "follow", 0):
             return open_stream(self.event_log, request, self.streams)
         since = _int_query(request, "since", 0)
-        rows = [dataclasses.asdict(e) for e in self.event_log.since(since)]
-        return Response.json({"events": rows, "last_seq": self.event_log.last_seq})
+        rows = [event_json(e) for e in self.event_log.since(since)]
+        return Response.json(EventsReply(events=rows, last_seq=self.event_log.last_seq))
 
     async def reload(self, request: Request) -> Response:
         report = await self.ops.reload()

@@ -62,7 +62,11 @@ STREAM_DEFAULTS = StreamSettings()
 
 
 def open_stream(log: EventLog, request: Request, settings: StreamSettings) -> StreamingResponse:
-    """The streaming reply; the reader is subscribed before this returns, so before it acts."""
+    """The streaming reply; the reader is subscribed before this returns, so before it acts.
+
+    A reply that is never sent (the client left first) is never closed either; its queue
+    then frees itself at its bound, like any reader that stopped reading.
+    """
     stream = _EventStream(log, _resume_point(request, log), settings)
     headers = (("cache-control", "no-store"),)
     return StreamingResponse(200, CONTENT_TYPE, stream.body(), headers, cutoff=stream.cutoff)
