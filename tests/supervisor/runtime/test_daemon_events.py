@@ -82,6 +82,18 @@ def test_corral_events_follow_prints_each_event_as_it_happens(tmp_path: Path) ->
         ]
 
 
+def test_corral_events_follow_json_prints_one_event_object_a_line(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, PROGRAMS) as daemon:
+        daemon.wait_state("web:0", "RUNNING")
+        argv = [sys.executable, "-m", "corral", "events", "-f", "--since", "1", "--json"]
+        with corral.start(argv, extra_env={"CORRAL_SOCKET": daemon.socket}) as follower:
+            line = follower.readline(timeout=DEADLINE)
+        assert line is not None
+        event = json.loads(line)
+        assert (event["seq"], event["kind"], event["subject"]) == (2, "state", "web:0")
+        assert event["data"]["new"] == "STARTING"
+
+
 def test_corral_events_without_a_daemon_exits_3(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "corral", "events", "-f", "--socket", str(tmp_path / "no.sock")]
     result = corral.run(argv, check=False, timeout=DEADLINE)
