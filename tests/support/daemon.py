@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,8 @@ from typing import Any, cast
 import corral
 from corral._control.client import Client
 from corral._control.detach import wait_ready
-from tests.support.waiting import DEADLINE, wait_until
+from tests.support.events import EventWatch
+from tests.support.waiting import DEADLINE
 
 PYTHON = sys.executable
 SLEEP_FOREVER = '["sleep", "300"]'
@@ -102,14 +104,28 @@ class Daemon:
         """The state of one instance."""
         return cast(str, self.status()[name]["state"])
 
+    def watch(self, since: int | None = None) -> EventWatch:
+        """Subscribe to the event stream (from now, or replaying after seq `since`).
+
+        Subscribe before acting, then wait for the event the action causes:
+        `with daemon.watch() as events: act(); events.wait_state("web:0", "RUNNING")`.
+        """
+        return EventWatch(self.socket, since)
+
     def wait_state(self, name: str, *states: str) -> dict[str, Any]:
-        """Wait until `name` is in one of `states`; returns its status row."""
+        """Wait until `name` is in one of `states`; returns its status row.
 
-        def reached() -> dict[str, Any]:
+        Subscribes first, then reads the status once: if it is not there yet, the state
+        event that gets it there comes after the subscription, and is waited for.
+        """
+        deadline = time.monotonic() + DEADLINE
+        with self.watch() as events:
             row = self.status()[name]
-            return row if row["state"] in states else {}
-
-        return wait_until(reached, what=f"{name} in {states}")
+            while row["state"] not in states:  # again if it moved on before the status read
+                left = deadline - time.monotonic()
+                events.wait_state(name, *states, timeout=left, start=len(events.seen))
+                row = self.status()[name]
+        return row
 
     def cli(self, *args: str, check: bool = False) -> corral.Result:
         """Run `corral --socket SOCK ARGS...` and return its Result."""

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, urlencode
 
 import h11
 
+from corral._control.wire import API_PREFIX, EventJSON, EventsReply
 from corral._errors import ApiError, DaemonUnavailable, InvalidSpec
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Client", "ResponseStream"]
+    from corral._control.sse import Message, MessageDecoder
+
+__all__ = ["Client", "EventFeed", "ResponseStream"]
 
 _READ_SIZE = 64 * 1024
 _BROKEN_HINT = "the daemon may have stopped; see its log"
@@ -103,7 +108,11 @@ class Client:
             raise ApiError(status, f"the reply to {method} {path} is not JSON") from None
 
     def stream(
-        self, method: str, path: str, query: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> ResponseStream:
         """Send a request and iterate over the reply body as it arrives (`logs -f`).
 
@@ -112,7 +121,8 @@ class Client:
         """
         wire = self._connect()
         try:
-            head = self._send(wire, self._request_event(method, _target(path, query), b""), b"")
+            event = self._request_event(method, _target(path, query), b"", headers)
+            head = self._send(wire, event, b"")
             if not 200 <= head.status_code < 300:
                 raise _api_error(head.status_code, self._read_body(wire))
         except BaseException:
@@ -123,6 +133,19 @@ class Client:
         self._streams = [kept for kept in self._streams if kept.open]
         self._streams.append(stream)
         return stream
+
+    def events(self, since: int = 0) -> EventsReply:
+        """The events the daemon's ring still holds after `since`, oldest first (no waiting)."""
+        reply = self.request("GET", f"{API_PREFIX}/events", query={"since": str(since)})
+        return cast(EventsReply, reply)
+
+    def follow_events(self, since: int | None = None) -> EventFeed:
+        """Events as the daemon emits them, from the event stream (`GET /v1/events?follow=1`).
+
+        Subscribed when this returns, so an event caused by a later action is not missed.
+        `since`: replay what the ring holds after that seq first; None: only new events.
+        """
+        return EventFeed(self, since)
 
     def _exchange(self, event: h11.Request, payload: bytes, *, retry: bool) -> tuple[int, bytes]:
         """One request on the kept connection (or a new one); keeps it if reusable.
@@ -189,7 +212,9 @@ class Client:
             reason = f"the connection failed ({exc})"
         return DaemonUnavailable(address, reason=reason, hint=_BROKEN_HINT)
 
-    def _request_event(self, method: str, target: str, payload: bytes) -> h11.Request:
+    def _request_event(
+        self, method: str, target: str, payload: bytes, extra: Mapping[str, str] | None = None
+    ) -> h11.Request:
         host = "localhost" if self.tcp is None else self.address
         headers = [
             ("host", host),
@@ -201,6 +226,7 @@ class Client:
             headers.append(("content-type", "application/json"))
         if self._token:
             headers.append(("authorization", f"Bearer {self._token}"))
+        headers.extend((extra or {}).items())
         return h11.Request(method=method.upper(), target=target, headers=headers)
 
 
@@ -224,11 +250,18 @@ class ResponseStream(Iterator[bytes]):
         """Whether the connection is still open."""
         return self._wire is not None
 
+    def settimeout(self, seconds: float | None) -> None:
+        """Bound each wait for bytes: `next()` then raises TimeoutError; the stream stays open."""
+        if self._wire is not None:
+            self._wire.sock.settimeout(seconds)
+
     def __next__(self) -> bytes:
         if self._wire is None:
             raise StopIteration
         try:
             event = self._wire.next_event()
+        except TimeoutError:
+            raise  # nothing was read: the stream may go on
         except _Failure as exc:
             self.close()
             reason = f"the stream broke off ({exc})"
@@ -254,6 +287,102 @@ class ResponseStream(Iterator[bytes]):
         if self._wire is not None:
             self._wire.close()
             self._wire = None
+
+
+class EventFeed(Iterator[EventJSON]):
+    """The daemon's events as its event stream delivers them; resumes after a cut-off.
+
+    Yields each event and each stream notice (`gap`, `overflow`, `reset`: seq None) in
+    order. After an `overflow` the daemon ends the stream; the feed reconnects with
+    `Last-Event-ID` and goes on, so the reader sees every event or a `gap` saying which
+    it lost. Ends when the daemon ends the stream; raises DaemonUnavailable if it breaks.
+    """
+
+    def __init__(self, client: Client, since: int | None) -> None:
+        self._client = client
+        self.last_seq = since
+        """The seq of the newest event received (resume point); None before the first."""
+        self._pending: deque[EventJSON] = deque()
+        self._resume = False
+        self._stream: ResponseStream | None = None
+        self._decoder: MessageDecoder | None = None
+        self._open()
+
+    def __repr__(self) -> str:
+        return f"<EventFeed {self._client.address} last_seq={self.last_seq} open={self.open}>"
+
+    @property
+    def open(self) -> bool:
+        """Whether the stream is still connected."""
+        return self._stream is not None and self._stream.open
+
+    def __next__(self) -> EventJSON:
+        return self.next(None)
+
+    def next(self, timeout: float | None) -> EventJSON:
+        """The next event or notice; TimeoutError if none comes within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._pending:
+            if self._stream is None:
+                raise StopIteration
+            if deadline is not None:
+                if (remaining := deadline - time.monotonic()) <= 0:
+                    raise TimeoutError(f"no event within {timeout:g} s")
+                self._stream.settimeout(remaining)
+            try:
+                chunk = next(self._stream)
+            except StopIteration:
+                self._ended()
+                continue
+            assert self._decoder is not None  # set with the stream
+            for message in self._decoder.feed(chunk):
+                self._pending.append(self._received(message))
+        return self._pending.popleft()
+
+    def close(self) -> None:
+        """Hang up; the daemon unsubscribes this reader."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> EventFeed:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        from corral._control.sse import MessageDecoder  # only readers of events need it
+
+        headers = {} if self.last_seq is None else {"last-event-id": str(self.last_seq)}
+        query = {"follow": "1"}
+        self._stream = self._client.stream("GET", f"{API_PREFIX}/events", query, headers)
+        self._decoder = MessageDecoder()
+        self._resume = False
+
+    def _ended(self) -> None:
+        """The daemon ended the body: reconnect after an overflow, else the feed is over."""
+        self.close()
+        if self._resume:
+            self._open()
+
+    def _received(self, message: Message) -> EventJSON:
+        try:
+            event = cast(EventJSON, json.loads(message.data))
+        except ValueError:
+            reason = f"the event stream sent data that is not JSON: {message.data[:80]!r}"
+            raise DaemonUnavailable(self._client.address, reason=reason) from None
+        if message.id is not None and message.id.isdigit():
+            self.last_seq = int(message.id)
+        if event["kind"] == "overflow":
+            self.last_seq = cast(int, event["data"]["first"]) - 1
+            self._resume = True
+        return event
 
 
 class _Wire:

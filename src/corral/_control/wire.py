@@ -108,10 +108,15 @@ class ReloadReply(TypedDict):
 
 
 class EventJSON(TypedDict):
-    """One event of the daemon's ring."""
+    """One event of the log, or a notice of the event stream about events a reader missed.
 
-    seq: int
-    """Position in the log: 1 for the first event, then +1 for each; never reused."""
+    A notice ("gap", "overflow", "reset") is not an event of the log: its `seq` is None,
+    its `subject` "", and its `data` says which events it is about (docs/daemon.md).
+    """
+
+    seq: int | None
+    """Position in the log: 1 for the first event, then +1 for each; never reused.
+    None for a stream notice."""
     time: float
     """Wall-clock time of emission (seconds since the epoch)."""
     kind: str
@@ -123,7 +128,7 @@ class EventJSON(TypedDict):
 
 
 class EventsReply(TypedDict):
-    """GET /v1/events"""
+    """GET /v1/events?since=SEQ (without follow)"""
 
     events: list[EventJSON]
     """Events newer than `since`, oldest first (those pushed out of the ring are gone)."""
@@ -150,3 +155,7 @@ class ErrorReply(TypedDict):
     """Any non-2xx reply."""
 
     error: ErrorDetail
+
+
+NOTICE_KINDS = ("gap", "overflow", "reset")
+"""The kinds of stream notices; no event of the log has one of these kinds."""

@@ -111,11 +111,17 @@ class EventLog:
                 self._deliver(callback, event)
         return event
 
-    def since(self, seq: int) -> list[Event]:
-        """Events newer than `seq`, oldest first; those already pushed out of the ring are gone."""
-        first = self._last_seq - len(self._ring) + 1
+    @property
+    def first_seq(self) -> int:
+        """The sequence number of the oldest event the ring still holds; last_seq + 1 if none."""
+        return self._last_seq - len(self._ring) + 1
+
+    def since(self, seq: int, limit: int | None = None) -> list[Event]:
+        """Events newer than `seq`, oldest first (at most `limit`); those pushed out are gone."""
+        first = self.first_seq
         start = min(max(seq - first + 1, 0), len(self._ring))  # islice refuses > maxsize
-        records = itertools.islice(self._ring, start, None)
+        stop = None if limit is None else start + limit
+        records = itertools.islice(self._ring, start, stop)
         return [_event(number, record) for number, record in enumerate(records, first + start)]
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:

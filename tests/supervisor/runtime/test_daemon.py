@@ -66,8 +66,11 @@ def test_programs_start_in_priority_order(tmp_path: Path) -> None:
             daemon.wait_state(name, "RUNNING")
         starts = [e["subject"] for e in _entered(daemon, "STARTING")]
         assert starts == ["early:0", "middle:0", "late:0"]
-        daemon.call("POST", "/stop", {"targets": ["all"]})
-        stops = [e["subject"] for e in _entered(daemon, "STOPPING")]
+        with daemon.watch() as events:
+            daemon.call("POST", "/stop", {"targets": ["all"]})
+            for name in ("early:0", "middle:0", "late:0"):
+                events.wait_state(name, "STOPPED")
+        stops = [e["subject"] for e in events.seen if e["data"]["new"] == "STOPPING"]
         assert stops == ["late:0", "middle:0", "early:0"]
 
 

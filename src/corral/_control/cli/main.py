@@ -12,7 +12,15 @@ import os
 import sys
 from collections.abc import Callable
 
-from corral._control.cli.commands import daemon, doctor, lifecycle, logs, metrics, status
+from corral._control.cli.commands import (
+    daemon,
+    doctor,
+    events,
+    lifecycle,
+    logs,
+    metrics,
+    status,
+)
 from corral._control.cli.context import EXIT_USAGE, Context, Fail
 
 DaemonRunner = Callable[[argparse.Namespace], int]
@@ -24,6 +32,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "restart": lifecycle.restart,
     "signal": lifecycle.signal,
     "logs": logs.run,
+    "events": events.run,
     "metrics": metrics.run,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
@@ -49,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_parser(sub, common)
     lifecycle.add_parsers(sub, common)
     logs.add_parser(sub, common)
+    events.add_parser(sub, common)
     metrics.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from corral._control.wire import HistoryReply, MetricsReply, OutcomeJSON
+from corral._control.wire import EventJSON, HistoryReply, MetricsReply, OutcomeJSON
 from corral._supervisor.view import InstanceView
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
@@ -169,3 +169,28 @@ def doctor_report(rows: Sequence[DoctorRow]) -> str:
     else:
         sections.append("Every feature is available here.\n")
     return "\n".join(sections)
+
+
+def event_line(event: EventJSON) -> str:
+    """One line of `corral events`: `#SEQ TIME KIND SUBJECT DETAILS`, time in UTC like the logs.
+
+    A state change reads `OLD -> NEW pid=N  reason`; a stream notice (seq None) starts with
+    `--` and says which events it is about.
+    """
+    from datetime import UTC, datetime
+
+    stamp = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    data = event["data"]
+    if event["seq"] is None:
+        span = ""
+        if "first" in data:
+            span = f" #{data['first']}..#{data['last']}"
+        return f"-- {stamp}Z {event['kind']}{span}: {data.get('reason', '')}"
+    if event["kind"] == "state":
+        pid = f" pid={data['pid']}" if data.get("pid") else ""
+        reason = f"  {data['reason']}" if data.get("reason") else ""
+        detail = f"{data.get('old')} -> {data.get('new')}{pid}{reason}"
+    else:
+        detail = " ".join(f"{key}={value}" for key, value in data.items())
+    words = (f"#{event['seq']}", f"{stamp}Z", event["kind"], event["subject"], detail)
+    return " ".join(word for word in words if word)

@@ -15,6 +15,12 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from corral._control.server import openapi
+from corral._control.server.event_stream import (
+    STREAM_DEFAULTS,
+    StreamSettings,
+    event_json,
+    open_stream,
+)
 from corral._control.server.http import (
     HttpError,
     Request,
@@ -25,6 +31,7 @@ from corral._control.server.http import (
 from corral._control.wire import (
     API_PREFIX,
     PROMETHEUS_PATH,
+    EventsReply,
     HistoryReply,
     InstanceMetricsJSON,
     LogsReply,
@@ -45,9 +52,11 @@ from corral._supervisor.view import InstanceView, to_json
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
 
 
-def build_router(ops: Operations, events: EventLog) -> Router:
+def build_router(
+    ops: Operations, events: EventLog, streams: StreamSettings = STREAM_DEFAULTS
+) -> Router:
     """Every route of the API, bound to one Operations."""
-    routes = _Routes(ops, events)
+    routes = _Routes(ops, events, streams)
     router = Router()
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/status", routes.status),
@@ -97,9 +106,10 @@ def _translated(handler: Handler) -> Handler:
 
 
 class _Routes:
-    def __init__(self, ops: Operations, events: EventLog) -> None:
+    def __init__(self, ops: Operations, events: EventLog, streams: StreamSettings) -> None:
         self.ops = ops
         self.event_log = events
+        self.streams = streams
 
     async def status(self, request: Request) -> Response:
         names = [n for n in request.query.get("names", "").split(",") if n]
@@ -158,10 +168,12 @@ class _Routes:
         chunks = self.ops.follow(name, stream=stream)
         return StreamingResponse(status=200, content_type="text/plain", body=chunks)
 
-    async def events(self, request: Request) -> Response:
+    async def events(self, request: Request) -> Response | StreamingResponse:
+        if _int_query(request, "follow", 0):
+            return open_stream(self.event_log, request, self.streams)
         since = _int_query(request, "since", 0)
-        rows = [dataclasses.asdict(e) for e in self.event_log.since(since)]
-        return Response.json({"events": rows, "last_seq": self.event_log.last_seq})
+        rows = [event_json(e) for e in self.event_log.since(since)]
+        return Response.json(EventsReply(events=rows, last_seq=self.event_log.last_seq))
 
     async def reload(self, request: Request) -> Response:
         report = await self.ops.reload()

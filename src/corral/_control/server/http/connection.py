@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import h11
@@ -145,14 +146,19 @@ class Connection:
         await self._write(head)
         pump = asyncio.create_task(self._pump(response.body))
         watch = asyncio.create_task(self._wait_disconnect())
+        ends: set[asyncio.Future[Any]] = {pump, watch}
+        if response.cutoff is not None:
+            ends.add(response.cutoff)
         try:
-            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
             pump.cancel()
             watch.cancel()
             outcome, _ = await asyncio.gather(pump, watch, return_exceptions=True)
             if (aclose := getattr(response.body, "aclose", None)) is not None:
                 await aclose()
+            if response.cutoff is not None and response.cutoff.done():
+                self._writer.transport.abort()
         if isinstance(outcome, Exception) and not isinstance(outcome, OSError):
             _log.error("streaming response failed", exc_info=outcome)
 

@@ -6,6 +6,7 @@ without a server. `Handler` is the one signature every route has.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,9 @@ class StreamingResponse:
     content_type: str
     body: StreamBody
     headers: Headers = ()
+    cutoff: asyncio.Future[None] | None = None
+    """Completed by the producer to drop a client that stopped reading: the connection is
+    aborted at once, discarding what the client has not taken (its buffers are freed)."""
 
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
