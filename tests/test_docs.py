@@ -184,3 +184,12 @@ def test_the_check_names_config_keys_the_schema_does_not_know() -> None:
 @pytest.mark.parametrize("kind", list(Kind))
 def test_every_kind_of_reference_is_checked(kind: Kind) -> None:
     assert any(ref.kind is kind for ref in all_references())
+
+
+def test_architecture_lists_every_decision_record() -> None:
+    listed = (ROOT / "docs" / "architecture.md").read_text()
+    records = sorted(
+        p.name for p in (ROOT / "docs" / "decisions").glob("[0-9][0-9][0-9][0-9]-*.md")
+    )
+    assert len(records) >= 8
+    assert [name for name in records if f"(decisions/{name})" not in listed] == []
