@@ -59,6 +59,7 @@ NOT_IN_REPO: dict[str, str] = {
     "corral.toml": "the user's own config file in command examples",
     "fetch.sh": "the user's own script in the library example",
     "prometheus.yml": "Prometheus's own config file, in the scrape example",
+    "bad.toml": "the broken config whose errors decision 0009 shows",
 }
 """Paths the docs may name that are not in the repository, each with the reason."""
 
