@@ -23,7 +23,14 @@ from tests.support.doc_references import (
     unused_allowances,
 )
 
-MINIMUM = {Kind.PATH: 150, Kind.NAME: 40, Kind.COMMAND: 30, Kind.RUN: 8, Kind.CONFIG: 5}
+MINIMUM = {
+    Kind.PATH: 150,
+    Kind.NAME: 40,
+    Kind.COMMAND: 30,
+    Kind.RUN: 8,
+    Kind.CONFIG: 5,
+    Kind.KEY: 12,
+}
 """Fewer references than this means the scanner went blind, not that the docs got shorter."""
 
 
@@ -178,6 +185,33 @@ def test_the_check_names_config_keys_the_schema_does_not_know() -> None:
         "(did you mean restart?)",
         "docs/config.md:10: the TOML does not parse: Expected ']' at the end of a table "
         "declaration (at end of document)",
+    ]
+
+
+KEY_SAMPLE = """\
+Set `[daemon] http_listen`, `logs.max_bytes = 0`, `programs.web.sandbox.rlimits.nofile`
+and `namespaces.pid`; not `[daemon] log_dri`, `logs.max_byte` or `programs.web.restrat`.
+`cgroup.procs` is a cgroup file, and `os.write` is Python.
+
+    corral: /x.toml:2: daemon.log_dri: expected a key of daemon (an error shown on purpose)
+"""
+
+
+def test_the_check_names_config_keys_cited_in_prose() -> None:
+    references = scan("docs/keys.md", KEY_SAMPLE)
+    assert [ref.text for ref in references if ref.kind is Kind.KEY] == [
+        "daemon.http_listen",
+        "logs.max_bytes",
+        "programs.web.sandbox.rlimits.nofile",
+        "namespaces.pid",
+        "daemon.log_dri",
+        "logs.max_byte",
+        "programs.web.restrat",
+    ]
+    assert problems_in(references) == [
+        "docs/keys.md:2: `daemon.log_dri` is not a key of the config schema",
+        "docs/keys.md:2: `logs.max_byte` is not a key of the config schema",
+        "docs/keys.md:2: `programs.web.restrat` is not a key of the config schema",
     ]
 
 

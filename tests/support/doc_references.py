@@ -24,6 +24,11 @@ What counts as a reference:
   fences are program output and are not read as commands.
 - a ```toml fence: it must parse, and every key in it must be one the config schema
   knows (the daemon's own loader reports the unknown ones, with its "did you mean").
+- a config key in a code span of prose: `[daemon] http_listen`, `programs.web.restart`,
+  or a path inside a program (`logs.max_bytes`, `start_limit.burst`, `namespaces.pid`)
+  must be a key of the schema's tables. `cgroup.X` is not read as a key: it is also
+  how cgroup files are named (`cgroup.procs`). Code blocks are not read for keys,
+  since error messages shown there name wrong keys on purpose.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from pathlib import Path
 from corral._control.cli.main import COMMANDS, build_parser
 from corral._errors import ConfigError
 from corral._supervisor.config.load import parse_config
+from corral._supervisor.config.schema import DAEMON, METRICS, PROGRAM
+from corral._supervisor.config.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "corral"
@@ -87,6 +94,8 @@ _DOTTED = re.compile(r"(?<![\w.])(?P<name>(?:corral|bench)(?:\.[A-Za-z_]\w*)+)(?
 _RUN = re.compile(r"-m\s+(?P<name>(?:corral|bench)(?:\.\w+)*)")
 _FROM_IMPORT = re.compile(r"\bfrom +(?P<module>corral[\w.]*) +import +(?P<names>\w+(?:, *\w+)*)")
 _INVOCATION = re.compile(r"^(?:\$\s+)?(?:\S*/)?corral\s+(?P<args>[^#]*)")
+_KEY_ROOTS = "daemon|metrics|programs|logs|backoff|start_limit|sandbox|namespaces|seccomp|veth"
+_KEY = re.compile(rf"(?:\[(?P<table>[\w.]+)\] +)?(?P<key>(?:{_KEY_ROOTS})(?:\.\w+)+|\w+)(?: *=.*)?")
 
 
 class Kind(enum.Enum):
@@ -101,6 +110,8 @@ class Kind(enum.Enum):
     """The arguments of a `corral` command line."""
     CONFIG = "config"
     """The text of a TOML fence; `line` is its first line."""
+    KEY = "key"
+    """A config key path, dotted: programs.web.logs.max_bytes, or logs.max_bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +196,11 @@ def _line_references(doc: str, line: _Line) -> Iterator[Reference]:
     for match in _FROM_IMPORT.finditer(line.text):
         for name in re.split(r",\s*", match.group("names")):
             yield Reference(doc, line.number, Kind.NAME, f"{match.group('module')}.{name}")
+    for span in spans if line.block is None else []:
+        key = _KEY.fullmatch(span.strip())
+        if key and (key.group("table") or "." in key.group("key")):
+            path = ".".join(part for part in (key.group("table"), key.group("key")) if part)
+            yield Reference(doc, line.number, Kind.KEY, path)
     if line.block is None or line.block == "indented" or line.block[6:] in SHELL_FENCES:
         for span in spans:
             invocation = _INVOCATION.match(span.strip())
@@ -215,6 +231,9 @@ def _split_lines(token: str) -> tuple[str, int | None, int | None]:
 
 def check(reference: Reference, root: Path = ROOT) -> str | None:
     """What is wrong with one reference, as "doc:line: ...", or None when it names something."""
+    if reference.kind is Kind.KEY:
+        problem = _check_key(reference.text)
+        return None if problem is None else f"{reference.where}: {problem}"
     if reference.kind is Kind.CONFIG:
         found = _check_config(reference, root)
         return None if found is None else f"{reference.doc}:{found[0]}: {found[1]}"
@@ -374,3 +393,36 @@ def _check_config(reference: Reference, root: Path) -> tuple[int, str] | None:
             hint = f" ({first.hint})" if first.hint else ""
             return line, f"config key {first.key} is not in the schema{hint}"
     return None
+
+
+def _check_key(path: str) -> str | None:
+    """None when `path` names a key of the schema, from the top or from inside a program."""
+    parts = path.split(".")
+    if parts[0] in ("daemon", "metrics"):
+        tables, rest = [DAEMON if parts[0] == "daemon" else METRICS], parts[1:]
+    elif parts[0] == "programs":
+        tables, rest = [PROGRAM], parts[2:]  # programs.NAME.KEY...
+    else:
+        tables, rest = _tables(PROGRAM), parts
+    if any(_walk(table, rest) for table in tables):
+        return None
+    return f"`{path}` is not a key of the config schema"
+
+
+def _tables(table: Table) -> list[Table]:
+    """`table` and every table nested in it."""
+    found = [table]
+    for key in table.keys:
+        if isinstance(key.kind, Table):
+            found += _tables(key.kind)
+    return found
+
+
+def _walk(table: Table, parts: list[str]) -> bool:
+    """True when `parts` lead from `table` to one of its keys (values inside a key pass)."""
+    if not parts:
+        return True
+    key = table.key(parts[0])
+    if key is None:
+        return False
+    return _walk(key.kind, parts[1:]) if isinstance(key.kind, Table) else True
