@@ -51,10 +51,6 @@ from corral._supervisor.config.schema import DAEMON, METRICS, PROGRAM
 from corral._supervisor.config.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src" / "corral"
-
-DOCS = ("README.md", "docs")
-"""What the docs are: the README and every Markdown file under docs/."""
 
 NOT_IN_REPO: dict[str, str] = {
     ".venv/": "scripts/test and scripts/demo create the virtualenv",
@@ -231,9 +227,6 @@ def _split_lines(token: str) -> tuple[str, int | None, int | None]:
 
 def check(reference: Reference, root: Path = ROOT) -> str | None:
     """What is wrong with one reference, as "doc:line: ...", or None when it names something."""
-    if reference.kind is Kind.KEY:
-        problem = _check_key(reference.text)
-        return None if problem is None else f"{reference.where}: {problem}"
     if reference.kind is Kind.CONFIG:
         found = _check_config(reference, root)
         return None if found is None else f"{reference.doc}:{found[0]}: {found[1]}"
@@ -242,6 +235,7 @@ def check(reference: Reference, root: Path = ROOT) -> str | None:
         Kind.NAME: _check_name,
         Kind.RUN: _check_run,
         Kind.COMMAND: _check_command,
+        Kind.KEY: _check_key,
     }[reference.kind](reference, root)
     return None if problem is None else f"{reference.where}: {problem}"
 
@@ -395,8 +389,9 @@ def _check_config(reference: Reference, root: Path) -> tuple[int, str] | None:
     return None
 
 
-def _check_key(path: str) -> str | None:
-    """None when `path` names a key of the schema, from the top or from inside a program."""
+def _check_key(reference: Reference, root: Path) -> str | None:
+    """None when the dotted key names a key of the schema, from the top or inside a program."""
+    path = reference.text
     parts = path.split(".")
     if parts[0] in ("daemon", "metrics"):
         tables, rest = [DAEMON if parts[0] == "daemon" else METRICS], parts[1:]
