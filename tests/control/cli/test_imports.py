@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -48,3 +49,8 @@ def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(
     extra = {n for n in ours if n not in ALLOWED and not n.startswith(ALLOWED_PREFIXES)}
     assert extra == set()
     assert "asyncio" not in imported
+
+
+def test_every_allowed_module_exists() -> None:
+    missing = [name for name in (*ALLOWED, *ALLOWED_PREFIXES) if not importlib.util.find_spec(name)]
+    assert missing == [], "the allowed set names modules that do not exist"
