@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -44,12 +44,12 @@ def helper(name: str, *args: str) -> str:
     return "[" + ", ".join(_toml_str(a) for a in argv) + "]"
 
 
-def daemon_argv(config: Path | str, *, report_known: bool = False) -> list[str]:
+def daemon_argv(config: Path | str, *, report_known: Iterable[str] = ()) -> list[str]:
     """The command that runs a daemon under test on `config` (with the loop guard).
 
-    `report_known` makes the guard report loop_guard.KNOWN calls as well.
+    `report_known` names loop_guard.KNOWN entries (by function) the guard reports too.
     """
-    known = ["--report-known"] if report_known else []
+    known = [arg for function in report_known for arg in ("--report-known", function)]
     return [PYTHON, str(GUARDED_DAEMON), "-c", str(config), *known]
 
 
@@ -72,11 +72,16 @@ class Daemon:
     """One running daemon; call `stop()` (the fixture does) to shut it down."""
 
     def __init__(
-        self, workdir: Path, programs: str, daemon_keys: str = "", *, report_known: bool = False
+        self,
+        workdir: Path,
+        programs: str,
+        daemon_keys: str = "",
+        *,
+        report_known: Iterable[str] = (),
     ) -> None:
         self.workdir = workdir
-        self.report_known = report_known
-        """Whether the loop guard reports the blocking calls in loop_guard.KNOWN too."""
+        self.report_known = tuple(report_known)
+        """loop_guard.KNOWN entries (by function) the loop guard reports too."""
         self.daemon_keys = textwrap.dedent(daemon_keys)
         """More lines for the [daemon] table (socket and log_dir are always set)."""
         self.socket = os.path.join(tempfile.mkdtemp(prefix="crl", dir="/tmp"), "api.sock")
@@ -202,7 +207,7 @@ class Daemon:
 
 @contextmanager
 def running_daemon(
-    workdir: Path, programs: str, daemon_keys: str = "", *, report_known: bool = False
+    workdir: Path, programs: str, daemon_keys: str = "", *, report_known: Iterable[str] = ()
 ) -> Iterator[Daemon]:
     """A started daemon that is shut down (and proven gone) when the block ends."""
     daemon = Daemon(workdir, programs, daemon_keys, report_known=report_known)

@@ -1,7 +1,7 @@
 """Run corral's daemon with the loop guard installed and asyncio debug mode on.
 
 `tests/support/daemon.py` starts every daemon under test as
-`python tests/support/guarded_daemon.py -c CONFIG [--report-known]` rather than
+`python tests/support/guarded_daemon.py -c CONFIG [--report-known FUNCTION]...` rather than
 `python -m corral daemon -c CONFIG`: this installs a `LoopGuard`
 (tests/support/loop_guard.py) before corral is imported, turns on asyncio's
 debug mode for the loop `run_daemon` makes (through the loop policy, so nothing
@@ -44,7 +44,10 @@ def main(argv: list[str]) -> int:
     """Parse `-c CONFIG`, guard the loop, run the daemon; returns the exit code."""
     parser = argparse.ArgumentParser(prog="guarded_daemon")
     parser.add_argument("-c", "--config", required=True)
-    parser.add_argument("--report-known", action="store_true", help="report loop_guard.KNOWN too")
+    parser.add_argument(
+        "--report-known", action="append", default=[], metavar="FUNCTION",
+        help="report this loop_guard.KNOWN entry too (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     # As corral.__main__ does before asyncio is imported: keep OpenSSL out (6 MB of RSS).
     sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]

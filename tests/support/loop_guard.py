@@ -123,8 +123,8 @@ KNOWN: tuple[Exemption, ...] = (
 )
 """Blocking calls today's daemon makes on its loop, to be fixed: remove an entry with its fix.
 
-They are reported only by a guard made with `report_known=True`; that is how a test
-shows one of them (and fails until it is fixed).
+A guard made with `report_known=[function, ...]` reports those entries too: that is
+how a test shows one of them (and fails until it is fixed).
 """
 
 _MAX_REPORTS = 100
@@ -134,11 +134,15 @@ _MAX_REPORTS = 100
 class LoopGuard:
     """Wraps the blocking calls of this process and reports those made on a running loop."""
 
-    def __init__(self, report_path: str | None = None, *, report_known: bool = False) -> None:
+    def __init__(self, report_path: str | None = None, *, report_known: Iterable[str] = ()) -> None:
         self.report_path = report_path
         """Where reports are appended (besides stderr); None for stderr only."""
-        self.exempt = ALLOWED if report_known else ALLOWED + KNOWN
-        """The exemptions in force: ALLOWED, and KNOWN unless `report_known`."""
+        named = set(report_known)
+        unknown = named.difference(function for _, function, _ in KNOWN)
+        if unknown:
+            raise ValueError(f"not in loop_guard.KNOWN: {', '.join(sorted(unknown))}")
+        self.exempt = ALLOWED + tuple(entry for entry in KNOWN if entry[1] not in named)
+        """The exemptions in force: ALLOWED, and KNOWN but for the functions in `report_known`."""
         self.reports: list[str] = []
         """Every distinct report so far, in order."""
         self._seen: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
