@@ -3,7 +3,9 @@
 The pytest process makes itself a child subreaper at start, so a process a test
 leaves behind (even a double-forked one) is re-parented to us, where the autouse
 `no_leaked_children` check sees it, kills it and fails the test. `no_leaked_fds`
-fails a test that leaves a file descriptor open.
+fails a test that leaves a file descriptor open. `no_blocking_call_on_a_daemon_loop`
+fails a test whose daemon under test made a blocking call on its event loop and
+ended without `Daemon.stop()` (which checks that itself).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 
 from corral._platform.features import status as feature_status
 from corral.lowlevel import Feature, become_subreaper, override_feature
+from tests.support.daemon import take_unchecked_loop_reports
 from tests.support.pids import Stat, children_of, cmdline, watch
 from tests.support.twins import AsyncTwin, SyncTwin, Twin
 
@@ -63,6 +66,16 @@ def no_leaked_fds() -> Iterator[None]:
     if leaked:
         described = ", ".join(f"{fd} -> {target}" for fd, target in sorted(leaked.items()))
         pytest.fail(f"the test left file descriptors open: {described}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_call_on_a_daemon_loop() -> Iterator[None]:
+    """Fail a test whose daemon (killed, or ended by a signal) blocked its event loop."""
+    take_unchecked_loop_reports()
+    yield
+    text = take_unchecked_loop_reports()
+    if text:
+        pytest.fail(f"the daemon made blocking calls on its event loop:\n{text}", pytrace=False)
 
 
 def _open_fds() -> dict[int, str]:

@@ -76,8 +76,10 @@ class StateEvent:
 class Daemon:
     """One `corral daemon` process, its API client, and the proof that it cleaned up."""
 
-    def __init__(self, config_path: str) -> None:
+    def __init__(self, config_path: str, command: Sequence[str] | None = None) -> None:
         self.config_path = config_path
+        self.command = (sys.executable, "-m", "corral", "daemon") if command is None else command
+        """What runs the daemon; `-c CONFIG` is appended (bench.loop_probe wraps it)."""
         self.directory = os.path.dirname(config_path)
         self.socket = os.path.join(self.directory, "d.sock")
         self.output = os.path.join(self.directory, "daemon.out")
@@ -115,7 +117,7 @@ class Daemon:
         with open(self.output, "wb") as out:
             self.spawned_at = time.time()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "corral", "daemon", "-c", self.config_path],
+                [*self.command, "-c", self.config_path],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

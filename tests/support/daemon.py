@@ -1,9 +1,15 @@
 """A real corral daemon under test: its config, its process, its API and its CLI.
 
-The daemon is started as `python -m corral daemon -c CONFIG` through corral's own
-spawn path, with a pipe passed as CORRAL_READY_FD: it writes "ready" there once
-its API socket listens, so the test waits for that event, not for a guess.
-Its stdout (the event lines) goes to a file the tests can read.
+The daemon is started through corral's own spawn path as
+`python tests/support/guarded_daemon.py -c CONFIG`, which runs the same entry
+point as `corral daemon -c CONFIG` with the loop guard installed and asyncio debug
+mode on (`daemon_argv`). A pipe passed as CORRAL_READY_FD gets "ready" once its
+API socket listens, so the test waits for that event, not for a guess. Its
+stdout (the event lines) goes to a file the tests can read.
+
+A blocking call on the daemon's event loop fails the test: `stop()` raises with
+the guard's report (the call and its stack), and the autouse fixture
+`no_blocking_call_on_a_daemon_loop` fails a test whose daemon ended any other way.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -24,9 +30,11 @@ import corral
 from corral._control.client import Client
 from corral._control.detach import wait_ready
 from tests.support.events import EventWatch
+from tests.support.guarded_daemon import REPORT_VARIABLE
 from tests.support.waiting import DEADLINE
 
 PYTHON = sys.executable
+GUARDED_DAEMON = Path(__file__).resolve().parent / "guarded_daemon.py"
 SLEEP_FOREVER = '["sleep", "300"]'
 """A TOML command that runs until stopped (bounded at 300 s)."""
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
@@ -38,6 +46,26 @@ def helper(name: str, *args: str) -> str:
     return "[" + ", ".join(_toml_str(a) for a in argv) + "]"
 
 
+def daemon_argv(config: Path | str, *, report_known: Iterable[str] = ()) -> list[str]:
+    """The command that runs a daemon under test on `config` (with the loop guard).
+
+    `report_known` names loop_guard.KNOWN entries (by function) the guard reports too.
+    """
+    known = [arg for function in report_known for arg in ("--report-known", function)]
+    return [PYTHON, str(GUARDED_DAEMON), "-c", str(config), *known]
+
+
+_UNCHECKED_REPORTS: set[Path] = set()
+"""Loop reports of daemons started and not yet checked (`take_unchecked_loop_reports`)."""
+
+
+def take_unchecked_loop_reports() -> str:
+    """The loop reports of every daemon not checked at `stop()`; forgets them."""
+    text = "".join(path.read_text() for path in sorted(_UNCHECKED_REPORTS) if path.exists())
+    _UNCHECKED_REPORTS.clear()
+    return text
+
+
 def _toml_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -45,14 +73,25 @@ def _toml_str(text: str) -> str:
 class Daemon:
     """One running daemon; call `stop()` (the fixture does) to shut it down."""
 
-    def __init__(self, workdir: Path, programs: str, daemon_keys: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        programs: str,
+        daemon_keys: str = "",
+        *,
+        report_known: Iterable[str] = (),
+    ) -> None:
         self.workdir = workdir
+        self.report_known = tuple(report_known)
+        """loop_guard.KNOWN entries (by function) the loop guard reports too."""
         self.daemon_keys = textwrap.dedent(daemon_keys)
         """More lines for the [daemon] table (socket and log_dir are always set)."""
         self.socket = os.path.join(tempfile.mkdtemp(prefix="crl", dir="/tmp"), "api.sock")
         self.log_dir = str(workdir / "logs")
         self.config = workdir / "corral.toml"
         self.output = workdir / "daemon.out"
+        self.loop_report = workdir / "daemon.loop-report"
+        """The guard's reports of blocking calls on the daemon's loop (absent: none)."""
         self.write_config(programs)
         self.process: corral.Process | None = None
 
@@ -69,10 +108,11 @@ class Daemon:
         launcher (a shell, a parent with an open socket) would.
         """
         read, write = os.pipe()
+        _UNCHECKED_REPORTS.add(self.loop_report)
         try:
             self.process = corral.start(
-                [PYTHON, "-m", "corral", "daemon", "-c", str(self.config)],
-                extra_env={"CORRAL_READY_FD": str(write)},
+                daemon_argv(self.config, report_known=self.report_known),
+                extra_env={"CORRAL_READY_FD": str(write), REPORT_VARIABLE: str(self.loop_report)},
                 pass_fds=[write, *leak_fds],
                 stdout=corral.File(str(self.output)),
                 stderr="merge",
@@ -145,7 +185,10 @@ class Daemon:
     # -- ending it --------------------------------------------------------------
 
     def stop(self) -> corral.Result | None:
-        """Shut down through the API and wait for the daemon to exit."""
+        """Shut down through the API and wait for the daemon to exit.
+
+        Raises AssertionError if the daemon made a blocking call on its loop.
+        """
         proc = self.process
         if proc is None:
             return None
@@ -156,6 +199,14 @@ class Daemon:
             return proc.wait(timeout=DEADLINE * 2)
         finally:
             self._close()
+            self.assert_loop_never_blocked()  # first: it says why the daemon exited 3
+
+    def assert_loop_never_blocked(self) -> None:
+        """Fail with the guard's reports if the daemon made a blocking call on its loop."""
+        _UNCHECKED_REPORTS.discard(self.loop_report)
+        text = self.loop_report.read_text() if self.loop_report.exists() else ""
+        if text:
+            raise AssertionError(f"the daemon made blocking calls on its event loop:\n{text}")
 
     def kill(self) -> None:
         """Kill the daemon's tree at once (cleanup after a failure)."""
@@ -171,9 +222,11 @@ class Daemon:
 
 
 @contextmanager
-def running_daemon(workdir: Path, programs: str, daemon_keys: str = "") -> Iterator[Daemon]:
+def running_daemon(
+    workdir: Path, programs: str, daemon_keys: str = "", *, report_known: Iterable[str] = ()
+) -> Iterator[Daemon]:
     """A started daemon that is shut down (and proven gone) when the block ends."""
-    daemon = Daemon(workdir, programs, daemon_keys)
+    daemon = Daemon(workdir, programs, daemon_keys, report_known=report_known)
     daemon.start()
     try:
         yield daemon

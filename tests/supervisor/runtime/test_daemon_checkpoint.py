@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import stat
-import sys
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -19,7 +18,7 @@ import pytest
 
 import corral
 from corral.lowlevel import Feature
-from tests.support.daemon import Daemon, helper, running_daemon
+from tests.support.daemon import Daemon, daemon_argv, helper, running_daemon
 from tests.support.pids import children_of, cmdline, read_stat, watch
 from tests.support.waiting import DEADLINE, wait_until
 
@@ -252,7 +251,7 @@ def test_a_second_daemon_on_a_live_daemons_state_file_refuses_to_start(tmp_path:
         second = tmp_path / "second.toml"  # its own socket, the same state file
         socket = tmp_path / "second.sock"
         second.write_text(first.config.read_text().replace(first.socket, str(socket)))
-        argv = [sys.executable, "-m", "corral", "daemon", "-c", str(second)]
+        argv = daemon_argv(second)
         result = corral.run(argv, check=False, timeout=DEADLINE)
         assert result.exit_code == 1
         assert first.process is not None

@@ -6,14 +6,13 @@ import http.client
 import os
 import re
 import socket
-import sys
 from pathlib import Path
 from typing import Any, cast
 
 from prometheus_client.parser import text_string_to_metric_families
 
 import corral
-from tests.support.daemon import Daemon, helper, running_daemon
+from tests.support.daemon import Daemon, daemon_argv, helper, running_daemon
 from tests.support.pids import read_stat, watch
 from tests.support.waiting import DEADLINE, wait_until
 
@@ -320,7 +319,7 @@ def test_a_tcp_port_in_use_stops_the_daemon_with_a_clear_error(tmp_path: Path) -
             tmp_path, PROGRAMS, f'http_listen = "127.0.0.1:{port}"\nhttp_token_file = "{token}"\n'
         )
         result = corral.run(
-            [sys.executable, "-m", "corral", "daemon", "-c", str(daemon.config)],
+            daemon_argv(daemon.config),
             check=False,
             timeout=DEADLINE,
         )

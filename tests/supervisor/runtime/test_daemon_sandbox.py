@@ -118,3 +118,33 @@ def test_a_sandbox_the_machine_cannot_give_is_fatal_naming_the_feature(tmp_path:
         row = daemon.wait_state("picky:0", "FATAL")
         assert "memory" in row["reason"]
         assert "needs" in row["reason"]
+
+
+@pytest.mark.requires(Feature.CGROUP_PIDS)
+def test_killing_what_only_the_cgroup_finds_never_blocks_the_daemons_loop(
+    tmp_path: Path,
+) -> None:
+    programs = f"""
+        [programs.leaky]
+        command = {helper("escapee")}
+        start_seconds = 0
+        logs = {{ timestamps = false }}
+        [programs.leaky.sandbox]
+        pids = 16
+        [programs.quiet]
+        command = {SLEEP_FOREVER}
+        start_seconds = 0
+    """
+    # The loop guard reports the cgroup kill's waits in this test, though they are KNOWN.
+    known = ("kill_until_empty", "remove_when_empty")
+    with running_daemon(tmp_path, programs, report_known=known) as daemon:
+        text = wait_until(
+            lambda: t if "ready" in (t := _text(daemon.log_path("leaky:0"))) else "",
+            what="the escapees' pids",
+        )
+        escapees = [int(word) for word in text.splitlines()[0].split()]
+        with watch(escapees) as deaths:
+            reply = daemon.call("POST", "/stop", {"targets": ["leaky"]})
+            assert reply["results"][0]["state"] == "STOPPED"
+            deaths.assert_dead()
+        assert daemon.state("quiet:0") == "RUNNING"
