@@ -84,9 +84,12 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def order(round_: int, trees: tuple[Tree, Tree]) -> tuple[Tree, Tree]:
-    """before, after in even rounds and after, before in odd ones: ABBA over two rounds."""
-    return trees if round_ % 2 == 0 else (trees[1], trees[0])
+def order(step: int, trees: tuple[Tree, Tree]) -> tuple[Tree, Tree]:
+    """before, after at even steps and after, before at odd ones: ABBA.
+
+    A step is a round plus the suite's index in it, so every suite alternates from
+    round to round, and the whole run too goes before, after, after, before, ..."""
+    return trees if step % 2 == 0 else (trees[1], trees[0])
 
 
 def prepare(trees: tuple[Tree, Tree]) -> None:
@@ -117,8 +120,8 @@ def measure(
     """Every suite in both trees, round by round, in ABBA order."""
     runs: list[Run] = []
     for round_ in range(rounds):
-        for suite, argv in planned:
-            for tree in order(round_, trees):
+        for index, (suite, argv) in enumerate(planned):
+            for tree in order(round_ + index, trees):
                 _progress(f"round {round_ + 1}/{rounds}: {suite.name}, {tree.role} ...")
                 run = run_suite(tree, suite, argv, round_ + 1, out)
                 runs.append(run)
@@ -139,6 +142,8 @@ class Comparison:
     head: dict[str, str]
     confirm: str
     """The command that re-runs some figure groups: this one up to `--figures`."""
+    groups: frozenset[str]
+    """The figure groups asked for; a benchmark may give others, which are left out."""
     runs: list[Run] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -148,7 +153,7 @@ def compare(args: argparse.Namespace, out: Path) -> Comparison:
     confirm = (
         f"{sys.executable} -m bench.compare --before {args.before} --after {args.after} --figures"
     )
-    result = Comparison({"command": " ".join(sys.orig_argv), **machine()}, confirm)
+    result = Comparison({"command": " ".join(sys.orig_argv), **machine()}, confirm, args.figures)
     head = result.head
     head["load average at start"] = _load()
     head["processes on the machine at start"] = str(_processes())
@@ -168,7 +173,7 @@ def compare(args: argparse.Namespace, out: Path) -> Comparison:
                 f"{sys.executable} -m {suite.module} {' '.join(suite_argv)} "
                 "(cwd: the tree; PYTHONPATH: its src/)"
             )
-        head["rounds"] = f"{args.rounds}, in the order before-after, after-before, ... (ABBA)"
+        head["rounds"] = f"{args.rounds}; run order before, after, after, before, ... (ABBA)"
         head["raw outputs"] = str(out)
         result.runs = measure(planned, trees, args.rounds, out)
         for tree, state in zip(trees, states, strict=True):
@@ -180,13 +185,13 @@ def compare(args: argparse.Namespace, out: Path) -> Comparison:
     head["processes on the machine at end"] = str(_processes())
     head["duration"] = f"{time.monotonic() - started:.0f} s"
     if args.rounds % 2:
-        result.notes.append("an odd number of rounds: 'before' ran first once more than 'after'")
+        result.notes.append("an odd number of rounds: one tree ran first once more per suite")
     result.notes += [run.error for run in result.runs if run.error]
     return result
 
 
 def as_json(result: Comparison) -> str:
-    found = rows(result.runs)
+    found = rows(result.runs, result.groups)
     runs = [
         {"tree": r.tree, "suite": r.suite, "round": r.round, "seconds": round(r.seconds, 1)}
         | ({"error": r.error} if r.error else {})
@@ -205,7 +210,7 @@ def as_json(result: Comparison) -> str:
 
 
 def as_text(result: Comparison) -> str:
-    found = rows(result.runs)
+    found = rows(result.runs, result.groups)
     rule = (
         f"verdict: WORSE when after/before > {THRESHOLD} and every round of after is above "
         "every round of before (bench/README.md, compare)"
@@ -231,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TreeError as exc:
         print(f"bench.compare: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"bench.compare: interrupted; the runs so far are in {out}", file=sys.stderr)
+        return 130
     print(as_json(result) if args.json else as_text(result))
     return 0
 

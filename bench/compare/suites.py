@@ -1,13 +1,14 @@
 """What to run in each tree, with which options, and which figures to read from its JSON.
 
-Three benchmark invocations ("suites") cover the hot-path figures of
+These benchmark invocations ("suites", one scale suite per size) cover the hot-path figures of
 docs/performance.md and docs/benchmarks.md:
 
-| suite  | command (in the tree, its src/ on PYTHONPATH)                | figure groups   |
-|--------|--------------------------------------------------------------|-----------------|
-| spawn  | `python -m bench.spawn --json --iterations N --warmup 50`    | spawn           |
-| daemon | `python -m bench.daemon --json --workloads restart,scale ...` | restart, status, rss |
-| logs   | `python -m bench.peers --json --only logs --peers corral --rounds 1` | logs    |
+| suite     | command (in the tree, its src/ on PYTHONPATH)                  | groups       |
+|-----------|----------------------------------------------------------------|--------------|
+| spawn     | `python -m bench.spawn --json --iterations N --warmup 50`      | spawn        |
+| restart   | `python -m bench.daemon --json --workloads restart ...`        | restart      |
+| scaleN    | `python -m bench.daemon --json --workloads scale --sizes N ...` | status, rss  |
+| logs      | `python -m bench.peers --json --only logs --peers corral ...`  | logs         |
 
 Each suite reads the tree's own benchmark output, so internals may move between the
 trees as long as the JSON keeps its shape. An option is passed only when both trees'
@@ -190,23 +191,29 @@ def read_daemon(data: Any) -> list[Reading]:
     return found
 
 
-def daemon_suite(settings: Settings) -> Suite:
-    figures = settings.figures
-    scale = bool(figures & {"status", "rss"})
-    workloads = ",".join(w for w, on in (("restart", "restart" in figures), ("scale", scale)) if on)
-    status = "status" in figures
+def restart_suite(settings: Settings) -> Suite:
     options = (
         Option("--json", needed=True),
-        Option("--workloads", workloads, needed=True),
-        Option("--sizes", ",".join(str(size) for size in settings.sizes)),
+        Option("--workloads", "restart", needed=True),
+        Option("--restart-rounds", str(settings.restart_rounds)),
+    )
+    return Suite("restart", "bench.daemon", options, read_daemon)
+
+
+def scale_suite(settings: Settings, size: int) -> Suite:
+    """One size per invocation, so the two trees' runs of a size follow each other."""
+    status = "status" in settings.figures
+    options = (
+        Option("--json", needed=True),
+        Option("--workloads", "scale", needed=True),
+        Option("--sizes", str(size), needed=True),
         Option("--layouts", "numprocs"),
         Option("--idle-seconds", "0.1"),
         Option("--status-runs", str(settings.status_runs if status else 1)),
         Option("--control-calls", str(settings.control_calls if status else 0)),
         Option("--lifecycle-rounds", "0"),
-        Option("--restart-rounds", str(settings.restart_rounds)),
     )
-    return Suite("daemon", "bench.daemon", options, read_daemon)
+    return Suite(f"scale{size}", "bench.daemon", options, read_daemon)
 
 
 # -- logs ------------------------------------------------------------------------------
@@ -266,8 +273,10 @@ def plan(settings: Settings) -> list[Suite]:
     suites = []
     if "spawn" in figures:
         suites.append(spawn_suite(settings))
-    if figures & {"restart", "status", "rss"}:
-        suites.append(daemon_suite(settings))
+    if "restart" in figures:
+        suites.append(restart_suite(settings))
+    if figures & {"status", "rss"}:
+        suites += [scale_suite(settings, size) for size in settings.sizes]
     if "logs" in figures:
         suites.append(logs_suite(settings))
     return suites

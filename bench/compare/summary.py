@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bench.compare.runner import Run
@@ -82,12 +82,13 @@ def _ratio(after: Reading, before: Reading) -> float | None:
     return after.p50 / before.p50
 
 
-def rows(runs: Sequence[Run]) -> list[Row]:
-    """One Row per figure key, in the order the figures first appeared."""
+def rows(runs: Sequence[Run], groups: Collection[str] | None = None) -> list[Row]:
+    """One Row per figure key (of `groups` only, if given), in the order first seen."""
     first: dict[str, Reading] = {}
     for run in runs:
         for key, reading in run.readings.items():
-            first.setdefault(key, reading)
+            if groups is None or reading.group in groups:
+                first.setdefault(key, reading)
     by_round: dict[tuple[str, int, str], Reading] = {}
     for run in runs:
         for key, reading in run.readings.items():

@@ -79,12 +79,23 @@ def test_rows_pair_each_round_and_skip_a_failed_run() -> None:
     assert found.ratio == pytest.approx(110 / 95)
 
 
+def test_rows_keep_only_the_groups_asked_for() -> None:
+    status = Reading("scale200.status_cli", "status", "status", "ms", 50.0)
+    rss = Reading("scale200.rss", "rss", "rss", "MiB", 23.0)
+    runs = [
+        Run(tree, "scale200", 1, 1.0, {r.key: r for r in (status, rss)})
+        for tree in ("before", "after")
+    ]
+    assert [row.reading.key for row in rows(runs, {"rss"})] == ["scale200.rss"]
+    assert len(rows(runs)) == 2
+
+
 def test_rounds_alternate_abba() -> None:
     trees = (
         Tree("before", "a", ROOT, "a"),
         Tree("after", "b", ROOT, "b"),
     )
-    roles = [tree.role for r in range(4) for tree in order(r, trees)]
+    roles = [tree.role for step in range(4) for tree in order(step, trees)]
     assert roles == ["before", "after", "after", "before"] * 2
 
 
@@ -157,7 +168,7 @@ def test_a_real_comparison_of_head_with_this_tree(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["notes"] == ["an odd number of rounds: 'before' ran first once more than 'after'"]
+    assert report["notes"] == ["an odd number of rounds: one tree ran first once more per suite"]
     keys = {r["key"]: r for r in report["rows"]}
     for key in ("spawn.corral", "spawn.posix_spawn", "spawn.corral.ratio", "restart.gap"):
         assert len(keys[key]["before"]) == 1, key
@@ -171,8 +182,8 @@ def test_a_real_comparison_of_head_with_this_tree(tmp_path: Path) -> None:
     assert checkout not in listed.stdout
     assert ((ROOT / ".venv").exists() or (ROOT / ".venv").is_symlink()) == had_venv
     assert sorted(p.name for p in tmp_path.glob("round1-*.json")) == [
-        "round1-daemon-after.json",
-        "round1-daemon-before.json",
+        "round1-restart-after.json",
+        "round1-restart-before.json",
         "round1-spawn-after.json",
         "round1-spawn-before.json",
     ]
