@@ -33,7 +33,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
-from bench.spawn import machine, percentile
+from bench.machine import machine
+from bench.spawn import percentile
 from corral._observe.metrics.history import History
 from corral._observe.metrics.sampler import TreeSampler
 from corral._platform import become_subreaper

@@ -32,7 +32,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bench.spawn import GIB, machine, percentile, touched_ballast
+from bench.machine import machine
+from bench.spawn import GIB, percentile, touched_ballast
 from corral import ProcessSpec, SpawnError, UnsupportedFeature, lowlevel
 from corral._platform import libc
 from corral._platform.features import features  # mypy types lowlevel.features as the module

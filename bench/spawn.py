@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import math
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -40,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import corral
+from bench.machine import machine
 
 TARGET_RATIO = 1.15
 """corral.run's p50 may be at most this multiple of the posix_spawn floor's p50."""
@@ -265,40 +264,6 @@ async def _measure_phase(phase: Phase, warmup: int) -> list[Row]:
 
 
 # -- reporting ---------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    """What the figures were measured on."""
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": _cpu_model(),
-        "kernel": platform.release(),
-        "libc": " ".join(platform.libc_ver()),
-        "python": sys.version.split()[0] + " " + platform.python_implementation(),
-        "transparent_hugepage": _read_first_line("/sys/kernel/mm/transparent_hugepage/enabled"),
-        "environment_variables": str(len(os.environ)),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-
-
-def _cpu_model() -> str:
-    for line in _read_lines("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return platform.processor() or "unknown"
-
-
-def _read_first_line(path: str) -> str:
-    lines = _read_lines(path)
-    return lines[0].strip() if lines else "unknown"
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.readlines()
-    except OSError:
-        return []
 
 
 def table(title: str, rows: Sequence[Row]) -> str:

@@ -14,7 +14,7 @@ from bench.daemon.imports import run_imports
 from bench.daemon.report import Report, as_json, as_text
 from bench.daemon.restart import ratio_note, run_restart
 from bench.daemon.scale import ScaleOptions, process_count, run_scale
-from bench.spawn import machine
+from bench.machine import machine
 
 WORKLOADS = ("restart", "scale", "imports")
 LAYOUTS = ("numprocs", "programs")

@@ -32,7 +32,7 @@ from bench.daemon.crowd import CROWD_MAX, crowd
 from bench.daemon.harness import Daemon, scratch_dir, write_config
 from bench.daemon.report import Figure, Report, as_json, as_text, sampled
 from bench.daemon.scale import UP_TIMEOUT, lifecycle, process_count, scale_config
-from bench.spawn import machine
+from bench.machine import machine
 
 SCANNER_TIMEOUT = 300.0
 SCANNER_GRACE = 10.0

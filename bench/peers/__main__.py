@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from bench.machine import machine
 from bench.peers import control, install, logs, restart, scale
 from bench.peers.circus import Circus
 from bench.peers.corral import Corral
@@ -29,7 +30,6 @@ from bench.peers.report import (
     verdicts,
 )
 from bench.peers.supervisord import Supervisord
-from bench.spawn import machine
 
 WORKLOADS = ("logs", "restart", "scale", "control")
 PEERS = ("corral", "supervisord", "circus", "pm2")
