@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.daemon.harness import Daemon, scratch_dir, write_config
-from bench.spawn import machine
+from bench.machine import machine
 from corral._control.client import Client
 from corral.lowlevel import Feature, features
 
