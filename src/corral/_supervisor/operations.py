@@ -27,7 +27,7 @@ from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.output import OVERFLOW
 from corral._supervisor.runtime.prometheus import families
-from corral._supervisor.runtime.snapshot import instance_view
+from corral._supervisor.runtime.snapshot import instance_view, tree_view
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
 from corral._supervisor.view import DaemonView, SamplerView, StatusView, TreeView
 from corral._version import VERSION
@@ -82,8 +82,13 @@ class Operations:
         return self._view(list(self._sup.drivers.values()), usage={}, cgroup=False)
 
     def trees(self) -> dict[str, TreeView]:
-        """Instance name -> process tree of every instance that has one (the state file)."""
-        return {v.name: v.tree for v in self.snapshot().instances if v.tree is not None}
+        """Instance name -> process tree of every instance that has one (the state file).
+
+        Only the trees' part of the views: the file is rewritten on every change of
+        state, on the loop, so a restart storm of a thousand instances must stay cheap.
+        """
+        drivers = self._sup.drivers.items()
+        return {name: tree_view(tree) for name, d in drivers if (tree := d.tree) is not None}
 
     def _drivers(self, targets: Sequence[str]) -> list[InstanceDriver]:
         names = self._resolve(targets) if targets else list(self._sup.drivers)
