@@ -34,6 +34,7 @@ SANDBOX_USES: Mapping[Feature, str] = {
 
 PROCESS_USES: Mapping[Feature, str] = {
     Feature.PIDFD: "exit notification without a thread per process",
+    Feature.PIDFD_EXIT_INFO: "the real exit status of a child something else reaped",
     Feature.PROC_SCAN: "finding and ending a whole tree, double-forked members too",
     Feature.SPAWN_CHDIR: "a working directory without going through a shell",
     Feature.SUBREAPER: "adopting the orphans of supervised programs",
