@@ -72,8 +72,9 @@ class Operations:
     def status(self, targets: Sequence[str] = ()) -> StatusView:
         """The daemon and the named instances (all when none are named), measured now."""
         drivers = self._drivers(targets)
-        live = {d.name: t for d in drivers if d.live_pid is not None and (t := d.tree) is not None}
-        usage = tree_usage(live)
+        # Every live tree, even for one target: a process in another instance's group is
+        # then claimed by that group, not read for a marker (environ is the dear read).
+        usage = tree_usage(self._sup.live_trees())
         return self._view(drivers, usage=usage, cgroup=True)
 
     def snapshot(self) -> StatusView:
