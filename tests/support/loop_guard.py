@@ -96,16 +96,6 @@ ALLOWED: tuple[Exemption, ...] = (
 
 KNOWN: tuple[Exemption, ...] = (
     (
-        "corral/_platform/linux/cgroups/driver.py",
-        "kill_until_empty",
-        "the cgroup kill freezes, kills and waits for the cgroup to empty with time.sleep (#9)",
-    ),
-    (
-        "corral/_platform/linux/cgroups/layout.py",
-        "remove_when_empty",
-        "removing a cgroup kills what is left, then retries an EBUSY rmdir with time.sleep (#9)",
-    ),
-    (
         "corral/_platform/posix/child.py",
         "fork_exec",
         "the fork+exec spawn (sandboxed programs) reads its error pipe until the child execs (#9)",
