@@ -31,10 +31,10 @@ from corral._platform import (
     environ_bytes,
     fd_above_stdio,
     fork_exec,
-    open_exit_notifier,
     spawn,
 )
 from corral._platform.features import has
+from corral._process.reaper import PerChildReaper
 from corral._process.spec import File, ProcessSpec, Stdio
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ _token = os.urandom(4).hex()
 devnull_fd()  # opened once, at import, and shared by every spawn
 _counter = itertools.count(1)
 _resolved: dict[tuple[str, str], str] = {}
+_PER_CHILD = PerChildReaper()
+"""The default reaper: a pidfd (or waiter thread) per child, safe in any process."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -73,7 +75,7 @@ def launch(
     *,
     pgroup: int = 0,
     stdin: int | None = None,
-    notifier: Callable[[int], ExitNotifier] = open_exit_notifier,
+    notifier: Callable[[int], ExitNotifier] = _PER_CHILD.notifier,
 ) -> Launched:
     """Start `spec`; `pgroup` 0 makes a new process group, N joins group N (pipelines).
 
