@@ -183,6 +183,28 @@ def test_an_instance_is_made_beneath_our_own_cgroup_and_removed(
     assert scratch_check.leftovers() == []  # corral.<pid> went with its last instance
 
 
+def test_an_instance_is_made_even_when_a_release_thread_removed_our_parent_meanwhile() -> None:
+    # A release thread (off the daemon's loop) may rmdir the emptied corral.<pid> between
+    # the creator's mkdir of it and of the instance; creating takes no lock the loop
+    # could wait on, so it makes the parent again instead.
+    hierarchy = HIERARCHIES[0]
+    removed: list[str] = []
+
+    def release_meanwhile(parent: str) -> None:
+        if not removed:
+            os.rmdir(parent)
+            removed.append(parent)
+
+    directory = layout.make_instance(hierarchy, f"race-{next(_names)}", release_meanwhile)
+    try:
+        assert removed, "the parent was not removed in between"
+        assert os.path.isdir(directory)
+        assert os.path.dirname(directory) == removed[0]
+    finally:
+        layout.remove_instance(directory)
+    assert scratch_check.leftovers() == []
+
+
 @each_driver
 def test_the_child_joins_every_hierarchy_before_exec(
     driver: CgroupDriver, scratch: Callable[[CgroupDriver], Cgroup]

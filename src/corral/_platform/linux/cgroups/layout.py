@@ -20,7 +20,6 @@ import contextlib
 import errno
 import os
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -34,7 +33,10 @@ from corral._platform.linux.cgroups.driver import (
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:@+-]")
 _REMOVE_ATTEMPTS = 3
-_lock = threading.Lock()  # creating an instance vs removing an emptied corral.<pid>
+_CREATE_ATTEMPTS = 3
+"""Creating an instance retries when a release thread (which runs off the daemon's loop)
+removed the emptied corral.<pid> between our mkdir of it and of the instance: no lock,
+so the loop never waits for that thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ def make_instance(
 
     `prepare` runs on corral.<pid> first (v2 enables controllers there).
     """
-    with _lock:
+    for attempt in range(_CREATE_ATTEMPTS):
         parent = make_parent(hierarchy)
         directory = os.path.join(parent, name)
         try:
@@ -171,18 +173,21 @@ def make_instance(
                 prepare(parent)
             os.mkdir(directory)
         except OSError as exc:
+            if attempt + 1 < _CREATE_ATTEMPTS and not os.path.isdir(parent):
+                continue  # a release thread removed the emptied corral.<pid> meanwhile
             with contextlib.suppress(OSError):
                 os.rmdir(parent)  # only if we just made it and nothing else is there
             if isinstance(exc, CgroupStepFailed):
                 raise
             raise _failed("create", directory, exc) from exc
-    return directory
+        return directory
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def remove_instance(directory: str) -> None:
     """Remove an instance (members must be gone), then corral.<pid> if it is now empty."""
     remove_tree(directory)
-    with _lock, contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):
         os.rmdir(os.path.dirname(directory))  # ENOTEMPTY/EBUSY: other instances remain
 
 
