@@ -228,6 +228,25 @@ def test_one_pass_finds_several_trees_each_with_only_its_own_members() -> None:
         assert nobody == []
 
 
+def test_a_scan_for_some_trees_finds_their_members_as_a_scan_for_all_does() -> None:
+    # Status of one instance among many walks only its tree; the others still claim
+    # their own processes, so the wanted tree's members are the same as in a full scan.
+    env_a, entry_a = marker("wanted-a")
+    env_b, entry_b = marker("wanted-b")
+    with (
+        running(argv("double_fork"), env=env_a, new_session=True) as (proc_a, lines_a),
+        running(argv("double_fork"), env=env_b, new_session=True) as (proc_b, _),
+    ):
+        queries = [
+            procfs.Query(entry_a, None, proc_a.pid),
+            procfs.Query(entry_b, None, proc_b.pid),
+        ]
+        full_a, full_b = procfs.find_trees(queries)
+        some_a, some_b = procfs.find_trees(queries, wanted=[0])
+        assert {s.pid for s in some_a} == {s.pid for s in full_a} == {proc_a.pid, int(lines_a[0])}
+        assert {s.pid for s in some_b} <= {s.pid for s in full_b}
+
+
 def test_a_marker_is_matched_whole_not_as_a_prefix() -> None:
     env, entry = marker("prefix-long")
     with running(argv("double_fork"), env=env, new_session=True):

@@ -7,7 +7,7 @@ stopping it would signal. One /proc pass serves every tree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from corral._platform import ProcStat, TreeIdentity, tree_members
@@ -25,12 +25,23 @@ class Usage:
     """Live members counted."""
 
 
-def tree_usage(trees: Mapping[str, TreeIdentity]) -> dict[str, Usage]:
-    """Usage of each tree, by key, from one pass over /proc."""
+def tree_usage(
+    trees: Mapping[str, TreeIdentity], only: Collection[str] | None = None
+) -> dict[str, Usage]:
+    """Usage of each tree, by key, from one pass over /proc; with `only`, of those keys.
+
+    The other trees still take part, so that each claims its own processes and none is
+    counted in a tree of `only` (the scan reads no environ for a claimed process).
+    """
     if not trees:
         return {}
-    found = tree_members(list(trees.values()))
-    return {key: total(members) for key, members in zip(trees, found, strict=True)}
+    keys = list(trees)
+    wanted = None if only is None else [i for i, key in enumerate(keys) if key in only]
+    if wanted == []:
+        return {}
+    found = tree_members(list(trees.values()), wanted)
+    indexes = range(len(keys)) if wanted is None else wanted
+    return {keys[i]: total(found[i]) for i in indexes}
 
 
 def total(members: Iterable[ProcStat]) -> Usage:

@@ -13,7 +13,7 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
@@ -233,11 +233,15 @@ def find_trees(requests: list[tuple[bytes, int | None]]) -> list[list[tuple[int,
     return [[(stat.pid, stat.pgid) for stat in tree] for tree in found]
 
 
-def tree_members(trees: Sequence[TreeIdentity]) -> list[list[ProcStat]]:
+def tree_members(
+    trees: Sequence[TreeIdentity], wanted: Collection[int] | None = None
+) -> list[list[ProcStat]]:
     """The live members of each tree, with their use, in one /proc pass; [] without /proc.
 
     The membership that stopping a tree acts on (linux/procfs.py says what a member
     is), for counting and charging it: root, group, marker, cgroup, descendants.
+    With `wanted` (indexes into `trees`) only those trees' lists are complete: the
+    others are passed so that they claim their own processes (`find_trees`).
     """
     if not _features.has(Feature.PROC_SCAN):
         return [[] for _ in trees]
@@ -248,7 +252,7 @@ def tree_members(trees: Sequence[TreeIdentity]) -> list[list[ProcStat]]:
         Query(tree.marker, tree.pgid, tree.root, () if (c := tree.cgroup) is None else c.members())
         for tree in trees
     ]
-    return scan(queries, within=subreaper_scope())
+    return scan(queries, within=subreaper_scope(), wanted=wanted)
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:

@@ -74,7 +74,8 @@ class Operations:
         drivers = self._drivers(targets)
         # Every live tree, even for one target: a process in another instance's group is
         # then claimed by that group, not read for a marker (environ is the dear read).
-        usage = tree_usage(self._sup.live_trees())
+        only = {d.name for d in drivers} if targets else None
+        usage = tree_usage(self._sup.live_trees(), only)
         return self._view(drivers, usage=usage, cgroup=True)
 
     def snapshot(self) -> StatusView:

@@ -30,19 +30,36 @@ class View:
 
     _fields: ClassVar[tuple[str, ...]] = ()
     """The subclass's field names, in order (its own annotations)."""
+    _names: ClassVar[frozenset[str]] = frozenset()
+    """The same, as a set: a constructor call naming exactly these takes the fast path."""
 
     def __init_subclass__(cls) -> None:
         cls._fields = tuple(inspect.get_annotations(cls))  # as written: not evaluated
+        cls._names = frozenset(cls._fields)
 
     def __init__(self, **values: object) -> None:
+        # A status of 1,000 instances builds 2,000 views per request: one set comparison
+        # and one dict update, not a setattr per field.
         cls = type(self)
+        if values.keys() != cls._names:
+            values = cls._completed(values)
+        self.__dict__.update(values)
+
+    @classmethod
+    def _completed(cls, values: dict[str, object]) -> dict[str, object]:
+        """`values` with the defaults of fields left out; TypeError naming a missing or
+        unknown field."""
+        unknown = values.keys() - cls._names
+        if unknown:
+            raise TypeError(f"{cls.__name__}() has no field {', '.join(sorted(unknown))}")
+        completed = dict(values)
         for name in cls._fields:
             if name in values:
-                object.__setattr__(self, name, values.pop(name))
-            elif name not in cls.__dict__:  # a class attribute is the field's default
+                continue
+            if name not in cls.__dict__:  # a class attribute is the field's default
                 raise TypeError(f"{cls.__name__}() needs {name}=")
-        if values:
-            raise TypeError(f"{cls.__name__}() has no field {', '.join(values)}")
+            completed[name] = cls.__dict__[name]
+        return completed
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable; cannot set {name}")
@@ -174,7 +191,11 @@ class StatusView(View):
 
 def to_json(view: View) -> dict[str, Any]:
     """The JSON object of a view: nested views become objects, tuples lists."""
-    return {name: _encode(value) for name, value in zip(view._fields, view.values(), strict=True)}
+    values = view.__dict__
+    data = {name: values[name] for name in view._fields}
+    for name in _nested_fields(type(view)):
+        data[name] = _encode(data[name])
+    return data
 
 
 def _encode(value: object) -> object:
@@ -183,6 +204,22 @@ def _encode(value: object) -> object:
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
     return value
+
+
+def _nested_fields(cls: type[View]) -> tuple[str, ...]:
+    """The fields of `cls` that may hold views or tuples: the only ones to encode further."""
+    found = _NESTED_FIELDS.get(cls)
+    if found is None:
+        annotations = inspect.get_annotations(cls)
+        found = tuple(
+            n for n in cls._fields if "View" in annotations[n] or "tuple" in annotations[n]
+        )
+        _NESTED_FIELDS[cls] = found
+    return found
+
+
+_NESTED_FIELDS: dict[type[View], tuple[str, ...]] = {}
+"""View type -> its fields annotated with a view or a tuple (worked out on first use)."""
 
 
 def from_json(cls: type[T], data: object) -> T:

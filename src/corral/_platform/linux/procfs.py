@@ -191,7 +191,9 @@ def find_tree(marker: bytes, pgid: int | None, *, within: int | None = None) -> 
     return find_trees([Query(marker, pgid)], within=within)[0]
 
 
-def find_trees(queries: Sequence[Query], *, within: int | None = None) -> list[list[ProcStat]]:
+def find_trees(
+    queries: Sequence[Query], *, within: int | None = None, wanted: Collection[int] | None = None
+) -> list[list[ProcStat]]:
     """The live members of each tree, in ONE pass over /proc (a daemon with 1,000 programs).
 
     Each process's stat is read once; its environ only when it is in none of the
@@ -199,6 +201,11 @@ def find_trees(queries: Sequence[Query], *, within: int | None = None) -> list[l
     pid), and then the value of its marker variable is looked up in a dict. All
     markers must share one variable name (b"CORRAL_TREE=..."). A process that two
     trees could claim is given to one of them only.
+
+    `wanted` (indexes into `queries`) limits the descent to those trees; the others
+    still claim their own members, and their lists hold only those claims. A process
+    descends through one chain of parents, so no other tree's descent can change a
+    wanted tree's members: status of one instance among a thousand walks one tree.
     """
     if not queries:
         return []
@@ -206,11 +213,15 @@ def find_trees(queries: Sequence[Query], *, within: int | None = None) -> list[l
     children = _children(table.values())
     searched = table.keys() if within is None else _subtree(within, children, table)
     found = _classify(queries, table, searched)
-    members = [{stat.pid for stat in tree} for tree in found]
-    claimed = set().union(*members)
+    claimed = {stat.pid for tree in found for stat in tree}
     me = os.getpid()
-    for tree, pids in zip(found, members, strict=True):
-        tree.extend(_descendants(pids, children, lambda s: s.pid not in claimed and s.pid != me))
+
+    def admit(stat: ProcStat) -> bool:
+        return stat.pid not in claimed and stat.pid != me
+
+    for index in range(len(queries)) if wanted is None else wanted:
+        roots = [stat.pid for stat in found[index]]
+        found[index].extend(_descendants(roots, children, admit))
     return found
 
 
