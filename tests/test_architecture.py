@@ -25,6 +25,7 @@ PURE = [
     "_lifecycle",
     "_supervisor/model",
     "_supervisor/view.py",
+    "_process/exit.py",
     "_process/outcome.py",
     "_process/retry.py",
     "_process/result.py",

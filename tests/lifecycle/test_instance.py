@@ -6,13 +6,13 @@ import pytest
 
 from corral._lifecycle.machine import InstanceMachine
 from corral._lifecycle.messages import (
-    ExitInfo,
     ProcessExited,
     Spawned,
     StartRequested,
     Step,
 )
 from corral._lifecycle.states import InstanceState
+from corral._process.exit import Exit
 
 from .harness import harness, policy
 
@@ -37,32 +37,30 @@ def test_repr_leaves_out_the_pid_when_there_is_no_process() -> None:
 @pytest.mark.parametrize(
     ("exit", "text"),
     [
-        (ExitInfo(3, None, False, 0), "exit 3"),
-        (ExitInfo(0, None, False, 0), "exit 0"),
-        (ExitInfo(None, "SIGKILL", False, 0), "SIGKILL"),
-        (ExitInfo(None, "SIGKILL", True, 0), "OOM-killed (SIGKILL)"),
-        (ExitInfo(137, None, True, 0), "OOM-killed"),
-        (ExitInfo(None, None, False, 0), "exit status unknown"),
+        (Exit(3, None, False, 0), "exit 3"),
+        (Exit(0, None, False, 0), "exit 0"),
+        (Exit(None, "SIGKILL", False, 0), "SIGKILL"),
+        (Exit(None, "SIGKILL", True, 0), "OOM-killed (SIGKILL)"),
+        (Exit(137, None, True, 0), "OOM-killed"),
+        (Exit(None, None, False, 0), "exit status unknown"),
     ],
 )
-def test_exit_info_describes_the_exit(exit: ExitInfo, text: str) -> None:
+def test_exit_info_describes_the_exit(exit: Exit, text: str) -> None:
     assert exit.describe() == text
 
 
 @pytest.mark.parametrize(
     ("exit", "expected"),
     [
-        (ExitInfo(0, None, False, 0), True),
-        (ExitInfo(2, None, False, 0), True),
-        (ExitInfo(1, None, False, 0), False),
-        (ExitInfo(None, "SIGTERM", False, 0), False),
-        (ExitInfo(0, None, True, 0), False),
-        (ExitInfo(None, None, False, 0), False),
+        (Exit(0, None, False, 0), True),
+        (Exit(2, None, False, 0), True),
+        (Exit(1, None, False, 0), False),
+        (Exit(None, "SIGTERM", False, 0), False),
+        (Exit(0, None, True, 0), False),
+        (Exit(None, None, False, 0), False),
     ],
 )
-def test_an_exit_is_expected_only_by_code_without_signal_or_oom(
-    exit: ExitInfo, expected: bool
-) -> None:
+def test_an_exit_is_expected_only_by_code_without_signal_or_oom(exit: Exit, expected: bool) -> None:
     assert exit.is_expected(frozenset({0, 2})) is expected
 
 
@@ -86,7 +84,7 @@ def test_since_moves_only_when_the_state_changes() -> None:
 def test_last_exit_records_how_and_when_it_exited() -> None:
     h = harness().run()
     h.feed(ProcessExited(None, "SIGSEGV"), after=4)
-    assert h.machine.last_exit == ExitInfo(None, "SIGSEGV", False, 5.0)
+    assert h.machine.last_exit == Exit(None, "SIGSEGV", False, 5.0)
     assert h.machine.pid is None
 
 

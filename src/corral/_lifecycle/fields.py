@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from corral._lifecycle.messages import Action, ArmTimer, CancelTimer, ExitInfo, TimerKind
+from corral._lifecycle.messages import Action, ArmTimer, CancelTimer, TimerKind
 from corral._lifecycle.policy import RestartPolicy
 from corral._lifecycle.states import InstanceState
+from corral._process.exit import Exit
 
 __all__ = ["Fields", "Next"]
 
@@ -44,7 +45,7 @@ class Fields(NamedTuple):
     """Consecutive failed starts; 0 once the instance reaches RUNNING."""
     starts: tuple[float, ...] = ()
     """Start times; each restart decision prunes them to the window, so at most burst + 1."""
-    last_exit: ExitInfo | None = None
+    last_exit: Exit | None = None
     """How the process last exited, if it ever did."""
     reason: str | None = None
     """Why the instance is FATAL, in BACKOFF or EXITED; None in other states."""

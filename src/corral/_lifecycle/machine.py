@@ -12,11 +12,12 @@ backoff jitter) come in as arguments.
 from __future__ import annotations
 
 from corral._lifecycle.fields import Fields
-from corral._lifecycle.messages import ExitInfo, Input, Step, TimerFired, input_kind
+from corral._lifecycle.messages import Input, Step, TimerFired, input_kind
 from corral._lifecycle.policy import RestartPolicy
 from corral._lifecycle.rows import LIFECYCLE
 from corral._lifecycle.states import InstanceState
 from corral._lifecycle.table import Table
+from corral._process.exit import Exit
 
 __all__ = ["InstanceMachine"]
 
@@ -109,7 +110,7 @@ class InstanceMachine:
         return self._fields.failures
 
     @property
-    def last_exit(self) -> ExitInfo | None:
+    def last_exit(self) -> Exit | None:
         """How the process last exited, if it ever did."""
         return self._fields.last_exit
 

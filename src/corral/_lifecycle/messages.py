@@ -21,7 +21,6 @@ __all__ = [
     "Action",
     "ArmTimer",
     "CancelTimer",
-    "ExitInfo",
     "Input",
     "InputKind",
     "KillGroup",
@@ -198,32 +197,6 @@ ACTIONS: tuple[type[Action], ...] = typing.get_args(Action)
 
 
 # ---- results --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ExitInfo:
-    """How and when the instance's process last exited."""
-
-    code: int | None
-    """Exit code, or None when a signal ended it."""
-    signal: str | None
-    """Name of the signal that ended it, or None."""
-    oom: bool
-    """The kernel's OOM killer ended it."""
-    at: float
-    """When the exit was seen (the `now` of that input)."""
-
-    def describe(self) -> str:
-        """ "exit 3", "SIGKILL" or "OOM-killed (SIGKILL)"."""
-        if self.oom:
-            return f"OOM-killed ({self.signal})" if self.signal else "OOM-killed"
-        if self.signal is not None:
-            return self.signal
-        return f"exit {self.code}" if self.code is not None else "exit status unknown"
-
-    def is_expected(self, exit_codes: frozenset[int]) -> bool:
-        """Whether the exit counts as success: no signal, no OOM, code in `exit_codes`."""
-        return self.signal is None and not self.oom and self.code in exit_codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from corral._lifecycle.messages import (
     Action,
     ArmTimer,
     CancelTimer,
-    ExitInfo,
     Input,
     KillGroup,
     KillTree,
@@ -36,6 +35,7 @@ from corral._lifecycle.messages import (
 )
 from corral._lifecycle.states import Decision, InstanceState
 from corral._lifecycle.table import Table, Transition
+from corral._process.exit import Exit
 
 __all__ = ["LIFECYCLE", "TRANSITIONS", "transition"]
 
@@ -293,8 +293,8 @@ def _spawn(f: Fields, now: float, first: tuple[Action, ...], why: str) -> Next:
     return _to(f, S.STARTING, (*first, Spawn()), why)
 
 
-def _exited(f: Fields, event: ProcessExited, now: float) -> tuple[Fields, ExitInfo]:
-    exit_ = ExitInfo(event.code, event.signal, event.oom, now)
+def _exited(f: Fields, event: ProcessExited, now: float) -> tuple[Fields, Exit]:
+    exit_ = Exit(event.code, event.signal, event.oom, now)
     return f._replace(pid=None, last_exit=exit_), exit_
 
 

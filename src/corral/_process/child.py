@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from corral._platform import WaitStatus, reap_if_child, signal_name
+from corral._process.exit import Exit
 from corral._process.spawn import Launched
 from corral._process.tree import Tree
 
@@ -25,33 +25,6 @@ if TYPE_CHECKING:
     from corral._sandbox.plan import CgroupRuntime
 
 CgroupFigures = dict[str, int | float | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Exit:
-    """How a child ended: a code, or a signal's name, or neither when it is unknown."""
-
-    code: int | None
-    """The exit code, or None when a signal ended it (or the status is unknown)."""
-    signal: str | None
-    """The name of the signal that ended it ("SIGKILL"), or None."""
-    oom: bool
-    """The kernel's OOM killer ended it (its cgroup counted an OOM kill)."""
-    at: float
-    """When corral collected it (monotonic seconds)."""
-
-    @property
-    def known(self) -> bool:
-        """False when the process is gone but its status was collected by someone else."""
-        return self.code is not None or self.signal is not None
-
-    def describe(self) -> str:
-        """ "exit 3", "SIGKILL", "OOM-killed (SIGKILL)" or "exit status unknown"."""
-        if self.oom:
-            return f"OOM-killed ({self.signal})" if self.signal else "OOM-killed"
-        if self.signal is not None:
-            return self.signal
-        return f"exit {self.code}" if self.code is not None else "exit status unknown"
 
 
 class Child:
