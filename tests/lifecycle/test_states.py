@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from corral._docstrings import attribute_docs
 from corral._lifecycle import rows
-from corral._lifecycle.doc import REGENERATE, attribute_docs, render_markdown
+from corral._lifecycle.doc import REGENERATE, render_markdown
 from corral._lifecycle.messages import (
     ACTIONS,
     INPUT_KINDS,

@@ -105,7 +105,7 @@ def test_the_view_module_imports_only_the_standard_library() -> None:
 
 
 def test_every_field_of_every_view_has_a_docstring() -> None:
-    from corral._control.server.openapi import field_docs
+    from corral._docstrings import attribute_docs as field_docs
 
     for cls in _view_types():
         docs = field_docs(cls)

@@ -9,19 +9,16 @@ its freshness test call it.
 
 from __future__ import annotations
 
-import ast
 import enum
-import inspect
-import itertools
-import textwrap
 from collections.abc import Iterable, Sequence
 
+from corral._docstrings import attribute_docs
 from corral._lifecycle.messages import ACTIONS, INPUT_KINDS, Action, InputKind
 from corral._lifecycle.rows import TRANSITIONS
 from corral._lifecycle.states import Decision, InstanceState
 from corral._lifecycle.table import Transition
 
-__all__ = ["REGENERATE", "attribute_docs", "render", "render_markdown"]
+__all__ = ["REGENERATE", "render", "render_markdown"]
 
 REGENERATE = "python -m corral._lifecycle.doc > docs/states.md"
 """The command that writes docs/states.md (the freshness test quotes it)."""
@@ -106,22 +103,6 @@ def render(
         _RULES,
     ]
     return "\n".join(parts)
-
-
-def attribute_docs(cls: type) -> dict[str, str]:
-    """The attribute docstrings of a class (the string after each `NAME = ...`)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for stmt, after in itertools.pairwise(body):
-        target: ast.expr | None = stmt.target if isinstance(stmt, ast.AnnAssign) else None
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-        if not isinstance(after, ast.Expr) or not isinstance(after.value, ast.Constant):
-            continue
-        if isinstance(target, ast.Name) and isinstance(after.value.value, str):
-            docs[target.id] = " ".join(after.value.value.split())
-    return docs
 
 
 def _members(cls: type[enum.Enum]) -> list[tuple[str, ...]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from corral._docstrings import attribute_docs
 from corral._supervisor.config.reference import (
     DOCS_FILE,
-    attribute_docs,
     describe,
     render_reference,
 )

@@ -10,11 +10,8 @@ false), so a field the server adds without a type here breaks the API tests.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import inspect
-import itertools
-import textwrap
 import types
 import typing
 from collections.abc import Iterable
@@ -36,6 +33,7 @@ from corral._control.wire import (
     StatusReply,
     TargetsRequest,
 )
+from corral._docstrings import attribute_docs
 from corral._errors import InvalidSpec
 from corral._observe.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
 from corral._supervisor.view import View
@@ -255,7 +253,7 @@ def _object_schema(cls: type, components: dict[str, Schema], *, closed: bool) ->
     hints = typing.get_type_hints(cls)
     if issubclass(cls, View):
         hints = {name: hints[name] for name in cls._fields}
-    docs = field_docs(cls)
+    docs = attribute_docs(cls)
     properties = {}
     for name, hint in hints.items():
         prop = schema_of(hint, components, closed=closed)
@@ -269,20 +267,3 @@ def _object_schema(cls: type, components: dict[str, Schema], *, closed: bool) ->
     if closed:
         schema["additionalProperties"] = False
     return schema
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """Field name -> its attribute docstring (the string right after it), from the source."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field, after in itertools.pairwise(body):
-        if (
-            isinstance(field, ast.AnnAssign)
-            and isinstance(field.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[field.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
-    return docs

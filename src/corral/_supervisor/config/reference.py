@@ -9,14 +9,13 @@ regenerate it with `python -m corral._supervisor.config.reference --write`.
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from corral._docstrings import attribute_docs
 from corral._supervisor.config.kinds import Kind
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
 from corral._supervisor.config.schema import (
@@ -131,19 +130,6 @@ def describe(key: Key) -> str:
     """A key's description: the table's words, else the spec field's docstring, plus a note."""
     text = key.doc or attribute_docs(key.spec).get(key.target, "")
     return f"{text} {key.note}".strip()
-
-
-def attribute_docs(cls: type[Any]) -> dict[str, str]:
-    """The attribute docstrings of a class (the string just below each field), on one line."""
-    tree = ast.parse(inspect.getsource(sys.modules[cls.__module__]))
-    node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls.__name__)
-    docs: dict[str, str] = {}
-    for field, doc in zip(node.body, node.body[1:], strict=False):
-        if not (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)):
-            continue
-        if isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant):
-            docs[field.target.id] = " ".join(str(doc.value.value).split())
-    return docs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
