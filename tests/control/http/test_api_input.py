@@ -32,4 +32,7 @@ def test_query_numbers_are_plain_digits_and_any_size_of_since_is_answered(
             )
         with pytest.raises(ApiError) as negative:
             daemon.call("GET", "/events", since="-3")
-        assert (negative.value.status, negative.value.message) == (400, "query since must be >= 0")
+        assert (negative.value.status, negative.value.message) == (
+            400,
+            "since '-3' must be an event seq (a whole number >= 0)",
+        )

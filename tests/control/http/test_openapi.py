@@ -86,6 +86,13 @@ def test_the_document_is_valid_openapi_and_names_exactly_the_routes(tmp_path: Pa
         "description": "Automatic restarts so far.",
     }
     assert status["additionalProperties"] is False
+    events = document["paths"]["/v1/events"]["get"]
+    assert {(p["name"], p["in"]) for p in events["parameters"]} == {
+        ("since", "query"),
+        ("follow", "query"),
+        ("Last-Event-ID", "header"),
+    }
+    assert set(events["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
 
 
 def test_fuzzing_every_route_finds_no_server_error_and_no_reply_off_its_schema(
@@ -103,13 +110,13 @@ def test_fuzzing_every_route_finds_no_server_error_and_no_reply_off_its_schema(
         for operation in operations:
             if (operation.method.upper(), operation.path) == SHUTDOWN:
                 continue
-            streaming = (operation.method.upper(), operation.path) in _streaming()
+            doc = openapi.ROUTES[(operation.method.upper(), operation.path)]
             for mode in (
                 schemathesis.GenerationMode.POSITIVE,
                 schemathesis.GenerationMode.NEGATIVE,
             ):
                 try:
-                    _fuzz(operation, mode, base, headers, streaming=streaming)
+                    _fuzz(operation, mode, base, headers, doc=doc)
                 except Exception as exc:  # collected: one report names every broken route
                     name = f"{operation.method.upper()} {operation.path} ({mode})"
                     failures.append(f"{name}: {_describe(exc)}")
@@ -127,17 +134,13 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
-def _streaming() -> set[tuple[str, str]]:
-    return {key for key, doc in openapi.ROUTES.items() if doc.streaming}
-
-
 def _fuzz(
     operation: Any,
     mode: schemathesis.GenerationMode,
     base: str,
     headers: dict[str, str],
     *,
-    streaming: bool,
+    doc: openapi.RouteDoc,
 ) -> None:
     checks = [*CHECKS, negative_data_rejection] if mode.is_negative else CHECKS
 
@@ -150,8 +153,10 @@ def _fuzz(
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
-        if streaming:
-            _call_streaming(case, base, headers)
+        if doc.streaming:
+            _call_streaming(case, base, headers, "text/plain")
+        elif doc.follows is not None and _follows(case):
+            _call_streaming(case, base, headers, doc.follows)
         else:
             case.call_and_validate(base_url=base, headers=headers, checks=checks, timeout=60)
 
@@ -161,13 +166,19 @@ def _fuzz(
         assert mode.is_negative
 
 
-def _call_streaming(case: Any, base: str, headers: dict[str, str]) -> None:
+def _follows(case: Any) -> bool:
+    """The case asks a route that can follow to stream: a non-zero whole `follow`."""
+    value = str((case.query or {}).get("follow", "0"))
+    return value.isascii() and value.isdigit() and int(value) != 0
+
+
+def _call_streaming(case: Any, base: str, headers: dict[str, str], content_type: str) -> None:
     """A streaming reply never ends by itself: check its head, then hang up."""
     kwargs = case.as_transport_kwargs(base_url=base, headers=headers)
     with requests.request(**kwargs, stream=True, timeout=60) as response:
         assert response.status_code < 500, response.status_code
         if response.status_code == 200:
-            assert response.headers["content-type"].startswith("text/plain")
+            assert response.headers["content-type"].startswith(content_type)
         else:
             assert response.json()["error"]["status"] == response.status_code
 

@@ -20,6 +20,7 @@ from corral._control.server.event_stream import (
     StreamSettings,
     event_json,
     open_stream,
+    resume_point,
 )
 from corral._control.server.http import (
     HttpError,
@@ -171,7 +172,7 @@ class _Routes:
     async def events(self, request: Request) -> Response | StreamingResponse:
         if _int_query(request, "follow", 0):
             return open_stream(self.event_log, request, self.streams)
-        since = _int_query(request, "since", 0)
+        since = resume_point(request, 0)
         rows = [event_json(e) for e in self.event_log.since(since)]
         return Response.json(EventsReply(events=rows, last_seq=self.event_log.last_seq))
 

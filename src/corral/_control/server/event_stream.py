@@ -67,7 +67,7 @@ def open_stream(log: EventLog, request: Request, settings: StreamSettings) -> St
     A reply that is never sent (the client left first) is never closed either; its queue
     then frees itself at its bound, like any reader that stopped reading.
     """
-    stream = _EventStream(log, _resume_point(request, log), settings)
+    stream = _EventStream(log, resume_point(request, log.last_seq), settings)
     headers = (("cache-control", "no-store"),)
     return StreamingResponse(200, CONTENT_TYPE, stream.body(), headers, cutoff=stream.cutoff)
 
@@ -80,17 +80,20 @@ def event_json(event: Event) -> EventJSON:
     )
 
 
-def _resume_point(request: Request, log: EventLog) -> int:
-    """The last seq the reader has seen: Last-Event-ID, else since=, else now."""
+def resume_point(request: Request, default: int) -> int:
+    """The last seq the reader has seen: Last-Event-ID, else since=, else `default`.
+
+    For a poll and a stream alike, so a bad value gets the same 400 from both.
+    """
     header = request.headers.get("last-event-id")
     if header is not None:
         return _seq("Last-Event-ID", header.strip())
     raw = request.query.get("since")
-    return log.last_seq if raw is None else _seq("since", raw)
+    return default if raw is None else _seq("since", raw)
 
 
 def _seq(name: str, raw: str) -> int:
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # isdigit() alone takes "٣" and "²"
         raise HttpError(400, f"{name} {raw!r} must be an event seq (a whole number >= 0)")
     return int(raw)
 

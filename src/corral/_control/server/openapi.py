@@ -49,6 +49,8 @@ class Param:
     name: str
     description: str
     schema: Schema
+    where: str = "query"
+    """Where it is sent: "query" or "header"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,9 @@ class RouteDoc:
     """An example request body (the fuzz test sends it first)."""
     streaming: bool = False
     """The body is sent while it is produced and does not end by itself."""
+    follows: str | None = None
+    """With a non-zero `follow` query, the reply is streamed instead, as this content
+    type, and does not end by itself."""
 
 
 _NAMES = Param("names", "Comma-separated instances or programs (web:0,db); all if absent.",
@@ -117,9 +122,26 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         streaming=True,
     ),
     ("GET", f"{API_PREFIX}/events"): RouteDoc(
-        "Events newer than `since`, oldest first.",
+        "Events newer than `since`, oldest first; with `follow=1`, as they happen (SSE).",
         EventsReply,
-        query=(Param("since", "The last seq already seen.", {"type": "integer", "minimum": 0}),),
+        query=(
+            Param("since", "The last seq already seen.", {"type": "integer", "minimum": 0}),
+            Param(
+                "follow",
+                "Non-zero: stream the events as Server-Sent Events (text/event-stream), "
+                "each with its seq as id, a `gap` event where the ring lost some, until "
+                "the client hangs up.",
+                {"type": "integer", "minimum": 0},
+            ),
+            Param(
+                "Last-Event-ID",
+                "The last seq already seen, in place of `since` (what an SSE client sends when "
+                "it reconnects).",
+                {"type": "string", "pattern": "^[0-9]+$"},
+                where="header",
+            ),
+        ),
+        follows="text/event-stream",
     ),
     ("POST", f"{API_PREFIX}/reload"): RouteDoc(
         "Re-read the config file and apply the difference.", ReloadReply
@@ -161,7 +183,7 @@ def document(routes: Iterable[tuple[str, str]]) -> Schema:
 
 def _operation(method: str, pattern: str, doc: RouteDoc, components: dict[str, Schema]) -> Schema:
     params = [
-        {"name": p.name, "in": "query", "required": False, "description": p.description,
+        {"name": p.name, "in": p.where, "required": False, "description": p.description,
          "schema": p.schema}
         for p in doc.query
     ]  # fmt: skip
@@ -197,7 +219,10 @@ def _reply(doc: RouteDoc, components: dict[str, Schema]) -> Schema:
         text = "Streamed as it is written." if doc.streaming else "The reply."
         return {"description": text, "content": {doc.reply: media}}
     schema = schema_of(doc.reply, components)
-    return {"description": "The reply.", "content": {"application/json": {"schema": schema}}}
+    content: Schema = {"application/json": {"schema": schema}}
+    if doc.follows is not None:
+        content[doc.follows] = {"schema": {"type": "string"}}
+    return {"description": "The reply.", "content": content}
 
 
 def _operation_id(method: str, pattern: str) -> str:
