@@ -88,7 +88,7 @@ def test_exit_while_starting_is_a_failed_start_that_backs_off() -> None:
     h.start()
     step = h.exit(1, after=0.3)
     assert step.new is S.BACKOFF
-    assert step.actions == (KillGroup(), ArmTimer("backoff", 0.1, 2))
+    assert step.actions == (KillGroup(), Sweep(), ArmTimer("backoff", 0.1, 2))
     assert step.reason == "exited too quickly (exit 1); restart 1 in 0.1 s"
     assert h.machine.failures == 1
     assert h.machine.next_start_at == pytest.approx(0.4)

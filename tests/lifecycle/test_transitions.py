@@ -179,12 +179,16 @@ def test_exit_while_stopping_is_stopped() -> None:
 @pytest.mark.parametrize(
     "row", TRANSITIONS, ids=[f"{r.state.name}+{r.input.name}" for r in TRANSITIONS]
 )
-def test_every_row_into_rest_sweeps_and_every_exit_kills_the_group_first(row: Transition) -> None:
+def test_every_row_into_rest_or_backoff_sweeps_and_every_exit_kills_the_group_first(
+    row: Transition,
+) -> None:
     h = reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
     step = h.feed(_input_for(row, h))
     assert set(type(action) for action in step.actions) <= set(row.actions)
     if step.changed and step.new in REST:
         assert step.actions[-1] == Sweep()
+    elif step.changed and step.new is S.BACKOFF:  # the restart replaces the tree
+        assert Sweep() in step.actions
     else:
         assert Sweep() not in step.actions
     if row.input is kind_of(ProcessExited):

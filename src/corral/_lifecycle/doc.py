@@ -70,8 +70,9 @@ _RULES = """\
   `stop_timeout` seconds later if it is still there (at once when it is 0).
 - **Root exit**: when the program's process exits, whatever comes next, its
   process group gets SIGKILL (`KillGroup`): what it left in its group dies with it.
-- **Rest**: every row into STOPPED, EXITED or FATAL ends with `Sweep`, which kills
-  what is left of the last tree (strays outside the group too) and lets it go.
+- **Rest and backoff**: every row into STOPPED, EXITED, FATAL or BACKOFF has
+  `Sweep`, which kills what is left of the last tree (strays outside the group
+  too) and lets it go, so a restart never leaves the old tree's strays running.
 """
 
 

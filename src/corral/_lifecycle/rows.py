@@ -6,7 +6,7 @@ docs/states.md. A handler computes the next `Fields` and the actions from the
 current ones and never changes anything itself; `InstanceMachine.apply` checks the
 result against the row and commits it. Policies the runtime once applied on its own
 are actions here: the root's exit kills its group (`KillGroup`), and entering
-STOPPED, EXITED or FATAL sweeps what is left of the tree (`Sweep`).
+STOPPED, EXITED, FATAL or BACKOFF sweeps what is left of the tree (`Sweep`).
 
 docs/states.md is generated from this table (`python -m corral._lifecycle.doc >
 docs/states.md`) and a test fails when it is stale.
@@ -299,7 +299,11 @@ def _exited(f: Fields, event: ProcessExited, now: float) -> tuple[Fields, Exit]:
 
 
 def _restart_or_give_up(f: Fields, what: str, now: float, rand: float) -> Next:
-    """BACKOFF with the delay armed, or FATAL at the start limit; the exit killed the group."""
+    """BACKOFF with the delay armed, or FATAL at the start limit; the exit killed the group.
+
+    BACKOFF sweeps the old tree too: the restart replaces it, and a stray left outside
+    the group (setsid, double fork) would otherwise run on untracked.
+    """
     limit = f.policy.start_limit
     f = f._replace(starts=tuple(t for t in f.starts if t > now - limit.interval))
     if len(f.starts) >= limit.burst:
@@ -309,7 +313,7 @@ def _restart_or_give_up(f: Fields, what: str, now: float, rand: float) -> Next:
     delay = f.policy.backoff.delay(f.failures or 1, rand)
     f, arm = f._replace(next_start_at=now + delay).arm("backoff", delay)
     why = f"{what}; restart {f.restarts + 1} in {_seconds(delay)} s"
-    return _to(f, S.BACKOFF, (KillGroup(), arm), why)
+    return _to(f, S.BACKOFF, (KillGroup(), Sweep(), arm), why)
 
 
 def _rest(f: Fields, state: InstanceState, first: tuple[Action, ...], why: str) -> Next:

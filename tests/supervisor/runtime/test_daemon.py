@@ -150,6 +150,32 @@ def test_stop_ends_the_whole_tree_including_a_double_forked_grandchild(tmp_path:
             deaths.assert_dead()
 
 
+def test_a_restart_first_kills_what_the_exited_process_left_outside_its_group(
+    tmp_path: Path,
+) -> None:
+    # The root exits and leaves a setsid'd grandchild (its marker, another group):
+    # before the restart replaces the tree, the old tree's strays are killed, as
+    # systemd's control-group kill mode does, so none runs on untracked.
+    programs = f"""
+        [programs.leaver]
+        command = {helper("double_fork", "--root-exits", "--detach")}
+        start_seconds = 0
+        restart = "always"
+        backoff = {{ initial = 0.5, jitter = 0 }}
+        logs = {{ timestamps = false }}
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+
+        def first_report() -> list[str]:
+            return _log_text(daemon, "leaver:0").partition("ready")[0].split()
+
+        text = wait_until(first_report, what="the first run's report of its grandchild")
+        grandchild = int(text[0])
+        with watch([grandchild], must_be_alive=False) as deaths:
+            deaths.assert_dead()
+        daemon.wait_state("leaver:0", "BACKOFF")  # it goes on restarting meanwhile
+
+
 def test_stop_escalates_to_sigkill_after_the_stop_timeout(tmp_path: Path) -> None:
     programs = f"""
         [programs.stubborn]
