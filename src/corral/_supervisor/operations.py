@@ -116,7 +116,7 @@ class Operations:
         return DaemonView(
             version=VERSION,
             pid=os.getpid(),
-            uptime=max(0.0, now - self._started),
+            uptime=round(max(0.0, now - self._started), 3),
             config=self._sup.config.path,
             states=states,
             sampler=SamplerView(

@@ -12,6 +12,7 @@ from typing import Any, cast
 from prometheus_client.parser import text_string_to_metric_families
 
 import corral
+from corral._observe.metrics.sampler import MAX_GAP
 from tests.support.daemon import Daemon, daemon_argv, helper, running_daemon
 from tests.support.pids import read_stat, watch
 from tests.support.waiting import DEADLINE, wait_until
@@ -142,7 +143,11 @@ def test_a_double_forked_grandchild_in_its_own_session_is_counted_as_stop_would_
             row = rows(daemon)["forker:0"]
             return row if row["processes"] == 2 else {}
 
-        row = wait_until(counted, what="a metrics sample that counts the grandchild")
+        # A new member is found by the sampler's next full pass, which comes at most
+        # MAX_GAP seconds later (sooner on a quiet machine: passes share a CPU budget).
+        row = wait_until(
+            counted, timeout=MAX_GAP + DEADLINE, what="a metrics sample that counts the grandchild"
+        )
         _, text = prometheus(daemon)
         rss_of = {pid: _rss(pid) for pid in (root, grandchild)}
         with watch([root, grandchild]) as deaths:

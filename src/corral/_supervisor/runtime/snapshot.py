@@ -29,7 +29,7 @@ def instance_view(
     """The view of one instance; `now` is the loop clock, `cgroup` reads its cgroup files."""
     machine = driver.machine
     live = machine.state in LIVE
-    uptime = max(0.0, now - machine.since) if live else None
+    uptime = round(max(0.0, now - machine.since), 3) if live else None  # ms: a short repr
     cpu = None if usage is None else usage.cpu_seconds
     return InstanceView(
         name=driver.name,

@@ -54,7 +54,7 @@ class Response:
     @classmethod
     def json(cls, data: object, status: int = 200) -> Response:
         """A JSON response (UTF-8) holding `data`."""
-        return cls(status, json.dumps(data, ensure_ascii=False).encode())
+        return cls(status, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 @dataclass(frozen=True, slots=True)
