@@ -150,20 +150,21 @@ await asyncio.to_thread(thread.join)
     assert "threading.Lock.acquire(timeout=0.01) of a lock another thread holds" in stderr
 
 
-_LIKE_LIBC = """
-code = "def handle():\\n    time.sleep(0.01)\\n"
+_LIKE_FORK_EXEC = """
+code = "def fork_exec():\\n    time.sleep(0.01)\\n"
 known = {"time": time}
-exec(compile(code, "/somewhere/corral/_platform/libc.py", "exec"), known)
+exec(compile(code, "/somewhere/corral/_platform/posix/child.py", "exec"), known)
 """
-"""Defines `known["handle"]`, whose frame looks like KNOWN's corral/_platform/libc.py handle()."""
+"""Defines `known["fork_exec"]`, whose frame looks like KNOWN's posix/child.py fork_exec()."""
 
 
 def test_a_known_call_is_reported_only_when_asked_for() -> None:
-    assert _run('known["handle"]()', before=_LIKE_LIBC) == (0, "")
-    count, stderr = _run('known["handle"]()', before=_LIKE_LIBC, known=("handle",))
+    call = 'known["fork_exec"]()'
+    assert _run(call, before=_LIKE_FORK_EXEC) == (0, "")
+    count, stderr = _run(call, before=_LIKE_FORK_EXEC, known=("fork_exec",))
     assert count == 1
     assert "time.sleep(0.01)" in stderr
-    assert 'File "/somewhere/corral/_platform/libc.py", line 2, in handle' in stderr
+    assert 'File "/somewhere/corral/_platform/posix/child.py", line 2, in fork_exec' in stderr
 
 
 def test_only_a_known_entry_can_be_asked_for() -> None:

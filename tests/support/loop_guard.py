@@ -101,11 +101,6 @@ KNOWN: tuple[Exemption, ...] = (
         "the fork+exec spawn (sandboxed programs) reads its error pipe until the child execs (#9)",
     ),
     (
-        "corral/_platform/libc.py",
-        "handle",
-        "ctypes.util.find_library runs `ldconfig -p` and waits for it, when libc is first used",
-    ),
-    (
         "corral/_supervisor/runtime/checkpoint.py",
         "close",
         "Checkpoint.close joins its writer thread: executor.shutdown(wait=True) on the loop",

@@ -15,9 +15,18 @@ from typing import Any
 
 @cache
 def handle() -> ctypes.CDLL:
-    """The C library of this process, with errno captured after each call."""
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name, use_errno=True)
+    """The C library of this process, with errno captured after each call.
+
+    dlopen(NULL): the symbols the interpreter already has loaded, its C library's
+    among them. `ctypes.util.find_library("c")` would run `ldconfig -p` (or a
+    compiler) and wait for it, which the daemon cannot afford on its event loop;
+    the name is asked for only where the process itself does not provide libc
+    (a statically linked interpreter).
+    """
+    own = ctypes.CDLL(None, use_errno=True)
+    if hasattr(own, "getpid"):  # a libc function: they are all reachable from here
+        return own
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def symbol(name: str) -> Any:
