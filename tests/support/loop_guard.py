@@ -100,11 +100,6 @@ KNOWN: tuple[Exemption, ...] = (
         "fork_exec",
         "the fork+exec spawn (sandboxed programs) reads its error pipe until the child execs (#9)",
     ),
-    (
-        "corral/_supervisor/runtime/checkpoint.py",
-        "close",
-        "Checkpoint.close joins its writer thread: executor.shutdown(wait=True) on the loop",
-    ),
 )
 """Blocking calls today's daemon makes on its loop, to be fixed: remove an entry with its fix.
 

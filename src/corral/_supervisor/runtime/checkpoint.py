@@ -329,9 +329,9 @@ class Checkpoint:
         self._queued = None
         if self._writing is not None:
             await asyncio.wait([self._writing])
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        if self._executor is not None:  # idle now; joining its thread is done off the loop
+            executor, self._executor = self._executor, None
+            await asyncio.to_thread(executor.shutdown, wait=True)
         if remove_file:
             remove(self.path)
 
