@@ -4,7 +4,7 @@ A revision goes into a temporary `git worktree` (detached, in a fresh directory 
 the temp dir) that `source_trees` removes again on the way out, errors and Ctrl-C
 included. A directory is used as it is; the tool only adds, and afterwards removes, a
 `.venv` link to the running interpreter's virtualenv where the tree has none, because
-`bench.peers` starts the `corral` console script from `<tree>/.venv/bin/`.
+`bench.peers` of older trees starts the `corral` console script from `<tree>/.venv/bin/`.
 """
 
 from __future__ import annotations

@@ -148,10 +148,14 @@ def _src_state() -> tuple[str, str]:
 
 
 def _versions(installed: install.Installed) -> dict[str, str]:
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    node_path = shutil.which("node")
+    node = "not found"
+    if node_path is not None:
+        run = subprocess.run([node_path, "--version"], capture_output=True, text=True, check=False)
+        node = run.stdout.strip() or "not found"
     dirty = " (src/ has uncommitted changes)" if _git("status", "--porcelain", "src") else ""
     found = {"corral commit": _git("rev-parse", "--short", "HEAD") + dirty}
-    found["node"] = node.stdout.strip() or "not found"
+    found["node"] = node
     found.update({f"peer {k}": v for k, v in installed.ready.items()})
     found.update({f"peer {k}": f"NOT INSTALLED: {v}" for k, v in installed.failed.items()})
     return found

@@ -8,14 +8,16 @@ for the `corral` variant, on for `corral-ts`.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.peers.install import ROOT
 from bench.peers.peer import Program
 
-CORRAL = ROOT / ".venv" / "bin" / "corral"
+CORRAL = Path(sys.executable).with_name("corral")
+"""The console script beside the interpreter running the benchmark (the project's venv,
+wherever it is), not a path under the repository."""
 
 
 METRICS_INTERVAL = 5.0

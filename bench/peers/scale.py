@@ -23,6 +23,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from bench.peers.report import Metric, Results, Target, fixed, times
 SETTLE = 0.5
 UP_DEADLINE = 300.0
 """A peer that cannot bring all instances up within this is capped (and noted)."""
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = Path(sys.executable)
+"""The interpreter running the benchmark (the project's venv)."""
 
 
 def metrics(sizes: tuple[int, ...]) -> list[Metric]:
