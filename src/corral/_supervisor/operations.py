@@ -196,6 +196,13 @@ class Operations:
         finally:
             driver.unfollow(stream, queue)
 
+    def reopen_logs(self) -> int:
+        """Reopen every instance's log files at their paths (after logrotate moved them).
+
+        Returns how many were reopened.
+        """
+        return self._sup.reopen_logs()
+
     # -- config and daemon ------------------------------------------------------
 
     async def reload(self) -> ReloadReport:

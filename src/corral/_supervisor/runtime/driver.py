@@ -347,6 +347,12 @@ class InstanceDriver:
             if not queues:
                 del self._followers[stream]
 
+    def reopen_logs(self) -> int:
+        """Reopen each stream's log file at its path (SIGUSR1/2); returns how many."""
+        for writer in self._writers:
+            writer.reopen()
+        return len(self._writers)
+
     # -- teardown -------------------------------------------------------------
 
     async def close(self) -> None:

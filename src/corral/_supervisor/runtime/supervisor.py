@@ -116,6 +116,10 @@ class Supervisor:
         await asyncio.gather(*(d.close() for d in self.drivers.values()))
         return outcomes
 
+    def reopen_logs(self) -> int:
+        """Reopen every instance's log files at their paths; returns how many."""
+        return sum(driver.reopen_logs() for driver in self.drivers.values())
+
     # -- reload ---------------------------------------------------------------
 
     async def reload(self, config: Config) -> ReloadPlan:
