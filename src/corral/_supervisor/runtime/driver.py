@@ -355,6 +355,11 @@ class InstanceDriver:
 
     # -- teardown -------------------------------------------------------------
 
+    def discard(self) -> None:
+        """Close the log files of a driver that never spawned (a reload that failed)."""
+        for writer in self._writers:
+            writer.close()
+
     async def close(self) -> None:
         """After the instance stopped: finish pumps and sweeps, close the log files."""
         self._cancel_timer()
