@@ -212,3 +212,4 @@ def test_a_reload_that_runs_out_of_fds_part_way_closes_what_it_opened_and_change
         assert {n: row["pid"] for n, row in status.items()} == before_pids
         assert not (tmp_path / "stopping").exists()  # the changed program was never stopped
         assert daemon.call("POST", "/stop", {"targets": ["sleeper"]})["results"][0]["ok"]
+        _release(tmp_path)  # the shutdown's stop of slow need not wait for its SIGKILL
