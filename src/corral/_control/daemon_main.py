@@ -4,9 +4,10 @@
 config (the error names file, line and key), becomes a child subreaper, serves
 the API on the config's unix socket (mode 0600), ends what a daemon that died
 left running (its state file says what), keeps its own state file current,
-starts the autostart programs in priority order and, on SIGTERM, SIGINT or
-`corral shutdown`, stops every program (reverse priority), closes the logs and
-removes the socket and the state file.
+starts the autostart programs in priority order and, on SIGTERM, SIGINT, SIGQUIT
+or `corral shutdown`, stops every program (reverse priority), closes the logs and
+removes the socket and the state file. SIGHUP reloads, SIGUSR1/2 reopen the logs,
+and no other signal can end it (daemon_signals.py has the table).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
 
+from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
 from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError
@@ -77,6 +78,8 @@ async def _serve(config: Config, out: TextIO) -> None:
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
+    reactions = SignalReactions(ops, events, stopping.set)
+    uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
     server = HttpServer(build_router(ops, events))
     await server.listen_unix(config.daemon.socket)
     listen, token = config.daemon.http_listen, config.daemon.http_token
@@ -89,8 +92,6 @@ async def _serve(config: Config, out: TextIO) -> None:
         config.daemon.state_file, ops.trees, events=events, on_error=_warn(events)
     )
     checkpoint.start()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
     _announce_ready()
     autostart = loop.create_task(supervisor.start_autostart())
@@ -103,10 +104,10 @@ async def _serve(config: Config, out: TextIO) -> None:
         await supervisor.shutdown()
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
+        await reactions.close()
         await server.close()
         reaper.uninstall()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        uninstall_signals()
         events.emit("daemon", "", message="stopped")
 
 

@@ -63,9 +63,14 @@ class Operations:
         self._started = clock()
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
+        return resolve_targets(self._targets(targets), self._sup.programs)
+
+    @staticmethod
+    def _targets(targets: Sequence[str]) -> Sequence[str]:
+        """The targets, unless there are none (the Supervisor resolves them in its turn)."""
         if not targets:
             raise InvalidSpec("name at least one target: an instance (web:0), a program or all")
-        return resolve_targets(targets, self._sup.programs)
+        return targets
 
     # -- queries ------------------------------------------------------------
 
@@ -144,15 +149,15 @@ class Operations:
 
     async def start(self, targets: Sequence[str]) -> list[Outcome]:
         """Start; returns when each instance is RUNNING or has failed."""
-        return await self._sup.start(self._resolve(targets))
+        return await self._sup.start(self._targets(targets))
 
     async def stop(self, targets: Sequence[str]) -> list[Outcome]:
         """Stop; returns when each instance's tree is gone."""
-        return await self._sup.stop(self._resolve(targets))
+        return await self._sup.stop(self._targets(targets))
 
     async def restart(self, targets: Sequence[str]) -> list[Outcome]:
         """Stop, then start."""
-        return await self._sup.restart(self._resolve(targets))
+        return await self._sup.restart(self._targets(targets))
 
     def signal(self, sig: str, targets: Sequence[str]) -> list[Outcome]:
         """Send a signal to each named instance's process group."""
@@ -196,6 +201,13 @@ class Operations:
                 yield chunk
         finally:
             driver.unfollow(stream, queue)
+
+    def reopen_logs(self) -> int:
+        """Reopen every instance's log files at their paths (after logrotate moved them).
+
+        Returns how many were reopened.
+        """
+        return self._sup.reopen_logs()
 
     # -- config and daemon ------------------------------------------------------
 

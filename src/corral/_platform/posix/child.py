@@ -71,6 +71,9 @@ def fork_exec(
     env_list = [k + b"=" + v for k, v in env.items()]
     read, write = os.pipe()
     gate_read, gate_write = os.pipe() if after_fork else (-1, -1)
+    # Blocked until the child has reset our handlers: one run in the child would write
+    # to our loop's wakeup fd, and the parent would act on a signal it never got.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     try:
         pid = forker()
         if pid == 0:  # pragma: no cover - runs in the child, which never returns
@@ -86,6 +89,7 @@ def fork_exec(
                 os.close(fd)
         raise
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write)
     try:
         try:
@@ -123,9 +127,10 @@ def _child(
             os.setsid()
         elif pgroup is not None:
             os.setpgid(0, pgroup)
-        step = "signals"
-        for sig in SIGNALS_TO_DEFAULT:
-            signal.signal(sig, signal.SIG_DFL)
+        step = "signals"  # every one blocked since before the fork
+        for sig in signal.valid_signals():
+            if sig in SIGNALS_TO_DEFAULT or callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, ())
         step = "stdio"
         for src, dst in fd_map:

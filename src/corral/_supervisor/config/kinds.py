@@ -254,6 +254,7 @@ SIZE = Kind(_SIZE_WORDS, _size, _show_size)
 
 
 _COMMAND = "a command: an array of strings, or one string split like a shell"
+_NO_NUL = "arguments without NUL bytes"
 
 
 def _command(value: object, path: KeyPath) -> tuple[str, ...]:
@@ -273,6 +274,11 @@ def _command(value: object, path: KeyPath) -> tuple[str, ...]:
         raise invalid(path, _COMMAND, described(value))
     if not argv or not argv[0]:
         raise invalid(path, "a command with a program name", shown(value))
+    nul = [index for index, arg in enumerate(argv) if "\0" in arg]
+    if nul and isinstance(value, str):  # exec takes C strings: a NUL would fail every start
+        raise invalid(path, _NO_NUL, shown(value))
+    if nul:
+        raise Invalid([Problem((*path, index), _NO_NUL, shown(argv[index])) for index in nul])
     return tuple(argv)
 
 

@@ -137,7 +137,10 @@ PROGRAM = Table(
     ),
     doc=(
         "One table per program; NAME (letters, digits, _ . -) names the program and its "
-        "instances NAME:0 ... NAME:N-1. Only `command` is required."
+        "instances NAME:0 ... NAME:N-1. Only `command` is required. NAME must be short "
+        "enough that its longest log file name (NAME.INDEX.stdout.log.BACKUPS) fits the "
+        "255 bytes of a file name, and no argument of `command` may hold a NUL byte: "
+        "both are refused when the file is read."
     ),
     renamed={
         "autorestart": "restart",

@@ -17,6 +17,14 @@ from corral._process.spec import ProcessSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
+NAME_MAX = 255
+"""Bytes a file name may have (Linux NAME_MAX on every common filesystem)."""
+
+
+def log_file_name(program: str, index: int, stream: str) -> str:
+    """The log file of one instance's stream under log_dir: NAME.INDEX.STREAM.log."""
+    return f"{program}.{index}.{stream}.log"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogPolicy:
@@ -65,8 +73,24 @@ class Program:
             )
         if self.numprocs < 1:
             raise InvalidSpec(f"numprocs must be >= 1, got {self.numprocs}")
+        self._check_log_names()
         if self.stop_timeout < 0:
             raise InvalidSpec(f"stop_timeout must be >= 0, got {self.stop_timeout}")
+
+    def _check_log_names(self) -> None:
+        """The longest file name the logs get (last instance, oldest backup) must fit NAME_MAX.
+
+        Checked here so a config naming such a program is refused at load, not at start.
+        """
+        longest = log_file_name(self.name, self.numprocs - 1, "stdout")
+        if self.logs.backups:
+            longest += f".{self.logs.backups}"
+        size = len(longest.encode())
+        if size > NAME_MAX:
+            raise InvalidSpec(
+                f"program name of {len(self.name)} bytes is too long: its log file name "
+                f"would be {size} bytes, and a file name has at most {NAME_MAX}"
+            )
 
     def instance_names(self) -> list[str]:
         """NAME:0 ... NAME:N-1."""

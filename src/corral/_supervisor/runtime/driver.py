@@ -44,7 +44,7 @@ from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import launch
-from corral._supervisor.model.program import Program
+from corral._supervisor.model.program import Program, log_file_name
 from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
 
 log = logging.getLogger("corral.daemon")
@@ -112,10 +112,7 @@ class InstanceDriver:
         """Running sweeps and stop signals; made by the first, dropped when the last ends."""
         self._followers: dict[str, set[asyncio.Queue[bytes | None]]] = {}
         """`logs -f` queues by stream; a stream's entry exists only while someone follows."""
-        self._writers = tuple(
-            self._open_log(stream, os.path.join(log_dir, f"{program.name}.{index}.{stream}.log"))
-            for stream in STREAMS
-        )
+        self._writers = self._open_logs(log_dir)
 
     def __repr__(self) -> str:
         return repr(self.machine)
@@ -140,6 +137,19 @@ class InstanceDriver:
     def log_dropped_bytes(self) -> dict[str, int]:
         """Bytes of output each stream's log could not write (a full disk), by stream name."""
         return {s: w.dropped_bytes for s, w in zip(STREAMS, self._writers, strict=True)}
+
+    def _open_logs(self, log_dir: str) -> tuple[LogWriter, ...]:
+        """Each stream's writer; if one cannot be opened, those opened are closed again."""
+        opened: list[LogWriter] = []
+        try:
+            for stream in STREAMS:
+                name = log_file_name(self.program.name, self.index, stream)
+                opened.append(self._open_log(stream, os.path.join(log_dir, name)))
+        except BaseException:
+            for writer in opened:
+                writer.close()
+            raise
+        return tuple(opened)
 
     def _open_log(self, stream: str, path: str) -> LogWriter:
         logs = self.program.logs
@@ -337,7 +347,18 @@ class InstanceDriver:
             if not queues:
                 del self._followers[stream]
 
+    def reopen_logs(self) -> int:
+        """Reopen each stream's log file at its path (SIGUSR1/2); returns how many."""
+        for writer in self._writers:
+            writer.reopen()
+        return len(self._writers)
+
     # -- teardown -------------------------------------------------------------
+
+    def discard(self) -> None:
+        """Close the log files of a driver that never spawned (a reload that failed)."""
+        for writer in self._writers:
+            writer.close()
 
     async def close(self) -> None:
         """After the instance stopped: finish pumps and sweeps, close the log files."""

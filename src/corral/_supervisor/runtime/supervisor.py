@@ -3,15 +3,25 @@
 Start order is ascending `priority`, stop order descending, each priority group
 finishing before the next begins stopping. Lifecycle calls return when every
 instance they touched has finished its transition (or failed it).
+
+Operations take turns (turns.py): a start, stop or restart resolves its targets
+and acts inside a shared turn, a reload inside the exclusive one, so no operation
+acts on an instance a reload is replacing; one that waited for a reload acts on
+the new config (a program it removed is an unknown target). A reload is a
+transaction: the new instances (and their log files) are all made before any old
+one is stopped; if one cannot be made, those made are closed and the old config
+runs on. After `shutdown` begins, nothing starts again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from corral._errors import CorralError
 from corral._lifecycle.messages import StartRequested, Step, StopRequested
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
@@ -20,11 +30,14 @@ from corral._process.reaper import OwningReaper
 from corral._supervisor.config.load import Config
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
+from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.turns import Turns
 
 S = InstanceState
 _AFTER_START = frozenset({S.RUNNING, S.FATAL, S.EXITED, S.STOPPED})
 _AFTER_STOP = frozenset({S.STOPPED, S.EXITED, S.FATAL})
+SHUTTING_DOWN = "the daemon is shutting down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,22 +57,34 @@ class Supervisor:
         self.config = config
         self.events = events
         self.reaper = reaper
+        self._log_dir = config.daemon.log_dir
+        """[daemon] settings take effect at the next daemon start, log_dir too."""
+        self._turns = Turns()
+        self._closing = False
         self.programs: dict[str, Program] = {}
         self.drivers: dict[str, InstanceDriver] = {}
-        for program in config.programs:
-            self._add(program)
-
-    def _add(self, program: Program) -> None:
-        self.programs[program.name] = program
-        for index in range(program.numprocs):
-            driver = InstanceDriver(
-                program,
-                index,
-                reaper=self.reaper,
-                events=self.events,
-                log_dir=self.config.daemon.log_dir,
-            )
+        for driver in self._build(config.programs):
             self.drivers[driver.name] = driver
+        self.programs = {program.name: program for program in config.programs}
+
+    def _build(self, programs: Iterable[Program]) -> list[InstanceDriver]:
+        """The drivers of every instance of `programs`, log files open; all or none.
+
+        If one cannot be made (no fd left, a log directory gone), the ones made are
+        closed again and the error (a CorralError naming the log) is raised.
+        """
+        built: list[InstanceDriver] = []
+        make = functools.partial(
+            InstanceDriver, reaper=self.reaper, events=self.events, log_dir=self._log_dir
+        )
+        try:
+            for program in programs:
+                built.extend(make(program, index) for index in range(program.numprocs))
+        except BaseException:
+            for driver in built:
+                driver.discard()
+            raise
+        return built
 
     def ordered(self, names: Iterable[str] | None = None) -> list[InstanceDriver]:
         """Drivers in start order (priority, program name, index)."""
@@ -79,15 +104,57 @@ class Supervisor:
 
     # -- lifecycle ------------------------------------------------------------
 
-    async def start(self, names: Sequence[str]) -> list[Outcome]:
-        """Start instances in priority order; return when each is RUNNING or has failed."""
+    async def start(self, targets: Sequence[str]) -> list[Outcome]:
+        """Start the instances `targets` name (instances, programs, all) in priority order;
+        return when each is RUNNING or has failed."""
+        async with self._turns.shared(self._waiting("start", targets)):
+            return await self._start(self._resolve(targets))
+
+    async def stop(self, targets: Sequence[str]) -> list[Outcome]:
+        """Stop instances, highest priority number first; return when their trees are gone."""
+        async with self._turns.shared(self._waiting("stop", targets)):
+            return await self._stop(self._resolve(targets))
+
+    async def restart(self, targets: Sequence[str]) -> list[Outcome]:
+        """Stop, then start again (one turn: no reload comes in between)."""
+        async with self._turns.shared(self._waiting("restart", targets)):
+            names = self._resolve(targets)
+            await self._stop(names)
+            return await self._start(names)
+
+    async def start_autostart(self) -> list[Outcome]:
+        """Start every instance of every autostart program."""
+        async with self._turns.shared(self._waiting("autostart", ())):
+            return await self._start([d.name for d in self.ordered() if d.program.autostart])
+
+    async def shutdown(self) -> list[Outcome]:
+        """Stop everything, then close logs and pumps; nothing starts from now on.
+
+        A reload under way finishes first (it starts nothing more); operations under
+        way are not waited for: stopping their instances is what ends them.
+        """
+        self._closing = True
+        await self._turns.until_no_exclusive()
+        outcomes = await self._stop(list(self.drivers))
+        await asyncio.gather(*(d.close() for d in self.drivers.values()))
+        return outcomes
+
+    def _resolve(self, targets: Sequence[str]) -> list[str]:
+        return resolve_targets(targets, self.programs)
+
+    def _waiting(self, what: str, targets: Sequence[str]) -> _Say:
+        shown = " ".join(targets[:3]) + (" ..." if len(targets) > 3 else "")
+        return _Say(self.events, f"{what} {shown}".rstrip() + " waits for the reload under way")
+
+    async def _start(self, names: Sequence[str]) -> list[Outcome]:
         drivers = self.ordered(names)
+        if self._closing:
+            return [_refused(d, SHUTTING_DOWN) for d in drivers]
         rejected = {d.name: _rejection(d.feed(StartRequested())) for d in drivers}
         await _Gate(drivers, _AFTER_START).done
         return [_start_outcome(d, rejected[d.name]) for d in drivers]
 
-    async def stop(self, names: Sequence[str]) -> list[Outcome]:
-        """Stop instances, highest priority number first; return when their trees are gone."""
+    async def _stop(self, names: Sequence[str]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         groups = itertools.groupby(reversed(self.ordered(names)), key=lambda d: d.program.priority)
         for _, group in groups:
@@ -98,47 +165,54 @@ class Supervisor:
             for driver in drivers:  # sweeps run on their own; waiting in turn costs no time
                 await driver.wait_swept()
             outcomes.extend(_stop_outcome(d) for d in drivers)
-        return sorted(outcomes, key=lambda o: list(self.drivers).index(o.name))
+        order = {name: index for index, name in enumerate(self.drivers)}
+        return sorted(outcomes, key=lambda o: order[o.name])
 
-    async def restart(self, names: Sequence[str]) -> list[Outcome]:
-        """Stop, then start again."""
-        await self.stop(names)
-        return await self.start(names)
-
-    async def start_autostart(self) -> list[Outcome]:
-        """Start every instance of every autostart program."""
-        names = [d.name for d in self.ordered() if d.program.autostart]
-        return await self.start(names)
-
-    async def shutdown(self) -> list[Outcome]:
-        """Stop everything, then close logs and pumps."""
-        outcomes = await self.stop(list(self.drivers))
-        await asyncio.gather(*(d.close() for d in self.drivers.values()))
-        return outcomes
+    def reopen_logs(self) -> int:
+        """Reopen every instance's log files at their paths; returns how many."""
+        return sum(driver.reopen_logs() for driver in self.drivers.values())
 
     # -- reload ---------------------------------------------------------------
 
     async def reload(self, config: Config) -> ReloadPlan:
-        """Apply a new, already validated config as a diff of programs."""
-        plan = diff_programs(self.programs, config.program_map())
-        going = [d.name for d in self.ordered() if d.program.name in plan.removed + plan.changed]
-        await self.stop(going)
-        for name in going:
-            await self.drivers.pop(name).close()
-        for name in plan.removed + plan.changed:
-            del self.programs[name]
-        self.config = config
-        fresh = config.program_map()
-        for name in plan.added + plan.changed:
-            self._add(fresh[name])
-        self.drivers = {d.name: d for d in self.ordered()}
-        starting = [
-            d.name
-            for d in self.ordered()
-            if d.program.name in plan.added + plan.changed and d.program.autostart
-        ]
-        await self.start(starting)
+        """Apply a new, already validated config as a diff of programs, all or nothing.
+
+        Raises CorralError, with nothing changed, if a new instance cannot be made.
+        """
+        operations = _Say(self.events, "reload waits for the operations under way")
+        async with self._turns.exclusive(operations):
+            if self._closing:
+                raise CorralError(f"cannot reload: {SHUTTING_DOWN}")
+            fresh = config.program_map()
+            plan = diff_programs(self.programs, fresh)
+            try:
+                built = self._build(fresh[name] for name in plan.added + plan.changed)
+            except CorralError as exc:
+                raise CorralError(f"reload refused, the running config is kept: {exc}") from exc
+            leaving = set(plan.removed + plan.changed)
+            going = [d.name for d in self.ordered() if d.program.name in leaving]
+            await self._stop(going)
+            for name in going:
+                await self.drivers.pop(name).close()
+            self.drivers.update((driver.name, driver) for driver in built)
+            self.drivers = {d.name: d for d in self.ordered()}
+            self.programs = dict(fresh)
+            self.config = config
+            await self._start([d.name for d in built if d.program.autostart])
         return plan
+
+
+class _Say:
+    """Emits one `daemon` event when called (an operation had to wait for its turn)."""
+
+    __slots__ = ("_events", "_message")
+
+    def __init__(self, events: EventLog, message: str) -> None:
+        self._events = events
+        self._message = message
+
+    def __call__(self) -> None:
+        self._events.emit("daemon", "", message=self._message)
 
 
 class _Gate:
@@ -182,6 +256,10 @@ def _start_outcome(driver: InstanceDriver, rejected: str | None) -> Outcome:
     ok = state is S.RUNNING
     message = rejected or driver.machine.reason or state.value
     return Outcome(driver.name, ok and rejected is None, state.value, message)
+
+
+def _refused(driver: InstanceDriver, why: str) -> Outcome:
+    return Outcome(driver.name, False, driver.machine.state.value, why)
 
 
 def _stop_outcome(driver: InstanceDriver) -> Outcome:
