@@ -149,7 +149,7 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order(
     last = b"GET /v1/items/z HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     reply = raw_exchange(sock_path, hello + missing + last)
     assert statuses(reply) == [200, 404, 200]
-    assert reply.endswith(b'{"method": "GET", "name": "z"}')
+    assert reply.endswith(b'{"method":"GET","name":"z"}')
     assert server.accepted == 1
 
 
@@ -203,7 +203,7 @@ def test_request_json_errors_are_400() -> None:
     with pytest.raises(HttpError) as caught:
         request.json()
     assert caught.value.status == 400
-    assert HttpError(400, "x").to_response().body == b'{"error": {"status": 400, "message": "x"}}'
+    assert HttpError(400, "x").to_response().body == b'{"error":{"status":400,"message":"x"}}'
 
 
 def test_json_nested_past_the_parsers_depth_is_400_not_500(
