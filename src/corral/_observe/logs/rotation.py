@@ -17,7 +17,7 @@ import contextlib
 import os
 from typing import NamedTuple
 
-__all__ = ["Cut", "backup_path", "cut_before_rotation", "files_oldest_first", "shift_backups"]
+__all__ = ["Cut", "backup_path", "cut_before_rotation", "shift_backups"]
 
 
 class Cut(NamedTuple):
@@ -67,9 +67,3 @@ def shift_backups(path: str, backups: int) -> None:
     for index in range(backups - 1, -1, -1):
         with contextlib.suppress(FileNotFoundError):
             os.rename(backup_path(path, index), backup_path(path, index + 1))
-
-
-def files_oldest_first(path: str, backups: int) -> list[str]:
-    """`path` and its backups that exist, in the order their contents were written."""
-    names = [backup_path(path, index) for index in range(backups, -1, -1)]
-    return [name for name in names if os.path.exists(name)]

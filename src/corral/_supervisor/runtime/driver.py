@@ -38,6 +38,7 @@ from corral._lifecycle.messages import (
 )
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
+from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._platform import send_to_group
 from corral._process import tree as _tree
@@ -45,7 +46,7 @@ from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import launch
 from corral._supervisor.model.program import Program
-from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
+from corral._supervisor.runtime.output import OutputPump
 
 log = logging.getLogger("corral.daemon")
 
@@ -110,8 +111,8 @@ class InstanceDriver:
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
         """Running sweeps and stop signals; made by the first, dropped when the last ends."""
-        self._followers: dict[str, set[asyncio.Queue[bytes | None]]] = {}
-        """`logs -f` queues by stream; a stream's entry exists only while someone follows."""
+        self._followers: dict[str, set[LogFollower]] = {}
+        """`logs -f` readers by stream; a stream's entry exists only while someone follows."""
         self._writers = tuple(
             self._open_log(stream, os.path.join(log_dir, f"{program.name}.{index}.{stream}.log"))
             for stream in STREAMS
@@ -321,20 +322,20 @@ class InstanceDriver:
 
     # -- followers ------------------------------------------------------------
 
-    def follow(self, stream: str) -> asyncio.Queue[bytes | None]:
-        """A queue that receives every new chunk of `stream` until `unfollow`."""
+    def follow(self, stream: str) -> LogFollower:
+        """A follower that receives every new chunk of `stream` until `unfollow` (or cut off)."""
         if stream not in STREAMS:
             raise KeyError(stream)
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(FOLLOWER_QUEUE)
-        self._followers.setdefault(stream, set()).add(queue)
-        return queue
+        follower = LogFollower()
+        self._followers.setdefault(stream, set()).add(follower)
+        return follower
 
-    def unfollow(self, stream: str, queue: asyncio.Queue[bytes | None]) -> None:
-        """Stop sending chunks to `queue`."""
-        queues = self._followers.get(stream)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
+    def unfollow(self, stream: str, follower: LogFollower) -> None:
+        """Stop sending chunks to `follower`."""
+        followers = self._followers.get(stream)
+        if followers is not None:
+            followers.discard(follower)
+            if not followers:
                 del self._followers[stream]
 
     # -- teardown -------------------------------------------------------------
@@ -348,7 +349,7 @@ class InstanceDriver:
         self._pumps = ()
         for writer in self._writers:
             writer.close()
-        for queues in self._followers.values():
-            for queue in queues:
-                queue.put_nowait(None)
+        for followers in self._followers.values():
+            for follower in followers:
+                follower.end()
         self._followers.clear()
