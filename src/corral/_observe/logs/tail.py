@@ -19,9 +19,9 @@ is skipped as if the file were missing (the writer reports it, see writer.py).
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Generator, Iterable
 
+from corral._observe.logs.directory import not_ours
 from corral._observe.logs.rotation import backup_path
 
 __all__ = ["CUT", "LINE_LIMIT", "READ_LIMIT", "open_log_file", "tail_lines"]
@@ -108,8 +108,7 @@ def open_log_file(directory: int, name: str) -> int | None:
         fd = os.open(name, _READ_FLAGS, dir_fd=directory)
     except OSError:
         return None  # missing, rotated away meanwhile, or a symlink (ELOOP)
-    status = os.fstat(fd)
-    if stat.S_ISREG(status.st_mode) and status.st_nlink == 1 and status.st_uid == os.geteuid():
+    if not_ours(os.fstat(fd)) is None:
         return fd
     os.close(fd)
     return None

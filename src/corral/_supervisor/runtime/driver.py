@@ -38,6 +38,7 @@ from corral._lifecycle.messages import (
 )
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
+from corral._observe.logs.directory import LogDirectory
 from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._platform import send_to_group
@@ -88,7 +89,7 @@ class InstanceDriver:
         *,
         reaper: OwningReaper,
         events: EventLog,
-        log_dir: str,
+        log_dir: LogDirectory,
     ) -> None:
         self.program = program
         self.index = index
@@ -114,7 +115,7 @@ class InstanceDriver:
         self._followers: dict[str, set[LogFollower]] = {}
         """`logs -f` readers by stream; a stream's entry exists only while someone follows."""
         self._writers = tuple(
-            self._open_log(stream, os.path.join(log_dir, f"{program.name}.{index}.{stream}.log"))
+            self._open_log(log_dir, stream, f"{program.name}.{index}.{stream}.log")
             for stream in STREAMS
         )
 
@@ -142,15 +143,19 @@ class InstanceDriver:
         """Bytes of output each stream's log could not write (a full disk), by stream name."""
         return {s: w.dropped_bytes for s, w in zip(STREAMS, self._writers, strict=True)}
 
-    def _open_log(self, stream: str, path: str) -> LogWriter:
+    def _open_log(self, directory: LogDirectory, stream: str, name: str) -> LogWriter:
         logs = self.program.logs
+        path = os.path.join(directory.path, name)
+        out = stream == "stdout"
         try:
             return LogWriter(
                 path,
                 timestamps=logs.timestamps,
                 max_bytes=logs.max_bytes,
                 backups=logs.backups,
-                on_drop=self._stdout_dropped if stream == "stdout" else self._stderr_dropped,
+                on_drop=self._stdout_dropped if out else self._stderr_dropped,
+                on_resume=self._stdout_resumed if out else self._stderr_resumed,
+                directory=directory,
             )
         except OSError as exc:
             raise CorralError(f"{self.name}: cannot open its log {path}: {exc.strerror}") from exc
@@ -305,10 +310,22 @@ class InstanceDriver:
     # Bound methods rather than a closure per writer: a closure and its cells cost
     # about 0.3 KiB per instance, a bound method 64 bytes.
     def _stdout_dropped(self, nbytes: int, reason: str) -> None:
-        self._events.emit("log.dropped", self.name, stream="stdout", bytes=nbytes, reason=reason)
+        self._dropped("stdout", nbytes, reason)
 
     def _stderr_dropped(self, nbytes: int, reason: str) -> None:
-        self._events.emit("log.dropped", self.name, stream="stderr", bytes=nbytes, reason=reason)
+        self._dropped("stderr", nbytes, reason)
+
+    def _dropped(self, stream: str, nbytes: int, reason: str) -> None:
+        """Output is being lost (one event per episode, see LogWriter): a warning."""
+        self._events.emit(
+            "log.dropped", self.name, level="warning", stream=stream, bytes=nbytes, reason=reason
+        )
+
+    def _stdout_resumed(self, nbytes: int) -> None:
+        self._events.emit("log.resumed", self.name, stream="stdout", dropped=nbytes)
+
+    def _stderr_resumed(self, nbytes: int) -> None:
+        self._events.emit("log.resumed", self.name, stream="stderr", dropped=nbytes)
 
     # -- sandbox --------------------------------------------------------------
 
