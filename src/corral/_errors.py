@@ -5,6 +5,7 @@
     CorralError
     ├── InvalidSpec              a spec or argument is wrong (also a ValueError)
     ├── ConfigError              the config file cannot be used: file:line: key: expected
+    ├── UnsafeDirectory          a directory the daemon would use is not safe from other users
     ├── UnsupportedFeature       this machine cannot do what was asked
     ├── DaemonUnavailable        no daemon answers on the control socket; says how to start one
     ├── ApiError                 the daemon answered a request with an error status
@@ -47,6 +48,7 @@ __all__ = [
     "SpawnError",
     "TimedOut",
     "UnknownTarget",
+    "UnsafeDirectory",
     "UnsupportedFeature",
 ]
 
@@ -128,6 +130,14 @@ class ConfigError(CorralError):
         text += f"; {hint}" if hint else ""
         self.headline = text
         super().__init__("\n".join([text, *(error.headline for error in self.more)]))
+
+
+class UnsafeDirectory(CorralError):
+    """A socket, state or log directory another user owns or can write (it or a parent).
+
+    A root daemon writing there could be made to write elsewhere; the message names
+    the directory, its owner and mode, and why it is refused.
+    """
 
 
 class UnsupportedFeature(CorralError):

@@ -23,9 +23,10 @@ from typing import TextIO
 from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
 from corral._control.server.http import HttpServer
-from corral._errors import ConfigError, CorralError
+from corral._errors import ConfigError, CorralError, UnsafeDirectory
 from corral._observe.events import Event, EventLog
-from corral._platform import become_subreaper, close_on_exec_inherited
+from corral._observe.logs.directory import DIRECTORY_MODE
+from corral._platform import become_subreaper, close_on_exec_inherited, ensure_directory
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
@@ -33,7 +34,7 @@ from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
-from corral._supervisor.runtime.supervisor import Supervisor
+from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
 
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
@@ -53,6 +54,14 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
     except ConfigError as exc:
         print(f"corral: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        _prepare_directories(config)
+    except UnsafeDirectory as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"corral: cannot create {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
     logging.basicConfig(level=logging.WARNING, format="corral: %(levelname)s %(message)s")
     try:
         asyncio.run(_serve(config, out))
@@ -62,13 +71,23 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
     return EXIT_OK
 
 
+def _prepare_directories(config: Config) -> None:
+    """Create the socket, state and log directories if missing; refuse any others could swap.
+
+    Made here: socket and state directories 0700, the log directory 0750 (docs/daemon.md,
+    "Files and directories").
+    """
+    daemon = config.daemon
+    ensure_directory(os.path.dirname(daemon.socket), 0o700, what="socket directory")
+    ensure_directory(os.path.dirname(daemon.state_file), 0o700, what="state file directory")
+    group = log_group_id(daemon)
+    ensure_directory(daemon.log_dir, DIRECTORY_MODE, what="log directory", group=group)
+
+
 async def _serve(config: Config, out: TextIO) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
-    os.makedirs(config.daemon.log_dir, exist_ok=True)
-    os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
-    os.makedirs(os.path.dirname(config.daemon.state_file), exist_ok=True)
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
     reaper = OwningReaper()

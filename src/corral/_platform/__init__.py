@@ -34,6 +34,7 @@ from corral._platform.posix.exits import (
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.signals import parse_signal, signal_name
 from corral._platform.posix.sockets import max_unix_socket_path
+from corral._platform.posix.trust import ensure_directory
 
 __all__ = [
     "UNKNOWN",
@@ -52,6 +53,7 @@ __all__ = [
     "close_on_exec_inherited",
     "decode_status",
     "devnull_fd",
+    "ensure_directory",
     "environ_bytes",
     "fd_above_stdio",
     "feature_status",

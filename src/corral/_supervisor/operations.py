@@ -25,7 +25,6 @@ from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
-from corral._supervisor.runtime.output import OVERFLOW
 from corral._supervisor.runtime.prometheus import families
 from corral._supervisor.runtime.snapshot import instance_view, tree_view
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
@@ -42,6 +41,10 @@ class ReloadReport:
     changed: tuple[str, ...]
     unchanged: tuple[str, ...]
     notes: tuple[str, ...] = ()
+
+
+FELL_BEHIND = b"\n[corral: follower fell behind; reconnect to continue]\n"
+"""The last line a `logs -f` reader gets when it fell 1 MiB behind and was cut off."""
 
 
 class Operations:
@@ -192,15 +195,14 @@ class Operations:
     async def follow(self, target: str, *, stream: str = "stdout") -> AsyncIterator[bytes]:
         """New output of an instance as it is written, until the daemon stops it."""
         driver = self._log_target(target, stream)
-        queue = driver.follow(stream)
+        follower = driver.follow(stream)
         try:
-            while (chunk := await queue.get()) is not None:
-                if chunk is OVERFLOW:
-                    yield b"\n[corral: follower fell behind; reconnect to continue]\n"
-                    return
+            while chunk := await follower.take():
                 yield chunk
+            if follower.cut_off:
+                yield FELL_BEHIND
         finally:
-            driver.unfollow(stream, queue)
+            driver.unfollow(stream, follower)
 
     def reopen_logs(self) -> int:
         """Reopen every instance's log files at their paths (after logrotate moved them).

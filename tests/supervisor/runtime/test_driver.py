@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from corral._lifecycle.messages import StartRequested, Step, StopRequested
 from corral._lifecycle.policy import RestartPolicy
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import Event, EventLog
+from corral._observe.logs.directory import LogDirectory
 from corral._process.reaper import OwningReaper
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
@@ -38,6 +42,14 @@ def _program(start_seconds: float) -> Program:
     )
 
 
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Iterator[LogDirectory]:
+    """The test's log directory, open as the Supervisor holds it."""
+    directory = LogDirectory(str(tmp_path))
+    yield directory
+    directory.close()
+
+
 async def _until(driver: InstanceDriver, state: InstanceState) -> None:
     """Wait (on the driver's own change callbacks) until the instance is in `state`."""
     reached = asyncio.get_running_loop().create_future()
@@ -55,7 +67,7 @@ async def _until(driver: InstanceDriver, state: InstanceState) -> None:
 
 
 def test_an_input_fed_while_a_step_is_carried_out_waits_for_its_actions(
-    tmp_path: Path,
+    log_dir: LogDirectory,
 ) -> None:
     seen: list[tuple[str, bool]] = []
     """(new state, whether the driver had a process tree) at each state event."""
@@ -65,9 +77,7 @@ def test_an_input_fed_while_a_step_is_carried_out_waits_for_its_actions(
         reaper = OwningReaper()
         reaper.install(asyncio.get_running_loop())
         events = EventLog()
-        driver = InstanceDriver(
-            _program(30), 0, reaper=reaper, events=events, log_dir=str(tmp_path)
-        )
+        driver = InstanceDriver(_program(30), 0, reaper=reaper, events=events, log_dir=log_dir)
 
         def on_event(event: Event) -> None:
             seen.append((str(event.data["new"]), driver.tree is not None))
@@ -94,13 +104,13 @@ def test_an_input_fed_while_a_step_is_carried_out_waits_for_its_actions(
 
 
 def test_feed_returns_the_step_of_its_input_and_of_nothing_queued_behind_it(
-    tmp_path: Path,
+    log_dir: LogDirectory,
 ) -> None:
     async def scenario() -> tuple[Step | None, InstanceState]:
         reaper = OwningReaper()
         reaper.install(asyncio.get_running_loop())
         events = EventLog()
-        driver = InstanceDriver(_program(0), 0, reaper=reaper, events=events, log_dir=str(tmp_path))
+        driver = InstanceDriver(_program(0), 0, reaper=reaper, events=events, log_dir=log_dir)
         try:
             step = driver.feed(StartRequested())
             state = driver.machine.state  # Spawned was applied in the same call
@@ -120,7 +130,7 @@ def test_feed_returns_the_step_of_its_input_and_of_nothing_queued_behind_it(
 
 
 def test_the_group_a_root_leaves_behind_is_killed_by_the_exit_step_not_by_a_sweep(
-    tmp_path: Path,
+    tmp_path: Path, log_dir: LogDirectory
 ) -> None:
     fifo = tmp_path / "go"
     os.mkfifo(fifo)
@@ -136,7 +146,7 @@ def test_the_group_a_root_leaves_behind_is_killed_by_the_exit_step_not_by_a_swee
     async def scenario() -> tuple[InstanceState, bool]:
         reaper = OwningReaper()
         reaper.install(asyncio.get_running_loop())
-        driver = InstanceDriver(program, 0, reaper=reaper, events=EventLog(), log_dir=str(tmp_path))
+        driver = InstanceDriver(program, 0, reaper=reaper, events=EventLog(), log_dir=log_dir)
         try:
             driver.feed(StartRequested())
             await asyncio.to_thread(

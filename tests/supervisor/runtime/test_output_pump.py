@@ -11,12 +11,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._supervisor.runtime.output import READ_SIZE, READS_PER_WAKEUP, OutputPump
 from tests.support.waiting import DEADLINE
 
 HELPERS = Path(__file__).resolve().parents[2] / "helpers"
-Followers = dict[str, set[asyncio.Queue[bytes | None]]]
+Followers = dict[str, set[LogFollower]]
 
 
 def _lines(count: int, width: int = 64) -> bytes:
@@ -87,20 +88,16 @@ def test_a_child_flooding_both_streams_reaches_both_logs_and_a_follower_whole(
 
     async def scenario() -> bytes:
         loop = asyncio.get_running_loop()
-        follower: asyncio.Queue[bytes | None] = asyncio.Queue()
+        follower = LogFollower(max_bytes=2 * size)  # a reader that keeps up, as far as bounds go
         followers: Followers = {"stdout": {follower}}
-        followed = bytearray()
         with _writer(tmp_path / "out.log") as out, _writer(tmp_path / "err.log") as err:
             pumps = [
                 OutputPump(loop, out_read, out, followers, "stdout"),
                 OutputPump(loop, err_read, err, followers, "stderr"),
             ]
             await _wait_for(lambda: all(p.closed for p in pumps), "EOF on both pipes")
-        while not follower.empty():
-            chunk = follower.get_nowait()
-            assert chunk  # not None, not the overflow notice
-            followed += chunk
-        return bytes(followed)
+        assert not follower.cut_off
+        return await follower.take()
 
     try:
         followed = asyncio.run(scenario(), debug=True)

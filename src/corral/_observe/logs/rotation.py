@@ -14,10 +14,12 @@ NAME.<backups> the oldest kept; rotating drops the oldest by renaming over it.
 from __future__ import annotations
 
 import contextlib
-import os
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-__all__ = ["Cut", "backup_path", "cut_before_rotation", "files_oldest_first", "shift_backups"]
+if TYPE_CHECKING:
+    from corral._observe.logs.directory import LogDirectory
+
+__all__ = ["Cut", "backup_path", "cut_before_rotation", "shift_backups"]
 
 
 class Cut(NamedTuple):
@@ -54,22 +56,18 @@ def backup_path(path: str, index: int) -> str:
     return f"{path}.{index}" if index else path
 
 
-def shift_backups(path: str, backups: int) -> None:
-    """Rename path.(backups-1) -> path.(backups), ..., path -> path.1; the oldest is dropped.
+def shift_backups(directory: LogDirectory, name: str, backups: int) -> None:
+    """Rename name.(backups-1) -> name.(backups), ..., name -> name.1; the oldest is dropped.
 
-    The oldest is removed first, so no rename replaces an existing file: ext4
-    (auto_da_alloc) flushes a file renamed over another, a stall in the writer.
-    Missing files in the chain are skipped, so a half-made chain (or a `path`
-    removed underneath) rotates as far as it exists. Other OSErrors propagate.
+    Names are in `directory` (renamed and removed by its fd, never through a path
+    another user could redirect). The oldest is removed first, so no rename replaces
+    an existing file: ext4 (auto_da_alloc) flushes a file renamed over another, a
+    stall in the writer. Missing files in the chain are skipped, so a half-made chain
+    (or a file removed underneath) rotates as far as it exists. Other OSErrors
+    propagate.
     """
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(backup_path(path, backups))
+        directory.unlink(backup_path(name, backups))
     for index in range(backups - 1, -1, -1):
         with contextlib.suppress(FileNotFoundError):
-            os.rename(backup_path(path, index), backup_path(path, index + 1))
-
-
-def files_oldest_first(path: str, backups: int) -> list[str]:
-    """`path` and its backups that exist, in the order their contents were written."""
-    names = [backup_path(path, index) for index in range(backups, -1, -1)]
-    return [name for name in names if os.path.exists(name)]
+            directory.rename(backup_path(name, index), backup_path(name, index + 1))

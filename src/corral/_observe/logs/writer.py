@@ -12,10 +12,18 @@ Timestamp format: UTC, RFC 3339 with milliseconds, then one space::
     2026-11-24T23:11:05.123Z GET /health 200
 
 Nothing is dropped silently. A failed write (ENOSPC, EIO, ...) counts its bytes in
-`dropped_bytes`, calls `on_drop(nbytes, reason)` and returns; the next chunk tries
-again. A file removed or renamed underneath is noticed on the first write of each
-new wall-clock second (one `stat`) or at once by `reopen()`; the writer then
-creates a fresh file at `path` (bytes written in between went to the old file).
+`dropped_bytes` and returns; the next chunk tries again. Drops are reported per
+episode, not per chunk: `on_drop(nbytes, reason)` when dropping starts,
+`on_resume(nbytes)` with the episode's total when a write succeeds again.
+
+A file removed or renamed underneath is noticed on the first write of each new
+wall-clock second (one `stat` of its name, so at most one a second however fast
+the chunks come) or at once by `reopen()`; the writer then creates a fresh file
+(bytes written in between went to the old file). A log directory removed
+underneath is made again. Files are opened through a `LogDirectory` (directory
+fd, O_NOFOLLOW, only our own regular files): a symlink put in place of the log
+is never followed; writes are dropped (and reported) until the name is ours
+again, retried once a second.
 """
 
 from __future__ import annotations
@@ -28,13 +36,11 @@ from collections.abc import Callable
 from types import TracebackType
 
 from corral._errors import InvalidSpec
+from corral._observe.logs.directory import LogDirectory
 from corral._observe.logs.rotation import cut_before_rotation, shift_backups
 
 __all__ = ["LogWriter"]
 
-# Read access too: on rotation the file's trailing partial line is read back to move it.
-_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-_FILE_MODE = 0o644
 _NEWLINE = 10  # b"\n"[0]
 
 
@@ -54,14 +60,20 @@ class LogWriter:
         "_clock",
         "_closed",
         "_dev",
+        "_directory",
         "_dropped",
+        "_dropping",
         "_fd",
         "_ino",
         "_limit",
+        "_lost",
         "_millis",
+        "_name",
         "_newline_prefix",
         "_on_drop",
         "_on_error",
+        "_on_resume",
+        "_own_directory",
         "_partial",
         "_path",
         "_prefix",
@@ -81,31 +93,45 @@ class LogWriter:
         backups: int,
         on_drop: Callable[[int, str], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_resume: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.time,
+        directory: LogDirectory | None = None,
     ) -> None:
         """Open (or create, or append to) `path`.
 
         Args:
             max_bytes: rotate before the file would exceed this; 0 never rotates.
             backups: rotated files kept (path.1 newest ... path.<backups>); 0 truncates.
-            on_drop: told `(nbytes, reason)` for bytes that could not be written.
+            on_drop: told `(nbytes, reason)` when writes start failing (the first
+                chunk lost); later losses of the same episode are only counted.
             on_error: told `reason` for a failure that lost nothing (a rotation that
                 could not rename: writing goes on in the current file).
+            on_resume: told the bytes lost in the episode when writing works again.
             clock: wall clock for timestamps and the once-a-second file check.
+            directory: the open directory of `path`, shared by its writers; by
+                default the writer opens (and closes) its own.
         """
         if max_bytes < 0 or backups < 0:
             raise InvalidSpec(f"log max_bytes and backups must be >= 0: {max_bytes}, {backups}")
         self._path = path
+        self._name = os.path.basename(path)
+        self._own_directory = directory is None
+        self._directory = (
+            LogDirectory(os.path.dirname(path) or ".") if directory is None else directory
+        )
         self._timestamps = timestamps
         self._limit = max_bytes if max_bytes > 0 else sys.maxsize
         self._backups = backups
         self._on_drop = on_drop
         self._on_error = on_error
+        self._on_resume = on_resume
         self._clock = clock
         self._fd = -1
         self._dev = self._ino = 0  # the open file's identity, to notice it was replaced
         self._size = 0
         self._dropped = 0
+        self._dropping = 0  # bytes lost in the current drop episode (0: writing works)
+        self._lost: OSError | None = None  # why the file could not be (re)opened
         self._closed = False
         self._at_line_start = True  # the stream: the last chunk ended with a newline
         self._partial = 0  # the file: bytes after its last newline (a begun line)
@@ -115,7 +141,11 @@ class LogWriter:
         self._millis = -1
         self._prefix = b""
         self._newline_prefix = b"\n"
-        self._open()
+        try:
+            self._open()
+        except BaseException:
+            self._close_directory()
+            raise
 
     @property
     def path(self) -> str:
@@ -153,6 +183,8 @@ class LogWriter:
             self._drop(len(chunk), exc)
             return
         self._size += written
+        if self._dropping:
+            self._resumed()
         if written < len(chunk):
             self._emit_rest(chunk, written)
         elif self._at_line_start:
@@ -176,6 +208,11 @@ class LogWriter:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        self._close_directory()
+
+    def _close_directory(self) -> None:
+        if self._own_directory:
+            self._directory.close()
 
     def __enter__(self) -> LogWriter:
         return self
@@ -227,7 +264,7 @@ class LogWriter:
 
     def _open(self, *, truncate: bool = False) -> None:
         """Open `path` for appending; on failure the current descriptor stays as it was."""
-        self._adopt(os.open(self._path, _OPEN_FLAGS | (os.O_TRUNC if truncate else 0), _FILE_MODE))
+        self._adopt(self._directory.open_for_append(self._name, truncate=truncate))
 
     def _adopt(self, fd: int) -> None:
         old, self._fd = self._fd, fd
@@ -239,11 +276,15 @@ class LogWriter:
         self._partial = 0  # an existing file ended cleanly (its writer called flush_partial)
 
     def _check_file(self) -> None:
-        """Reopen if `path` no longer names our file; refresh the size if it does."""
+        """Reopen if `path` no longer names our file; refresh the size if it does.
+
+        Runs once per wall-clock second of output: also the retry of a lost file.
+        """
         if self._fd < 0:
-            return  # the next write opens it
+            self._reopen_or_drop_fd()
+            return
         try:
-            status = os.stat(self._path)
+            status = self._directory.stat(self._name)
         except OSError:
             self._reopen_or_drop_fd()
             return
@@ -254,22 +295,28 @@ class LogWriter:
             self._partial = min(self._partial, self._size)
 
     def _reopen_or_drop_fd(self) -> None:
-        """Open `path` afresh; if that fails, let go of the old file so writes report drops."""
+        """Open `path` afresh (its directory remade if gone); on failure let go of the old file.
+
+        Writes are then dropped, and reported with why, until the next check opens it.
+        """
         try:
+            self._directory.refresh()
             self._open()
-        except OSError:
+        except OSError as exc:
             if self._fd >= 0:
                 os.close(self._fd)
             self._fd = -1
+            self._lost = exc
+        else:
+            self._lost = None
 
     def _rotate(self, *, carry: bool) -> bool:
         """Start a fresh file, moving the begun line if `carry`; False if the old must go on."""
         line = self._read_begun_line() if carry else b""
         try:
             if self._backups:
-                shift_backups(self._path, self._backups)
-            truncate = 0 if self._backups else os.O_TRUNC
-            fd = os.open(self._path, _OPEN_FLAGS | truncate, _FILE_MODE)
+                shift_backups(self._directory, self._name, self._backups)
+            fd = self._directory.open_for_append(self._name, truncate=not self._backups)
         except OSError as exc:
             if self._on_error is not None:
                 self._on_error(f"cannot rotate {self._path}: {_describe(exc)}")
@@ -317,7 +364,9 @@ class LogWriter:
 
     def _emit(self, head: bytes, body: bytes | memoryview) -> None:
         """One write of head + body (usually one syscall); failures become drops."""
-        if self._fd < 0 and not self._open_for_write(len(head) + len(body)):
+        if self._fd < 0:
+            self._refuse_if_closed()
+            self._drop(len(head) + len(body), self._lost or OSError(errno.EBADF, "not open"))
             return
         try:
             written = os.writev(self._fd, (head, body)) if head else os.write(self._fd, body)
@@ -325,6 +374,8 @@ class LogWriter:
             self._drop(len(head) + len(body), exc)
             return
         self._size += written
+        if self._dropping:
+            self._resumed()
         if written < len(head) + len(body):
             self._emit_rest(head + bytes(body), written)
         elif body[-1] == _NEWLINE:
@@ -353,19 +404,19 @@ class LogWriter:
         if self._closed:
             raise ValueError(f"write to closed LogWriter for {self._path}")
 
-    def _open_for_write(self, nbytes: int) -> bool:
-        self._refuse_if_closed()
-        try:
-            self._open()
-        except OSError as exc:
-            self._drop(nbytes, exc)
-            return False
-        return True
-
     def _drop(self, nbytes: int, exc: OSError) -> None:
+        """Count lost bytes; report only the first loss of an episode."""
         self._dropped += nbytes
-        if self._on_drop is not None:
+        first = not self._dropping
+        self._dropping += nbytes
+        if first and self._on_drop is not None:
             self._on_drop(nbytes, f"cannot write {self._path}: {_describe(exc)}")
+
+    def _resumed(self) -> None:
+        """A write worked after drops: the episode ends, its total reported."""
+        lost, self._dropping = self._dropping, 0
+        if self._on_resume is not None:
+            self._on_resume(lost)
 
 
 def _begun_after(data: bytes, partial: int) -> int:
@@ -377,4 +428,6 @@ def _begun_after(data: bytes, partial: int) -> int:
 def _describe(exc: OSError) -> str:
     """ "ENOSPC (No space left on device)" — the errno name first, for grepping."""
     name = errno.errorcode.get(exc.errno or 0, "E?")
+    if exc.errno == errno.ELOOP:
+        return f"{name} (a symlink is in its place; not followed)"
     return f"{name} ({exc.strerror or exc})"

@@ -50,6 +50,7 @@ from corral._supervisor.config.kinds import (
 )
 from corral._supervisor.config.positions import KeyPath, format_key
 from corral._supervisor.config.sandbox import SANDBOX
+from corral._supervisor.config.sandbox_values import GROUP
 from corral._supervisor.config.settings import MIN_INTERVAL, Config, DaemonSettings, MetricsSettings
 from corral._supervisor.config.table import (
     Key,
@@ -186,6 +187,7 @@ DAEMON = Table(
             ),
         ),
         Key("log_timestamps", BOOLEAN, DaemonSettings),
+        Key("log_group", GROUP, DaemonSettings),
         Key("http_listen", ADDRESS, DaemonSettings),
         Key(
             "http_token_file",
@@ -266,6 +268,7 @@ def build_daemon(raw: object, config_file: str) -> DaemonSettings:
         log_dir=paths.log_dir,
         state_file=paths.state_file,
         log_timestamps=_get(values, "log_timestamps", True),
+        log_group=cast("str | int | None", values.get("log_group")),
         http_listen=listen,
         http_token=token,
     )

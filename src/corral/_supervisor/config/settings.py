@@ -26,6 +26,9 @@ class DaemonSettings:
     ends the programs still running there before starting its own (docs/daemon.md)."""
     log_timestamps: bool = True
     """Default for every program's logs.timestamps."""
+    log_group: str | int | None = None
+    """The group that may read the log files (they are 0640, in a 0750 directory when the
+    daemon creates it); unset, the daemon's own group, so only root reads them."""
     http_listen: str | None = None
     """Also serve the API on this TCP address ("127.0.0.1:9180"), for Prometheus and
     remote clients; every request must carry `Authorization: Bearer TOKEN`."""

@@ -7,12 +7,13 @@ root pid together with that process's start time (field 22 of /proc/PID/stat, in
 seconds since boot), so a pid reused by an unrelated process is never mistaken
 for it, and by the tree marker every member carries in its environment.
 
-Writes are atomic (a temporary file in the same directory, then rename; no
-fsync, see `write`) and the file is private (0600). However many instances change
-in one iteration of the event loop, the file is written once, two iterations
-later (so a restart due now spawns first and is in the record), on a thread of
-its own (so nothing on the loop waits for the disk): stopping a thousand
-instances does not write it a thousand times. A clean shutdown removes it; its
+Writes are atomic (a fresh, randomly named temporary file in the same
+directory, never one found there, then rename; no fsync, see `write`) and the
+file is private (0600). However many instances change in one iteration of the
+event loop, the file is written once, two iterations later (so a restart due now
+spawns first and is in the record), on a thread of its own (so nothing on the
+loop waits for the disk): stopping a thousand instances does not write it a
+thousand times. A clean shutdown removes it; its
 presence at start means the last daemon did not stop cleanly.
 """
 
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -182,18 +184,19 @@ def read(path: str) -> DaemonRecord | None:
 
 
 def write(path: str, record: DaemonRecord) -> None:
-    """Replace the state file atomically: temporary file (0600) in its directory, then rename.
+    """Replace the state file atomically: a fresh private temporary file, then rename.
 
-    No fsync: the file only matters while this boot lasts (a record from another boot
-    is never acted on), and rename is atomic against a crash of the daemon itself, so
-    the restart hot path does not wait for the disk.
+    The temporary file has a random name and is created with O_EXCL|O_NOFOLLOW
+    (0600): a name planted beforehand, a symlink to a root file included, makes the
+    open fail instead of being followed, and a new random name is tried. No fsync:
+    the file only matters while this boot lasts (a record from another boot is never
+    acted on), and rename is atomic against a crash of the daemon itself, so the
+    restart hot path does not wait for the disk.
     """
     directory = os.path.dirname(path) or "."
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd, temporary = _create_temporary(directory, os.path.basename(path))
     try:
         try:
-            os.fchmod(fd, 0o600)  # a leftover temporary file keeps its old mode otherwise
             os.write(fd, encode(record))
         finally:
             os.close(fd)
@@ -202,6 +205,23 @@ def write(path: str, record: DaemonRecord) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+_TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_TEMPORARY_TRIES = 8
+
+
+def _create_temporary(directory: str, base: str) -> tuple[int, str]:
+    """A new file `.BASE.RANDOM.tmp` in `directory`, open for writing, mode 0600."""
+    for _ in range(_TEMPORARY_TRIES - 1):
+        with contextlib.suppress(FileExistsError):
+            return _open_temporary(directory, base)
+    return _open_temporary(directory, base)  # a last try, whose FileExistsError propagates
+
+
+def _open_temporary(directory: str, base: str) -> tuple[int, str]:
+    temporary = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+    return os.open(temporary, _TEMPORARY_FLAGS, 0o600), temporary
 
 
 def remove(path: str) -> None:

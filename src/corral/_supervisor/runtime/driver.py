@@ -38,6 +38,8 @@ from corral._lifecycle.messages import (
 )
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
+from corral._observe.logs.directory import LogDirectory
+from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._platform import send_to_group
 from corral._process import tree as _tree
@@ -45,7 +47,7 @@ from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import launch
 from corral._supervisor.model.program import Program, log_file_name
-from corral._supervisor.runtime.output import FOLLOWER_QUEUE, OutputPump
+from corral._supervisor.runtime.output import OutputPump
 
 log = logging.getLogger("corral.daemon")
 
@@ -87,7 +89,7 @@ class InstanceDriver:
         *,
         reaper: OwningReaper,
         events: EventLog,
-        log_dir: str,
+        log_dir: LogDirectory,
     ) -> None:
         self.program = program
         self.index = index
@@ -110,8 +112,8 @@ class InstanceDriver:
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
         """Running sweeps and stop signals; made by the first, dropped when the last ends."""
-        self._followers: dict[str, set[asyncio.Queue[bytes | None]]] = {}
-        """`logs -f` queues by stream; a stream's entry exists only while someone follows."""
+        self._followers: dict[str, set[LogFollower]] = {}
+        """`logs -f` readers by stream; a stream's entry exists only while someone follows."""
         self._writers = self._open_logs(log_dir)
 
     def __repr__(self) -> str:
@@ -138,28 +140,32 @@ class InstanceDriver:
         """Bytes of output each stream's log could not write (a full disk), by stream name."""
         return {s: w.dropped_bytes for s, w in zip(STREAMS, self._writers, strict=True)}
 
-    def _open_logs(self, log_dir: str) -> tuple[LogWriter, ...]:
+    def _open_logs(self, log_dir: LogDirectory) -> tuple[LogWriter, ...]:
         """Each stream's writer; if one cannot be opened, those opened are closed again."""
         opened: list[LogWriter] = []
         try:
             for stream in STREAMS:
                 name = log_file_name(self.program.name, self.index, stream)
-                opened.append(self._open_log(stream, os.path.join(log_dir, name)))
+                opened.append(self._open_log(log_dir, stream, name))
         except BaseException:
             for writer in opened:
                 writer.close()
             raise
         return tuple(opened)
 
-    def _open_log(self, stream: str, path: str) -> LogWriter:
+    def _open_log(self, directory: LogDirectory, stream: str, name: str) -> LogWriter:
         logs = self.program.logs
+        path = os.path.join(directory.path, name)
+        out = stream == "stdout"
         try:
             return LogWriter(
                 path,
                 timestamps=logs.timestamps,
                 max_bytes=logs.max_bytes,
                 backups=logs.backups,
-                on_drop=self._stdout_dropped if stream == "stdout" else self._stderr_dropped,
+                on_drop=self._stdout_dropped if out else self._stderr_dropped,
+                on_resume=self._stdout_resumed if out else self._stderr_resumed,
+                directory=directory,
             )
         except OSError as exc:
             raise CorralError(f"{self.name}: cannot open its log {path}: {exc.strerror}") from exc
@@ -314,10 +320,22 @@ class InstanceDriver:
     # Bound methods rather than a closure per writer: a closure and its cells cost
     # about 0.3 KiB per instance, a bound method 64 bytes.
     def _stdout_dropped(self, nbytes: int, reason: str) -> None:
-        self._events.emit("log.dropped", self.name, stream="stdout", bytes=nbytes, reason=reason)
+        self._dropped("stdout", nbytes, reason)
 
     def _stderr_dropped(self, nbytes: int, reason: str) -> None:
-        self._events.emit("log.dropped", self.name, stream="stderr", bytes=nbytes, reason=reason)
+        self._dropped("stderr", nbytes, reason)
+
+    def _dropped(self, stream: str, nbytes: int, reason: str) -> None:
+        """Output is being lost (one event per episode, see LogWriter): a warning."""
+        self._events.emit(
+            "log.dropped", self.name, level="warning", stream=stream, bytes=nbytes, reason=reason
+        )
+
+    def _stdout_resumed(self, nbytes: int) -> None:
+        self._events.emit("log.resumed", self.name, stream="stdout", dropped=nbytes)
+
+    def _stderr_resumed(self, nbytes: int) -> None:
+        self._events.emit("log.resumed", self.name, stream="stderr", dropped=nbytes)
 
     # -- sandbox --------------------------------------------------------------
 
@@ -331,20 +349,20 @@ class InstanceDriver:
 
     # -- followers ------------------------------------------------------------
 
-    def follow(self, stream: str) -> asyncio.Queue[bytes | None]:
-        """A queue that receives every new chunk of `stream` until `unfollow`."""
+    def follow(self, stream: str) -> LogFollower:
+        """A follower that receives every new chunk of `stream` until `unfollow` (or cut off)."""
         if stream not in STREAMS:
             raise KeyError(stream)
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(FOLLOWER_QUEUE)
-        self._followers.setdefault(stream, set()).add(queue)
-        return queue
+        follower = LogFollower()
+        self._followers.setdefault(stream, set()).add(follower)
+        return follower
 
-    def unfollow(self, stream: str, queue: asyncio.Queue[bytes | None]) -> None:
-        """Stop sending chunks to `queue`."""
-        queues = self._followers.get(stream)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
+    def unfollow(self, stream: str, follower: LogFollower) -> None:
+        """Stop sending chunks to `follower`."""
+        followers = self._followers.get(stream)
+        if followers is not None:
+            followers.discard(follower)
+            if not followers:
                 del self._followers[stream]
 
     def reopen_logs(self) -> int:
@@ -369,7 +387,7 @@ class InstanceDriver:
         self._pumps = ()
         for writer in self._writers:
             writer.close()
-        for queues in self._followers.values():
-            for queue in queues:
-                queue.put_nowait(None)
+        for followers in self._followers.values():
+            for follower in followers:
+                follower.end()
         self._followers.clear()

@@ -3,27 +3,21 @@
 Each instance stream is read by the shared `PipeReader` (`_process/reading.py`: its
 read policy, 64 KiB reads, up to four per wakeup while a flood lasts, is written
 there once). `OutputPump` is the sink: bytes go to the LogWriter as they arrive
-(nothing is held back), then to any `logs -f` followers. A follower that cannot keep
-up is disconnected with a notice rather than let its queue grow without bound; the
-log file never loses a byte to a slow follower.
+(nothing is held back), then to any `logs -f` followers. A follower that falls
+`FOLLOWER_BYTES` (1 MiB) behind is cut off and dropped (`_observe/logs/follower.py`)
+rather than let its queue grow; the log file never loses a byte to a slow follower.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 
+from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._process.reading import READ_SIZE, READS_PER_WAKEUP, PipeReader
 
-__all__ = ["FOLLOWER_QUEUE", "OVERFLOW", "READS_PER_WAKEUP", "READ_SIZE", "OutputPump"]
-
-FOLLOWER_QUEUE = 1024
-"""Chunks a follower may lag behind before it is cut off."""
-
-OVERFLOW = b""
-"""Sentinel put in a follower's queue when it fell behind and was cut off."""
+__all__ = ["READS_PER_WAKEUP", "READ_SIZE", "OutputPump"]
 
 
 class OutputPump:
@@ -36,12 +30,12 @@ class OutputPump:
         loop: asyncio.AbstractEventLoop,
         fd: int,
         writer: LogWriter,
-        followers: Mapping[str, set[asyncio.Queue[bytes | None]]],
+        followers: Mapping[str, set[LogFollower]],
         stream: str,
     ) -> None:
         self._writer = writer
         self._followers = followers
-        """The instance's follower queues by stream, looked up per chunk (usually empty)."""
+        """The instance's followers by stream, looked up per chunk (usually none)."""
         self._stream = stream
         self._reader = PipeReader(loop, fd, self)
 
@@ -53,10 +47,11 @@ class OutputPump:
     def data(self, chunk: bytes) -> None:
         """A chunk read from the pipe: into the log, then to each follower."""
         self._writer.write(chunk)
-        queues = self._followers.get(self._stream)
-        if queues:
-            for queue in tuple(queues):
-                _offer(queue, chunk, queues)
+        followers = self._followers.get(self._stream)
+        if followers:
+            for follower in tuple(followers):
+                if not follower.offer(chunk):  # cut off: it fell too far behind
+                    followers.discard(follower)
 
     def eof(self) -> None:
         """The pipe is done: end a last partial line in the log."""
@@ -65,19 +60,3 @@ class OutputPump:
     def close(self) -> None:
         """Stop reading: at EOF, or when the daemon gives up on a stray writer."""
         self._reader.close()
-
-
-def _offer(
-    queue: asyncio.Queue[bytes | None], chunk: bytes, followers: set[asyncio.Queue[bytes | None]]
-) -> None:
-    try:
-        queue.put_nowait(chunk)
-    except asyncio.QueueFull:
-        followers.discard(queue)
-        _drain_one(queue)
-        queue.put_nowait(OVERFLOW)
-
-
-def _drain_one(queue: asyncio.Queue[bytes | None]) -> None:
-    with contextlib.suppress(asyncio.QueueEmpty):
-        queue.get_nowait()

@@ -25,9 +25,11 @@ from corral._errors import CorralError
 from corral._lifecycle.messages import StartRequested, Step, StopRequested
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
+from corral._observe.logs.directory import LogDirectory
+from corral._platform.sandbox_names import lookup_group
 from corral._process import tree as _tree
 from corral._process.reaper import OwningReaper
-from corral._supervisor.config.load import Config
+from corral._supervisor.config.load import Config, DaemonSettings
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.targets import resolve_targets
@@ -57,12 +59,13 @@ class Supervisor:
         self.config = config
         self.events = events
         self.reaper = reaper
-        self._log_dir = config.daemon.log_dir
-        """[daemon] settings take effect at the next daemon start, log_dir too."""
         self._turns = Turns()
         self._closing = False
         self.programs: dict[str, Program] = {}
         self.drivers: dict[str, InstanceDriver] = {}
+        self.log_dir = _open_log_dir(config.daemon)
+        """The log directory, held open: every instance's logs are opened through it.
+        [daemon] settings take effect at the next daemon start, log_dir too."""
         for driver in self._build(config.programs):
             self.drivers[driver.name] = driver
         self.programs = {program.name: program for program in config.programs}
@@ -75,7 +78,7 @@ class Supervisor:
         """
         built: list[InstanceDriver] = []
         make = functools.partial(
-            InstanceDriver, reaper=self.reaper, events=self.events, log_dir=self._log_dir
+            InstanceDriver, reaper=self.reaper, events=self.events, log_dir=self.log_dir
         )
         try:
             for program in programs:
@@ -137,6 +140,7 @@ class Supervisor:
         await self._turns.until_no_exclusive()
         outcomes = await self._stop(list(self.drivers))
         await asyncio.gather(*(d.close() for d in self.drivers.values()))
+        self.log_dir.close()
         return outcomes
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
@@ -244,6 +248,22 @@ class _Gate:
         self._left -= 1
         if not self._left:
             self.done.set_result(None)
+
+
+def log_group_id(daemon: DaemonSettings) -> int:
+    """The gid of `[daemon] log_group`; -1 (the daemon's own group) when unset or gone."""
+    group = None if daemon.log_group is None else lookup_group(daemon.log_group)
+    return -1 if group is None else group
+
+
+def _open_log_dir(daemon: DaemonSettings) -> LogDirectory:
+    """The [daemon] log_dir, open; its files 0640 with `log_group` (the daemon's own if unset)."""
+    try:
+        return LogDirectory(daemon.log_dir, group=log_group_id(daemon))
+    except OSError as exc:
+        raise CorralError(
+            f"cannot open the log directory {daemon.log_dir}: {exc.strerror}"
+        ) from exc
 
 
 def _rejection(step: Step | None) -> str | None:
