@@ -129,7 +129,7 @@ def test_feed_returns_the_step_of_its_input_and_of_nothing_queued_behind_it(
     )
 
 
-def test_the_group_a_root_leaves_behind_is_killed_by_the_exit_step_not_by_a_sweep(
+def test_the_group_a_root_leaves_behind_dies_with_it_and_backoff_lets_the_swept_tree_go(
     tmp_path: Path, log_dir: LogDirectory
 ) -> None:
     fifo = tmp_path / "go"
@@ -167,4 +167,4 @@ def test_the_group_a_root_leaves_behind_is_killed_by_the_exit_step_not_by_a_swee
 
     state, kept = asyncio.run(scenario(), debug=True)
     assert state is S.BACKOFF
-    assert kept, "BACKOFF emits no Sweep: the tree stays named until the instance rests"
+    assert not kept, "BACKOFF sweeps the old tree: the restart must not leave its strays"
