@@ -25,6 +25,7 @@ from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError
 from corral._observe.events import Event, EventLog
 from corral._platform import become_subreaper, close_on_exec_inherited
+from corral._platform.posix.rlimits import raise_nofile_to_hard
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
@@ -65,6 +66,7 @@ async def _serve(config: Config, out: TextIO) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
+    raise_nofile_to_hard()  # our programs still start at the soft limit we were given
     os.makedirs(config.daemon.log_dir, exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.state_file), exist_ok=True)
