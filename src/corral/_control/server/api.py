@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import TypeVar, cast
 
 from corral._control.server import openapi
 from corral._control.server.event_stream import (
@@ -51,6 +51,7 @@ from corral._supervisor.runtime.supervisor import Outcome
 from corral._supervisor.view import InstanceView, to_json
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+_T = TypeVar("_T")
 
 MAX_TARGETS = 4096
 """Distinct names one request may give (targets, `names=`): more is a 400, since each
@@ -205,9 +206,13 @@ def _object(request: Request) -> dict[str, object]:
 
 def _targets(request: Request) -> list[str]:
     targets = _object(request).get("targets")
-    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+    try:  # repeats dropped before the type check: 140,000 "all" are checked once
+        distinct = _distinct("'targets'", targets) if isinstance(targets, list) else None
+    except TypeError:  # an unhashable item: a list or an object
+        distinct = None
+    if distinct is None or not all(isinstance(t, str) for t in distinct):
         raise HttpError(400, "body needs 'targets': a list of names (web:0, web, all)")
-    return _distinct("'targets'", cast(list[str], targets))
+    return cast(list[str], distinct)
 
 
 def _names_query(request: Request) -> list[str]:
@@ -215,7 +220,7 @@ def _names_query(request: Request) -> list[str]:
     return _distinct("query names", [n for n in names if n])
 
 
-def _distinct(what: str, names: list[str]) -> list[str]:
+def _distinct(what: str, names: list[_T]) -> list[_T]:
     """`names` with repeats dropped (first kept); more than MAX_TARGETS distinct is a 400."""
     distinct = list(dict.fromkeys(names))
     if len(distinct) > MAX_TARGETS:
