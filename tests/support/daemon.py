@@ -29,6 +29,7 @@ from typing import Any, cast
 import corral
 from corral._control.client import Client
 from corral._control.detach import wait_ready
+from corral.sandbox import Sandbox
 from tests.support.events import EventWatch
 from tests.support.guarded_daemon import REPORT_VARIABLE
 from tests.support.waiting import DEADLINE
@@ -101,12 +102,16 @@ class Daemon:
         head += self.daemon_keys
         self.config.write_text(head + "\n" + textwrap.dedent(programs))
 
-    def start(self, *, leak_fds: tuple[int, ...] = ()) -> None:
+    def start(
+        self, *, leak_fds: tuple[int, ...] = (), nofile: tuple[int, int] | None = None
+    ) -> None:
         """Start the daemon and return once its API answers.
 
         `leak_fds` are passed to the daemon without close-on-exec, as a careless
-        launcher (a shell, a parent with an open socket) would.
+        launcher (a shell, a parent with an open socket) would. `nofile` is the
+        (soft, hard) RLIMIT_NOFILE it is started with (a launcher's limit).
         """
+        limits = None if nofile is None else Sandbox(rlimits={"nofile": nofile})
         read, write = os.pipe()
         _UNCHECKED_REPORTS.add(self.loop_report)
         try:
@@ -116,6 +121,7 @@ class Daemon:
                 pass_fds=[write, *leak_fds],
                 stdout=corral.File(str(self.output)),
                 stderr="merge",
+                sandbox=limits,
             )
         finally:
             os.close(write)
@@ -223,11 +229,19 @@ class Daemon:
 
 @contextmanager
 def running_daemon(
-    workdir: Path, programs: str, daemon_keys: str = "", *, report_known: Iterable[str] = ()
+    workdir: Path,
+    programs: str,
+    daemon_keys: str = "",
+    *,
+    report_known: Iterable[str] = (),
+    nofile: tuple[int, int] | None = None,
 ) -> Iterator[Daemon]:
-    """A started daemon that is shut down (and proven gone) when the block ends."""
+    """A started daemon that is shut down (and proven gone) when the block ends.
+
+    `nofile` is the (soft, hard) RLIMIT_NOFILE the daemon is started with.
+    """
     daemon = Daemon(workdir, programs, daemon_keys, report_known=report_known)
-    daemon.start()
+    daemon.start(nofile=nofile)
     try:
         yield daemon
     except BaseException:

@@ -27,6 +27,7 @@ from corral._errors import ConfigError, CorralError, UnsafeDirectory
 from corral._observe.events import Event, EventLog
 from corral._observe.logs.directory import DIRECTORY_MODE
 from corral._platform import become_subreaper, close_on_exec_inherited, ensure_directory
+from corral._platform.posix.rlimits import raise_nofile_to_hard
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
@@ -88,6 +89,7 @@ async def _serve(config: Config, out: TextIO) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
+    raise_nofile_to_hard()  # our programs still start at the soft limit we were given
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
     reaper = OwningReaper()

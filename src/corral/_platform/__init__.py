@@ -32,6 +32,7 @@ from corral._platform.posix.exits import (
     reap_any,
 )
 from corral._platform.posix.groups import send_to_group, send_to_pid
+from corral._platform.posix.rlimits import children_nofile
 from corral._platform.posix.signals import parse_signal, signal_name
 from corral._platform.posix.sockets import max_unix_socket_path
 from corral._platform.posix.trust import ensure_directory
@@ -123,11 +124,11 @@ def spawn(
     new_session: bool,
 ) -> int:
     """Start `path` without forking the interpreter; raises OSError on failure."""
-    if cwd is None:
+    if cwd is None and children_nofile() is None:
         return _posix_spawn.spawn(
             path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
         )
-    if _features.has(Feature.SPAWN_CHDIR):
+    if cwd is None or _features.has(Feature.SPAWN_CHDIR):  # also a daemon's raised NOFILE
         from corral._platform.linux.spawn_chdir import spawn_in
 
         return spawn_in(

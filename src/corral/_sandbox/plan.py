@@ -119,6 +119,10 @@ def _plan_rlimits(sandbox: Sandbox, result: Plan) -> None:
         hard = rlimits.INFINITY if limit.hard is None else limit.hard
         result.add("limits", f"rlimit {name}", _bind(rlimits.set_limit, name, soft, hard))
         result.limits[f"rlimit.{name}"] = [limit.soft, limit.hard]
+    inherited = rlimits.children_nofile()  # a daemon's programs get back the limit it had
+    if inherited is not None and "nofile" not in sandbox.rlimit_table:
+        step = _bind(rlimits.set_limit, "nofile", *inherited)
+        result.add("limits", "rlimit nofile", step)
 
 
 def _plan_identity(identity: Identity, result: Plan, *, keeps_caps: bool) -> None:

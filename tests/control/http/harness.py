@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from corral._control.server.http import (
     HttpError,
     HttpServer,
+    Limits,
     Request,
     Response,
     Router,
@@ -46,9 +47,11 @@ class ServerHarness:
         """Set an asyncio event from the test thread."""
         self.loop.call_soon_threadsafe(event.set)
 
-    def serve_unix(self, router: Router, path: str, *, max_body: int = 1 << 20) -> HttpServer:
-        """A server listening on the unix socket `path`."""
-        server = HttpServer(router, max_body=max_body)
+    def serve_unix(
+        self, router: Router, path: str, *, max_body: int = 1 << 20, limits: Limits | None = None
+    ) -> HttpServer:
+        """A server listening on the unix socket `path` (with `limits`, else the defaults)."""
+        server = HttpServer(router, max_body=max_body, limits=limits or Limits())
         self.servers.append(server)
         self.run(server.listen_unix(path))
         return server

@@ -36,3 +36,56 @@ def test_query_numbers_are_plain_digits_and_any_size_of_since_is_answered(
             400,
             "since '-3' must be an event seq (a whole number >= 0)",
         )
+
+
+def _raw(daemon_socket: str, request: bytes) -> bytes:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(30)
+        sock.connect(daemon_socket)
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_numbers_past_what_python_parses_are_400s_not_500s(tmp_path: Path) -> None:
+    huge = "9" * 5000  # int() refuses more than 4300 digits with a ValueError
+    with running_daemon(tmp_path, PROGRAMS) as daemon:
+        with pytest.raises(ApiError) as lines:
+            daemon.call("GET", "/logs/web:0", lines=huge)
+        payload = '{"targets": ["web"], "n": ' + huge + "}"
+        post = f"POST /v1/start HTTP/1.1\r\nHost: x\r\nContent-Length: {len(payload)}\r\n"
+        body = _raw(daemon.socket, f"{post}Connection: close\r\n\r\n{payload}".encode())
+        head = f"GET /v1/events?follow=1 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: {huge}\r\n"
+        resumed = _raw(daemon.socket, (head + "Connection: close\r\n\r\n").encode())
+    assert (lines.value.status, lines.value.message) == (
+        400,
+        "query lines has 5000 digits; at most 64",
+    )
+    assert body.startswith(b"HTTP/1.1 400 ")
+    assert body.endswith(b'"the request body has a number of more than 4300 digits"}}')
+    assert resumed.startswith(b"HTTP/1.1 400 ")
+    assert b"must be an event seq (a whole number >= 0)" in resumed
+
+
+def test_targets_count_once_each_and_are_bounded(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, PROGRAMS) as daemon:
+        reply = daemon.call("POST", "/start", {"targets": ["all"] * 140_000})  # about 1 MB
+        assert [row["name"] for row in reply["results"]] == ["web:0"]
+        many = [f"web:{n}" for n in range(4097)]
+        with pytest.raises(ApiError) as targets:
+            daemon.call("POST", "/stop", {"targets": many})
+        with pytest.raises(ApiError) as names:
+            daemon.call("GET", "/status", names=",".join(many))
+        assert daemon.state("web:0") == "RUNNING"
+    assert (targets.value.status, targets.value.message) == (
+        400,
+        "too many targets: 'targets' holds 4097 distinct names; at most 4096",
+    )
+    assert (names.value.status, names.value.message) == (
+        400,
+        "too many targets: query names holds 4097 distinct names; at most 4096",
+    )

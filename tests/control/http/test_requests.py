@@ -136,7 +136,7 @@ def test_client_keeps_one_connection_for_many_requests(
         assert client.request("GET", "/v1/hello") == {"hello": "world"}
         assert repr(client) == f"<Client {sock_path} kept=True streams=0>"
     assert server.accepted == 1
-    closed = f"<HttpServer {sock_path} connections=0 accepted=1>"
+    closed = f"<HttpServer {sock_path} connections=0 accepted=1 refused=0>"
     wait_until(lambda: repr(server) == closed, what="the server to see the hang-up")
 
 

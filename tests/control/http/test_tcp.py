@@ -42,7 +42,7 @@ def test_a_missing_or_wrong_token_is_401(harness: ServerHarness, token: str | No
 
 def test_bound_to_the_loopback_address_only(harness: ServerHarness) -> None:
     server, port = _serve_tcp(harness)
-    assert repr(server) == f"<HttpServer 127.0.0.1:{port} connections=0 accepted=0>"
+    assert repr(server) == f"<HttpServer 127.0.0.1:{port} connections=0 accepted=0 refused=0>"
     # 127.0.0.2 is loopback too; it answers only if the listener took every address.
     elsewhere = Client(tcp=("127.0.0.2", port), token=TOKEN)
     with elsewhere, pytest.raises(DaemonUnavailable) as caught:

@@ -33,7 +33,7 @@ def test_close_removes_the_socket_file(harness: ServerHarness, sock_path: str) -
     server = harness.serve_unix(demo_router(), sock_path)
     harness.run(server.close())
     assert not os.path.exists(sock_path)
-    assert repr(server) == f"<HttpServer {sock_path} closed accepted=0>"
+    assert repr(server) == f"<HttpServer {sock_path} closed accepted=0 refused=0>"
 
 
 def test_stale_socket_file_is_replaced(harness: ServerHarness, sock_path: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import TypeVar, cast
 
 from corral._control.server import openapi
 from corral._control.server.event_stream import (
@@ -23,6 +23,7 @@ from corral._control.server.event_stream import (
     resume_point,
 )
 from corral._control.server.http import (
+    MAX_DIGITS,
     HttpError,
     Request,
     Response,
@@ -51,6 +52,11 @@ from corral._supervisor.runtime.supervisor import Outcome
 from corral._supervisor.view import InstanceView, to_json
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+_T = TypeVar("_T")
+
+MAX_TARGETS = 4096
+"""Distinct names one request may give (targets, `names=`): more is a 400, since each
+costs a lookup on the loop; repeats count once ("all" sent 140,000 times is one "all")."""
 
 
 def build_router(
@@ -113,11 +119,10 @@ class _Routes:
         self.streams = streams
 
     async def status(self, request: Request) -> Response:
-        names = [n for n in request.query.get("names", "").split(",") if n]
-        return Response.json(to_json(self.ops.status(names)))
+        return Response.json(to_json(self.ops.status(_names_query(request))))
 
     async def metrics(self, request: Request) -> Response:
-        names = [n for n in request.query.get("names", "").split(",") if n]
+        names = _names_query(request)
         view = self.ops.metrics(names)
         sampler = view.daemon.sampler
         reply = MetricsReply(
@@ -202,9 +207,28 @@ def _object(request: Request) -> dict[str, object]:
 
 def _targets(request: Request) -> list[str]:
     targets = _object(request).get("targets")
-    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+    try:  # repeats dropped before the type check: 140,000 "all" are checked once
+        distinct = _distinct("'targets'", targets) if isinstance(targets, list) else None
+    except TypeError:  # an unhashable item: a list or an object
+        distinct = None
+    if distinct is None or not all(isinstance(t, str) for t in distinct):
         raise HttpError(400, "body needs 'targets': a list of names (web:0, web, all)")
-    return cast(list[str], targets)
+    return cast(list[str], distinct)
+
+
+def _names_query(request: Request) -> list[str]:
+    names = request.query.get("names", "").split(",")
+    return _distinct("query names", [n for n in names if n])
+
+
+def _distinct(what: str, names: list[_T]) -> list[_T]:
+    """`names` with repeats dropped (first kept); more than MAX_TARGETS distinct is a 400."""
+    distinct = list(dict.fromkeys(names))
+    if len(distinct) > MAX_TARGETS:
+        message = f"too many targets: {what} holds {len(distinct)} distinct names"
+        message += f"; at most {MAX_TARGETS}"
+        raise HttpError(400, message)
+    return distinct
 
 
 def _int_query(request: Request, key: str, default: int) -> int:
@@ -213,6 +237,8 @@ def _int_query(request: Request, key: str, default: int) -> int:
         return default
     if not (raw.isascii() and raw.removeprefix("-").isdigit()):  # int() also takes "1_0", "٣"
         raise HttpError(400, f"query {key}={raw!r} must be a whole number")
+    if len(raw) > MAX_DIGITS:
+        raise HttpError(400, f"query {key} has {len(raw)} digits; at most {MAX_DIGITS}")
     value = int(raw)
     if value < 0:
         raise HttpError(400, f"query {key} must be >= 0")

@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from corral._control.server.http import HttpError, Request, StreamingResponse
+from corral._control.server.http import MAX_DIGITS, HttpError, Request, StreamingResponse
 from corral._control.sse import comment, message
 from corral._control.wire import EventJSON
 from corral._errors import InvalidSpec
@@ -93,8 +93,8 @@ def resume_point(request: Request, default: int) -> int:
 
 
 def _seq(name: str, raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()):  # isdigit() alone takes "٣" and "²"
-        raise HttpError(400, f"{name} {raw!r} must be an event seq (a whole number >= 0)")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_DIGITS:
+        raise HttpError(400, f"{name} {raw[:80]!r} must be an event seq (a whole number >= 0)")
     return int(raw)
 
 

@@ -5,6 +5,12 @@ this module builds the same call by hand: file actions (dup2 pairs, then chdir)
 and attributes (process group or session, default dispositions, empty mask). The
 flag values are those of glibc and musl, which agree (spawn.h). posix_spawn
 returns an errno rather than setting it.
+
+A daemon that raised its RLIMIT_NOFILE spawns through here too, with or without a
+directory: glibc's posix_spawn_file_actions_adddup2 refuses an fd at or above the
+soft limit (EBADF), so os.posix_spawn, which adds its actions inside the one call,
+cannot spawn with the limit lowered; here the actions are built first, and only the
+posix_spawn call itself runs at the programs' limit (posix/rlimits.py).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from corral._platform import libc
+from corral._platform.posix.rlimits import inherited_nofile_for_spawn
 from corral._platform.posix.spawn import SIGNALS_TO_DEFAULT
 
 _SETPGROUP = 0x02
@@ -33,12 +40,12 @@ def spawn_in(
     argv: Sequence[str],
     env: Mapping[bytes, bytes],
     *,
-    cwd: str,
+    cwd: str | None,
     fd_map: Sequence[tuple[int, int]],
     pgroup: int | None,
     new_session: bool,
 ) -> int:
-    """posix_spawn `path` inside `cwd`; raises OSError with the errno posix_spawn gave."""
+    """posix_spawn `path` (inside `cwd`); raises OSError with the errno posix_spawn gave."""
     c = libc.handle()
     actions, attr = _FileActions(), _Attr()
     c.posix_spawn_file_actions_init(actions)
@@ -46,19 +53,17 @@ def spawn_in(
     try:
         for src, dst in fd_map:
             _ok(c.posix_spawn_file_actions_adddup2(actions, src, dst))
-        _ok(c.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd)))
+        if cwd is not None:
+            _ok(c.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd)))
         _set_attributes(c, attr, pgroup, new_session)
         pid = ctypes.c_int(0)
-        _ok(
-            c.posix_spawn(
-                ctypes.byref(pid),
-                os.fsencode(path),
-                actions,
-                attr,
-                _strings([os.fsencode(a) for a in argv]),
-                _strings([k + b"=" + v for k, v in env.items()]),
+        args = _strings([os.fsencode(a) for a in argv])
+        environment = _strings([k + b"=" + v for k, v in env.items()])
+        with inherited_nofile_for_spawn():
+            err = c.posix_spawn(
+                ctypes.byref(pid), os.fsencode(path), actions, attr, args, environment
             )
-        )
+        _ok(err)
         return pid.value
     finally:
         c.posix_spawn_file_actions_destroy(actions)

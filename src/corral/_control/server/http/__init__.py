@@ -11,7 +11,9 @@ handler), `connection` (h11 over one client's streams), `server` (the listeners)
 
 from __future__ import annotations
 
+from corral._control.server.http.admission import Limits
 from corral._control.server.http.messages import (
+    MAX_DIGITS,
     Handler,
     Headers,
     HttpError,
@@ -24,10 +26,12 @@ from corral._control.server.http.router import Router
 from corral._control.server.http.server import HttpServer
 
 __all__ = [
+    "MAX_DIGITS",
     "Handler",
     "Headers",
     "HttpError",
     "HttpServer",
+    "Limits",
     "Request",
     "Response",
     "Router",

@@ -3,6 +3,12 @@
 A connection serves requests in turn (keep-alive); a malformed, oversized or
 unauthenticated request is answered and the connection closed. Streaming bodies are
 sent chunked while the client's side is watched for a hang-up.
+
+Time bounds (`Limits`): a request must arrive whole within `header_timeout` of its
+first byte (the first one: of the accept), a keep-alive connection may wait
+`idle_timeout` for its next, and a whole response may wait as long for the client to
+take it; past them the connection is closed without a reply. After each response the
+loop is yielded to, so a client that pipelines requests cannot hold it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import h11
 
+from corral._control.server.http.admission import DEFAULT_LIMITS, Limits
 from corral._control.server.http.messages import (
     Headers,
     HttpError,
@@ -47,12 +54,24 @@ class Connection:
     _writer: asyncio.StreamWriter
     _token: bytes | None
     _conn: h11.Connection = field(default_factory=lambda: h11.Connection(h11.SERVER))
+    _limits: Limits = DEFAULT_LIMITS
+    _deadline: float = 0.0
+    """When the request being waited for (or the response being taken) times out."""
+    _idle: bool = False
+    """Waiting for a keep-alive connection's next request to begin."""
 
-    async def serve(self) -> None:
+    async def serve(self, limits: Limits = DEFAULT_LIMITS) -> None:
         """Serve requests until either side ends the connection; never raises."""
+        self._limits = limits
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + limits.header_timeout
         try:
             while await self._serve_one():
                 self._conn.start_next_cycle()
+                await asyncio.sleep(0)  # a pipelining client must not hold the loop
+                self._deadline, self._idle = loop.time() + limits.idle_timeout, True
+        except _TimedOut as exc:
+            _log.debug("connection closed: %s", exc)
         except OSError as exc:
             _log.debug("connection ended by the peer: %r", exc)
         except Exception:
@@ -89,7 +108,20 @@ class Connection:
                 raise h11.LocalProtocolError("read out of turn")  # a bug of ours, not the peer's
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
-            self._conn.receive_data(await self._reader.read(_READ_SIZE))
+            self._conn.receive_data(await self._receive())
+
+    async def _receive(self) -> bytes:
+        """The next bytes of a request, within its deadline (a new one when it begins)."""
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                data = await self._reader.read(_READ_SIZE)
+        except TimeoutError:
+            what = "no request" if self._idle else "the request did not arrive whole"
+            raise _TimedOut(what) from None
+        if self._idle and data:
+            self._idle = False
+            self._deadline = asyncio.get_running_loop().time() + self._limits.header_timeout
+        return data
 
     async def _read_request(self, event: h11.Request) -> Request:
         headers: dict[str, str] = {}
@@ -126,7 +158,11 @@ class Connection:
     async def _send(self, response: Response) -> None:
         length = ("content-length", str(len(response.body)))
         head = _head(response.status, response.content_type, (*response.headers, length))
-        await self._write(head, h11.Data(data=response.body), h11.EndOfMessage())
+        try:
+            async with asyncio.timeout(self._limits.idle_timeout):
+                await self._write(head, h11.Data(data=response.body), h11.EndOfMessage())
+        except TimeoutError:
+            raise _TimedOut("the client did not take its response") from None
 
     async def _send_closing(self, error: HttpError) -> None:
         """Answer an unusable request, then close without resetting the reply away."""
@@ -181,6 +217,10 @@ class Connection:
             if data:
                 self._writer.write(data)
         await self._writer.drain()
+
+
+class _TimedOut(Exception):
+    """A client took longer than `Limits` allow; the connection is closed without a reply."""
 
 
 def _head(status: int, content_type: str, extra: Headers) -> h11.Response:

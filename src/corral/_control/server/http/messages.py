@@ -11,6 +11,9 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+MAX_DIGITS = 64
+"""Digits a number given in a query or header may have (Python parses at most 4,300)."""
+
 Headers = tuple[tuple[str, str], ...]
 StreamBody = AsyncIterator[bytes]
 """The body of a streaming response: each item is sent as one chunk as soon as it comes."""
@@ -37,6 +40,9 @@ class Request:
         try:
             return json.loads(self.body)
         except ValueError as exc:
+            if str(exc).startswith("Exceeds the limit"):  # int(): sys.get_int_max_str_digits()
+                message = "the request body has a number of more than 4300 digits"
+                raise HttpError(400, message) from None
             raise HttpError(400, f"the request body is not valid JSON: {exc}") from None
         except RecursionError:  # [[[[... nested past the parser's stack: ours to refuse
             raise HttpError(400, "the request body is JSON nested too deeply") from None

@@ -1,4 +1,8 @@
-"""HttpServer: listens on unix sockets (0600) and TCP (bearer token), one task per connection."""
+"""HttpServer: listens on unix sockets (0600) and TCP (bearer token), one task per connection.
+
+Each accepted connection passes `Admission` first (caps in total and per peer, fds kept
+in reserve); one that does not is answered with a 503 and closed at once.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,13 @@ import os
 from functools import partial
 from typing import Any
 
+from corral._control.server.http.admission import (
+    DEFAULT_LIMITS,
+    Admission,
+    Limits,
+    peer_of,
+    refusal_bytes,
+)
 from corral._control.server.http.connection import Connection
 from corral._control.server.http.messages import HttpError, Request, Response, StreamingResponse
 from corral._control.server.http.router import Router
@@ -20,11 +31,15 @@ _log = logging.getLogger("corral.control.http")
 class HttpServer:
     """Serves a `Router` on any number of unix and TCP listeners until `close()`."""
 
-    def __init__(self, router: Router, *, max_body: int = 1 << 20) -> None:
+    def __init__(
+        self, router: Router, *, max_body: int = 1 << 20, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.router = router
         self.max_body = max_body
+        self.limits = limits
         self.accepted = 0
         """Connections accepted so far (keep-alive shows as one per client)."""
+        self.admission = Admission(limits)
         self._servers: list[asyncio.Server] = []
         self._unix: list[tuple[str, int]] = []
         self._tcp: list[str] = []
@@ -34,7 +49,8 @@ class HttpServer:
     def __repr__(self) -> str:
         where = " ".join([*(path for path, _ in self._unix), *self._tcp]) or "-"
         state = "closed" if self._closing else f"connections={len(self._tasks)}"
-        return f"<HttpServer {where} {state} accepted={self.accepted}>"
+        refused = self.admission.refused
+        return f"<HttpServer {where} {state} accepted={self.accepted} refused={refused}>"
 
     async def listen_unix(self, path: str) -> None:
         """Listen on a unix socket only our user may open (0600, set by umask at bind).
@@ -97,9 +113,22 @@ class HttpServer:
         if self._closing or task is None:
             writer.close()
             return
+        sock = writer.get_extra_info("socket")
+        try:
+            peer = peer_of(sock)
+        except OSError:  # gone already
+            writer.close()
+            return
+        refusal = self.admission.admit(peer, sock.fileno())
+        if refusal is not None:
+            writer.write(refusal_bytes(refusal))
+            writer.close()  # the transport sends what it holds, then closes: the fd is freed
+            return
         self._tasks.add(task)
         self.accepted += 1
         try:
-            await Connection(self.respond, self.max_body, reader, writer, token).serve()
+            connection = Connection(self.respond, self.max_body, reader, writer, token)
+            await connection.serve(self.limits)
         finally:
+            self.admission.release(peer)
             self._tasks.discard(task)
