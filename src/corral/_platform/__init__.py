@@ -32,7 +32,7 @@ from corral._platform.posix.exits import (
     reap_any,
 )
 from corral._platform.posix.groups import send_to_group, send_to_pid
-from corral._platform.posix.rlimits import children_nofile
+from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
 from corral._platform.posix.sockets import max_unix_socket_path
 from corral._platform.posix.trust import ensure_directory
@@ -124,10 +124,15 @@ def spawn(
     new_session: bool,
 ) -> int:
     """Start `path` without forking the interpreter; raises OSError on failure."""
-    if cwd is None and children_nofile() is None:
-        return _posix_spawn.spawn(
-            path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
-        )
+    nofile = children_nofile()
+    if cwd is None and (nofile is None or all(fd < nofile[0] for fd, _ in fd_map)):
+        # glibc checks each dup2 source against the soft limit when the call builds
+        # its file actions: below the programs' limit, lowering ours around the call
+        # is enough, and costs two setrlimit calls, not the ctypes path's 0.1 ms.
+        with inherited_nofile_for_spawn():
+            return _posix_spawn.spawn(
+                path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
+            )
     if cwd is None or _features.has(Feature.SPAWN_CHDIR):  # also a daemon's raised NOFILE
         from corral._platform.linux.spawn_chdir import spawn_in
 
