@@ -2,7 +2,9 @@
 
 `run_daemon` is what `corral daemon -c FILE` calls. It refuses to start on a bad
 config (the error names file, line and key), becomes a child subreaper, serves
-the API on the config's unix socket (mode 0600), ends what a daemon that died
+the API on the config's unix socket (mode 0600) and, when configured, on TCP
+(bearer tokens, optional TLS), records mutating calls in the audit log (docs/security.md),
+ends what a daemon that died
 left running (its state file says what), keeps its own state file current,
 starts the autostart programs in priority order and, on SIGTERM, SIGINT or
 `corral shutdown`, stops every program (reverse priority), closes the logs and
@@ -21,13 +23,16 @@ from collections.abc import Callable
 from typing import TextIO
 
 from corral._control.server.api import build_router
+from corral._control.server.auditing import audit_observer
 from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError
+from corral._observe.audit import AuditLog, AuditRefused
 from corral._observe.events import Event, EventLog
 from corral._platform import become_subreaper, close_on_exec_inherited
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
+from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
@@ -68,6 +73,11 @@ async def _serve(config: Config, out: TextIO) -> None:
     os.makedirs(config.daemon.log_dir, exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.state_file), exist_ok=True)
+    os.makedirs(os.path.dirname(config.daemon.audit_log), exist_ok=True)
+    try:
+        audit = AuditLog(config.daemon.audit_log)
+    except AuditRefused as exc:
+        raise CorralError(str(exc)) from None
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
     reaper = OwningReaper()
@@ -77,11 +87,10 @@ async def _serve(config: Config, out: TextIO) -> None:
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
-    server = HttpServer(build_router(ops, events))
+    server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
     await server.listen_unix(config.daemon.socket)
-    listen, token = config.daemon.http_listen, config.daemon.http_token
-    if listen is not None and token is not None:  # the config allows only both or neither
-        await _listen_tcp(server, listen, token, events)
+    if config.daemon.http_listen is not None:  # the config made sure it has tokens
+        await _listen_tcp(server, config.daemon, events)
     if previous is not None:  # before our own record replaces its: a crash now loses nothing
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(previous, events, timeouts)
@@ -104,23 +113,36 @@ async def _serve(config: Config, out: TextIO) -> None:
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
         await server.close()
+        audit.close()
         reaper.uninstall()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         events.emit("daemon", "", message="stopped")
 
 
-async def _listen_tcp(server: HttpServer, address: str, token: str, events: EventLog) -> None:
-    """The opt-in TCP listener; a port that cannot be bound stops the daemon (exit 1)."""
+async def _listen_tcp(server: HttpServer, settings: DaemonSettings, events: EventLog) -> None:
+    """The opt-in TCP listener; a port that cannot be bound, or TLS files that cannot be
+    used, stop the daemon (exit 1). `ssl` is imported only when TLS is configured."""
+    address = str(settings.http_listen)
     host, port = split_address(address)
+    tls = None
+    tokens = {token.name: token.secret for token in settings.http_tokens}
     try:
-        bound = await server.listen_tcp(host, port, token)
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+            from corral._control.server.http.tls import server_context
+
+            tls = server_context(settings.tls_cert_file, settings.tls_key_file)
+        bound = await server.listen_tcp(host, port, tokens, tls=tls)
+    except CorralError:
+        await server.close()
+        raise
     except OSError as exc:
         await server.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise CorralError(f"cannot listen on {address}: {reason}") from exc
     shown = f"[{host}]" if ":" in host else host
-    events.emit("daemon", "", message=f"listening on http://{shown}:{bound}")
+    scheme = "http" if tls is None else "https"
+    events.emit("daemon", "", message=f"listening on {scheme}://{shown}:{bound}")
 
 
 def _warn(events: EventLog) -> Callable[[OSError], None]:
