@@ -6,9 +6,13 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corral._control.client import Client
 from corral._errors import ApiError, DaemonUnavailable
+
+if TYPE_CHECKING:
+    from corral._paths import DaemonPaths
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,7 +45,7 @@ class Context:
         if self.socket:
             return self.socket
         if self.config:
-            return _socket_from_config(self.config)
+            return _paths_from_config(self.config, ("socket",)).socket
         raise Fail(
             "no daemon socket given: pass --socket PATH, set CORRAL_SOCKET, or pass -c CONFIG",
             EXIT_USAGE,
@@ -70,13 +74,20 @@ class Context:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
 
+    def config_paths(self, keys: tuple[str, ...]) -> DaemonPaths:
+        """The daemon's paths from --config, of which `keys` are checked; usage error without it."""
+        if not self.config:
+            raise Fail("this command needs -c CONFIG", EXIT_USAGE)
+        return _paths_from_config(self.config, keys)
 
-def _socket_from_config(path: str) -> str:
-    """Where the daemon started with this config listens: its [daemon] socket or the default.
+
+def _paths_from_config(path: str, keys: tuple[str, ...]) -> DaemonPaths:
+    """The paths of the daemon started with this config: its [daemon] keys or the defaults.
 
     Only the [daemon] table is read (the CLI does not load the whole config), and
-    the path goes through the daemon's own resolver and defaults, corral._paths.
-    Both are imported here, so a command given --socket does not pay for them.
+    the paths go through the daemon's own resolver and defaults, corral._paths; the
+    `keys` the caller uses must be path strings. Both are imported here, so a command
+    given --socket does not pay for them.
     """
     import tomllib
 
@@ -91,9 +102,12 @@ def _socket_from_config(path: str) -> str:
     table = data.get("daemon", {})
     if not isinstance(table, dict):
         raise Fail(f"{file}: daemon: expected a table; got {table!r}", EXIT_USAGE)
-    socket = table.get("socket")
-    if socket is None:
-        return daemon_paths(file, {}).socket
-    if not isinstance(socket, str) or not socket or "\0" in socket:
-        raise Fail(f"{file}: daemon.socket: expected a path string; got {socket!r}", EXIT_USAGE)
-    return daemon_paths(file, {"socket": socket}).socket
+    given: dict[str, str] = {}
+    for key in keys:
+        value = table.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise Fail(f"{file}: daemon.{key}: expected a path string; got {value!r}", EXIT_USAGE)
+        given[key] = value
+    return daemon_paths(file, given)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from corral._control.cli.commands import (
+    audit,
     daemon,
     doctor,
     events,
@@ -37,6 +38,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
+    "audit": audit.run,
 }
 
 
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
+    audit.add_parser(sub, common)
     return parser
 
 

@@ -40,7 +40,7 @@ class DaemonSettings:
     ends the programs still running there before starting its own (docs/daemon.md)."""
     audit_log: str
     """JSON lines, one per mutating API call and per refused request: when, who, what and
-    the result (docs/security.md). Created with mode 0600."""
+    the result (docs/security.md). Created with mode 0600; `corral audit` reads it."""
     log_timestamps: bool = True
     """Default for every program's logs.timestamps."""
     http_listen: str | None = None
