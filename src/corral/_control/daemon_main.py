@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from corral._control.server.api import build_router
 from corral._control.server.auditing import audit_observer
@@ -38,6 +38,9 @@ from corral._supervisor.runtime.checkpoint import Checkpoint
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    import ssl
 
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
@@ -59,14 +62,24 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
         return EXIT_CONFIG
     logging.basicConfig(level=logging.WARNING, format="corral: %(levelname)s %(message)s")
     try:
-        asyncio.run(_serve(config, out))
+        tls = _tls_context(config.daemon)  # before the loop: loading OpenSSL takes a while
+        asyncio.run(_serve(config, out, tls))
     except CorralError as exc:
         print(f"corral: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
-async def _serve(config: Config, out: TextIO) -> None:
+def _tls_context(settings: DaemonSettings) -> ssl.SSLContext | None:
+    """The TCP listener's TLS context when the config sets one; imports `ssl` only then."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    from corral._control.server.http.tls import server_context
+
+    return server_context(settings.tls_cert_file, settings.tls_key_file)
+
+
+async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
@@ -90,7 +103,7 @@ async def _serve(config: Config, out: TextIO) -> None:
     server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
     await server.listen_unix(config.daemon.socket)
     if config.daemon.http_listen is not None:  # the config made sure it has tokens
-        await _listen_tcp(server, config.daemon, events)
+        await _listen_tcp(server, config.daemon, tls, events)
     if previous is not None:  # before our own record replaces its: a crash now loses nothing
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(previous, events, timeouts)
@@ -120,22 +133,16 @@ async def _serve(config: Config, out: TextIO) -> None:
         events.emit("daemon", "", message="stopped")
 
 
-async def _listen_tcp(server: HttpServer, settings: DaemonSettings, events: EventLog) -> None:
-    """The opt-in TCP listener; a port that cannot be bound, or TLS files that cannot be
-    used, stop the daemon (exit 1). `ssl` is imported only when TLS is configured."""
+async def _listen_tcp(
+    server: HttpServer, settings: DaemonSettings, tls: ssl.SSLContext | None, events: EventLog
+) -> None:
+    """The opt-in TCP listener (HTTPS with `tls`); a port that cannot be bound stops the
+    daemon (exit 1)."""
     address = str(settings.http_listen)
     host, port = split_address(address)
-    tls = None
     tokens = {token.name: token.secret for token in settings.http_tokens}
     try:
-        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-            from corral._control.server.http.tls import server_context
-
-            tls = server_context(settings.tls_cert_file, settings.tls_key_file)
         bound = await server.listen_tcp(host, port, tokens, tls=tls)
-    except CorralError:
-        await server.close()
-        raise
     except OSError as exc:
         await server.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)

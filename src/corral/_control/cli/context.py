@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from corral._control.client import Client
-from corral._errors import ApiError, DaemonUnavailable
+from corral._errors import ApiError, DaemonUnavailable, InvalidSpec
 
 if TYPE_CHECKING:
     from corral._paths import DaemonPaths
@@ -36,6 +36,10 @@ class Context:
     socket: str | None
     config: str | None
     json: bool
+    tcp: str | None = None
+    """--tcp HOST:PORT: the daemon's TCP listener instead of its socket."""
+    token_file: str | None = None
+    tls_ca: str | None = None
 
     def socket_path(self) -> str:
         """The API socket: --socket, else where --config makes the daemon listen.
@@ -61,13 +65,29 @@ class Context:
     ) -> object:
         """One API request; daemon and API errors become `Fail` with the right exit code."""
         try:
-            with Client(self.socket_path(), timeout=timeout) as client:
+            with self.client(timeout) as client:
                 return client.request(method, path, body=body, query=query)
         except DaemonUnavailable as exc:
             raise Fail(str(exc), EXIT_NO_DAEMON) from exc
         except ApiError as exc:
             code = EXIT_USAGE if exc.status in (400, 404) else EXIT_FAILED
             raise Fail(exc.message, code) from exc
+
+    def client(self, timeout: float | None) -> Client:
+        """A client of the daemon: on --tcp (with --token-file, --tls-ca), else its socket."""
+        if self.tcp is None:
+            if self.token_file or self.tls_ca:
+                raise Fail("--token-file and --tls-ca need --tcp HOST:PORT", EXIT_USAGE)
+            return Client(self.socket_path(), timeout=timeout)
+        host, _, port = self.tcp.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise Fail(f"--tcp {self.tcp!r}: expected HOST:PORT, e.g. 127.0.0.1:9180", EXIT_USAGE)
+        token = None if self.token_file is None else _read_token(self.token_file)
+        try:
+            return Client(tcp=(host, int(port)), token=token, tls_ca=self.tls_ca, timeout=timeout)
+        except InvalidSpec as exc:
+            raise Fail(str(exc), EXIT_USAGE) from exc
 
     def emit_json(self, data: object) -> None:
         """Print machine output."""
@@ -79,6 +99,15 @@ class Context:
         if not self.config:
             raise Fail("this command needs -c CONFIG", EXIT_USAGE)
         return _paths_from_config(self.config, keys)
+
+
+def _read_token(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read(4097).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise Fail(f"cannot read the token file {path}: {reason}", EXIT_USAGE) from exc
 
 
 def _paths_from_config(path: str, keys: tuple[str, ...]) -> DaemonPaths:

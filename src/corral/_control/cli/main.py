@@ -79,6 +79,24 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
         help="find the daemon's socket from this config file (wins over $CORRAL_SOCKET)",
     )
     parser.add_argument(
+        "--tcp",
+        default=default,
+        metavar="HOST:PORT",
+        help="reach the daemon on its TCP listener ([daemon] http_listen) instead",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=default,
+        metavar="FILE",
+        help="with --tcp: the file holding the bearer token to send",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        default=default,
+        metavar="FILE",
+        help="with --tcp: speak TLS and trust the daemon's certificate only if FILE signed it",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         default=default if default is argparse.SUPPRESS else False,
@@ -110,6 +128,9 @@ def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
         socket=args.socket or (None if args.config else os.environ.get("CORRAL_SOCKET")),
         config=args.config,
         json=args.json,
+        tcp=args.tcp,
+        token_file=args.token_file,
+        tls_ca=args.tls_ca,
     )
     try:
         return COMMANDS[args.command](ctx, args)
