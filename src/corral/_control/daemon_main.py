@@ -87,12 +87,12 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
     os.makedirs(os.path.dirname(config.daemon.socket), exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.state_file), exist_ok=True)
     os.makedirs(os.path.dirname(config.daemon.audit_log), exist_ok=True)
-    try:
-        audit = AuditLog(config.daemon.audit_log)
-    except AuditRefused as exc:
-        raise CorralError(str(exc)) from None
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
+    try:
+        audit = AuditLog(config.daemon.audit_log, on_error=_audit_failed(events))
+    except AuditRefused as exc:
+        raise CorralError(str(exc)) from None
     reaper = OwningReaper()
     reaper.install(loop)
     supervisor = Supervisor(config, events=events, reaper=reaper)
@@ -150,6 +150,14 @@ async def _listen_tcp(
     shown = f"[{host}]" if ":" in host else host
     scheme = "http" if tls is None else "https"
     events.emit("daemon", "", message=f"listening on {scheme}://{shown}:{bound}")
+
+
+def _audit_failed(events: EventLog) -> Callable[[str], None]:
+    def audit_failed(reason: str) -> None:
+        message = f"cannot write the audit log: {reason}; records are lost until a write succeeds"
+        events.emit("daemon", "", level="warning", message=message)
+
+    return audit_failed
 
 
 def _warn(events: EventLog) -> Callable[[OSError], None]:

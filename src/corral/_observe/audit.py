@@ -9,7 +9,10 @@ few microseconds on the loop and nothing is buffered to lose at a crash.
 The file is opened without following a symlink (O_NOFOLLOW) and kept out of
 children (O_CLOEXEC); an existing file must be a regular file of our own user, and
 it is made 0600 if it was not. A write that fails (disk full) is counted in
-`failed`, never raised: auditing must not take the API down.
+`failed`, never raised: auditing must not take the API down. A line a failure cut
+short is ended by a newline before the next record, so each record keeps a line of
+its own. `on_error` hears of the first failure after a success (the daemon turns it
+into a warning event), not of every one.
 
 Line format (docs/security.md): `{"time": "2026-12-02T13:30:38.123Z", "who": {...},
 "what": {...}, "result": {...}}`, keys in that order.
@@ -21,7 +24,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = ["AuditLog", "AuditRefused", "read_records"]
 
@@ -36,13 +39,16 @@ class AuditRefused(Exception):
 class AuditLog:
     """An open audit log; `record()` appends one line, `close()` ends it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, on_error: Callable[[str], None] | None = None) -> None:
         self.path = path
         self.written = 0
         """Records appended."""
         self.failed = 0
         """Records lost to a failed write (the reason of the last one is `last_error`)."""
         self.last_error: str | None = None
+        self._on_error = on_error
+        self._failing = False
+        self._cut = False
         self._fd: int | None = _open(path)
 
     def __repr__(self) -> str:
@@ -61,15 +67,19 @@ class AuditLog:
         if self._fd is None:
             self._lost("the audit log is closed")
             return
+        if self._cut:  # a line left cut by a failed write ends here; ours starts afresh
+            data = b"\n" + data
+        done = 0
         try:
-            written = os.write(self._fd, data)
+            while done < len(data):  # a short write (disk filling up): go on with the rest
+                done += os.write(self._fd, data[done:])
         except OSError as exc:
+            self._cut = self._cut or done > 0
             self._lost(exc.strerror or str(exc))
             return
-        if written != len(data):  # a short write to a full disk: the line is cut
-            self._lost(f"short write ({written} of {len(data)} bytes)")
-            return
+        self._cut = False
         self.written += 1
+        self._failing = False
 
     def close(self) -> None:
         """Close the file; later records are counted as failed."""
@@ -80,6 +90,9 @@ class AuditLog:
     def _lost(self, reason: str) -> None:
         self.failed += 1
         self.last_error = reason
+        if not self._failing and self._on_error is not None:
+            self._on_error(reason)
+        self._failing = True
 
 
 def utc_stamp(seconds: float) -> str:
