@@ -77,7 +77,7 @@ FILE_SUFFIXES = frozenset({"toml", "sock", "state", "audit", "log", "json", "md"
 """Last parts that make a dotted name a file name (`corral.sock`) rather than a module."""
 
 SHELL_FENCES = frozenset({"sh", "bash", "shell", "console"})
-VALUE_OPTIONS = frozenset({"-c", "--config", "--socket"})
+VALUE_OPTIONS = frozenset({"-c", "--config", "--socket", "--tcp", "--token-file", "--tls-ca"})
 """Global options that take a value, so the word after them is not the command."""
 
 _SPAN = re.compile(r"`([^`]+)`")
