@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ import pytest
 
 import corral
 from corral._control.client import Client
+from corral._control.server.auditing import REFUSAL_BURST, REFUSALS_PER_SECOND
 from corral._errors import ApiError
 from tests.control.remote import TOKENS, tcp_port, token_keys
 from tests.support.daemon import PYTHON, SLEEP_FOREVER, Daemon, daemon_argv, running_daemon
-from tests.support.waiting import DEADLINE
+from tests.support.waiting import DEADLINE, wait_until
 
 PROGRAMS = f"""
 [programs.web]
@@ -256,3 +258,34 @@ def test_corral_audit_reads_a_named_file_and_says_when_it_cannot(tmp_path: Path)
     )
     assert neither.exit_code == 2
     assert neither.stderr_text.strip() == "corral: corral audit needs -c CONFIG or --file PATH"
+
+
+def test_a_flood_of_refusals_is_recorded_at_a_bounded_rate_and_counted(tmp_path: Path) -> None:
+    audit, keys = _keys(tmp_path)
+    with running_daemon(tmp_path, PROGRAMS, keys + token_keys(tmp_path)) as daemon:
+        port = tcp_port(daemon)
+        started = time.monotonic()
+        sent = 0
+        for _ in range(200):  # bounded: 200 connections, each refused at once
+            assert _post(port, "/v1/stop", "Bearer wrong-token-0123456789") == 401
+            sent += 1
+        flood_seconds = time.monotonic() - started
+
+        def refusals() -> list[dict[str, Any]]:
+            return [r for r in _records(audit) if r["result"]["status"] == 401]
+
+        during_flood = len(refusals())
+
+        def flushed() -> list[dict[str, Any]]:
+            """One more refusal; its record, once one is allowed, counts what went before."""
+            nonlocal sent
+            before = len(refusals())
+            assert _post(port, "/v1/stop", None) == 401
+            sent += 1
+            rows = refusals()
+            return rows if len(rows) > before else []
+
+        recorded = wait_until(flushed, what="a refusal recorded after the flood")
+    assert "unrecorded" in recorded[-1]["result"]
+    assert during_flood <= REFUSAL_BURST + flood_seconds * REFUSALS_PER_SECOND + 1
+    assert len(recorded) + sum(r["result"].get("unrecorded", 0) for r in recorded) == sent

@@ -8,11 +8,18 @@ and signal, `result` the status with the instances that succeeded and failed, or
 the error message. Long lists and texts are cut, so one request writes one bounded
 line (a request naming 1,000 targets writes the first 100 and the count; a body over
 64 KiB is not parsed a second time, its size is recorded instead).
+
+Refusals for the token are what anyone who can reach the TCP port can cause, as fast
+as it can connect, so they are recorded at a bounded rate (a burst of REFUSAL_BURST,
+then REFUSALS_PER_SECOND): the ones past it are counted, and the next refusal
+recorded says how many (`result.unrecorded`). A flood cannot fill the disk.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 
 from corral._control.server.http import Request, Response, StreamingResponse
 from corral._control.server.http.messages import Observer
@@ -26,17 +33,49 @@ _MAX_ITEMS = 100
 _MAX_TEXT = 1024
 _MAX_PARSED = 64 * 1024
 """A larger request body is not parsed again for the record: its size is recorded instead."""
+REFUSAL_BURST = 20
+REFUSALS_PER_SECOND = 10.0
 
 
-def audit_observer(log: AuditLog) -> Observer:
+def audit_observer(log: AuditLog, clock: Callable[[], float] = time.monotonic) -> Observer:
     """An HttpServer observer that records the replies this module names in `log`."""
+    refusals = _Bucket(REFUSAL_BURST, REFUSALS_PER_SECOND, clock)
 
     def observe(request: Request, response: Response | StreamingResponse) -> None:
-        if request.method in SAFE_METHODS and response.status != 401:
+        refused = response.status == 401
+        if request.method in SAFE_METHODS and not refused:
             return
-        log.record(request.peer.to_json(), _what(request), _result(response))
+        result = _result(response)
+        if refused:
+            if not refusals.take():
+                return
+            if refusals.dropped:
+                result["unrecorded"] = refusals.dropped
+                refusals.dropped = 0
+        log.record(request.peer.to_json(), _what(request), result)
 
     return observe
+
+
+class _Bucket:
+    """A token bucket: `take()` is true at most `burst` times at once, `rate` a second after."""
+
+    def __init__(self, burst: int, rate: float, clock: Callable[[], float]) -> None:
+        self._burst, self._rate, self._clock = burst, rate, clock
+        self._level = float(burst)
+        self._at = clock()
+        self.dropped = 0
+        """Takes refused since the last one granted."""
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._level = min(self._burst, self._level + (now - self._at) * self._rate)
+        self._at = now
+        if self._level < 1:
+            self.dropped += 1
+            return False
+        self._level -= 1
+        return True
 
 
 def _what(request: Request) -> dict[str, object]:
