@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import http.client
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 import corral
 from corral._control.client import Client
+from corral._control.server.http.auth import Tokens
 from corral._errors import ApiError
 from tests.control.remote import TOKENS, tcp_port, token_keys, write_secret
 from tests.support.daemon import SLEEP_FOREVER, Daemon, daemon_argv, running_daemon
@@ -131,3 +133,25 @@ def test_the_legacy_token_file_and_named_tokens_work_together(tmp_path: Path) ->
         with wrong, pytest.raises(ApiError) as caught:
             wrong.request("GET", "/v1/status")
     assert caught.value.status == 401
+
+
+def test_the_check_names_the_token_that_matched_whatever_the_schemes_case() -> None:
+    tokens = Tokens(TOKENS)
+    assert tokens.name_of(f"Bearer {TOKENS['ops']}") == "ops"
+    assert tokens.name_of(f"bearer   {TOKENS['ci']} ") == "ci"  # RFC 7235: 1*SP, any case
+    assert tokens.name_of(f"Token {TOKENS['ops']}") is None
+    assert tokens.name_of(TOKENS["ops"]) is None
+    assert tokens.name_of("") is None
+    assert repr(tokens) == "<Tokens ops, ci>"  # names only, never a secret
+
+
+def test_the_cli_refuses_a_token_file_without_tcp_and_a_bad_address(tmp_path: Path) -> None:
+    token = write_secret(tmp_path / "t", TOKENS["ops"])
+    cli = [sys.executable, "-m", "corral", "--socket", str(tmp_path / "s.sock"), "status"]
+    without_tcp = corral.run([*cli, "--token-file", str(token)], check=False)
+    bad_address = corral.run([*cli, "--tcp", "localhost", "--token-file", str(token)], check=False)
+    assert (without_tcp.exit_code, bad_address.exit_code) == (2, 2)
+    assert without_tcp.stderr_text == "corral: --token-file and --tls-ca need --tcp HOST:PORT\n"
+    assert bad_address.stderr_text == (
+        "corral: --tcp 'localhost': expected HOST:PORT, e.g. 127.0.0.1:9180\n"
+    )
