@@ -14,7 +14,9 @@ import pytest
 
 import corral
 from corral._control.client import Client
+from corral._control.server.http import HttpServer
 from corral._errors import DaemonUnavailable, InvalidSpec
+from tests.control.http.harness import ServerHarness, demo_router
 from tests.control.remote import TOKENS, self_signed, tcp_port, token_keys, write_secret
 from tests.support.daemon import PYTHON, SLEEP_FOREVER, Daemon, daemon_argv, running_daemon
 from tests.support.waiting import DEADLINE
@@ -161,5 +163,21 @@ def test_a_ca_file_without_tcp_or_that_cannot_be_read_is_a_usage_error(tmp_path:
         Client(str(tmp_path / "x.sock"), tls_ca="ca.pem")
     with pytest.raises(InvalidSpec, match="cannot use the CA file"):
         Client(tcp=("127.0.0.1", 1), tls_ca=str(write_secret(tmp_path / "ca.pem", "junk")))
-    with socket.socket() as unused:
-        assert unused.fileno() >= 0  # no connection was made for either
+
+
+def test_a_client_that_never_finishes_the_handshake_is_disconnected(tmp_path: Path) -> None:
+    from corral._control.server.http.tls import server_context
+
+    cert, key = self_signed(tmp_path)
+    harness = ServerHarness()
+    try:
+        server = HttpServer(demo_router())
+        harness.servers.append(server)
+        tls = server_context(str(cert), str(key))
+        listen = server.listen_tcp("127.0.0.1", 0, TOKENS, tls=tls, tls_handshake_timeout=0.3)
+        port = harness.run(listen)
+        with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as silent:
+            assert silent.recv(1) == b""  # closed by the server; no handshake was ever sent
+        assert server.accepted == 0  # it never became a connection that could send a request
+    finally:
+        harness.close()

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("corral.control.http")
 
+TLS_HANDSHAKE_SECONDS = 10.0
+"""How long a TLS client may take to finish its handshake (asyncio's default is 60 s)."""
+
 
 class HttpServer:
     """Serves a `Router` on any number of unix and TCP listeners until `close()`."""
@@ -74,16 +77,22 @@ class HttpServer:
         tokens: Mapping[str, str],
         *,
         tls: ssl.SSLContext | None = None,
+        tls_handshake_timeout: float = TLS_HANDSHAKE_SECONDS,
     ) -> int:
         """Listen on host:port (0: any free port); every request needs `Bearer <token>`.
 
         `tokens` maps names to tokens (each at least 16 bytes); the name of the one a
         request carries becomes its `peer.token`. With `tls` (a server-side context) the
-        listener speaks HTTPS. Returns the bound port. Bind to a loopback address unless
+        listener speaks HTTPS; a client that has not finished the TLS handshake within
+        `tls_handshake_timeout` seconds is disconnected (its connection holds an fd before
+        any request is read). Returns the bound port. Bind to a loopback address unless
         you mean otherwise.
         """
         accept = partial(self._accept, tokens=Tokens(tokens))
-        server = await asyncio.start_server(accept, host, port, ssl=tls)
+        handshake = None if tls is None else tls_handshake_timeout
+        server = await asyncio.start_server(
+            accept, host, port, ssl=tls, ssl_handshake_timeout=handshake
+        )
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
         self._tcp.append(f"{bound[0]}:{bound[1]}")
