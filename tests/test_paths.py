@@ -42,12 +42,15 @@ def test_the_config_dir_of_a_relative_file_is_absolute(
     assert config_dir("etc/corral.toml") == os.path.join(str(tmp_path), "etc")
 
 
-def test_every_default_is_beside_the_config_and_the_state_file_beside_the_socket() -> None:
+def test_defaults_follow_the_config_then_the_socket_then_the_state_file() -> None:
     assert daemon_paths("/etc/corral/corral.toml", {}) == DaemonPaths(
         socket="/etc/corral/corral.sock",
         log_dir="/etc/corral/logs",
         state_file="/etc/corral/corral.state",
+        audit_log="/etc/corral/corral.audit",
         http_token_file=None,
+        tls_cert_file=None,
+        tls_key_file=None,
     )
 
 
@@ -65,11 +68,15 @@ def test_given_paths_resolve_and_the_state_file_follows_the_socket(
             "log_dir": "../log",
             "state_file": "state/corral.state",
             "http_token_file": "~/token",
+            "tls_key_file": "tls/key.pem",
         },
     )
     assert paths == DaemonPaths(
         socket="/run/api.sock",
         log_dir="/etc/log",
         state_file="/etc/corral/state/corral.state",
+        audit_log="/etc/corral/state/corral.audit",
         http_token_file="/home/tester/token",
+        tls_cert_file=None,
+        tls_key_file="/etc/corral/tls/key.pem",
     )

@@ -19,8 +19,10 @@ def _run_daemon(args: argparse.Namespace) -> int:
         from corral._control.detach import detach
 
         return detach(args.config)
-    # The daemon speaks no TLS: keep asyncio from loading OpenSSL (6 MB of RSS).
-    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+    # Unless the daemon speaks TLS, keep asyncio from loading OpenSSL (6 MB of RSS).
+    from corral._control.ssl_gate import keep_ssl_out_unless_tls
+
+    keep_ssl_out_unless_tls(args.config)
     from corral._control.daemon_main import run_daemon
 
     return run_daemon(args.config)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 __all__ = [
+    "AUDIT_LOG_NAME",
     "DAEMON_PATH_KEYS",
     "DEFAULT_LOG_DIR",
     "DEFAULT_SOCKET",
@@ -31,7 +32,17 @@ DEFAULT_LOG_DIR = "logs"
 """The log directory when [daemon] sets none, beside the config file."""
 STATE_FILE_NAME = "corral.state"
 """The state file when [daemon] sets none, beside the socket."""
-DAEMON_PATH_KEYS = ("socket", "log_dir", "state_file", "http_token_file")
+AUDIT_LOG_NAME = "corral.audit"
+"""The audit log when [daemon] sets none, beside the state file."""
+DAEMON_PATH_KEYS = (
+    "socket",
+    "log_dir",
+    "state_file",
+    "audit_log",
+    "http_token_file",
+    "tls_cert_file",
+    "tls_key_file",
+)
 """The keys of [daemon] that hold paths."""
 
 
@@ -45,7 +56,10 @@ class DaemonPaths(NamedTuple):
     socket: str
     log_dir: str
     state_file: str
+    audit_log: str
     http_token_file: str | None
+    tls_cert_file: str | None
+    tls_key_file: str | None
 
 
 def config_dir(config_file: str) -> str:
@@ -66,15 +80,22 @@ def daemon_paths(config_file: str, given: Mapping[str, str]) -> DaemonPaths:
     """
     base = config_dir(config_file)
     socket = resolve(base, given.get("socket", DEFAULT_SOCKET))
-    state_file = given.get("state_file")
-    token_file = given.get("http_token_file")
+    state = given.get("state_file")
+    state_file = (
+        os.path.join(os.path.dirname(socket), STATE_FILE_NAME)
+        if state is None
+        else resolve(base, state)
+    )
+    audit = given.get("audit_log")
+    optional = {key: given.get(key) for key in ("http_token_file", "tls_cert_file", "tls_key_file")}
     return DaemonPaths(
         socket=socket,
         log_dir=resolve(base, given.get("log_dir", DEFAULT_LOG_DIR)),
-        state_file=(
-            os.path.join(os.path.dirname(socket), STATE_FILE_NAME)
-            if state_file is None
-            else resolve(base, state_file)
+        state_file=state_file,
+        audit_log=(
+            os.path.join(os.path.dirname(state_file), AUDIT_LOG_NAME)
+            if audit is None
+            else resolve(base, audit)
         ),
-        http_token_file=None if token_file is None else resolve(base, token_file),
+        **{key: None if path is None else resolve(base, path) for key, path in optional.items()},
     )

@@ -73,11 +73,11 @@ SKIPPED_DIRS = frozenset(
     {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".peers"}
 )
 EXTENSIONS = frozenset({"py", "md", "toml", "sh", "json", "txt", "yaml", "yml", "html", "js"})
-FILE_SUFFIXES = frozenset({"toml", "sock", "state", "log", "json", "md", "txt", "py"})
+FILE_SUFFIXES = frozenset({"toml", "sock", "state", "audit", "log", "json", "md", "txt", "py"})
 """Last parts that make a dotted name a file name (`corral.sock`) rather than a module."""
 
 SHELL_FENCES = frozenset({"sh", "bash", "shell", "console"})
-VALUE_OPTIONS = frozenset({"-c", "--config", "--socket"})
+VALUE_OPTIONS = frozenset({"-c", "--config", "--socket", "--tcp", "--token-file", "--tls-ca"})
 """Global options that take a value, so the word after them is not the command."""
 
 _SPAN = re.compile(r"`([^`]+)`")

@@ -49,8 +49,11 @@ def main(argv: list[str]) -> int:
         help="report this loop_guard.KNOWN entry too (repeatable)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    # As corral.__main__ does before asyncio is imported: keep OpenSSL out (6 MB of RSS).
-    sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+    # As corral.__main__ does before asyncio is imported: keep OpenSSL out (6 MB of RSS)
+    # unless the config asks for TLS.
+    from corral._control.ssl_gate import keep_ssl_out_unless_tls
+
+    keep_ssl_out_unless_tls(args.config)
     from tests.support.loop_guard import LoopGuard
 
     guard = LoopGuard(os.environ.pop(REPORT_VARIABLE, None), report_known=args.report_known)

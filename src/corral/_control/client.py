@@ -1,8 +1,9 @@
 """Blocking JSON client of the daemon's HTTP API: its unix socket, or TCP with a token.
 
 Every `corral` CLI command imports this module, so it imports only the standard library
-and h11 (no asyncio, no HTTP framework): start-up time is a hot path. One connection is
-kept alive across requests; `stream()` opens its own, closed with the stream.
+and h11 (no asyncio, no HTTP framework): start-up time is a hot path; `ssl` is imported
+only by a client given a CA file (TLS). One connection is kept alive across requests;
+`stream()` opens its own, closed with the stream.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from corral._control.wire import API_PREFIX, EventJSON, EventsReply
 from corral._errors import ApiError, DaemonUnavailable, InvalidSpec
 
 if TYPE_CHECKING:
+    import ssl
     from types import TracebackType
 
     from corral._control.sse import Message, MessageDecoder
@@ -38,6 +40,8 @@ class Client:
     """Talks JSON to one daemon; use as a context manager, or call `close()`.
 
     `timeout` bounds connecting and each wait for reply bytes (None: wait for ever).
+    With `tls_ca` (a PEM file of the CA, or of the daemon's self-signed certificate) a
+    TCP connection speaks TLS and the daemon's certificate must be valid for the host.
     Characters a URL path may not hold are percent-encoded; existing escapes are kept.
     """
 
@@ -47,14 +51,18 @@ class Client:
         *,
         tcp: tuple[str, int] | None = None,
         token: str | None = None,
+        tls_ca: str | None = None,
         timeout: float | None = 30.0,
     ) -> None:
         if (socket_path is None) == (tcp is None):
             raise InvalidSpec("give the daemon's socket path or tcp=(host, port), not both")
+        if tls_ca is not None and tcp is None:
+            raise InvalidSpec("TLS (tls_ca) is for a TCP connection: give tcp=(host, port)")
+        self._tls = None if tls_ca is None else _client_context(tls_ca)
         self.socket_path = socket_path
         self.tcp = tcp
         self.timeout = timeout
-        self.address: str = f"{tcp[0]}:{tcp[1]}" if tcp is not None else str(socket_path)
+        self.address: str = str(socket_path) if tcp is None else _host_port(*tcp)
         """Where the daemon is expected, for messages: the socket path or host:port."""
         self._token = token
         self._wire: _Wire | None = None
@@ -186,15 +194,24 @@ class Client:
 
     def _connect(self) -> _Wire:
         try:
-            if self.tcp is not None:
-                return _Wire(socket.create_connection(self.tcp, timeout=self.timeout))
-            assert self.socket_path is not None
-            return _Wire(_connect_unix(self.socket_path, self.timeout))
+            if self.tcp is None:
+                assert self.socket_path is not None
+                return _Wire(_connect_unix(self.socket_path, self.timeout))
+            sock = socket.create_connection(self.tcp, timeout=self.timeout)
+            if self._tls is None:
+                return _Wire(sock)
+            try:  # the handshake happens here, bounded by the same timeout
+                return _Wire(self._tls.wrap_socket(sock, server_hostname=self.tcp[0]))
+            except BaseException:
+                sock.close()
+                raise
         except OSError as exc:
             raise self._unavailable(exc, None) from exc
 
     def _unavailable(self, exc: BaseException, wire: _Wire | None) -> DaemonUnavailable:
         address = self.address
+        if self._tls is not None and (tls := _tls_failure(exc)) is not None:
+            return DaemonUnavailable(address, reason=tls, hint="check the CA file and the host")
         if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
             return DaemonUnavailable(address)
         if isinstance(exc, PermissionError):
@@ -215,7 +232,7 @@ class Client:
     def _request_event(
         self, method: str, target: str, payload: bytes, extra: Mapping[str, str] | None = None
     ) -> h11.Request:
-        host = "localhost" if self.tcp is None else self.address
+        host = "localhost" if self.tcp is None else _host_port(*self.tcp)
         headers = [
             ("host", host),
             ("user-agent", "corral-client"),
@@ -443,6 +460,35 @@ def _connect_unix(path: str, timeout: float | None) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _client_context(ca_file: str) -> ssl.SSLContext:
+    """A TLS 1.2+ client context that trusts `ca_file` only, and checks the host name."""
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except ssl.SSLError as exc:  # an OSError too: tested first
+        raise InvalidSpec(f"cannot use the CA file {ca_file}: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise InvalidSpec(f"cannot use the CA file {ca_file}: {exc.strerror or exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """The reason of a failed TLS handshake or session, None if `exc` is not one."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"its TLS certificate is not trusted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc})"
+    return None
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _target(path: str, query: Mapping[str, str] | None) -> str:

@@ -2,7 +2,9 @@
 
 `run_daemon` is what `corral daemon -c FILE` calls. It refuses to start on a bad
 config (the error names file, line and key), becomes a child subreaper, serves
-the API on the config's unix socket (mode 0600), ends what a daemon that died
+the API on the config's unix socket (mode 0600) and, when configured, on TCP
+(bearer tokens, optional TLS), records mutating calls in the audit log (docs/security.md),
+ends what a daemon that died
 left running (its state file says what), keeps its own state file current,
 starts the autostart programs in priority order and, on SIGTERM, SIGINT, SIGQUIT
 or `corral shutdown`, stops every program (reverse priority), closes the logs and
@@ -18,12 +20,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
+from corral._control.server.auditing import audit_observer
 from corral._control.server.http import HttpServer
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
+from corral._observe.audit import AuditLog, AuditRefused
 from corral._observe.events import Event, EventLog
 from corral._observe.logs.directory import DIRECTORY_MODE
 from corral._platform import become_subreaper, close_on_exec_inherited, ensure_directory
@@ -31,11 +35,15 @@ from corral._platform.posix.rlimits import raise_nofile_to_hard
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
+from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
+
+if TYPE_CHECKING:
+    import ssl
 
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
@@ -65,7 +73,8 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
         return EXIT_CONFIG
     logging.basicConfig(level=logging.WARNING, format="corral: %(levelname)s %(message)s")
     try:
-        asyncio.run(_serve(config, out))
+        tls = _tls_context(config.daemon)  # before the loop: loading OpenSSL takes a while
+        asyncio.run(_serve(config, out, tls))
     except CorralError as exc:
         print(f"corral: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -73,25 +82,40 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
 
 
 def _prepare_directories(config: Config) -> None:
-    """Create the socket, state and log directories if missing; refuse any others could swap.
+    """Create the socket, state, audit and log directories if missing; refuse any others
+    could swap.
 
-    Made here: socket and state directories 0700, the log directory 0750 (docs/daemon.md,
-    "Files and directories").
+    Made here: socket, state and audit directories 0700, the log directory 0750
+    (docs/daemon.md, "Files and directories").
     """
     daemon = config.daemon
     ensure_directory(os.path.dirname(daemon.socket), 0o700, what="socket directory")
     ensure_directory(os.path.dirname(daemon.state_file), 0o700, what="state file directory")
+    ensure_directory(os.path.dirname(daemon.audit_log), 0o700, what="audit log directory")
     group = log_group_id(daemon)
     ensure_directory(daemon.log_dir, DIRECTORY_MODE, what="log directory", group=group)
 
 
-async def _serve(config: Config, out: TextIO) -> None:
+def _tls_context(settings: DaemonSettings) -> ssl.SSLContext | None:
+    """The TCP listener's TLS context when the config sets one; imports `ssl` only then."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    from corral._control.server.http.tls import server_context
+
+    return server_context(settings.tls_cert_file, settings.tls_key_file)
+
+
+async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
     raise_nofile_to_hard()  # our programs still start at the soft limit we were given
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
+    try:
+        audit = AuditLog(config.daemon.audit_log, on_error=_audit_failed(events))
+    except AuditRefused as exc:
+        raise CorralError(str(exc)) from None
     reaper = OwningReaper()
     reaper.install(loop)
     supervisor = Supervisor(config, events=events, reaper=reaper)
@@ -101,11 +125,10 @@ async def _serve(config: Config, out: TextIO) -> None:
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
     reactions = SignalReactions(ops, events, stopping.set)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
-    server = HttpServer(build_router(ops, events))
+    server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
     await server.listen_unix(config.daemon.socket)
-    listen, token = config.daemon.http_listen, config.daemon.http_token
-    if listen is not None and token is not None:  # the config allows only both or neither
-        await _listen_tcp(server, listen, token, events)
+    if config.daemon.http_listen is not None:  # the config made sure it has tokens
+        await _listen_tcp(server, config.daemon, tls, events)
     if previous is not None:  # before our own record replaces its: a crash now loses nothing
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(previous, events, timeouts)
@@ -127,22 +150,37 @@ async def _serve(config: Config, out: TextIO) -> None:
         await asyncio.gather(autostart, return_exceptions=True)
         await reactions.close()
         await server.close()
+        audit.close()
         reaper.uninstall()
         uninstall_signals()
         events.emit("daemon", "", message="stopped")
 
 
-async def _listen_tcp(server: HttpServer, address: str, token: str, events: EventLog) -> None:
-    """The opt-in TCP listener; a port that cannot be bound stops the daemon (exit 1)."""
+async def _listen_tcp(
+    server: HttpServer, settings: DaemonSettings, tls: ssl.SSLContext | None, events: EventLog
+) -> None:
+    """The opt-in TCP listener (HTTPS with `tls`); a port that cannot be bound stops the
+    daemon (exit 1)."""
+    address = str(settings.http_listen)
     host, port = split_address(address)
+    tokens = {token.name: token.secret for token in settings.http_tokens}
     try:
-        bound = await server.listen_tcp(host, port, token)
+        bound = await server.listen_tcp(host, port, tokens, tls=tls)
     except OSError as exc:
         await server.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise CorralError(f"cannot listen on {address}: {reason}") from exc
     shown = f"[{host}]" if ":" in host else host
-    events.emit("daemon", "", message=f"listening on http://{shown}:{bound}")
+    scheme = "http" if tls is None else "https"
+    events.emit("daemon", "", message=f"listening on {scheme}://{shown}:{bound}")
+
+
+def _audit_failed(events: EventLog) -> Callable[[str], None]:
+    def audit_failed(reason: str) -> None:
+        message = f"cannot write the audit log: {reason}; records are lost until a write succeeds"
+        events.emit("daemon", "", level="warning", message=message)
+
+    return audit_failed
 
 
 def _warn(events: EventLog) -> Callable[[OSError], None]:

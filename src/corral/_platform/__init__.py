@@ -34,7 +34,7 @@ from corral._platform.posix.exits import (
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
-from corral._platform.posix.sockets import max_unix_socket_path
+from corral._platform.posix.sockets import max_unix_socket_path, peer_credentials
 from corral._platform.posix.trust import ensure_directory
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "open_watch_fd",
     "override_feature",
     "parse_signal",
+    "peer_credentials",
     "pidfd_exited",
     "process_table",
     "read_stats",

@@ -97,7 +97,7 @@ def test_one_uid_on_the_unix_socket_has_its_own_cap(harness: ServerHarness, sock
 def test_one_address_on_tcp_has_its_own_cap(harness: ServerHarness) -> None:
     server = HttpServer(demo_router(), limits=Limits(max_per_peer=2))
     harness.servers.append(server)
-    port = harness.run(server.listen_tcp("127.0.0.1", 0, TOKEN))
+    port = harness.run(server.listen_tcp("127.0.0.1", 0, {"ops": TOKEN}))
     request = f"GET /v1/hello HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
 
     def from_address(source: str) -> socket.socket:

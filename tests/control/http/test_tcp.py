@@ -9,13 +9,13 @@ from corral._control.server.http import HttpServer
 from corral._errors import ApiError, DaemonUnavailable, InvalidSpec
 from tests.control.http.harness import ServerHarness, demo_router
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-0123456789"
 
 
 def _serve_tcp(harness: ServerHarness) -> tuple[HttpServer, int]:
     server = HttpServer(demo_router())
     harness.servers.append(server)
-    port = harness.run(server.listen_tcp("127.0.0.1", 0, TOKEN))
+    port = harness.run(server.listen_tcp("127.0.0.1", 0, {"ops": TOKEN}))
     return server, port
 
 
@@ -50,7 +50,13 @@ def test_bound_to_the_loopback_address_only(harness: ServerHarness) -> None:
     assert str(caught.value).startswith(f"no corral daemon answers on 127.0.0.2:{port} (")
 
 
-def test_an_empty_token_is_refused(harness: ServerHarness) -> None:
+def test_no_token_is_refused(harness: ServerHarness) -> None:
     server = HttpServer(demo_router())
-    with pytest.raises(InvalidSpec, match="non-empty token"):
-        harness.run(server.listen_tcp("127.0.0.1", 0, ""))
+    with pytest.raises(InvalidSpec, match="needs at least one token"):
+        harness.run(server.listen_tcp("127.0.0.1", 0, {}))
+
+
+def test_a_token_shorter_than_16_bytes_is_refused(harness: ServerHarness) -> None:
+    server = HttpServer(demo_router())
+    with pytest.raises(InvalidSpec, match="tokens must be at least 16 bytes: short"):
+        harness.run(server.listen_tcp("127.0.0.1", 0, {"short": "x" * 15, "ok": "y" * 16}))

@@ -65,6 +65,7 @@ def test_a_full_program_table_round_trips_into_the_program_it_describes() -> Non
         socket="/tmp/demo/corral.sock",
         log_dir="/tmp/demo/logs",
         state_file="/tmp/demo/corral.state",
+        audit_log="/tmp/demo/corral.audit",
         log_timestamps=True,
     )
     assert config.path == FILE
@@ -103,6 +104,7 @@ def test_the_daemon_table_is_optional_and_its_paths_default_beside_the_config_fi
         socket="/etc/corral.sock",
         log_dir="/etc/logs",
         state_file="/etc/corral.state",
+        audit_log="/etc/corral.audit",
         log_timestamps=True,
     )
 

@@ -136,7 +136,8 @@ def test_the_state_file_names_each_running_tree_privately_and_goes_at_a_clean_sh
             assert wait_until(lambda: marker() == tree["marker"], what="the marker")  # noqa: B023
             assert tree["cgroup"] == []
         assert stat.S_IMODE(_state_path(daemon).stat().st_mode) == 0o600
-        assert [p.name for p in _state_path(daemon).parent.iterdir()] == ["corral.state"]
+        beside = sorted(p.name for p in _state_path(daemon).parent.iterdir())
+        assert beside == ["corral.audit", "corral.state"]  # no temporary left; the audit log
 
         daemon.call("POST", "/stop", {"targets": ["sleeper:1"]})
         del running["sleeper:1"]

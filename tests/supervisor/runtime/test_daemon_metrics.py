@@ -300,11 +300,12 @@ def _scrape(host: str, port: int, token: str | None) -> tuple[int, str]:
 
 def test_prometheus_scrapes_over_tcp_with_the_bearer_token(tmp_path: Path) -> None:
     token = tmp_path / "token"
-    token.write_text("scrape-me\n")
+    token.write_text("scrape-me-0123456789\n")
+    token.chmod(0o600)
     keys = f'http_listen = "127.0.0.1:0"\nhttp_token_file = "{token}"\n'
     with running_daemon(tmp_path, PROGRAMS, daemon_keys=keys) as daemon:
         host, port = _tcp_address(daemon)
-        status, text = _scrape(host, port, "scrape-me")
+        status, text = _scrape(host, port, "scrape-me-0123456789")
         refused, _ = _scrape(host, port, None)
         wrong, _ = _scrape(host, port, "guess")
     assert host == "127.0.0.1"
@@ -315,7 +316,8 @@ def test_prometheus_scrapes_over_tcp_with_the_bearer_token(tmp_path: Path) -> No
 
 def test_a_tcp_port_in_use_stops_the_daemon_with_a_clear_error(tmp_path: Path) -> None:
     token = tmp_path / "token"
-    token.write_text("t\n")
+    token.write_text("t" * 16 + "\n")
+    token.chmod(0o600)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

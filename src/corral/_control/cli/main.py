@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from corral._control.cli.commands import (
+    audit,
     daemon,
     doctor,
     events,
@@ -37,6 +38,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
+    "audit": audit.run,
 }
 
 
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
+    audit.add_parser(sub, common)
     return parser
 
 
@@ -74,6 +77,24 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
         "--config",
         default=default,
         help="find the daemon's socket from this config file (wins over $CORRAL_SOCKET)",
+    )
+    parser.add_argument(
+        "--tcp",
+        default=default,
+        metavar="HOST:PORT",
+        help="reach the daemon on its TCP listener ([daemon] http_listen) instead",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=default,
+        metavar="FILE",
+        help="with --tcp: the file holding the bearer token to send",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        default=default,
+        metavar="FILE",
+        help="with --tcp: speak TLS and trust the daemon's certificate only if FILE signed it",
     )
     parser.add_argument(
         "--json",
@@ -107,6 +128,9 @@ def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
         socket=args.socket or (None if args.config else os.environ.get("CORRAL_SOCKET")),
         config=args.config,
         json=args.json,
+        tcp=args.tcp,
+        token_file=args.token_file,
+        tls_ca=args.tls_ca,
     )
     try:
         return COMMANDS[args.command](ctx, args)

@@ -194,3 +194,46 @@ def event_line(event: EventJSON) -> str:
         detail = " ".join(f"{key}={value}" for key, value in data.items())
     words = (f"#{event['seq']}", f"{stamp}Z", event["kind"], event["subject"], detail)
     return " ".join(word for word in words if word)
+
+
+def audit_line(raw: bytes) -> str:
+    """One line of `corral audit`: `TIME WHO METHOD PATH [DETAILS] -> STATUS [OUTCOMES]`.
+
+    WHO is `uid=U pid=P` on the unix socket, `token=NAME ADDRESS` on TCP (`token=-`: the
+    request carried no accepted token). A line that is not a record (cut by a crash or a
+    full disk) is shown as it is after `??`.
+    """
+    import json
+
+    try:
+        record = json.loads(raw)
+        who, what, result = record["who"], record["what"], record["result"]
+        words = [str(record["time"]), _who(who), str(what["method"]), str(what["path"])]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "?? " + raw.decode("utf-8", "replace")
+    if "signal" in what:
+        words.append(f"signal={what['signal']}")
+    words += _listed("targets", what)
+    words += ["->", str(result.get("status"))]
+    words += _listed("ok", result) + _listed("failed", result)
+    if "error" in result:
+        words.append(json.dumps(result["error"], ensure_ascii=False))
+    return " ".join(words)
+
+
+def _who(who: dict[str, object]) -> str:
+    if who.get("transport") == "tcp":
+        return f"token={who.get('token') or '-'} {who.get('address', '?')}"
+    if "uid" in who:
+        return f"uid={who['uid']} pid={who.get('pid')}"
+    return str(who.get("transport", "?"))
+
+
+def _listed(key: str, fields: dict[str, object]) -> list[str]:
+    """`key=a,b` (`+N more` when the record was cut), nothing for an absent or empty list."""
+    items = fields.get(key)
+    if not isinstance(items, list) or not items:
+        return []
+    more = fields.get(f"{key}_count")
+    extra = f",+{more - len(items)} more" if isinstance(more, int) and more > len(items) else ""
+    return [f"{key}={','.join(str(item) for item in items)}{extra}"]

@@ -18,10 +18,12 @@ from typing import Any, TypeVar, cast
 
 from corral._lifecycle.policy import RESTART_MODES, RestartPolicy, StartLimit
 from corral._paths import (
+    AUDIT_LOG_NAME,
     DAEMON_PATH_KEYS,
     DEFAULT_LOG_DIR,
     DEFAULT_SOCKET,
     STATE_FILE_NAME,
+    DaemonPaths,
     config_dir,
     daemon_paths,
     resolve,
@@ -51,7 +53,19 @@ from corral._supervisor.config.kinds import (
 from corral._supervisor.config.positions import KeyPath, format_key
 from corral._supervisor.config.sandbox import SANDBOX
 from corral._supervisor.config.sandbox_values import GROUP
-from corral._supervisor.config.settings import MIN_INTERVAL, Config, DaemonSettings, MetricsSettings
+from corral._supervisor.config.secrets import (
+    DEFAULT_TOKEN_NAME,
+    TOKENS,
+    check_private,
+    read_token,
+)
+from corral._supervisor.config.settings import (
+    MIN_INTERVAL,
+    ApiToken,
+    Config,
+    DaemonSettings,
+    MetricsSettings,
+)
 from corral._supervisor.config.table import (
     Key,
     Table,
@@ -186,6 +200,12 @@ DAEMON = Table(
                 "when the programs it names are gone too."
             ),
         ),
+        Key(
+            "audit_log",
+            PATH,
+            DaemonSettings,
+            default=f'`"{AUDIT_LOG_NAME}"` beside the state file',
+        ),
         Key("log_timestamps", BOOLEAN, DaemonSettings),
         Key("log_group", GROUP, DaemonSettings),
         Key("http_listen", ADDRESS, DaemonSettings),
@@ -193,14 +213,31 @@ DAEMON = Table(
             "http_token_file",
             PATH,
             DaemonSettings,
-            "http_token",
-            default="unset; required with `http_listen`",
+            "http_tokens",
+            default="unset",
             doc=(
-                "A file holding the bearer token the TCP listener requires (surrounding "
-                "whitespace ignored). It is read when the config is loaded, so keep it "
-                "readable only by the daemon's user."
+                "A file holding one bearer token the TCP listener accepts, named "
+                f'"{DEFAULT_TOKEN_NAME}" in the audit log (surrounding whitespace ignored). '
+                "Read when the config is loaded; refused unless it is a regular file owned "
+                "by the daemon's user that group and others cannot read or write, holding "
+                "at least 16 visible ASCII characters."
             ),
         ),
+        Key(
+            "tokens",
+            TOKENS,
+            DaemonSettings,
+            "http_tokens",
+            default="unset",
+            doc=(
+                "Named bearer tokens, `[[daemon.tokens]]` tables with `name` and `file`: "
+                "each file is checked as `http_token_file` is, and the audit log records "
+                "the name of the token a TCP request carried. `http_listen` needs at least "
+                "one token, from this key or `http_token_file`."
+            ),
+        ),
+        Key("tls_cert_file", PATH, DaemonSettings, note="Set both TLS keys or neither."),
+        Key("tls_key_file", PATH, DaemonSettings),
     ),
     doc=(
         "The daemon's own settings. Relative paths resolve against the config file's "
@@ -256,22 +293,63 @@ def build_daemon(raw: object, config_file: str) -> DaemonSettings:
     problems: list[Problem] = []
     collect(problems, partial(check_socket_path, paths.socket, given="socket" in values))
     listen = cast("str | None", values.get("http_listen"))
-    if listen is not None and paths.http_token_file is None:
-        hint = "the TCP listener requires a bearer token: set http_token_file"
-        problems.append(Problem(("daemon", "http_listen"), "http_token_file set too", "none", hint))
-    token_file = paths.http_token_file
-    token = None if token_file is None else collect(problems, partial(_read_token, token_file))
+    tokens = collect(problems, partial(_read_tokens, values, paths, config_dir(config_file)))
+    if listen is not None and not tokens and tokens is not None:
+        hint = "the TCP listener requires a bearer token: set http_token_file or [[daemon.tokens]]"
+        problems.append(Problem(("daemon", "http_listen"), "a token set too", "none", hint))
+    collect(problems, partial(_check_tls, paths, listen))
     if problems:
         raise Invalid(problems)
     return DaemonSettings(
         socket=paths.socket,
         log_dir=paths.log_dir,
         state_file=paths.state_file,
+        audit_log=paths.audit_log,
         log_timestamps=_get(values, "log_timestamps", True),
         log_group=cast("str | int | None", values.get("log_group")),
         http_listen=listen,
-        http_token=token,
+        http_tokens=tokens or (),
+        tls_cert_file=paths.tls_cert_file,
+        tls_key_file=paths.tls_key_file,
     )
+
+
+def _read_tokens(
+    values: Mapping[str, object], paths: DaemonPaths, base: str
+) -> tuple[ApiToken, ...]:
+    """Every token the config names, read and checked (corral._supervisor.config.secrets)."""
+    problems: list[Problem] = []
+    found: list[ApiToken | None] = []
+    if paths.http_token_file is not None:
+        where: KeyPath = ("daemon", "http_token_file")
+        read = partial(read_token, DEFAULT_TOKEN_NAME, paths.http_token_file, where)
+        found.append(collect(problems, read))
+    named = cast("tuple[tuple[str, str], ...]", values.get("tokens", ()))
+    for index, (name, file) in enumerate(named):
+        where = ("daemon", "tokens", index, "file")
+        if name == DEFAULT_TOKEN_NAME and paths.http_token_file is not None:
+            hint = f"http_token_file's token is named {DEFAULT_TOKEN_NAME}"
+            problems.append(Problem((*where[:-1], "name"), "another name", repr(name), hint))
+            continue
+        found.append(collect(problems, partial(read_token, name, resolve(base, file), where)))
+    if problems:
+        raise Invalid(problems)
+    return tuple(token for token in found if token is not None)
+
+
+def _check_tls(paths: DaemonPaths, listen: str | None) -> None:
+    """Both TLS files or neither, with a listener to use them; the key private like a token."""
+    cert, key = paths.tls_cert_file, paths.tls_key_file
+    if cert is None and key is None:
+        return
+    if cert is None or key is None:
+        missing = "tls_cert_file" if cert is None else "tls_key_file"
+        given = "tls_key_file" if cert is None else "tls_cert_file"
+        raise invalid(("daemon", given), f"{missing} set too", hint="TLS needs both files")
+    if listen is None:
+        hint = "TLS is for the TCP listener: set http_listen"
+        raise invalid(("daemon", "tls_cert_file"), "http_listen set too", hint=hint)
+    os.close(check_private(key, ("daemon", "tls_key_file"), "a key file"))
 
 
 def check_socket_path(socket: str, *, given: bool) -> None:
@@ -288,20 +366,6 @@ def check_socket_path(socket: str, *, given: bool) -> None:
     hint = None if given else default
     expected = f"a unix socket path of at most {limit} bytes"
     raise invalid(("daemon", "socket"), expected, f"{length} bytes: {socket}", hint)
-
-
-def _read_token(file: str) -> str:
-    path: KeyPath = ("daemon", "http_token_file")
-    expected = "a readable file holding a non-empty token"
-    try:
-        with open(file, encoding="utf-8") as stream:
-            token = stream.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise invalid(path, expected, f"{file}: {reason}") from None
-    if not token or any(c.isspace() for c in token):
-        raise invalid(path, expected, f"{file}: {'empty' if not token else 'whitespace inside'}")
-    return token
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,20 @@ from corral._errors import InvalidSpec
 from corral._supervisor.model.program import Program
 
 
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A bearer token the TCP listener accepts, and the name the audit log records for it."""
+
+    name: str
+    """Who holds the token, as `[[daemon.tokens]]` names it ("default" for `http_token_file`)."""
+    secret: str = field(repr=False)
+    """The token itself: visible ASCII, at least MIN_TOKEN_BYTES long."""
+
+
+MIN_TOKEN_BYTES = 16
+"""A shorter token is refused at load: 16 random bytes are beyond guessing over a socket."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DaemonSettings:
     """The daemon's own settings: where it listens, logs and checkpoints."""
@@ -24,6 +38,9 @@ class DaemonSettings:
     """Checkpoint of what runs (the daemon, and each live instance's process tree), kept
     current and removed at a clean shutdown; a daemon that finds it left by one that died
     ends the programs still running there before starting its own (docs/daemon.md)."""
+    audit_log: str
+    """JSON lines, one per mutating API call and per refused request: when, who, what and
+    the result (docs/security.md). Created with mode 0600; `corral audit` reads it."""
     log_timestamps: bool = True
     """Default for every program's logs.timestamps."""
     log_group: str | int | None = None
@@ -32,8 +49,14 @@ class DaemonSettings:
     http_listen: str | None = None
     """Also serve the API on this TCP address ("127.0.0.1:9180"), for Prometheus and
     remote clients; every request must carry `Authorization: Bearer TOKEN`."""
-    http_token: str | None = field(default=None, repr=False)
-    """The bearer token, read from `http_token_file` when the config is loaded."""
+    http_tokens: tuple[ApiToken, ...] = ()
+    """The bearer tokens the TCP listener accepts, read from their files at load."""
+    tls_cert_file: str | None = None
+    """PEM certificate chain the TCP listener presents: with `tls_key_file`, the listener
+    speaks TLS (HTTPS) instead of plaintext HTTP."""
+    tls_key_file: str | None = None
+    """PEM private key of `tls_cert_file`; like a token file, only the daemon's user may
+    read it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

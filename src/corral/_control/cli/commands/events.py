@@ -45,10 +45,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _follow(ctx: Context, since: int | None) -> None:
-    from corral._control.client import Client
-
     try:
-        with Client(ctx.socket_path(), timeout=None) as client:
+        with ctx.client(None) as client:
             for event in client.follow_events(since):
                 _print(ctx, [event])
     except DaemonUnavailable as exc:

@@ -39,11 +39,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _follow(ctx: Context, target: str, stream: str) -> None:
-    from corral._control.client import Client
-
     path = f"{API_PREFIX}/logs/{target}/follow"
     try:
-        with Client(ctx.socket_path(), timeout=None) as client:
+        with ctx.client(None) as client:
             for chunk in client.stream("GET", path, query={"stream": stream}):
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()

@@ -12,12 +12,10 @@ on a unix socket (SO_PEERCRED, unix(7)) and an address on TCP.
 from __future__ import annotations
 
 import json
-import socket
-import struct
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
 
+from corral._control.server.http.messages import Peer
 from corral._platform.posix.rlimits import current
 
 
@@ -42,31 +40,12 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-class PeerSocket(Protocol):
-    """The part of a socket (asyncio's TransportSocket) a peer is read from."""
-
-    @property
-    def family(self) -> int: ...
-
-    def fileno(self) -> int: ...
-
-    def getpeername(self) -> object: ...
-
-    def getsockopt(self, level: int, option: int, size: int) -> bytes: ...
-
-
-_CREDENTIALS = struct.Struct("3i")
-"""struct ucred: pid, uid, gid (SO_PEERCRED)."""
-
-
-def peer_of(sock: PeerSocket) -> str:
-    """Who is on the other end: "uid 0" on a unix socket, the address on TCP."""
-    if sock.family == socket.AF_UNIX:
-        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
-        _, uid, _ = _CREDENTIALS.unpack(raw)
-        return f"uid {uid}"
-    address = sock.getpeername()
-    return str(address[0]) if isinstance(address, tuple) else str(address)
+def peer_key(peer: Peer) -> str:
+    """What a peer's cap counts: "uid 0" on a unix socket, the host (not the port) on TCP."""
+    if peer.transport == "unix":
+        return f"uid {peer.uid}"
+    host = (peer.address or "").rpartition(":")[0]
+    return host.removeprefix("[").removesuffix("]")
 
 
 class Admission:

@@ -25,9 +25,12 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 
 from corral._control.server.http.admission import DEFAULT_LIMITS, Limits
+from corral._control.server.http.auth import Tokens
 from corral._control.server.http.messages import (
     Headers,
     HttpError,
+    Observer,
+    Peer,
     Request,
     Response,
     StreamBody,
@@ -52,7 +55,9 @@ class Connection:
     _max_body: int
     _reader: asyncio.StreamReader
     _writer: asyncio.StreamWriter
-    _token: bytes | None
+    _tokens: Tokens | None
+    _peer: Peer
+    _observe: Observer
     _conn: h11.Connection = field(default_factory=lambda: h11.Connection(h11.SERVER))
     _limits: Limits = DEFAULT_LIMITS
     _deadline: float = 0.0
@@ -128,21 +133,31 @@ class Connection:
         for name, value in event.headers:
             key, text = name.decode("latin-1"), value.decode("latin-1")
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        self._check_token(headers.get("authorization", ""))
-        if int(headers.get("content-length", "0")) > self._max_body:
-            raise HttpError(413, f"the body is larger than {self._max_body} bytes")
-        if self._conn.they_are_waiting_for_100_continue:
-            await self._write(h11.InformationalResponse(status_code=100, headers=[]))
-        body = await self._read_body()
         target = urlsplit(event.target.decode("latin-1"))
         query = dict(parse_qsl(target.query, keep_blank_values=True))
         method = event.method.decode("latin-1")
-        return Request(method=method, path=target.path, query=query, headers=headers, body=body)
+        head = Request(method, target.path, query, headers, b"", peer=self._peer)
+        try:
+            peer = self._authorize(headers.get("authorization", ""))
+            if int(headers.get("content-length", "0")) > self._max_body:
+                raise HttpError(413, f"the body is larger than {self._max_body} bytes")
+            if self._conn.they_are_waiting_for_100_continue:
+                await self._write(h11.InformationalResponse(status_code=100, headers=[]))
+            body = await self._read_body()
+        except HttpError as exc:
+            self._observe(head, exc.to_response())  # refused before routing: audited too
+            raise
+        return replace(head, body=body, peer=peer)
 
-    def _check_token(self, value: str) -> None:
-        if self._token is not None and not _same_secret(value.encode("latin-1"), self._token):
+    def _authorize(self, value: str) -> Peer:
+        """The peer, with the name of its token on a listener that needs one (else 401)."""
+        if self._tokens is None:
+            return self._peer
+        name = self._tokens.name_of(value)
+        if name is None:
             message = "missing or wrong token; send `Authorization: Bearer <token>`"
             raise HttpError(401, message, headers=(("www-authenticate", "Bearer"),))
+        return replace(self._peer, token=name)
 
     async def _read_body(self) -> bytes:
         chunks: list[bytes] = []
@@ -231,10 +246,3 @@ def _head(status: int, content_type: str, extra: Headers) -> h11.Response:
     headers = [(b"content-type", content_type.encode())]
     headers += [(name.encode(), value.encode()) for name, value in extra]
     return h11.Response(status_code=status, headers=headers, reason=reason)
-
-
-def _same_secret(given: bytes, expected: bytes) -> bool:
-    """Constant-time comparison; hmac (and libcrypto with it) loads only for a TCP token."""
-    import hmac
-
-    return hmac.compare_digest(given, expected)

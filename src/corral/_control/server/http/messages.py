@@ -1,4 +1,5 @@
-"""The values a route sees and returns: Request, Response, StreamingResponse, HttpError.
+"""The values a route sees and returns: Request (and its Peer), Response, StreamingResponse,
+HttpError.
 
 Plain frozen records with no I/O, so routes (api.py) and tests build and inspect them
 without a server. `Handler` is the one signature every route has.
@@ -20,6 +21,33 @@ StreamBody = AsyncIterator[bytes]
 
 
 @dataclass(frozen=True, slots=True)
+class Peer:
+    """Who sent a request: the kernel's word on a unix socket; address and token on TCP."""
+
+    transport: str
+    """"unix" or "tcp"."""
+    uid: int | None = None
+    """The client process's user (SO_PEERCRED, unix socket only)."""
+    pid: int | None = None
+    """The client process (SO_PEERCRED, unix socket only)."""
+    address: str | None = None
+    """The client's "host:port" (TCP only)."""
+    token: str | None = None
+    """The name of the bearer token the request carried (TCP only; None if it carried none
+    that the listener accepts)."""
+
+    def to_json(self) -> dict[str, object]:
+        """The fields that are known, as a JSON object."""
+        fields = {"transport": self.transport, "uid": self.uid, "pid": self.pid}
+        fields |= {"address": self.address, "token": self.token}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+UNIX_PEER = Peer("unix")
+"""A unix-socket peer whose credentials are not known (the default of a built Request)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """One parsed request, its body read whole (at most `max_body` bytes)."""
 
@@ -32,6 +60,8 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
     """Values of the route pattern's `{name}` segments, percent-decoded."""
+    peer: Peer = UNIX_PEER
+    """Who sent it (the audit log records this)."""
 
     def json(self) -> object:
         """The body decoded as JSON; a missing or invalid body is the client's error (400)."""
@@ -81,6 +111,9 @@ class StreamingResponse:
 
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+Observer = Callable[[Request, Response | StreamingResponse], None]
+"""Told of each reply the server sends, a refusal before routing (401, 413) included; the
+audit log is one. Called on the loop: it must not block."""
 
 
 class HttpError(Exception):

@@ -1,4 +1,5 @@
-"""HttpServer: listens on unix sockets (0600) and TCP (bearer token), one task per connection.
+"""HttpServer: listens on unix sockets (0600) and TCP (bearer tokens, optional TLS), one task
+per connection; an observer (the audit log) is told of every reply.
 
 Each accepted connection passes `Admission` first (caps in total and per peer, fds kept
 in reserve); one that does not is answered with a 503 and closed at once.
@@ -9,34 +10,53 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral._control.server.http.admission import (
     DEFAULT_LIMITS,
     Admission,
     Limits,
-    peer_of,
+    peer_key,
     refusal_bytes,
 )
+from corral._control.server.http.auth import Tokens, peer_of
 from corral._control.server.http.connection import Connection
-from corral._control.server.http.messages import HttpError, Request, Response, StreamingResponse
+from corral._control.server.http.messages import (
+    HttpError,
+    Observer,
+    Request,
+    Response,
+    StreamingResponse,
+)
 from corral._control.server.http.router import Router
 from corral._control.server.unix_socket import bind_private, remove_if_stale, unlink_if_same
-from corral._errors import InvalidSpec
+
+if TYPE_CHECKING:
+    import ssl
 
 _log = logging.getLogger("corral.control.http")
+
+TLS_HANDSHAKE_SECONDS = 10.0
+"""How long a TLS client may take to finish its handshake (asyncio's default is 60 s)."""
 
 
 class HttpServer:
     """Serves a `Router` on any number of unix and TCP listeners until `close()`."""
 
     def __init__(
-        self, router: Router, *, max_body: int = 1 << 20, limits: Limits = DEFAULT_LIMITS
+        self,
+        router: Router,
+        *,
+        max_body: int = 1 << 20,
+        limits: Limits = DEFAULT_LIMITS,
+        observer: Observer | None = None,
     ) -> None:
         self.router = router
         self.max_body = max_body
         self.limits = limits
+        self._observe: Observer = observer or _unobserved
         self.accepted = 0
         """Connections accepted so far (keep-alive shows as one per client)."""
         self.admission = Admission(limits)
@@ -61,7 +81,7 @@ class HttpServer:
         await remove_if_stale(path)
         sock = bind_private(path)
         try:
-            server = await asyncio.start_unix_server(partial(self._accept, token=None), sock=sock)
+            server = await asyncio.start_unix_server(partial(self._accept, tokens=None), sock=sock)
         except BaseException:
             sock.close()
             os.unlink(path)
@@ -69,15 +89,29 @@ class HttpServer:
         self._servers.append(server)
         self._unix.append((path, os.stat(path).st_ino))
 
-    async def listen_tcp(self, host: str, port: int, token: str) -> int:
+    async def listen_tcp(
+        self,
+        host: str,
+        port: int,
+        tokens: Mapping[str, str],
+        *,
+        tls: ssl.SSLContext | None = None,
+        tls_handshake_timeout: float = TLS_HANDSHAKE_SECONDS,
+    ) -> int:
         """Listen on host:port (0: any free port); every request needs `Bearer <token>`.
 
-        Returns the bound port. Bind to a loopback address unless you mean otherwise.
+        `tokens` maps names to tokens (each at least 16 bytes); the name of the one a
+        request carries becomes its `peer.token`. With `tls` (a server-side context) the
+        listener speaks HTTPS; a client that has not finished the TLS handshake within
+        `tls_handshake_timeout` seconds is disconnected (its connection holds an fd before
+        any request is read). Returns the bound port. Bind to a loopback address unless
+        you mean otherwise.
         """
-        if not token:
-            raise InvalidSpec("the TCP listener needs a non-empty token")
-        accept = partial(self._accept, token=f"Bearer {token}".encode())
-        server = await asyncio.start_server(accept, host, port)
+        accept = partial(self._accept, tokens=Tokens(tokens))
+        handshake = None if tls is None else tls_handshake_timeout
+        server = await asyncio.start_server(
+            accept, host, port, ssl=tls, ssl_handshake_timeout=handshake
+        )
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
         self._tcp.append(f"{bound[0]}:{bound[1]}")
@@ -99,15 +133,17 @@ class HttpServer:
     async def respond(self, request: Request) -> Response | StreamingResponse:
         """Route one request; the per-request boundary where unexpected errors become 500."""
         try:
-            return await self.router.dispatch(request)
+            response = await self.router.dispatch(request)
         except HttpError as exc:
-            return exc.to_response()
+            response = exc.to_response()
         except Exception as exc:
             _log.exception("%s %s failed", request.method, request.path)
-            return HttpError(500, f"internal error: {type(exc).__name__}: {exc}").to_response()
+            response = HttpError(500, f"internal error: {type(exc).__name__}: {exc}").to_response()
+        self._observe(request, response)
+        return response
 
     async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, token: bytes | None
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tokens: Tokens | None
     ) -> None:
         task = asyncio.current_task()
         if self._closing or task is None:
@@ -115,11 +151,13 @@ class HttpServer:
             return
         sock = writer.get_extra_info("socket")
         try:
-            peer = peer_of(sock)
+            peer = peer_of(writer)
+            fd = sock.fileno()
         except OSError:  # gone already
             writer.close()
             return
-        refusal = self.admission.admit(peer, sock.fileno())
+        key = peer_key(peer)
+        refusal = self.admission.admit(key, fd)
         if refusal is not None:
             writer.write(refusal_bytes(refusal))
             writer.close()  # the transport sends what it holds, then closes: the fd is freed
@@ -127,8 +165,14 @@ class HttpServer:
         self._tasks.add(task)
         self.accepted += 1
         try:
-            connection = Connection(self.respond, self.max_body, reader, writer, token)
+            connection = Connection(
+                self.respond, self.max_body, reader, writer, tokens, peer, self._observe
+            )
             await connection.serve(self.limits)
         finally:
-            self.admission.release(peer)
+            self.admission.release(key)
             self._tasks.discard(task)
+
+
+def _unobserved(request: Request, response: Response | StreamingResponse) -> None:
+    """The observer of a server given none."""

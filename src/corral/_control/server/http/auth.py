@@ -1,0 +1,72 @@
+"""Who is asking: bearer tokens on a TCP listener, the peer's identity on every connection.
+
+A TCP listener holds named tokens; a request must carry one as `Authorization: Bearer
+TOKEN`, the scheme in any case (RFC 7235 makes auth schemes case-insensitive). Both
+sides are hashed before the constant-time comparison, so neither the token nor its
+length shows in the time a refusal takes, and every token is compared, so the time
+does not say which one nearly matched. hmac and hashlib (libcrypto) load only when a
+listener has tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from corral._control.server.http.messages import Peer
+from corral._errors import InvalidSpec
+from corral._platform import peer_credentials
+from corral._supervisor.config.settings import MIN_TOKEN_BYTES
+
+__all__ = ["Tokens", "peer_of"]
+
+
+class Tokens:
+    """The bearer tokens one listener accepts, by name; `name_of` checks a header."""
+
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        if not tokens:
+            raise InvalidSpec("the TCP listener needs at least one token")
+        short = sorted(name for name, secret in tokens.items() if len(secret) < MIN_TOKEN_BYTES)
+        if short:
+            names = ", ".join(short)
+            raise InvalidSpec(f"tokens must be at least {MIN_TOKEN_BYTES} bytes: {names}")
+        self._digests = [(name, _digest(secret.encode())) for name, secret in tokens.items()]
+
+    def __repr__(self) -> str:
+        return f"<Tokens {', '.join(name for name, _ in self._digests)}>"
+
+    def name_of(self, authorization: str) -> str | None:
+        """The name of the token an Authorization header carries; None if none matches."""
+        import hmac
+
+        scheme, _, credentials = authorization.strip(" ").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        given = _digest(credentials.strip(" ").encode("latin-1"))
+        found = None
+        for name, digest in self._digests:
+            if hmac.compare_digest(given, digest) and found is None:
+                found = name
+        return found
+
+
+def peer_of(writer: asyncio.StreamWriter) -> Peer:
+    """The peer of a new connection: SO_PEERCRED on a unix socket, the address on TCP."""
+    peername = writer.get_extra_info("peername")
+    if isinstance(peername, tuple):  # AF_INET (host, port) or AF_INET6 (host, port, ...)
+        host, port = peername[0], peername[1]
+        shown = f"[{host}]" if ":" in host else host
+        return Peer("tcp", address=f"{shown}:{port}")
+    sock = writer.get_extra_info("socket")
+    credentials = None if sock is None else peer_credentials(sock)
+    if credentials is None:
+        return Peer("unix")
+    pid, uid, _ = credentials
+    return Peer("unix", uid=uid, pid=pid)
+
+
+def _digest(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(data).digest()
