@@ -93,6 +93,7 @@ def test_directories_the_daemon_makes_are_private(tmp_path: Path) -> None:
         modes = {p: stat.S_IMODE(p.stat().st_mode) for p in (logs, logs.parent, run, run.parent)}
     finally:
         daemon.stop()
+        (run / "corral.audit").unlink(missing_ok=True)  # the audit log stays after a shutdown
         for path in (run, run.parent):
             if path.exists():
                 path.rmdir()

@@ -4,14 +4,17 @@ A TCP listener holds named tokens; a request must carry one as `Authorization: B
 TOKEN`, the scheme in any case (RFC 7235 makes auth schemes case-insensitive). Both
 sides are hashed before the constant-time comparison, so neither the token nor its
 length shows in the time a refusal takes, and every token is compared, so the time
-does not say which one nearly matched. hmac and hashlib (libcrypto) load only when a
-listener has tokens.
+does not say which one nearly matched. The digest and the comparison are CPython's
+built-in ones (`_sha256`/`_sha2`, `_operator._compare_digest`): `hashlib` and `hmac`
+would load OpenSSL's libcrypto, about 4 MB of the daemon's resident memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+from _operator import _compare_digest  # what hmac.compare_digest is without OpenSSL
 from collections.abc import Mapping
+from typing import Any
 
 from corral._control.server.http.messages import Peer
 from corral._errors import InvalidSpec
@@ -19,6 +22,12 @@ from corral._platform import peer_credentials
 from corral._supervisor.config.settings import MIN_TOKEN_BYTES
 
 __all__ = ["Tokens", "peer_of"]
+
+_sha256: Any
+try:  # the interpreter's own SHA-256 (3.12 names it _sha2), not OpenSSL's
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+except ImportError:
+    from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 
 class Tokens:
@@ -38,15 +47,13 @@ class Tokens:
 
     def name_of(self, authorization: str) -> str | None:
         """The name of the token an Authorization header carries; None if none matches."""
-        import hmac
-
         scheme, _, credentials = authorization.strip(" ").partition(" ")
         if scheme.lower() != "bearer":
             return None
         given = _digest(credentials.strip(" ").encode("latin-1"))
         found = None
         for name, digest in self._digests:
-            if hmac.compare_digest(given, digest) and found is None:
+            if _compare_digest(given, digest) and found is None:
                 found = name
         return found
 
@@ -67,6 +74,5 @@ def peer_of(writer: asyncio.StreamWriter) -> Peer:
 
 
 def _digest(data: bytes) -> bytes:
-    import hashlib
-
-    return hashlib.sha256(data).digest()
+    digest: bytes = _sha256(data).digest()
+    return digest
