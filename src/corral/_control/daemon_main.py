@@ -149,11 +149,11 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
         await reactions.close()
+        events.emit("daemon", "", message="stopped")  # the last event a follower is sent
         await server.close()
         audit.close()
         reaper.uninstall()
         uninstall_signals()
-        events.emit("daemon", "", message="stopped")
 
 
 async def _listen_tcp(

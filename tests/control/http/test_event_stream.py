@@ -252,3 +252,32 @@ def test_an_event_watch_finds_an_event_already_read_and_names_what_it_missed(
         "  #1 note n0 n=0\n"
         "  #2 note n1 n=1"
     )
+
+
+def test_a_reader_that_hangs_up_is_unsubscribed_at_once(
+    harness: ServerHarness, sock_path: str
+) -> None:
+    # Noticed from the connection, not at the next event: a reader that left an idle
+    # stream keeps no queue subscribed until some event reaches its bound.
+    log = EventLog()
+    _serve(harness, sock_path, log)
+    with Client(sock_path) as client, client.follow_events():
+        assert log.subscriber_count == 1
+    wait_until(lambda: log.subscriber_count == 0, what="the hung-up reader unsubscribed")
+
+
+def test_a_closing_server_finishes_the_stream_with_what_it_holds(
+    harness: ServerHarness, sock_path: str
+) -> None:
+    # On shutdown the reader gets the last events and a complete reply: its feed ends,
+    # it does not break (so `corral events -f` exits 0, not 3).
+    log = EventLog()
+    server = _serve(harness, sock_path, log)
+    with Client(sock_path) as client, client.follow_events() as feed:
+        harness.run(_emit(log, 1, last=True))
+        harness.run(server.close(finish_within=DEADLINE))
+        event = feed.next(DEADLINE)
+        with pytest.raises(StopIteration):
+            feed.next(DEADLINE)
+    assert event["data"] == {"n": 0, "last": True}
+    assert log.subscriber_count == 0

@@ -17,7 +17,8 @@ are emitted. Three notices (messages whose JSON has `seq: null`) report missed e
   and numbers from 1 again); the stream starts from the oldest event it holds.
 
 An idle stream carries a comment every `heartbeat` seconds, so a peer that vanished
-without closing is noticed by the failed write.
+without closing is noticed by the failed write. When the server closes (shutdown) it
+calls `finish`: the stream sends what is queued, the daemon's last events, and ends.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def open_stream(log: EventLog, request: Request, settings: StreamSettings) -> St
     """
     stream = _EventStream(log, resume_point(request, log.last_seq), settings)
     headers = (("cache-control", "no-store"),)
-    return StreamingResponse(200, CONTENT_TYPE, stream.body(), headers, cutoff=stream.cutoff)
+    return StreamingResponse(
+        200, CONTENT_TYPE, stream.body(), headers, cutoff=stream.cutoff, finish=stream.finish
+    )
 
 
 def event_json(event: Event) -> EventJSON:
@@ -111,6 +114,12 @@ class _EventStream:
         self._queue = EventQueue(_encode, settings.queue_bytes, self._wake)
         self._upto = self._queue.subscribe(log)  # replay up to here; the queue has the rest
         self._since = since
+        self._finishing = False
+
+    def finish(self) -> None:
+        """The daemon is shutting down: send what is queued, then end the stream."""
+        self._finishing = True
+        self._ready.set()
 
     async def body(self) -> AsyncIterator[bytes]:
         try:
@@ -121,6 +130,8 @@ class _EventStream:
                 if data := self._queue.take():
                     yield data
                     continue
+                if self._finishing:
+                    return  # the reply ends: the client's feed is over, not broken
                 self._ready.clear()
                 try:
                     async with asyncio.timeout(self._settings.heartbeat):

@@ -64,6 +64,10 @@ class Connection:
     """When the request being waited for (or the response being taken) times out."""
     _idle: bool = False
     """Waiting for a keep-alive connection's next request to begin."""
+    _streaming: StreamingResponse | None = None
+    """The streaming reply being sent, while one is."""
+    _stream_sent: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a streaming reply has been sent to its end (or given up)."""
 
     async def serve(self, limits: Limits = DEFAULT_LIMITS) -> None:
         """Serve requests until either side ends the connection; never raises."""
@@ -191,7 +195,25 @@ class Connection:
             async with asyncio.timeout(_LINGER_SECONDS):
                 await self._wait_disconnect()
 
+    def finish_stream(self) -> asyncio.Event | None:
+        """Ask the streaming reply being sent to finish (`StreamingResponse.finish`); the
+        event is set once it is sent to its end. None when no such reply is being sent."""
+        response = self._streaming
+        if response is None or response.finish is None:
+            return None
+        response.finish()
+        return self._stream_sent
+
     async def _send_stream(self, response: StreamingResponse) -> None:
+        self._streaming = response
+        self._stream_sent.clear()
+        try:
+            await self._stream_body(response)
+        finally:
+            self._streaming = None
+            self._stream_sent.set()
+
+    async def _stream_body(self, response: StreamingResponse) -> None:
         chunked = ("transfer-encoding", "chunked")
         head = _head(response.status, response.content_type, (*response.headers, chunked))
         await self._write(head)

@@ -108,6 +108,10 @@ class StreamingResponse:
     cutoff: asyncio.Future[None] | None = None
     """Completed by the producer to drop a client that stopped reading: the connection is
     aborted at once, discarding what the client has not taken (its buffers are freed)."""
+    finish: Callable[[], None] | None = None
+    """Called when the server closes: the body then ends by itself once it has sent what
+    it holds, and the client sees a complete reply (the event stream's last events).
+    Without it the server ends the stream at once."""
 
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]

@@ -42,6 +42,10 @@ TLS_HANDSHAKE_SECONDS = 10.0
 """How long a TLS client may take to finish its handshake (asyncio's default is 60 s)."""
 
 
+FINISH_SECONDS = 2.0
+"""How long a closing server waits for streams that can finish (docs/daemon.md)."""
+
+
 class HttpServer:
     """Serves a `Router` on any number of unix and TCP listeners until `close()`."""
 
@@ -64,6 +68,7 @@ class HttpServer:
         self._unix: list[tuple[str, int]] = []
         self._tcp: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._connections: dict[asyncio.Task[Any], Connection] = {}
         self._closing = False
 
     def __repr__(self) -> str:
@@ -117,11 +122,25 @@ class HttpServer:
         self._tcp.append(f"{bound[0]}:{bound[1]}")
         return int(bound[1])
 
-    async def close(self) -> None:
-        """Stop listening, end every connection (streams are closed), remove our socket files."""
+    async def close(self, *, finish_within: float = FINISH_SECONDS) -> None:
+        """Stop listening, end every connection, remove our socket files.
+
+        A streaming reply that can finish (the event stream) is asked to, and is given up
+        to `finish_within` seconds to send what it holds and end, so its client sees the
+        daemon's last events and a complete reply; every other connection ends at once.
+        """
         self._closing = True
         for server in self._servers:
             server.close()
+        sent = [
+            asyncio.ensure_future(event.wait())
+            for connection in self._connections.values()
+            if (event := connection.finish_stream()) is not None
+        ]
+        if sent:
+            _, late = await asyncio.wait(sent, timeout=finish_within)
+            for waiter in late:
+                waiter.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -168,10 +187,12 @@ class HttpServer:
             connection = Connection(
                 self.respond, self.max_body, reader, writer, tokens, peer, self._observe
             )
+            self._connections[task] = connection
             await connection.serve(self.limits)
         finally:
             self.admission.release(key)
             self._tasks.discard(task)
+            self._connections.pop(task, None)
 
 
 def _unobserved(request: Request, response: Response | StreamingResponse) -> None:
