@@ -94,13 +94,7 @@ ALLOWED: tuple[Exemption, ...] = (
 )
 """Blocking calls made on the loop by design, each bounded for the reason given."""
 
-KNOWN: tuple[Exemption, ...] = (
-    (
-        "corral/_platform/posix/child.py",
-        "fork_exec",
-        "the fork+exec spawn (sandboxed programs) reads its error pipe until the child execs (#9)",
-    ),
-)
+KNOWN: tuple[Exemption, ...] = ()
 """Blocking calls today's daemon makes on its loop, to be fixed: remove an entry with its fix.
 
 A guard made with `report_known=[function, ...]` reports those entries too: that is

@@ -22,7 +22,13 @@ from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
 from corral._platform.posix import child as _child
 from corral._platform.posix import spawn as _posix_spawn
-from corral._platform.posix.child import ChildStep, ChildStepFailed, Forker
+from corral._platform.posix.child import (
+    ChildStep,
+    ChildStepFailed,
+    Forker,
+    PendingExec,
+    read_report,
+)
 from corral._platform.posix.exits import (
     UNKNOWN,
     ExitNotifier,
@@ -46,10 +52,12 @@ __all__ = [
     "Feature",
     "FeatureStatus",
     "Forker",
+    "PendingExec",
     "ProcStat",
     "TreeIdentity",
     "WaitStatus",
     "become_subreaper",
+    "begin_fork_exec",
     "boot_clock",
     "close_on_exec_inherited",
     "decode_status",
@@ -71,6 +79,7 @@ __all__ = [
     "peer_credentials",
     "pidfd_exited",
     "process_table",
+    "read_report",
     "read_stats",
     "reap_any",
     "reap_if_child",
@@ -83,6 +92,30 @@ __all__ = [
     "tree_members",
     "wait_all_gone",
 ]
+
+
+def begin_fork_exec(
+    path: str,
+    argv: Sequence[str],
+    env: Mapping[bytes, bytes],
+    *,
+    cwd: str | None,
+    fd_map: Sequence[tuple[int, int]],
+    pass_fds: Sequence[int],
+    pgroup: int | None,
+    new_session: bool,
+    steps: Sequence[ChildStep],
+    forker: Forker | None = None,
+    after_fork: Sequence[Callable[[int], None]] = (),
+) -> PendingExec:
+    """The fork path for sandboxed spawns, up to the fork (see posix/child.py)."""
+    from corral._platform import libc
+
+    libc.handle()  # load libc here: a step's first use in the child would run ldconfig
+    return _child.begin_fork_exec(
+        path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
+        new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
+    )  # fmt: skip
 
 
 def fork_exec(
@@ -99,14 +132,17 @@ def fork_exec(
     forker: Forker | None = None,
     after_fork: Sequence[Callable[[int], None]] = (),
 ) -> int:
-    """The fork path for sandboxed spawns (see posix/child.py)."""
-    from corral._platform import libc
-
-    libc.handle()  # load libc here: a step's first use in the child would run ldconfig
-    return _child.fork_exec(
+    """`begin_fork_exec`, then wait in place until the child exec'd (or raise its failure)."""
+    pending = begin_fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
-        new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
+        new_session=new_session, steps=steps, forker=forker, after_fork=after_fork,
     )  # fmt: skip
+    try:
+        report = read_report(pending.report_fd)
+    except BaseException:
+        os.close(pending.report_fd)
+        raise
+    return pending.finish(report)
 
 
 features = _features.features
@@ -126,7 +162,11 @@ def spawn(
 ) -> int:
     """Start `path` without forking the interpreter; raises OSError on failure."""
     nofile = children_nofile()
-    if cwd is None and (nofile is None or all(fd < nofile[0] for fd, _ in fd_map)):
+    if cwd is None and nofile is None:  # the library's case, and a daemon not raised
+        return _posix_spawn.spawn(
+            path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
+        )
+    if cwd is None and nofile is not None and all(fd < nofile[0] for fd, _ in fd_map):
         # glibc checks each dup2 source against the soft limit when the call builds
         # its file actions: below the programs' limit, lowering ours around the call
         # is enough, and costs two setrlimit calls, not the ctypes path's 0.1 ms.

@@ -9,9 +9,11 @@ our ends of the pipes and an exit notifier; the sync and async handles wrap it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,10 +29,12 @@ from corral._platform import (
     ChildStepFailed,
     ExitNotifier,
     Feature,
+    PendingExec,
+    begin_fork_exec,
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
-    fork_exec,
+    read_report,
     spawn,
 )
 from corral._platform.features import has
@@ -83,6 +87,32 @@ def launch(
     `spec.stdin` (a pipeline passes the previous stage's stdout this way).
     `notifier` makes the exit notifier; the daemon passes one that shares its
     central reaper instead of the default (pidfd, else a waiter thread).
+    Returns once the child has exec'd: `begin_launch`, then waiting in place.
+    """
+    pending = begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier)
+    if pending.report_fd is None:
+        return pending.finish(b"")
+    try:
+        report = read_report(pending.report_fd)
+    except BaseException:
+        pending.abandon()
+        raise
+    return pending.finish(report)
+
+
+def begin_launch(
+    spec: ProcessSpec,
+    *,
+    pgroup: int = 0,
+    stdin: int | None = None,
+    notifier: Callable[[int], ExitNotifier] = _PER_CHILD.notifier,
+) -> PendingLaunch:
+    """`launch` up to the spawn: a sandboxed child may not have exec'd yet.
+
+    The posix_spawn path returns after the exec (`report_fd` None). The fork path
+    returns once the child is forked and its sandbox steps are running; read
+    `report_fd` to EOF (an event loop can wait for it) and pass what was read to
+    `finish`. The exit notifier is made at once, so an exit is never missed.
     """
     env = _environment(spec)
     path = _resolve(spec, os.fsdecode(env.get(b"PATH", _DEFPATH)))
@@ -92,20 +122,22 @@ def launch(
     env[_TREE_KEY] = marker
     fds = _StdioFds(spec)
     sandbox: Plan | None = None
+    forked: PendingExec | None = None
     try:
         fds.open(spec, stdin)
         if spec.sandbox is None:
             pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
         else:
-            pid, sandbox = _spawn_sandboxed(
+            forked, sandbox = _begin_sandboxed(
                 spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup, marker=marker
             )
+            pid = forked.pid
     except BaseException:
         fds.close_all()
         raise
     started = time.monotonic()
     fds.close_child_ends()
-    return Launched(
+    launched = Launched(
         argv=spec.argv,
         pid=pid,
         pgid=pid if spec.new_session or pgroup == 0 else pgroup,
@@ -117,6 +149,77 @@ def launch(
         started=started,
         sandbox=sandbox,
     )
+    return PendingLaunch(spec, path, launched, fds, forked)
+
+
+class PendingLaunch:
+    """A child `begin_launch` started: `finish` it with its report, or `abandon` it."""
+
+    __slots__ = ("_fds", "_forked", "_launched", "_path", "_spec")
+
+    def __init__(
+        self,
+        spec: ProcessSpec,
+        path: str,
+        launched: Launched,
+        fds: _StdioFds,
+        forked: PendingExec | None,
+    ) -> None:
+        self._spec = spec
+        self._path = path
+        self._launched = launched
+        self._fds = fds
+        self._forked = forked
+
+    def __repr__(self) -> str:
+        return f"<PendingLaunch pid={self._launched.pid} report_fd={self.report_fd}>"
+
+    @property
+    def pid(self) -> int:
+        return self._launched.pid
+
+    @property
+    def report_fd(self) -> int | None:
+        """The fd that reads EOF once the child exec'd; None when it has already."""
+        return None if self._forked is None else self._forked.report_fd
+
+    def finish(self, report: bytes) -> Launched:
+        """The launched child, or the SpawnError its report names (everything undone)."""
+        forked, self._forked = self._forked, None
+        if forked is None:
+            return self._launched
+        try:
+            forked.finish(report)
+        except ChildStepFailed as exc:
+            self._undo()
+            if exc.step in ("exec", "chdir"):
+                raise _spawn_error(self._spec, self._path, exc) from exc
+            raise _step_error(self._spec, exc) from exc
+        except BaseException:
+            self._undo()
+            raise
+        return self._launched
+
+    def abandon(self) -> None:
+        """Give up on a child whose report will not be read: kill it, undo everything."""
+        forked, self._forked = self._forked, None
+        if forked is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(forked.pid, signal.SIGKILL)
+        forked.finish(b"")  # only closes the report fd
+        with contextlib.suppress(ChildProcessError):  # a reaper of all children got it
+            os.waitpid(forked.pid, 0)
+        self._undo()
+
+    def _undo(self) -> None:
+        launched = self._launched
+        launched.notifier.close()
+        for fd in (launched.stdin, launched.stdout, launched.stderr):
+            if fd is not None:
+                os.close(fd)
+        if launched.sandbox is not None:
+            launched.sandbox.undo()
 
 
 def _environment(spec: ProcessSpec) -> dict[bytes, bytes]:
@@ -214,7 +317,7 @@ def _spawn(
         raise _spawn_error(spec, path, exc) from exc
 
 
-def _spawn_sandboxed(
+def _begin_sandboxed(
     spec: ProcessSpec,
     *,
     path: str,
@@ -222,7 +325,7 @@ def _spawn_sandboxed(
     fd_map: list[tuple[int, int]],
     pgroup: int,
     marker: bytes,
-) -> tuple[int, Plan]:
+) -> tuple[PendingExec, Plan]:
     from corral._sandbox.plan import plan
 
     assert spec.sandbox is not None
@@ -231,7 +334,7 @@ def _spawn_sandboxed(
     except ChildStepFailed as exc:  # a parent-side step (a cgroup limit write) failed
         raise _step_error(spec, exc) from exc
     try:
-        pid = fork_exec(
+        forked = begin_fork_exec(
             path,
             spec.argv,
             env,
@@ -244,15 +347,13 @@ def _spawn_sandboxed(
             forker=made.forker,
             after_fork=made.after_fork,
         )
-    except ChildStepFailed as exc:
+    except ChildStepFailed as exc:  # an after-fork hook in the parent failed
         made.undo()
-        if exc.step in ("exec", "chdir"):
-            raise _spawn_error(spec, path, exc) from exc
         raise _step_error(spec, exc) from exc
     except BaseException:
         made.undo()
         raise
-    return pid, made
+    return forked, made
 
 
 def _step_error(spec: ProcessSpec, exc: ChildStepFailed) -> SpawnError:

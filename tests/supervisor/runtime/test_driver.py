@@ -23,6 +23,7 @@ from corral._observe.logs.directory import LogDirectory
 from corral._process.reaper import OwningReaper
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
+from corral._sandbox.spec import Sandbox
 from corral._supervisor.model.program import LogPolicy, Program
 from corral._supervisor.runtime.driver import InstanceDriver
 from tests.support.pids import watch
@@ -168,3 +169,68 @@ def test_the_group_a_root_leaves_behind_dies_with_it_and_backoff_lets_the_swept_
     state, kept = asyncio.run(scenario(), debug=True)
     assert state is S.BACKOFF
     assert not kept, "BACKOFF sweeps the old tree: the restart must not leave its strays"
+
+
+def test_a_sandboxed_spawn_is_awaited_on_the_loop_and_inputs_wait_for_its_outcome(
+    log_dir: LogDirectory,
+) -> None:
+    # The fork path's child runs its sandbox steps before it execs; the driver waits for
+    # its report on the loop instead of blocking there, and a stop fed meanwhile is
+    # applied only once the spawn's outcome is known.
+    seen: list[str] = []
+    boxed = Program(
+        name="boxed",
+        process=ProcessSpec(
+            argv=(sys.executable, str(HELPERS / "trap_term.py"), "exit"),
+            sandbox=Sandbox(rlimits={"core": 0}),  # any sandbox takes the fork path
+        ),
+        restart=RestartPolicy(mode="never", start_seconds=0),
+        stop_timeout=DEADLINE,
+    )
+
+    async def scenario() -> tuple[InstanceState, InstanceState, bool]:
+        reaper = OwningReaper()
+        reaper.install(asyncio.get_running_loop())
+        events = EventLog()
+        events.subscribe(lambda event: seen.append(str(event.data["new"])))
+        driver = InstanceDriver(boxed, 0, reaper=reaper, events=events, log_dir=log_dir)
+        try:
+            driver.feed(StartRequested())
+            in_flight = driver.machine.state, driver.live_pid is None
+            held = driver.feed(StopRequested())  # no loop turn yet: the report is unread
+            await _until(driver, S.STOPPED)
+            assert held is None
+            return in_flight[0], driver.machine.state, in_flight[1]
+        finally:
+            await driver.close()
+            reaper.uninstall()
+
+    during, after, no_pid_yet = asyncio.run(scenario(), debug=True)
+    assert (during, no_pid_yet, after) == (S.STARTING, True, S.STOPPED)
+    assert seen == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
+
+
+def test_a_sandboxed_spawn_that_fails_in_the_child_is_a_spawn_failure(
+    log_dir: LogDirectory,
+) -> None:
+    missing = Program(
+        name="missing",
+        process=ProcessSpec(argv=("/nonexistent/program",), sandbox=Sandbox(rlimits={"core": 0})),
+        restart=RestartPolicy(mode="never", start_seconds=0),
+    )
+
+    async def scenario() -> tuple[InstanceState, str]:
+        reaper = OwningReaper()
+        reaper.install(asyncio.get_running_loop())
+        driver = InstanceDriver(missing, 0, reaper=reaper, events=EventLog(), log_dir=log_dir)
+        try:
+            driver.feed(StartRequested())
+            await _until(driver, S.FATAL)
+            return driver.machine.state, driver.machine.reason or ""
+        finally:
+            await driver.close()
+            reaper.uninstall()
+
+    state, reason = asyncio.run(scenario(), debug=True)
+    assert state is S.FATAL
+    assert "/nonexistent/program" in reason

@@ -14,7 +14,6 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
-from corral._control.server import openapi
 from corral._control.server.event_stream import (
     STREAM_DEFAULTS,
     StreamSettings,
@@ -82,18 +81,25 @@ def build_router(
     for method, path, handler in table:
         router.add(method, API_PREFIX + path, _translated(handler))
     router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus))
-    spec = Response.json(openapi.document([*router.routes(), ("GET", OPENAPI_PATH)]))
-    router.add("GET", OPENAPI_PATH, _constant(spec))
+    router.add("GET", OPENAPI_PATH, _document(router))
     return router
 
 
 OPENAPI_PATH = API_PREFIX + "/openapi.json"
-"""The API's OpenAPI 3.1 document, generated once when the router is built."""
+"""The API's OpenAPI 3.1 document, generated on its first request and then kept."""
 
 
-def _constant(response: Response) -> Handler:
+def _document(router: Router) -> Handler:
+    """The OpenAPI route: built when first asked for, since reading the field docstrings
+    parses source files, which a daemon nobody asks costs about 1 MB of resident memory."""
+    made: list[Response] = []
+
     async def serve(request: Request) -> Response:
-        return response
+        if not made:
+            from corral._control.server import openapi
+
+            made.append(Response.json(openapi.document(router.routes())))
+        return made[0]
 
     return serve
 

@@ -16,6 +16,7 @@ nothing that could deadlock on a lock another thread held at fork time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
@@ -48,7 +49,39 @@ Forker = Callable[[], int]
 """Returns 0 in the child and the child's pid in the parent (os.fork, or a clone)."""
 
 
-def fork_exec(
+class PendingExec:
+    """A forked child that has not yet exec'd: `report_fd` reads EOF once it has, or first
+    the report of the step that failed. `finish` takes what was read from it.
+
+    The daemon waits for that EOF on its event loop (the child's sandbox steps, such as
+    joining a cgroup or making a network namespace, can take a large part of a second);
+    `corral._platform.fork_exec` waits for it in place.
+    """
+
+    __slots__ = ("pid", "report_fd")
+
+    def __init__(self, pid: int, report_fd: int) -> None:
+        self.pid = pid
+        self.report_fd = report_fd
+
+    def __repr__(self) -> str:
+        return f"<PendingExec pid={self.pid} report_fd={self.report_fd}>"
+
+    def finish(self, report: bytes) -> int:
+        """Close the report fd; the pid once the child exec'd, else raise ChildStepFailed.
+
+        A failed child has exited: it is reaped here, unless a reaper of all our children
+        (the daemon's) got to it first.
+        """
+        os.close(self.report_fd)
+        if report:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            raise _decode(report)
+        return self.pid
+
+
+def begin_fork_exec(
     path: str,
     argv: Sequence[str],
     env: Mapping[bytes, bytes],
@@ -61,11 +94,12 @@ def fork_exec(
     steps: Sequence[ChildStep],
     forker: Forker = os.fork,
     after_fork: Sequence[Callable[[int], None]] = (),
-) -> int:
-    """Fork, run `steps` in the child, exec `path`; raises ChildStepFailed on failure.
+) -> PendingExec:
+    """Fork, start `steps` in the child; returns before the child has exec'd.
 
     `after_fork` hooks run in the parent with the child's pid while the child waits
-    at its first step (writing uid maps, moving a veth into its namespace).
+    at its first step (writing uid maps, moving a veth into its namespace); a hook
+    that fails ends the child and raises here.
     """
     argv_bytes = [os.fsencode(a) for a in argv]
     env_list = [k + b"=" + v for k, v in env.items()]
@@ -92,19 +126,13 @@ def fork_exec(
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write)
     try:
-        try:
-            _open_gate(pid, gate_read, gate_write, after_fork)
-        except BaseException:
-            _read_all(read)  # the child saw the gate close and gave up
-            os.waitpid(pid, 0)
-            raise
-        report = _read_all(read)
-    finally:
+        _open_gate(pid, gate_read, gate_write, after_fork)
+    except BaseException:
+        read_report(read)  # the child saw the gate close and gave up
         os.close(read)
-    if report:
         os.waitpid(pid, 0)
-        raise _decode(report)
-    return pid
+        raise
+    return PendingExec(pid, read)
 
 
 def _child(
@@ -187,7 +215,8 @@ def _report(fd: int, step: str, errno: int, message: str) -> None:
         os._exit(_EXIT_STEP_FAILED)
 
 
-def _read_all(fd: int) -> bytes:
+def read_report(fd: int) -> bytes:
+    """Everything a child writes to its report pipe, up to EOF (blocking)."""
     chunks = []
     while chunk := os.read(fd, 4096):
         chunks.append(chunk)

@@ -45,11 +45,14 @@ from corral._platform import send_to_group
 from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
-from corral._process.spawn import launch
+from corral._process.spawn import Launched, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name
 from corral._supervisor.runtime.output import OutputPump
 
 log = logging.getLogger("corral.daemon")
+
+STRAY_SWEEP_DELAY = 1.0
+"""Seconds a tree let go in BACKOFF may wait for the kill of what it left (`_sweep`)."""
 
 LIVE = frozenset({InstanceState.STARTING, InstanceState.RUNNING, InstanceState.STOPPING})
 """States in which an instance has a process."""
@@ -68,10 +71,15 @@ class InstanceDriver:
         "_child",
         "_events",
         "_followers",
+        "_held",
         "_loop",
+        "_pending",
         "_pumps",
         "_queue",
         "_reaper",
+        "_report",
+        "_stray_timer",
+        "_strays",
         "_sweeps",
         "_timer",
         "_tree",
@@ -108,6 +116,14 @@ class InstanceDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._queue: list[Input] | None = None
         """Inputs waiting while one is applied; None when none is being applied."""
+        self._pending: PendingLaunch | None = None
+        """A sandboxed spawn whose child has not exec'd yet (its report is awaited)."""
+        self._report: list[bytes] = []
+        self._held: list[Input] = []
+        self._strays: list[_tree.Tree] = []
+        """Trees let go in BACKOFF whose leftovers are still to be killed."""
+        self._stray_timer: asyncio.TimerHandle | None = None
+        """Inputs that arrived while a spawn was in flight: applied after its outcome."""
         self._changed: list[Callable[[InstanceDriver], None]] | None = None
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
@@ -184,11 +200,15 @@ class InstanceDriver:
         if self._queue is not None:
             self._queue.append(event)
             return None
+        if self._pending is not None:  # a sandboxed spawn in flight: its outcome comes first
+            self._held.append(event)
+            return None
         queue = self._queue = []
         try:
             step = self._apply(event)
-            while queue:
+            while queue and self._pending is None:
                 self._apply(queue.pop(0))
+            self._held.extend(queue)
         finally:
             self._queue = None
         return step
@@ -257,14 +277,57 @@ class InstanceDriver:
             self.program.process, stdin="devnull", stdout="capture", stderr="capture"
         )
         try:
-            launched = launch(spec, notifier=self._reaper.notifier)
-        except CorralError as exc:  # spawn errors, unsupported features, a vanished user
-            self.feed(SpawnFailed(reason=str(exc)))
+            pending = begin_launch(spec, notifier=self._reaper.notifier)
+        except Exception as exc:
+            self.feed(self._spawn_failed(exc))
             return
-        except Exception as exc:  # the per-instance boundary: never take the daemon down
-            log.exception("%s: spawn failed unexpectedly", self.name)
-            self.feed(SpawnFailed(reason=f"internal error: {type(exc).__name__}: {exc}"))
+        fd = pending.report_fd
+        if fd is None:  # posix_spawn: it has exec'd already
+            self._spawned(pending.finish(b""))
             return
+        # A sandboxed child runs its steps (a cgroup to join, namespaces to make) before
+        # it execs; its report is awaited on the loop, and inputs wait behind it.
+        self._pending = pending
+        self._report = []
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self._on_report, pending, fd)
+
+    def _on_report(self, pending: PendingLaunch, fd: int) -> None:
+        """The sandboxed child's report pipe is readable: a piece of a report, or EOF."""
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._report.append(chunk)
+            return
+        self._loop.remove_reader(fd)
+        report, self._report, self._pending = b"".join(self._report), [], None
+        try:
+            launched = pending.finish(report)
+        except Exception as exc:
+            self._settle(self._spawn_failed(exc))
+            return
+        self._spawned(launched)
+        self._settle(None)
+
+    def _settle(self, outcome: Input | None) -> None:
+        """After a spawn in flight: feed its outcome, then the inputs that waited for it."""
+        if outcome is not None:
+            self.feed(outcome)
+        while self._held and self._pending is None:
+            self.feed(self._held.pop(0))
+
+    def _spawn_failed(self, exc: Exception) -> SpawnFailed:
+        if isinstance(exc, CorralError):  # spawn errors, unsupported features, a vanished user
+            return SpawnFailed(reason=str(exc))
+        # the per-instance boundary: never take the daemon down
+        log.error("%s: spawn failed unexpectedly", self.name, exc_info=exc)
+        return SpawnFailed(reason=f"internal error: {type(exc).__name__}: {exc}")
+
+    def _spawned(self, launched: Launched) -> None:
         child = self._child = Child(launched)
         self._tree = child.tree
         pumps = [pump for pump in self._pumps if not pump.closed]
@@ -289,14 +352,32 @@ class InstanceDriver:
     def _sweep(self, *, let_go: bool = False) -> None:
         """Kill every remaining member of the current tree, double-forked ones included.
 
-        With `let_go` (a Sweep, at rest) the tree is forgotten once the kill is under way.
+        With `let_go` (a Sweep) the tree is forgotten once the kill is under way. In
+        BACKOFF the kill waits up to STRAY_SWEEP_DELAY, with every tree the instance let
+        go meanwhile, for one /proc scan together: a crash loop restarts in about a
+        millisecond, and a scan per restart on the loop doubled that.
         """
         tree = self._tree
-        if tree is None:
-            return
         if let_go:
             self._tree = None
-        self._track(_tree.kill_async(tree))
+        if let_go and self.machine.state is InstanceState.BACKOFF:
+            if tree is not None:
+                self._strays.append(tree)
+            if self._strays and self._stray_timer is None:
+                self._stray_timer = self._loop.call_later(STRAY_SWEEP_DELAY, self._sweep_strays)
+            return
+        self._sweep_strays()  # at rest, a stop or shutdown: whatever waited goes now too
+        if tree is not None:
+            self._track(_tree.kill_async(tree))
+
+    def _sweep_strays(self) -> None:
+        """Kill what the trees let go in BACKOFF left, in one batched scan."""
+        if self._stray_timer is not None:
+            self._stray_timer.cancel()
+            self._stray_timer = None
+        trees, self._strays = self._strays, []
+        for tree in trees:  # started in one loop turn: `_process.tree` scans for all at once
+            self._track(_tree.kill_async(tree))
 
     def _track(self, work: Coroutine[object, object, object]) -> None:
         """Run `work` as a task that `wait_swept` (and so a stop) waits for."""
@@ -381,6 +462,12 @@ class InstanceDriver:
     async def close(self) -> None:
         """After the instance stopped: finish pumps and sweeps, close the log files."""
         self._cancel_timer()
+        self._sweep_strays()
+        if (pending := self._pending) is not None:  # not reached by a stop, which waits
+            self._pending = None
+            if pending.report_fd is not None:
+                self._loop.remove_reader(pending.report_fd)
+            pending.abandon()
         await self.wait_swept()
         for pump in self._pumps:
             pump.close()
