@@ -62,6 +62,15 @@ def _said(events: EventWatch, message: str) -> None:
     )
 
 
+def _ready(daemon: Daemon) -> int:
+    """The pid of slow:0 once it is RUNNING and has said `ready`: its SIGTERM handler is
+    in place (RUNNING alone means spawned, and a TERM before the handler ends it)."""
+    pid = int(daemon.wait_state("slow:0", "RUNNING")["pid"])
+    log = daemon.log_path("slow:0")
+    wait_until(lambda: log.exists() and "ready" in log.read_text(), what="slow:0 ready")
+    return pid
+
+
 def _stop_begun(tmp_path: Path) -> None:
     wait_until((tmp_path / "stopping").exists, what="the slow stop to begin")
 
@@ -72,7 +81,7 @@ def _release(tmp_path: Path) -> None:
 
 def test_a_start_during_a_reload_waits_and_starts_the_new_instance(tmp_path: Path) -> None:
     with running_daemon(tmp_path, _programs(tmp_path, "1")) as daemon:
-        old = daemon.wait_state("slow:0", "RUNNING")["pid"]
+        old = _ready(daemon)
         daemon.write_config(_programs(tmp_path, "2"))
         with daemon.watch() as events, watch([old]) as first:
             reload = _Call(daemon, "POST", "/reload")
@@ -96,7 +105,7 @@ def test_a_restart_under_way_finishes_before_the_reload_replaces_the_instance(
     tmp_path: Path,
 ) -> None:
     with running_daemon(tmp_path, _programs(tmp_path, "1")) as daemon:
-        first = daemon.wait_state("slow:0", "RUNNING")["pid"]
+        first = _ready(daemon)
         daemon.write_config(_programs(tmp_path, "2"))
         with daemon.watch() as events:
             restart = _Call(daemon, "POST", "/restart", {"targets": ["slow:0"]})
@@ -121,7 +130,7 @@ def test_an_operation_on_a_program_the_reload_removes_is_answered_unknown(
     tmp_path: Path,
 ) -> None:
     with running_daemon(tmp_path, _programs(tmp_path, "1")) as daemon:
-        daemon.wait_state("slow:0", "RUNNING")
+        _ready(daemon)
         daemon.write_config(f"[programs.other]\ncommand = {SLEEP_FOREVER}\nstart_seconds = 0\n")
         with daemon.watch() as events:
             reload = _Call(daemon, "POST", "/reload")
@@ -146,7 +155,7 @@ def test_shutdown_during_a_reload_leaves_no_process_and_answers_the_reload(
     daemon = Daemon(tmp_path, _programs(tmp_path, "1"))
     daemon.start()
     try:
-        old = daemon.wait_state("slow:0", "RUNNING")["pid"]
+        old = _ready(daemon)
         daemon.write_config(_programs(tmp_path, "2", late))
         reload = _Call(daemon, "POST", "/reload")
         reload.start()
