@@ -111,7 +111,7 @@ def begin_fork_exec(
     """The fork path for sandboxed spawns, up to the fork (see posix/child.py)."""
     from corral._platform import libc
 
-    libc.handle()  # load libc here: a step's first use in the child would run ldconfig
+    libc.handle()  # loaded in the parent: a step's first use must not load it in the child
     return _child.begin_fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
         new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
@@ -133,16 +133,10 @@ def fork_exec(
     after_fork: Sequence[Callable[[int], None]] = (),
 ) -> int:
     """`begin_fork_exec`, then wait in place until the child exec'd (or raise its failure)."""
-    pending = begin_fork_exec(
+    return begin_fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
         new_session=new_session, steps=steps, forker=forker, after_fork=after_fork,
-    )  # fmt: skip
-    try:
-        report = read_report(pending.report_fd)
-    except BaseException:
-        os.close(pending.report_fd)
-        raise
-    return pending.finish(report)
+    ).wait()  # fmt: skip
 
 
 features = _features.features

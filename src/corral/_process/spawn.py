@@ -89,15 +89,7 @@ def launch(
     central reaper instead of the default (pidfd, else a waiter thread).
     Returns once the child has exec'd: `begin_launch`, then waiting in place.
     """
-    pending = begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier)
-    if pending.report_fd is None:
-        return pending.finish(b"")
-    try:
-        report = read_report(pending.report_fd)
-    except BaseException:
-        pending.abandon()
-        raise
-    return pending.finish(report)
+    return begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier).wait()
 
 
 def begin_launch(
@@ -182,6 +174,18 @@ class PendingLaunch:
     def report_fd(self) -> int | None:
         """The fd that reads EOF once the child exec'd; None when it has already."""
         return None if self._forked is None else self._forked.report_fd
+
+    def wait(self) -> Launched:
+        """`finish`, once the child has exec'd (blocking until it has)."""
+        forked = self._forked
+        if forked is None:
+            return self._launched
+        try:
+            report = read_report(forked.report_fd)
+        except BaseException:
+            self.abandon()
+            raise
+        return self.finish(report)
 
     def finish(self, report: bytes) -> Launched:
         """The launched child, or the SpawnError its report names (everything undone)."""

@@ -67,6 +67,15 @@ class PendingExec:
     def __repr__(self) -> str:
         return f"<PendingExec pid={self.pid} report_fd={self.report_fd}>"
 
+    def wait(self) -> int:
+        """Block until the child has exec'd, then `finish` (the library's way)."""
+        try:
+            report = read_report(self.report_fd)
+        except BaseException:
+            os.close(self.report_fd)
+            raise
+        return self.finish(report)
+
     def finish(self, report: bytes) -> int:
         """Close the report fd; the pid once the child exec'd, else raise ChildStepFailed.
 

@@ -67,13 +67,13 @@ class HttpServer:
         self._servers: list[asyncio.Server] = []
         self._unix: list[tuple[str, int]] = []
         self._tcp: list[str] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._connections: dict[asyncio.Task[Any], Connection] = {}
+        """Each connection being served, by the task serving it."""
         self._closing = False
 
     def __repr__(self) -> str:
         where = " ".join([*(path for path, _ in self._unix), *self._tcp]) or "-"
-        state = "closed" if self._closing else f"connections={len(self._tasks)}"
+        state = "closed" if self._closing else f"connections={len(self._connections)}"
         refused = self.admission.refused
         return f"<HttpServer {where} {state} accepted={self.accepted} refused={refused}>"
 
@@ -141,9 +141,10 @@ class HttpServer:
             _, late = await asyncio.wait(sent, timeout=finish_within)
             for waiter in late:
                 waiter.cancel()
-        for task in list(self._tasks):
+        tasks = list(self._connections)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
         for path, inode in self._unix:
@@ -181,18 +182,16 @@ class HttpServer:
             writer.write(refusal_bytes(refusal))
             writer.close()  # the transport sends what it holds, then closes: the fd is freed
             return
-        self._tasks.add(task)
+        connection = Connection(
+            self.respond, self.max_body, reader, writer, tokens, peer, self._observe
+        )
+        self._connections[task] = connection
         self.accepted += 1
         try:
-            connection = Connection(
-                self.respond, self.max_body, reader, writer, tokens, peer, self._observe
-            )
-            self._connections[task] = connection
             await connection.serve(self.limits)
         finally:
             self.admission.release(key)
-            self._tasks.discard(task)
-            self._connections.pop(task, None)
+            del self._connections[task]
 
 
 def _unobserved(request: Request, response: Response | StreamingResponse) -> None:
