@@ -292,8 +292,17 @@ def test_a_process_whose_parent_vanished_mid_scan_counts_as_maybe_ours() -> None
         pid: procfs.ProcStat(pid, "S", ppid, pid, pid, cpu_seconds=0.0, rss_bytes=0, started=0.0)
         for pid, ppid in [(1, 0), (10, 1), (11, 10), (13, 12), (14, 13), (20, 1), (21, 20)]
     }
-    children = procfs._children(table.values())
-    assert procfs._subtree(10, children, table) == {11, 13, 14}
+    below = procfs._below(10, table)
+    assert {pid for pid in table if below(pid)} == {11, 13, 14}
+
+
+def test_a_parent_loop_from_reused_pids_ends_the_walk_as_not_ours() -> None:
+    # A pid reused mid-scan can make two stat lines name each other as parents.
+    table = {
+        pid: procfs.ProcStat(pid, "S", ppid, pid, pid, cpu_seconds=0.0, rss_bytes=0, started=0.0)
+        for pid, ppid in [(1, 0), (10, 1), (30, 31), (31, 30)]
+    }
+    assert not procfs._below(10, table)(30)
 
 
 def test_the_platform_scans_within_our_subtree_only_while_we_are_a_subreaper() -> None:

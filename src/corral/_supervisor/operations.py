@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -117,9 +118,8 @@ class Operations:
         return StatusView(daemon=self._daemon(now), instances=instances)
 
     def _daemon(self, now: float) -> DaemonView:
-        states = dict.fromkeys((state.value for state in InstanceState), 0)
-        for driver in self._sup.drivers.values():
-            states[driver.machine.state.value] += 1
+        counts = Counter(driver.machine.state for driver in self._sup.drivers.values())
+        states = {state.value: counts[state] for state in InstanceState}
         sampler, own = self._metrics, self._metrics.daemon
         return DaemonView(
             version=VERSION,

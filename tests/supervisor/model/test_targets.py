@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from corral._errors import CorralError, UnknownTarget
@@ -59,9 +61,12 @@ def test_an_unknown_program_suggests_a_close_name_and_lists_the_programs() -> No
     assert str(error).endswith("? (programs: web, worker, api)")
 
 
-@pytest.mark.parametrize("target", ["web:2", "web:", "web:x", "web:00", "api:-1"])
+@pytest.mark.parametrize(
+    "target", ["web:2", "web:", "web:x", "web:00", "api:-1", "web:+1", "web:\u0661", "web: 1"]
+)
 def test_an_instance_index_out_of_range_is_unknown(target: str) -> None:
-    with pytest.raises(UnknownTarget, match=f"no program or instance named '{target}'"):
+    # Only the exact decimal name: "web:\u0661" is a digit to str.isdigit and to int().
+    with pytest.raises(UnknownTarget, match=re.escape(f"no program or instance named '{target}'")):
         resolve_targets([target], PROGRAMS)
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 _GONE = (FileNotFoundError, ProcessLookupError, PermissionError)
@@ -211,8 +211,7 @@ def find_trees(
         return []
     table = _stat_table()
     children = _children(table.values())
-    searched = table.keys() if within is None else _subtree(within, children, table)
-    found = _classify(queries, table, searched)
+    found = _classify(queries, table, None if within is None else _below(within, table))
     claimed = {stat.pid for tree in found for stat in tree}
     me = os.getpid()
 
@@ -238,18 +237,39 @@ def _children(stats: Collection[ProcStat]) -> dict[int, list[ProcStat]]:
     return children
 
 
-def _subtree(
-    root: int, children: dict[int, list[ProcStat]], table: dict[int, ProcStat]
-) -> set[int]:
-    """Pids below `root`, and below any parent that vanished during the scan (maybe ours)."""
-    vanished = [ppid for ppid in children if ppid not in table and ppid != 0]
-    return {stat.pid for stat in _descendants({root, *vanished}, children, lambda s: True)}
+def _below(root: int, table: Mapping[int, ProcStat]) -> Callable[[int], bool]:
+    """Whether a listed pid is below `root`, or below a parent that vanished during the
+    scan (maybe ours): its parent links walked up, each answer remembered.
+
+    Asked only of the processes no tree claimed by pid or group, so status of one
+    instance among a thousand does not walk the daemon's whole subtree.
+    """
+    known: dict[int, bool] = {root: True}
+
+    def below(pid: int) -> bool:
+        chain: list[int] = []
+        at = table[pid].ppid
+        while True:
+            if at in known:
+                answer = known[at]
+                break
+            stat = table.get(at)
+            if stat is None or at in chain:  # vanished (maybe ours), or a reused pid's loop
+                answer = stat is None and at != 0
+                break
+            chain.append(at)
+            at = stat.ppid
+        for link in chain:
+            known[link] = answer
+        return answer
+
+    return below
 
 
 def _classify(
     queries: Sequence[Query],
     table: dict[int, ProcStat],
-    searched: Collection[int],
+    searched: Callable[[int], bool] | None,
 ) -> list[list[ProcStat]]:
     """The members of each tree by pid, group or marker (descendants not yet added)."""
     by_pid: dict[int, int] = {}
@@ -269,7 +289,7 @@ def _classify(
         index = by_pid.get(pid)
         if index is None:
             index = by_group.get(stat.pgid)
-        if index is None and pid in searched:
+        if index is None and (searched is None or searched(pid)):
             index = by_marker.get(_entry(read_environ(pid), key))
         if index is not None:
             found[index].append(stat)

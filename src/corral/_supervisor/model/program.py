@@ -94,4 +94,8 @@ class Program:
 
     def instance_names(self) -> list[str]:
         """NAME:0 ... NAME:N-1."""
-        return [f"{self.name}:{index}" for index in range(self.numprocs)]
+        return [self.instance_name(index) for index in range(self.numprocs)]
+
+    def instance_name(self, index: int) -> str:
+        """NAME:INDEX, the name of one instance."""
+        return f"{self.name}:{index}"

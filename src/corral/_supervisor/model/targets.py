@@ -23,24 +23,46 @@ def resolve_targets(targets: Sequence[str], programs: Mapping[str, Program]) -> 
     instance of web; "web:0" one. Anything else raises UnknownTarget with a "did you
     mean". "all" always means everything, even if a program is named "all".
     """
-    wanted: set[str] = set()
+    everything = False
+    chosen: dict[str, set[int] | None] = {}
+    """Program name -> the indexes named, or None for all of its instances."""
     for target in targets:
-        wanted.update(_resolve_one(target, programs))
-    return [name for name in _instances(programs) if name in wanted]
-
-
-def _resolve_one(target: str, programs: Mapping[str, Program]) -> Sequence[str]:
-    if target == ALL:
-        return list(_instances(programs))
-    name, colon, index = target.partition(":")
-    program = programs.get(name)
-    if program is not None:
-        instances = program.instance_names()
+        if target == ALL:
+            everything = True
+            continue
+        name, colon, index = target.partition(":")
+        program = programs.get(name)
+        if program is None:
+            raise _unknown(target, programs)
         if not colon or index == "*":
-            return instances
-        if target in instances:
-            return [target]
-    raise _unknown(target, programs)
+            chosen[name] = None
+            continue
+        number = _index(index, program)
+        if number is None:
+            raise _unknown(target, programs)
+        if (indexes := chosen.setdefault(name, set())) is not None:
+            indexes.add(number)
+    if everything:
+        return list(_instances(programs))
+    # In program order, without listing every instance of a thousand to find one.
+    names: list[str] = []
+    for name, program in programs.items():
+        if name not in chosen:
+            continue
+        indexes = chosen[name]
+        if indexes is None:
+            names.extend(program.instance_names())
+        else:
+            names.extend(program.instance_name(number) for number in sorted(indexes))
+    return names
+
+
+def _index(text: str, program: Program) -> int | None:
+    """The instance index `text` names exactly ("0", not "00" or "+0"), if in range."""
+    if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text[0] == "0"):
+        return None
+    number = int(text)
+    return number if number < program.numprocs else None
 
 
 def _instances(programs: Mapping[str, Program]) -> Iterator[str]:
