@@ -21,6 +21,8 @@ import errno
 import os
 import stat
 
+from corral._observe.logs.held import HeldFd
+
 __all__ = ["DIRECTORY_MODE", "FILE_MODE", "LogDirectory", "NotOurFile", "not_ours"]
 
 FILE_MODE = 0o640
@@ -50,7 +52,7 @@ class NotOurFile(OSError):
 class LogDirectory:
     """An open log directory: files in it opened, renamed and removed by name, never followed."""
 
-    __slots__ = ("_dev", "_fd", "_ino", "file_mode", "group", "mode", "path")
+    __slots__ = ("_held", "file_mode", "group", "mode", "path")
 
     def __init__(
         self,
@@ -65,17 +67,16 @@ class LogDirectory:
         self.mode = mode
         self.file_mode = file_mode
         self.group = group
-        self._fd = -1
-        self._dev = self._ino = 0
-        self._adopt(os.open(path, _DIRECTORY_FLAGS))
+        self._held = HeldFd()
+        self._held.adopt(os.open(path, _DIRECTORY_FLAGS))
 
     @property
     def fd(self) -> int:
         """The directory's descriptor, for `dir_fd=` (changes when `refresh` remakes it)."""
-        return self._fd
+        return self._held.fd
 
     def __repr__(self) -> str:
-        return f"<LogDirectory {self.path} fd={self._fd}>"
+        return f"<LogDirectory {self.path} fd={self._held.fd}>"
 
     def open_for_append(self, name: str, *, truncate: bool = False) -> int:
         """Open (or create) `name` for appending; NotOurFile if it is not a log of ours.
@@ -83,7 +84,7 @@ class LogDirectory:
         Raises OSError as the kernel says (ELOOP for a symlink), or NotOurFile.
         """
         flags = _APPEND_FLAGS | (os.O_TRUNC if truncate else 0)
-        fd = os.open(name, flags, self.file_mode, dir_fd=self._fd)
+        fd = os.open(name, flags, self.file_mode, dir_fd=self._held.fd)
         try:
             self._make_private(fd, os.fstat(fd))
         except BaseException:
@@ -93,15 +94,15 @@ class LogDirectory:
 
     def stat(self, name: str) -> os.stat_result:
         """`name` in the directory, not followed if it is a symlink."""
-        return os.stat(name, dir_fd=self._fd, follow_symlinks=False)
+        return os.stat(name, dir_fd=self._held.fd, follow_symlinks=False)
 
     def rename(self, old: str, new: str) -> None:
         """Rename within the directory (renames never follow symlinks)."""
-        os.rename(old, new, src_dir_fd=self._fd, dst_dir_fd=self._fd)
+        os.rename(old, new, src_dir_fd=self._held.fd, dst_dir_fd=self._held.fd)
 
     def unlink(self, name: str) -> None:
         """Remove `name` from the directory."""
-        os.unlink(name, dir_fd=self._fd)
+        os.unlink(name, dir_fd=self._held.fd)
 
     def refresh(self) -> None:
         """Make sure `path` is still this directory: remade (and reopened) if it was removed.
@@ -117,21 +118,12 @@ class LogDirectory:
             current = os.stat(self.path, follow_symlinks=False)
             if stat.S_ISDIR(current.st_mode) and current.st_uid == os.geteuid():
                 self._set_directory_mode()
-        if (current.st_dev, current.st_ino) != (self._dev, self._ino):
-            self._adopt(os.open(self.path, _DIRECTORY_FLAGS | os.O_NOFOLLOW))
+        if not self._held.holds(current):
+            self._held.adopt(os.open(self.path, _DIRECTORY_FLAGS | os.O_NOFOLLOW))
 
     def close(self) -> None:
         """Close the directory; harmless twice."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def _adopt(self, fd: int) -> None:
-        old, self._fd = self._fd, fd
-        if old >= 0:
-            os.close(old)
-        status = os.fstat(fd)
-        self._dev, self._ino = status.st_dev, status.st_ino
+        self._held.close()
 
     def _set_directory_mode(self) -> None:
         fd = os.open(self.path, _DIRECTORY_FLAGS | os.O_NOFOLLOW)

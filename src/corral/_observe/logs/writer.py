@@ -37,6 +37,7 @@ from types import TracebackType
 
 from corral._errors import InvalidSpec
 from corral._observe.logs.directory import LogDirectory
+from corral._observe.logs.held import HeldFd
 from corral._observe.logs.rotation import cut_before_rotation, shift_backups
 
 __all__ = ["LogWriter"]
@@ -59,12 +60,10 @@ class LogWriter:
         "_backups",
         "_clock",
         "_closed",
-        "_dev",
         "_directory",
         "_dropped",
         "_dropping",
-        "_fd",
-        "_ino",
+        "_held",
         "_limit",
         "_lost",
         "_millis",
@@ -126,8 +125,7 @@ class LogWriter:
         self._on_error = on_error
         self._on_resume = on_resume
         self._clock = clock
-        self._fd = -1
-        self._dev = self._ino = 0  # the open file's identity, to notice it was replaced
+        self._held = HeldFd()  # the open file, and its identity to notice it was replaced
         self._size = 0
         self._dropped = 0
         self._dropping = 0  # bytes lost in the current drop episode (0: writing works)
@@ -174,11 +172,11 @@ class LogWriter:
             self._write_stamped(chunk, now)
             return
         self._at_line_start = chunk[-1] == _NEWLINE
-        if self._size + len(chunk) > self._limit or self._fd < 0:
+        if self._size + len(chunk) > self._limit or self._held.fd < 0:
             self._write_rotating(chunk)  # also reopens a lost file
             return
         try:
-            written = os.write(self._fd, chunk)
+            written = os.write(self._held.fd, chunk)
         except OSError as exc:
             self._drop(len(chunk), exc)
             return
@@ -205,9 +203,7 @@ class LogWriter:
     def close(self) -> None:
         """Close the file; later writes raise ValueError. Closing twice is harmless."""
         self._closed = True
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._held.close()
         self._close_directory()
 
     def _close_directory(self) -> None:
@@ -255,7 +251,7 @@ class LogWriter:
                 body = memoryview(body)[: len(body) - len(self._prefix)]
         elif head:  # exactly one whole line: one small copy beats writev
             head, body = b"", head + chunk
-        if self._size + len(head) + len(body) > self._limit or self._fd < 0:
+        if self._size + len(head) + len(body) > self._limit or self._held.fd < 0:
             self._write_rotating(head + bytes(body))
         else:
             self._emit(head, body)
@@ -267,12 +263,7 @@ class LogWriter:
         self._adopt(self._directory.open_for_append(self._name, truncate=truncate))
 
     def _adopt(self, fd: int) -> None:
-        old, self._fd = self._fd, fd
-        if old >= 0:
-            os.close(old)
-        status = os.fstat(fd)
-        self._dev, self._ino = status.st_dev, status.st_ino
-        self._size = status.st_size
+        self._size = self._held.adopt(fd).st_size
         self._partial = 0  # an existing file ended cleanly (its writer called flush_partial)
 
     def _check_file(self) -> None:
@@ -280,7 +271,7 @@ class LogWriter:
 
         Runs once per wall-clock second of output: also the retry of a lost file.
         """
-        if self._fd < 0:
+        if self._held.fd < 0:
             self._reopen_or_drop_fd()
             return
         try:
@@ -288,7 +279,7 @@ class LogWriter:
         except OSError:
             self._reopen_or_drop_fd()
             return
-        if status.st_ino != self._ino or status.st_dev != self._dev:
+        if not self._held.holds(status):
             self._reopen_or_drop_fd()
         else:
             self._size = status.st_size
@@ -303,9 +294,7 @@ class LogWriter:
             self._directory.refresh()
             self._open()
         except OSError as exc:
-            if self._fd >= 0:
-                os.close(self._fd)
-            self._fd = -1
+            self._held.close()
             self._lost = exc
         else:
             self._lost = None
@@ -331,8 +320,8 @@ class LogWriter:
     def _read_begun_line(self) -> bytes:
         """The old file's trailing partial line, or b"" if it cannot be read back exactly."""
         try:
-            size = os.fstat(self._fd).st_size
-            line = os.pread(self._fd, self._partial, size - self._partial)
+            size = os.fstat(self._held.fd).st_size
+            line = os.pread(self._held.fd, self._partial, size - self._partial)
         except (OSError, ValueError):
             return b""
         return line if len(line) == self._partial and b"\n" not in line else b""
@@ -340,7 +329,7 @@ class LogWriter:
     def _cut_begun_line(self, line: bytes) -> bytes:
         """Take the begun line off the old file's end; b"" (it stays there) on failure."""
         try:
-            os.ftruncate(self._fd, os.fstat(self._fd).st_size - len(line))
+            os.ftruncate(self._held.fd, os.fstat(self._held.fd).st_size - len(line))
         except OSError:
             return b""
         return line
@@ -364,12 +353,13 @@ class LogWriter:
 
     def _emit(self, head: bytes, body: bytes | memoryview) -> None:
         """One write of head + body (usually one syscall); failures become drops."""
-        if self._fd < 0:
+        fd = self._held.fd
+        if fd < 0:
             self._refuse_if_closed()
             self._drop(len(head) + len(body), self._lost or OSError(errno.EBADF, "not open"))
             return
         try:
-            written = os.writev(self._fd, (head, body)) if head else os.write(self._fd, body)
+            written = os.writev(fd, (head, body)) if head else os.write(fd, body)
         except OSError as exc:
             self._drop(len(head) + len(body), exc)
             return
@@ -389,7 +379,7 @@ class LogWriter:
         rest = data[written:]
         while rest:
             try:
-                written = os.write(self._fd, rest)
+                written = os.write(self._held.fd, rest)
             except OSError as exc:
                 self._drop(len(rest), exc)
                 return
