@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from corral._errors import CorralError
 from corral._lifecycle.messages import StartRequested, Step, StopRequested
@@ -40,6 +42,9 @@ S = InstanceState
 _AFTER_START = frozenset({S.RUNNING, S.FATAL, S.EXITED, S.STOPPED})
 _AFTER_STOP = frozenset({S.STOPPED, S.EXITED, S.FATAL})
 SHUTTING_DOWN = "the daemon is shutting down"
+_T = TypeVar("_T")
+SLICE_SECONDS = 0.002
+"""How long one request feeds its instances before the loop gets a turn (`_paced`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +159,12 @@ class Supervisor:
         drivers = self.ordered(names)
         if self._closing:
             return [_refused(d, SHUTTING_DOWN) for d in drivers]
-        rejected = {d.name: _rejection(d.feed(StartRequested())) for d in drivers}
+        rejected: dict[str, str | None] = {}
+        async for driver in _paced(drivers):
+            # A shutdown may begin while the loop has its turn: start nothing after it.
+            closing = self._closing
+            step = None if closing else driver.feed(StartRequested())
+            rejected[driver.name] = SHUTTING_DOWN if closing else _rejection(step)
         await _Gate(drivers, _AFTER_START).done
         return [_start_outcome(d, rejected[d.name]) for d in drivers]
 
@@ -163,7 +173,7 @@ class Supervisor:
         groups = itertools.groupby(reversed(self.ordered(names)), key=lambda d: d.program.priority)
         for _, group in groups:
             drivers = list(group)
-            for driver in drivers:
+            async for driver in _paced(drivers):
                 driver.feed(StopRequested())
             await _Gate(drivers, _AFTER_STOP).done
             for driver in drivers:  # sweeps run on their own; waiting in turn costs no time
@@ -217,6 +227,20 @@ class _Say:
 
     def __call__(self) -> None:
         self._events.emit("daemon", "", message=self._message)
+
+
+async def _paced(drivers: Sequence[_T]) -> AsyncIterator[_T]:
+    """Each driver in turn, giving the loop a turn whenever feeding took `SLICE_SECONDS`.
+
+    A sandboxed start costs the parent a fork and its cgroup's files, a millisecond or
+    more each: one request starting many must not hold log pumps and restarts.
+    """
+    began = time.perf_counter()
+    for driver in drivers:
+        yield driver
+        if time.perf_counter() - began >= SLICE_SECONDS:
+            await asyncio.sleep(0)
+            began = time.perf_counter()
 
 
 class _Gate:
