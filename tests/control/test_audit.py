@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import stat
 import time
 from pathlib import Path
@@ -289,3 +290,26 @@ def test_a_flood_of_refusals_is_recorded_at_a_bounded_rate_and_counted(tmp_path:
     assert "unrecorded" in recorded[-1]["result"]
     assert during_flood <= REFUSAL_BURST + flood_seconds * REFUSALS_PER_SECOND + 1
     assert len(recorded) + sum(r["result"].get("unrecorded", 0) for r in recorded) == sent
+
+
+def test_usr1_after_logrotate_moved_it_reopens_the_audit_log_at_its_path(tmp_path: Path) -> None:
+    # logrotate's create mode: move the file away, then signal the daemon to reopen.
+    audit, keys = _keys(tmp_path)
+    with running_daemon(tmp_path, PROGRAMS, keys) as daemon:
+        daemon.call("POST", "/start", {"targets": ["web"]})
+        rotated = audit.with_name("corral.audit.1")
+        audit.rename(rotated)
+        assert daemon.process is not None
+        with daemon.watch() as events:
+            os.kill(daemon.process.pid, signal.SIGUSR1)
+            events.wait_for(
+                lambda e: (
+                    e["kind"] == "daemon"
+                    and str(e["data"].get("message", "")).startswith("SIGUSR1: reopened")
+                ),
+                what="the reopen",
+            )
+        daemon.call("POST", "/stop", {"targets": ["web"]})
+        assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    assert _what(_records(rotated)) == [("POST", "/v1/start")]
+    assert _what(_records(audit))[0] == ("POST", "/v1/stop")

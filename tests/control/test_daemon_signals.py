@@ -105,7 +105,8 @@ def _documented() -> dict[str, set[int]]:
 def test_the_table_in_the_docs_is_the_one_the_daemon_installs() -> None:
     documented = _documented()
     words = {Reaction.SHUTDOWN: "shutdown", Reaction.RELOAD: "reload",
-             Reaction.REOPEN_LOGS: "reopen every log file at its path (after logrotate moved it)",
+             Reaction.REOPEN_LOGS: "reopen every log file and the audit log at its path "
+             "(after logrotate moved it)",
              Reaction.IGNORE: "ignored"}  # fmt: skip
     for reaction, first_words in words.items():
         wanted = {number for number, r in TABLE.items() if r is reaction}

@@ -123,7 +123,7 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
     ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
-    reactions = SignalReactions(ops, events, stopping.set)
+    reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
     server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
     await server.listen_unix(config.daemon.socket)

@@ -7,7 +7,8 @@ disposition that cannot end the daemon uncleanly:
 - TERM, INT and QUIT shut down cleanly (supervisord's convention for all three);
 - HUP reloads the config as `corral reload` does (a bad config is an event, the old
   config runs on);
-- USR1 and USR2 reopen every log file (nginx's and supervisord's logrotate hooks);
+- USR1 and USR2 reopen every log file and the audit log (nginx's and supervisord's
+  logrotate hooks);
 - every other one (ALRM, VTALRM, PROF, IO, PWR, STKFLT, XCPU, SYS, TRAP and the
   real-time signals) is ignored, with an event saying it came.
 
@@ -40,7 +41,7 @@ class Reaction(enum.Enum):
 
     SHUTDOWN = "stop every program (reverse priority), then exit 0"
     RELOAD = "reload the config, as `corral reload` does"
-    REOPEN_LOGS = "reopen every log file at its path"
+    REOPEN_LOGS = "reopen every log file and the audit log at its path"
     IGNORE = "nothing but a `daemon` event naming the signal"
 
 
@@ -98,8 +99,15 @@ class SignalReactions:
     `close` waits for those still running.
     """
 
-    def __init__(self, ops: Operations, events: EventLog, shutdown: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        ops: Operations,
+        events: EventLog,
+        shutdown: Callable[[], None],
+        reopen_audit: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._ops = ops
+        self._reopen_audit = reopen_audit
         self._events = events
         self._shutdown = shutdown
         self._reloads: set[asyncio.Task[None]] = set()
@@ -114,7 +122,9 @@ class SignalReactions:
             self._reloads.add(task)
             task.add_done_callback(self._reloads.discard)
         elif reaction is Reaction.REOPEN_LOGS:
-            self._say(f"{name}: reopened {self._ops.reopen_logs()} log files")
+            logs = self._ops.reopen_logs()
+            audit = "" if self._reopen_audit() else "; the audit log could not be reopened"
+            self._say(f"{name}: reopened {logs} log files{audit}")
         else:
             self._say(f"{name}: ignored", level="warning")
 

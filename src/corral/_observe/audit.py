@@ -81,6 +81,20 @@ class AuditLog:
         self.written += 1
         self._failing = False
 
+    def reopen(self) -> bool:
+        """Open `path` afresh (logrotate moved the file away); False, with the old file
+        kept and the failure counted, when the path cannot be opened."""
+        try:
+            fd = _open(self.path)
+        except AuditRefused as exc:
+            self._lost(str(exc))
+            return False
+        old, self._fd = self._fd, fd
+        if old is not None:
+            os.close(old)
+        self._cut = False  # a line cut short stays in the old file; the new one starts clean
+        return True
+
     def close(self) -> None:
         """Close the file; later records are counted as failed."""
         if self._fd is not None:
