@@ -9,7 +9,8 @@ restarted at once (`true`, no backoff, no start limit). Each phase lasts `--seco
 - `quiet`: no attacker, the floor;
 - `pipeline`: one connection sends 500 requests (`GET /v1/events` of an empty range)
   at a time without waiting, then reads the 500 answers, over and over;
-- `targets`: `POST /v1/start` naming `all` 140,000 times (about 1 MB), over and over;
+- `targets`: `POST /v1/start` naming `all` 37,000 times (about 256 KiB, the largest
+  body taken), over and over;
 - `flood`: idle connections opened as fast as the daemon takes or refuses them
   (the admitted ones held until the phase ends).
 
@@ -39,7 +40,8 @@ from corral._control.client import Client
 
 PIPELINED = 500
 _EMPTY = b"GET /v1/events?since=4611686018427387904 HTTP/1.1\r\nHost: x\r\n\r\n"
-_ALL = {"targets": ["all"] * 140_000}
+_ALL = {"targets": ["all"] * 37_000}
+"""About 256 KiB, the largest body the daemon takes (`MAX_BODY`)."""
 
 
 def _config(directory: str, instances: int) -> str:

