@@ -58,14 +58,14 @@ class Tokens:
         return found
 
 
-def peer_of(writer: asyncio.StreamWriter) -> Peer:
+def peer_of(transport: asyncio.BaseTransport) -> Peer:
     """The peer of a new connection: SO_PEERCRED on a unix socket, the address on TCP."""
-    peername = writer.get_extra_info("peername")
+    peername = transport.get_extra_info("peername")
     if isinstance(peername, tuple):  # AF_INET (host, port) or AF_INET6 (host, port, ...)
         host, port = peername[0], peername[1]
         shown = f"[{host}]" if ":" in host else host
         return Peer("tcp", address=f"{shown}:{port}")
-    sock = writer.get_extra_info("socket")
+    sock = transport.get_extra_info("socket")
     credentials = None if sock is None else peer_credentials(sock)
     if credentials is None:
         return Peer("unix")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from corral._control.server.http.admission import (
     DEFAULT_LIMITS,
@@ -26,6 +26,7 @@ from corral._control.server.http.connection import Connection
 from corral._control.server.http.messages import (
     HttpError,
     Observer,
+    Peer,
     Request,
     Response,
     StreamingResponse,
@@ -74,6 +75,8 @@ class HttpServer:
         self._tcp: list[str] = []
         self._connections: dict[asyncio.Task[Any], Connection] = {}
         """Each connection being served, by the task serving it."""
+        self._admitted: dict[asyncio.BaseTransport, tuple[Peer, str]] = {}
+        """Connections admitted whose task has not begun: their peer and its cap's key."""
         self._closing = False
 
     def __repr__(self) -> str:
@@ -91,7 +94,8 @@ class HttpServer:
         await remove_if_stale(path)
         sock = bind_private(path)
         try:
-            server = await asyncio.start_unix_server(partial(self._accept, tokens=None), sock=sock)
+            loop = asyncio.get_running_loop()
+            server = await loop.create_unix_server(self._protocol(tokens=None), sock=sock)
         except BaseException:
             sock.close()
             os.unlink(path)
@@ -117,10 +121,13 @@ class HttpServer:
         any request is read). Returns the bound port. Bind to a loopback address unless
         you mean otherwise.
         """
-        accept = partial(self._accept, tokens=Tokens(tokens))
         handshake = None if tls is None else tls_handshake_timeout
-        server = await asyncio.start_server(
-            accept, host, port, ssl=tls, ssl_handshake_timeout=handshake
+        server = await asyncio.get_running_loop().create_server(
+            self._protocol(tokens=Tokens(tokens)),
+            host,
+            port,
+            ssl=tls,
+            ssl_handshake_timeout=handshake,
         )
         self._servers.append(server)
         bound = server.sockets[0].getsockname()
@@ -149,6 +156,8 @@ class HttpServer:
         tasks = list(self._connections)
         for task in tasks:
             task.cancel()
+        for transport in self._admitted:  # admitted, their task never begun: end them too
+            transport.close()
         await asyncio.gather(*tasks, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
@@ -167,25 +176,47 @@ class HttpServer:
         self._observe(request, response)
         return response
 
-    async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tokens: Tokens | None
-    ) -> None:
-        task = asyncio.current_task()
-        if self._closing or task is None:
-            writer.close()
-            return
-        sock = writer.get_extra_info("socket")
+    def _protocol(self, *, tokens: Tokens | None) -> Callable[[], asyncio.Protocol]:
+        """The listener's protocol factory: each connection is admitted or refused first."""
+        accept = partial(self._accept, tokens=tokens)
+        return lambda: _Admitting(self._admit, accept)
+
+    def _admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count a new connection in, or answer it 503 and close it: True if admitted.
+
+        Called from the protocol's `connection_made`, before a stream writer or a task
+        exists, so a client that reconnects as fast as it can costs the loop an accept,
+        a write and a close per try.
+        """
+        if self._closing:
+            transport.close()
+            return False
+        sock = transport.get_extra_info("socket")
         try:
-            peer = peer_of(writer)
-            fd = sock.fileno()
+            peer = peer_of(transport)
+            fd = -1 if sock is None else sock.fileno()
         except OSError:  # gone already
-            writer.close()
-            return
+            fd = -1
+        if fd < 0:
+            transport.close()
+            return False
         key = peer_key(peer)
         refusal = self.admission.admit(key, fd)
         if refusal is not None:
-            writer.write(refusal_bytes(refusal))
-            writer.close()  # the transport sends what it holds, then closes: the fd is freed
+            cast(asyncio.WriteTransport, transport).write(refusal_bytes(refusal))
+            transport.close()  # the transport sends what it holds, then closes: the fd is freed
+            return False
+        self._admitted[transport] = (peer, key)
+        return True
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tokens: Tokens | None
+    ) -> None:
+        peer, key = self._admitted.pop(writer.transport)
+        task = asyncio.current_task()
+        if self._closing or task is None:
+            self.admission.release(key)
+            writer.close()
             return
         connection = Connection(
             self.respond, self.max_body, reader, writer, tokens, peer, self._observe
@@ -201,3 +232,20 @@ class HttpServer:
 
 def _unobserved(request: Request, response: Response | StreamingResponse) -> None:
     """The observer of a server given none."""
+
+
+class _Admitting(asyncio.StreamReaderProtocol):
+    """A stream protocol that asks `admit` in `connection_made`; a refused connection
+    gets no streams' task (the refusal was written and the transport closed)."""
+
+    def __init__(
+        self,
+        admit: Callable[[asyncio.BaseTransport], bool],
+        accept: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    ) -> None:
+        super().__init__(asyncio.StreamReader(), accept)
+        self._admit = admit
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._admit(transport):
+            super().connection_made(transport)
