@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from corral._control.server import openapi
+from corral._control.server.api import build_router
 from corral._control.server.http.server import MAX_BODY
 from corral._errors import ApiError
+from corral._observe.events import EventLog
+from corral._supervisor.operations import Operations
 from tests.support.daemon import SLEEP_FOREVER, running_daemon
 
 PROGRAMS = f"""
@@ -96,3 +101,31 @@ def test_targets_count_once_each_and_are_bounded(tmp_path: Path) -> None:
         400,
         "too many targets: query names holds 4097 distinct names; at most 4096",
     )
+
+
+def test_an_unknown_query_parameter_is_a_400_that_names_what_the_route_takes(
+    tmp_path: Path,
+) -> None:
+    # `target=` for `names=` was ignored: the reply was about every instance.
+    with running_daemon(tmp_path, PROGRAMS) as daemon:
+        with pytest.raises(ApiError) as typo:
+            daemon.call("GET", "/status", target="web:0")
+        with pytest.raises(ApiError) as none:
+            daemon.call("GET", "/metrics/web:0/history", since="1")
+        assert daemon.state("web:0") == "RUNNING"
+    assert (typo.value.status, typo.value.message) == (
+        400,
+        "unknown query parameter 'target' for GET /v1/status; it takes: names",
+    )
+    assert none.value.message.endswith("it takes: none")
+
+
+def test_the_router_takes_exactly_the_query_parameters_the_document_describes() -> None:
+    documented = {
+        route: {p.name for p in doc.query if p.where == "query"}
+        for route, doc in openapi.ROUTES.items()
+    }
+    router = build_router(cast(Operations, None), EventLog())
+    taken = {route: set(router.query(*route) or ()) for route in router.routes()}
+    assert all(router.query(*route) is not None for route in router.routes())
+    assert taken == documented

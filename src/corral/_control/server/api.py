@@ -64,24 +64,24 @@ def build_router(
     """Every route of the API, bound to one Operations."""
     routes = _Routes(ops, events, streams)
     router = Router()
-    table: list[tuple[str, str, Handler]] = [
-        ("GET", "/status", routes.status),
-        ("GET", "/metrics", routes.metrics),
-        ("GET", "/metrics/{name}/history", routes.history),
-        ("POST", "/start", routes.start),
-        ("POST", "/stop", routes.stop),
-        ("POST", "/restart", routes.restart),
-        ("POST", "/signal", routes.signal),
-        ("GET", "/logs/{name}", routes.logs),
-        ("GET", "/logs/{name}/follow", routes.follow),
-        ("GET", "/events", routes.events),
-        ("POST", "/reload", routes.reload),
-        ("POST", "/shutdown", routes.shutdown),
+    table: list[tuple[str, str, Handler, tuple[str, ...]]] = [
+        ("GET", "/status", routes.status, ("names",)),
+        ("GET", "/metrics", routes.metrics, ("names",)),
+        ("GET", "/metrics/{name}/history", routes.history, ()),
+        ("POST", "/start", routes.start, ()),
+        ("POST", "/stop", routes.stop, ()),
+        ("POST", "/restart", routes.restart, ()),
+        ("POST", "/signal", routes.signal, ()),
+        ("GET", "/logs/{name}", routes.logs, ("stream", "lines")),
+        ("GET", "/logs/{name}/follow", routes.follow, ("stream",)),
+        ("GET", "/events", routes.events, ("since", "follow")),
+        ("POST", "/reload", routes.reload, ()),
+        ("POST", "/shutdown", routes.shutdown, ()),
     ]
-    for method, path, handler in table:
-        router.add(method, API_PREFIX + path, _translated(handler))
-    router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus))
-    router.add("GET", OPENAPI_PATH, _document(router))
+    for method, path, handler, query in table:
+        router.add(method, API_PREFIX + path, _translated(handler), query=query)
+    router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus), query=())
+    router.add("GET", OPENAPI_PATH, _document(router), query=())
     return router
 
 
