@@ -7,7 +7,6 @@ Only modules under `_platform` call into libc, and only through `handle()` and
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from functools import cache
 from typing import Any
@@ -26,7 +25,9 @@ def handle() -> ctypes.CDLL:
     own = ctypes.CDLL(None, use_errno=True)
     if hasattr(own, "getpid"):  # a libc function: they are all reachable from here
         return own
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    from ctypes.util import find_library  # only here: it imports shutil, tempfile, bz2, lzma
+
+    return ctypes.CDLL(find_library("c"), use_errno=True)
 
 
 def symbol(name: str) -> Any:
