@@ -11,6 +11,8 @@ restarted at once (`true`, no backoff, no start limit). Each phase lasts `--seco
   at a time without waiting, then reads the 500 answers, over and over;
 - `targets`: `POST /v1/start` naming `all` 37,000 times (about 256 KiB, the largest
   body taken), over and over;
+- `status`: `GET /v1/status` of every instance, over and over (not an attack: the
+  largest reply a client may ask for, with a /proc scan of every tree);
 - `flood`: idle connections opened as fast as the daemon takes or refuses them
   (the admitted ones held until the phase ends).
 
@@ -87,6 +89,15 @@ def _targets(path: str, stop: threading.Event) -> int:
     return done
 
 
+def _status(path: str, stop: threading.Event) -> int:
+    done = 0
+    with Client(path, timeout=None) as client:
+        while not stop.is_set():
+            client.request("GET", "/v1/status")
+            done += 1
+    return done
+
+
 def _idle_flood(path: str, stop: threading.Event) -> int:
     attempts = 0
     with ExitStack() as held:
@@ -101,6 +112,7 @@ ATTACKS: dict[str, Attacker | None] = {
     "quiet": None,
     "pipeline": _pipeline,
     "targets": _targets,
+    "status": _status,
     "flood": _idle_flood,
 }
 

@@ -20,6 +20,7 @@ from corral._lifecycle.states import InstanceState
 from corral._observe.logs.tail import tail_lines
 from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
+from corral._observe.metrics.sampler import Sample
 from corral._observe.sampling import Usage, tree_usage
 from corral._platform import parse_signal, send_to_group, send_to_pid
 from corral._supervisor.config.load import Config, load_config
@@ -29,7 +30,13 @@ from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.prometheus import families
 from corral._supervisor.runtime.snapshot import instance_view, tree_view
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
-from corral._supervisor.view import DaemonView, SamplerView, StatusView, TreeView
+from corral._supervisor.view import (
+    DaemonView,
+    InstanceView,
+    SamplerView,
+    StatusView,
+    TreeView,
+)
 from corral._version import VERSION
 
 
@@ -43,6 +50,14 @@ class ReloadReport:
     unchanged: tuple[str, ...]
     notes: tuple[str, ...] = ()
 
+
+OFF_LOOP_TREES = 256
+"""Live trees from which `status` scans /proc off the loop and builds its views in slices.
+
+Below it the scan stays on the loop (at 200 instances 5 ms, and the handoff to a thread
+cost status of one instance 1.3x); at 1,000 it held the loop 110 ms."""
+VIEW_SLICE = 200
+"""Instance views built per loop turn by a large `status`."""
 
 FELL_BEHIND = b"\n[corral: follower fell behind; reconnect to continue]\n"
 """The last line a `logs -f` reader gets when it fell 1 MiB behind and was cut off."""
@@ -78,14 +93,29 @@ class Operations:
 
     # -- queries ------------------------------------------------------------
 
-    def status(self, targets: Sequence[str] = ()) -> StatusView:
-        """The daemon and the named instances (all when none are named), measured now."""
+    async def status(self, targets: Sequence[str] = ()) -> StatusView:
+        """The daemon and the named instances (all when none are named), measured now.
+
+        With `OFF_LOOP_TREES` trees or more, the /proc scan runs in a worker thread
+        (its reads release the GIL, so the loop runs between them) and the views are
+        built in slices: status of a thousand instances held the loop 110 ms.
+        """
         drivers = self._drivers(targets)
         # Every live tree, even for one target: a process in another instance's group is
         # then claimed by that group, not read for a marker (environ is the dear read).
         only = {d.name for d in drivers} if targets else None
-        usage = tree_usage(self._sup.live_trees(), only)
-        return self._view(drivers, usage=usage, cgroup=True)
+        trees = self._sup.live_trees()
+        if len(trees) < OFF_LOOP_TREES:
+            return self._view(drivers, usage=tree_usage(trees, only), cgroup=True)
+        usage = await asyncio.to_thread(tree_usage, trees, only)
+        now, samples = self._clock(), self._metrics.latest
+        instances: list[InstanceView] = []
+        for start in range(0, len(drivers), VIEW_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            part = drivers[start : start + VIEW_SLICE]
+            instances += self._rows(part, usage=usage, cgroup=True, now=now, samples=samples)
+        return StatusView(daemon=self._daemon(now), instances=tuple(instances))
 
     def snapshot(self) -> StatusView:
         """The daemon and every instance without fresh measurements (the sampler's last
@@ -109,13 +139,24 @@ class Operations:
         self, drivers: Sequence[InstanceDriver], *, usage: Mapping[str, Usage], cgroup: bool
     ) -> StatusView:
         now, samples = self._clock(), self._metrics.latest
-        instances = tuple(
+        instances = self._rows(drivers, usage=usage, cgroup=cgroup, now=now, samples=samples)
+        return StatusView(daemon=self._daemon(now), instances=tuple(instances))
+
+    @staticmethod
+    def _rows(
+        drivers: Sequence[InstanceDriver],
+        *,
+        usage: Mapping[str, Usage],
+        cgroup: bool,
+        now: float,
+        samples: Mapping[str, Sample],
+    ) -> list[InstanceView]:
+        return [
             instance_view(
                 d, now=now, usage=usage.get(d.name), sample=samples.get(d.name), cgroup=cgroup
             )
             for d in drivers
-        )
-        return StatusView(daemon=self._daemon(now), instances=instances)
+        ]
 
     def _daemon(self, now: float) -> DaemonView:
         counts = Counter(driver.machine.state for driver in self._sup.drivers.values())
