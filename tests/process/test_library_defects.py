@@ -129,7 +129,7 @@ def test_a_program_installed_after_a_failed_lookup_is_found(tmp_path: Path) -> N
     assert corral.run(["corral-late-tool"], env=env).stdout == b"here\n"
 
 
-def test_a_program_removed_after_a_lookup_is_not_found(tmp_path: Path) -> None:
+def test_a_program_made_unexecutable_after_a_lookup_is_refused(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path)}
     tool = tmp_path / "corral-gone-tool"
     tool.write_text(f"#!{shutil.which('sh')}\n:\n")
