@@ -127,6 +127,11 @@ def sync_variants(program: str, cwd: str) -> list[Variant]:
         Variant(
             "corral-cwd", f"corral.run cwd={cwd} (addchdir)", lambda: corral.run(argv, cwd=cwd)
         ),
+        Variant(
+            "corral-path",
+            "corral.run by bare name (PATH searched per spawn)",
+            lambda: corral.run([os.path.basename(program)]),
+        ),
     ]
 
 

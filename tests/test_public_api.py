@@ -37,6 +37,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "Result": "corral._process.result",
         "RetryPolicy": "corral._process.retry",
         "SpawnError": "corral._errors",
+        "StdinClosed": "corral._errors",
         "TimedOut": "corral._errors",
         "UnsupportedFeature": "corral._errors",
         "run": "corral._process.runner",

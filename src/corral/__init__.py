@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "Result": "corral._process.result",
     "RetryPolicy": "corral._process.retry",
     "SpawnError": "corral._errors",
+    "StdinClosed": "corral._errors",
     "TimedOut": "corral._errors",
     "UnsupportedFeature": "corral._errors",
     "run": "corral._process.runner",
@@ -68,6 +69,7 @@ __all__ = [
     "Result",
     "RetryPolicy",
     "SpawnError",
+    "StdinClosed",
     "TimedOut",
     "UnsupportedFeature",
     "run",
@@ -102,6 +104,7 @@ if TYPE_CHECKING:
         PermissionDenied,
         ProcessFailed,
         SpawnError,
+        StdinClosed,
         TimedOut,
         UnsupportedFeature,
     )

@@ -14,6 +14,7 @@
     │   ├── ExecutableNotFound       no such program on PATH, or no such file
     │   ├── PermissionDenied         found, but not executable by us
     │   └── BadWorkingDirectory      the cwd is missing or not a directory
+    ├── StdinClosed              a write to a child's stdin found the pipe broken
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
         ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
@@ -46,6 +47,7 @@ __all__ = [
     "PermissionDenied",
     "ProcessFailed",
     "SpawnError",
+    "StdinClosed",
     "TimedOut",
     "UnknownTarget",
     "UnsafeDirectory",
@@ -53,6 +55,8 @@ __all__ = [
 ]
 
 _STDERR_TAIL_LINES = 5
+SHORT_LIMIT = 200
+"""How many characters of a command (or other long value) a message or repr shows."""
 _KNOWN_TARGETS_LISTED = 10
 
 
@@ -77,11 +81,23 @@ class FinishedProcess(Protocol):
     def status_unknown(self) -> bool: ...
 
 
-def format_command(argv: Sequence[str]) -> str:
-    """Render argv the way a shell user would type it, for messages."""
+def shorten(text: str, limit: int = SHORT_LIMIT) -> str:
+    """`text` cut to about `limit` characters for a message or repr, saying what was cut.
+
+    The one shortening helper: an argv of megabytes (E2BIG) or a huge output must
+    not make a message or a repr as large. "head… (N more bytes)", N in UTF-8 bytes.
+    """
+    if len(text) <= limit:
+        return text
+    rest = len(text[limit:].encode("utf-8", "surrogateescape"))
+    return f"{text[:limit]}… ({rest} more bytes)"
+
+
+def format_command(argv: Sequence[str], limit: int = SHORT_LIMIT) -> str:
+    """Render argv the way a shell user would type it, for messages (shortened)."""
     import shlex
 
-    return shlex.join(argv)
+    return shorten(shlex.join(argv), limit)
 
 
 class CorralError(Exception):
@@ -239,6 +255,21 @@ class PermissionDenied(SpawnError):
 
 class BadWorkingDirectory(SpawnError):
     """The working directory does not exist, is not a directory, or cannot be entered."""
+
+
+class StdinClosed(CorralError):
+    """Writing to a child's stdin failed: the pipe is broken (EPIPE), the child exited or
+    closed its stdin. `unwritten` bytes were not delivered; nothing is dropped silently."""
+
+    def __init__(self, argv: Sequence[str], pid: int, unwritten: int) -> None:
+        self.argv = tuple(argv)
+        self.pid = pid
+        self.unwritten = unwritten
+        super().__init__(
+            f"cannot write to the stdin of `{format_command(self.argv)}` (pid {pid}): the "
+            f"pipe is broken (the process exited or closed its stdin); {unwritten} bytes "
+            "were not written"
+        )
 
 
 class ProcessFailed(CorralError):

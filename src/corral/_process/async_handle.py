@@ -112,10 +112,12 @@ class AsyncProcess(ProcessCore):
             yield line
 
     async def write(self, data: bytes | str) -> None:
-        """Write to the child's stdin (started with stdin='pipe')."""
+        """Write to the child's stdin (started with stdin='pipe'); see Process.write."""
+        self._check_stdin(len(data))
         self._streams.feed(data)
         self._sync_writer()
         await self._wait_until(self._deadline(None)[0], lambda: not self._streams.pending)
+        self._check_stdin()
 
     async def close_stdin(self) -> None:
         """Finish writing and close stdin, so the child reads EOF."""

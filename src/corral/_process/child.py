@@ -88,7 +88,8 @@ class Child:
     def _decode(self, status: WaitStatus) -> Exit:
         name = None if status.signal is None else signal_name(status.signal)
         oom = status.signal == signal.SIGKILL and self._oom_counted()
-        return Exit(code=status.code, signal=name, oom=oom, at=time.monotonic())
+        seen = self._launched.notifier.exited_at  # a waiter thread's wakeup, else now
+        return Exit(code=status.code, signal=name, oom=oom, at=seen or time.monotonic())
 
     def _oom_counted(self) -> bool:
         cgroup = self.cgroup

@@ -16,14 +16,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from corral._errors import InvalidSpec, ProcessFailed
+from corral._errors import InvalidSpec, ProcessFailed, format_command
 from corral._process.async_handle import AsyncProcess
 from corral._process.handle import Process
-from corral._process.options import RunOptions
+from corral._process.options import RunOptions, input_bytes
 from corral._process.result import Result
 from corral._process.retry import RetryPolicy
 from corral._process.spawn import launch
-from corral._process.spec import ProcessSpec, Stdio, env_pairs
+from corral._process.spec import ProcessSpec, Stdio, env_pairs, paths
 
 if TYPE_CHECKING:
     from corral._process.pipeline import Pipeline
@@ -46,7 +46,7 @@ class Command:
     options: RunOptions
 
     def __init__(self, program: str | os.PathLike[str], *args: str | os.PathLike[str]) -> None:
-        spec = ProcessSpec(argv=tuple(os.fspath(a) for a in (program, *args)))
+        spec = ProcessSpec(argv=paths("argv", (program, *args)))
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "options", RunOptions())
 
@@ -70,7 +70,7 @@ class Command:
         return hash((self.spec, self.options))
 
     def __repr__(self) -> str:
-        return f"<Command {shlex.join(self.spec.argv)!r}>"
+        return f"<Command {format_command(self.spec.argv)!r}>"
 
     def __or__(self, other: Command | Pipeline) -> Pipeline:
         from corral._process.pipeline import Pipeline
@@ -87,7 +87,7 @@ class Command:
 
     def args(self, *more: str | os.PathLike[str]) -> Command:
         """Append arguments."""
-        return self._with(argv=self.spec.argv + tuple(os.fspath(a) for a in more))
+        return self._with(argv=self.spec.argv + paths("argv", more))
 
     def cwd(self, path: str | os.PathLike[str]) -> Command:
         """Run in this working directory."""
@@ -98,7 +98,8 @@ class Command:
         return self._with(env_add=self.spec.env_add + env_pairs(variables))
 
     def full_env(self, environment: Mapping[str, str]) -> Command:
-        """Use exactly this environment instead of inheriting ours."""
+        """Use exactly this environment instead of inheriting ours (plus `CORRAL_TREE`,
+        the tree marker, which is always set; see `ProcessSpec.env`)."""
         return self._with(env=env_pairs(environment))
 
     def stdin(self, how: Stdio) -> Command:
@@ -131,9 +132,8 @@ class Command:
 
     def input(self, data: bytes | str) -> Command:
         """Write `data` to stdin, then close it."""
-        raw = data.encode() if isinstance(data, str) else data
-        spec = dataclasses.replace(self.spec, stdin="capture")
-        return Command.of(spec, dataclasses.replace(self.options, input=raw))
+        options = dataclasses.replace(self.options, input=input_bytes(data))
+        return Command.of(dataclasses.replace(self.spec, stdin="capture"), options)
 
     def timeout(self, seconds: float | None) -> Command:
         """End the tree and raise TimedOut if it runs longer than this."""
@@ -244,11 +244,11 @@ def build(
         return argv
     if isinstance(argv, str):
         argv = shlex.split(argv)
-    if isinstance(input, str):
-        input = input.encode()
+    elif not isinstance(argv, Sequence):
+        raise InvalidSpec(f"argv must be a str or a sequence of strings, got {argv!r:.200}")
     spec = ProcessSpec(
-        argv=tuple(os.fspath(a) for a in argv),
-        cwd=None if cwd is None else os.fspath(cwd),
+        argv=paths("argv", argv),
+        cwd=cwd,  # type: ignore[arg-type]  # made a str (or refused) in __post_init__
         env=None if env is None else env_pairs(env),
         env_add=env_pairs(extra_env) if extra_env else (),
         stdin=stdin if stdin is not None else ("capture" if input is not None else "devnull"),
@@ -265,8 +265,8 @@ def build(
         timeout=timeout,
         check=check,
         grace=grace,
-        ok_codes=_ZERO if ok_codes == (0,) else frozenset(ok_codes),
-        input=input,
+        ok_codes=_ZERO if ok_codes == (0,) else ok_codes,  # type: ignore[arg-type]
+        input=None if input is None else input_bytes(input),
         retry=retry,
     )
     return Command.of(spec, options)

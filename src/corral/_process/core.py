@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from corral._errors import ProcessFailed
+from corral._errors import ProcessFailed, StdinClosed, format_command
 from corral._platform import parse_signal as _parse_signal
 from corral._platform import send_to_pid
 from corral._process.child import CgroupFigures, Child
@@ -80,6 +80,12 @@ class ProcessCore:
         elif self._child.exit is None:
             send_to_pid(self.pid, number)
 
+    def _check_stdin(self, more: int = 0) -> None:
+        """Raise StdinClosed once a write found stdin's pipe broken (`more`: bytes not queued)."""
+        lost = self._streams.broken
+        if lost is not None:
+            raise StdinClosed(self.argv, self.pid, lost + more)
+
     def _deadline(self, timeout: float | None) -> tuple[float | None, float | None]:
         """(deadline, the timeout it came from): the given one, else the command's."""
         if timeout is not None:
@@ -149,4 +155,5 @@ class ProcessCore:
     def __repr__(self) -> str:
         ended = self._child.exit
         state = "running" if ended is None else self.result().how
-        return f"<{type(self).__name__} {self.result().command!r} pid={self.pid} {state}>"
+        command = format_command(self.argv)
+        return f"<{type(self).__name__} {command!r} pid={self.pid} {state}>"

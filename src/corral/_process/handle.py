@@ -94,9 +94,14 @@ class Process(ProcessCore):
             yield line
 
     def write(self, data: bytes | str) -> None:
-        """Write to the child's stdin (started with stdin='pipe'), draining output meanwhile."""
+        """Write to the child's stdin (started with stdin='pipe'), draining output meanwhile.
+
+        Raises StdinClosed when the pipe is broken (the child exited or closed its stdin).
+        """
+        self._check_stdin(len(data))
         self._streams.feed(data)
         self._pump(self._deadline(None)[0], lambda: not self._streams.pending)
+        self._check_stdin()
 
     def close_stdin(self) -> None:
         """Finish writing and close stdin, so the child reads EOF."""

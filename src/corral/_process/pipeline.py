@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from corral._errors import InvalidSpec, SpawnError
+from corral._errors import InvalidSpec, SpawnError, format_command, shorten
 from corral._process import async_handle as _async_handle
 from corral._process import handle as _handle
 from corral._process.async_handle import AsyncProcess
@@ -51,7 +51,8 @@ class Pipeline:
         return Pipeline(self.commands + more, self.options)
 
     def __repr__(self) -> str:
-        return f"<Pipeline {' | '.join(repr(c)[10:-2] for c in self.commands)!r}>"
+        joined = " | ".join(format_command(c.spec.argv) for c in self.commands)
+        return f"<Pipeline {shorten(joined)!r}>"
 
     def _opt(self, **changes: Any) -> Pipeline:
         return Pipeline(self.commands, dataclasses.replace(self.options, **changes))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from typing import Protocol
 
 from corral._platform import (
@@ -100,12 +101,13 @@ class OwningReaper:
 class _ReapedNotifier:
     """An exit notifier whose status comes from the shared OwningReaper."""
 
-    __slots__ = ("_pipe_write", "_reaper", "_status", "fd", "pid")
+    __slots__ = ("_pipe_write", "_reaper", "_status", "exited_at", "fd", "pid")
 
     def __init__(self, pid: int, reaper: OwningReaper) -> None:
         self.pid = pid
         self._reaper = reaper
         self._status: WaitStatus | None = None
+        self.exited_at: float | None = None
         self._pipe_write = -1
         watch = open_watch_fd(pid) if has(Feature.PIDFD) else None
         if watch is None:
@@ -115,6 +117,7 @@ class _ReapedNotifier:
 
     def deliver(self, status: WaitStatus) -> None:
         self._status = status
+        self.exited_at = time.monotonic()
         if self._pipe_write >= 0:
             os.write(self._pipe_write, b"x")
 

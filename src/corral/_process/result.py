@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from corral._errors import format_command, shorten
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
@@ -65,7 +67,7 @@ class Result:
     def __repr__(self) -> str:
         extra = " timed-out" if self.timed_out else ""
         return (
-            f"<Result {self.command!r} pid={self.pid} {self.how}{extra} "
+            f"<Result {format_command(self.argv)!r} pid={self.pid} {self.how}{extra} "
             f"duration={self.duration:.3f}s stdout={len(self.stdout)}B stderr={len(self.stderr)}B>"
         )
 
@@ -160,4 +162,5 @@ class PipelineResult:
 
     def __repr__(self) -> str:
         hows = ", ".join(stage.how for stage in self.stages)
-        return f"<PipelineResult {self.command!r} [{hows}] failed_stage={self.failed_stage}>"
+        command = shorten(" | ".join(format_command(stage.argv) for stage in self.stages))
+        return f"<PipelineResult {command!r} [{shorten(hows)}] failed_stage={self.failed_stage}>"

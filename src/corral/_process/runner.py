@@ -52,7 +52,9 @@ def run(argv: ArgvLike | Command | Pipeline, **options: object) -> Result | Pipe
 
     stdout and stderr are captured by default and stdin is /dev/null (a pipe when
     `input` is given). A non-zero exit raises ExitedNonZero unless `check=False`;
-    a `timeout` ends the whole process tree and raises TimedOut.
+    a `timeout` ends the whole process tree and raises TimedOut. `env` replaces
+    the environment, but the child always gets `CORRAL_TREE` too (even with
+    `env={}`): the marker that finds double-forked descendants; it cannot be turned off.
     """
     if isinstance(argv, Pipeline):
         _no_options(argv, options)

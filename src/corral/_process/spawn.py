@@ -52,7 +52,6 @@ _DEFPATH = os.defpath.encode()
 _token = os.urandom(4).hex()
 devnull_fd()  # opened once, at import, and shared by every spawn
 _counter = itertools.count(1)
-_resolved: dict[tuple[str, str], str] = {}
 _PER_CHILD = PerChildReaper()
 """The default reaper: a pidfd (or waiter thread) per child, safe in any process."""
 
@@ -240,11 +239,7 @@ def _resolve(spec: ProcessSpec, search_path: str) -> str:
     name = spec.argv[0]
     if "/" in name:
         return name  # posix_spawn reports ENOENT/EACCES/ENOEXEC; _spawn_error names them
-    key = (name, search_path)
-    found = _resolved.get(key)
-    if found is None:
-        found = _resolved[key] = _search(spec, name, search_path)
-    return found
+    return _search(spec, name, search_path)  # each spawn: a program may come or go
 
 
 def _search(spec: ProcessSpec, name: str, search_path: str) -> str:
@@ -317,7 +312,6 @@ def _spawn(
             new_session=spec.new_session,
         )
     except OSError as exc:
-        _resolved.pop((spec.argv[0], os.fsdecode(env.get(b"PATH", _DEFPATH))), None)
         raise _spawn_error(spec, path, exc) from exc
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from corral._errors import InvalidSpec
+from corral._errors import InvalidSpec, format_command, shorten
 from corral._platform import parse_signal
 
 if TYPE_CHECKING:
@@ -55,7 +55,12 @@ class ProcessSpec:
     cwd: str | None = None
     """Working directory of the child; None keeps ours."""
     env: EnvPairs | None = None
-    """The child's whole environment; None inherits ours (`env_add` applies on top)."""
+    """The child's whole environment; None inherits ours (`env_add` applies on top).
+
+    Even `env={}` gives the child one variable, `CORRAL_TREE` (the tree marker): it is
+    how corral finds descendants that double-forked out of the group, to end them with
+    the tree. There is no option to leave it out; a child may unset it, and then a
+    double-forked descendant of it escapes the tree's end."""
     env_add: EnvPairs = ()
     """Variables added to (or replacing those in) the environment."""
     stdin: Stdio = "devnull"
@@ -77,11 +82,14 @@ class ProcessSpec:
         # Values already in normal form are left alone: this runs on every run().
         argv = self.argv if type(self.argv) is tuple else tuple(self.argv)
         if not argv or not all(isinstance(a, str) for a in argv) or not argv[0]:
-            raise InvalidSpec(f"argv must be a non-empty sequence of strings, got {self.argv!r}")
+            raise InvalidSpec(
+                f"argv must be a non-empty sequence of strings, got {shorten(repr(self.argv))}"
+            )
         if argv is not self.argv:
             object.__setattr__(self, "argv", argv)
         if self.cwd is not None and type(self.cwd) is not str:
-            object.__setattr__(self, "cwd", os.fspath(self.cwd))
+            object.__setattr__(self, "cwd", _path("cwd", self.cwd))
+        self._check_nul()
         if type(self.stop_signal) is not signal.Signals:
             object.__setattr__(self, "stop_signal", parse_signal(self.stop_signal))
         for name in ("stdin", "stdout", "stderr"):
@@ -97,6 +105,24 @@ class ProcessSpec:
             if not isinstance(fd, int) or fd < 3:
                 raise InvalidSpec(f"pass_fds holds {fd!r}; pass fds 3 and above (0-2 are stdio)")
 
+    def _check_nul(self) -> None:
+        """A NUL cannot cross exec(2): refuse it here, naming the command, not after a fork."""
+        where = None
+        if any("\0" in a for a in self.argv):
+            where = "an argument"
+        elif self.cwd is not None and "\0" in self.cwd:
+            where = "cwd"
+        else:
+            for key, value in (*(self.env or ()), *self.env_add):
+                if "\0" in key or "\0" in value:
+                    where = f"environment variable {key.split(chr(0))[0]!r}"
+                    break
+        if where is not None:
+            raise InvalidSpec(
+                f"{where} of `{format_command(self.argv)}` holds a NUL byte, "
+                "which no program can be given"
+            )
+
     @property
     def environment(self) -> dict[str, str] | None:
         """The whole environment as a dict, or None when it is inherited."""
@@ -108,9 +134,24 @@ def env_pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> EnvPair
     items = mapping.items() if isinstance(mapping, Mapping) else mapping
     pairs = tuple((str(k), str(v)) for k, v in items)
     for key, _ in pairs:
-        if not key or "=" in key or "\0" in key:
-            raise InvalidSpec(f"invalid environment variable name {key!r}")
-    return pairs
+        if not key or "=" in key:
+            raise InvalidSpec(f"invalid environment variable name {shorten(repr(key))}")
+    return pairs  # a NUL is refused by ProcessSpec, which can name the command
+
+
+def paths(name: str, values: Iterable[object]) -> tuple[str, ...]:
+    """Each of `values` as a str path (os.fspath), or InvalidSpec naming `name`."""
+    return tuple(_path(name, value) for value in values)
+
+
+def _path(name: str, value: object) -> str:
+    try:
+        path = os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidSpec(f"{name} must be a str or path, got {shorten(repr(value))}") from None
+    if not isinstance(path, str):  # bytes: argv and env are text throughout corral
+        raise InvalidSpec(f"{name} must be a str or path, got bytes {shorten(repr(path))}")
+    return path
 
 
 def _check_stdio(name: str, value: object) -> Stdio:
@@ -134,4 +175,4 @@ def _check_stdio(name: str, value: object) -> Stdio:
     raise InvalidSpec(f"{name}={value!r} is not a stdio choice")
 
 
-__all__ = ["EnvPairs", "File", "ProcessSpec", "Stdio", "StdioMode", "env_pairs"]
+__all__ = ["EnvPairs", "File", "ProcessSpec", "Stdio", "StdioMode", "env_pairs", "paths"]

@@ -22,12 +22,14 @@ STDERR = 2
 class Streams:
     """Buffers and fds for stdin (ours to write), stdout and stderr (ours to read)."""
 
-    __slots__ = ("buffers", "close_stdin_when_drained", "pending", "readers", "stdin")
+    __slots__ = ("broken", "buffers", "close_stdin_when_drained", "pending", "readers", "stdin")
 
     def __init__(self, stdin: int | None, stdout: int | None, stderr: int | None) -> None:
         self.stdin = stdin
         self.pending = bytearray()
         self.close_stdin_when_drained = False
+        self.broken: int | None = None
+        """Bytes that could not be written when stdin's pipe broke (EPIPE); None while whole."""
         self.buffers: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
         self.readers: dict[int, int] = {}  # open read fd -> STDOUT / STDERR
         for fd, stream in ((stdout, STDOUT), (stderr, STDERR)):
@@ -59,7 +61,8 @@ class Streams:
                 written = os.write(self.stdin, self.pending[:_WRITE_SIZE])
             except BlockingIOError:
                 return False
-            except BrokenPipeError:  # the child closed its stdin: drop what is left
+            except BrokenPipeError:  # the child closed its stdin: keep count of what is lost
+                self.broken = len(self.pending)
                 self.pending.clear()
                 return True
             del self.pending[:written]

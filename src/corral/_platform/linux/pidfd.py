@@ -44,6 +44,11 @@ class PidfdExitNotifier:
     def fd(self) -> int:
         return self._fd
 
+    @property
+    def exited_at(self) -> None:
+        """Unknown here: a pidfd is only readable, nothing watches it until the caller polls."""
+        return None
+
     def collect(self) -> WaitStatus | None:
         try:
             done, raw = os.waitpid(self.pid, os.WNOHANG)

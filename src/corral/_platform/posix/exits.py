@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +33,12 @@ class ExitNotifier(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    @property
+    def exited_at(self) -> float | None:
+        """When the exit was seen by the notifier itself (monotonic), if it watches on its
+        own (a waiter thread); None when only the caller's `collect` can tell."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +69,12 @@ def decode_status(raw: int) -> WaitStatus:
 class ThreadExitNotifier:
     """Exit notification for any POSIX: a thread blocked in waitpid() writes to a pipe."""
 
-    __slots__ = ("_lock", "_read", "_status", "_thread", "_write", "pid")
+    __slots__ = ("_lock", "_read", "_status", "_thread", "_write", "exited_at", "pid")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._status: WaitStatus | None = None
+        self.exited_at: float | None = None
         self._read, self._write = os.pipe()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._wait, name=f"corral-wait-{pid}", daemon=True)
@@ -83,6 +91,7 @@ class ThreadExitNotifier:
             self._status = UNKNOWN
         else:
             self._status = decode_status(raw)
+        self.exited_at = time.monotonic()  # the wakeup, not the caller's later collect
         with self._lock:
             if self._write >= 0:
                 os.write(self._write, b"x")
