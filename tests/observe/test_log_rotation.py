@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from corral._observe.logs.directory import LogDirectory
 from corral._observe.logs.rotation import Cut, cut_before_rotation
 from corral._observe.logs.writer import LogWriter
+from corral.lowlevel import Feature, features, override_feature
 
 from .support import T0, FakeClock, stamp
+
+
+@pytest.fixture(autouse=True, params=["exchange", "rename chain"])
+def rotation_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every rotation test runs with renameat2(RENAME_EXCHANGE) and with its fallback."""
+    if request.param == "exchange":
+        available = features()[Feature.RENAME_EXCHANGE]
+        if not available.supported:
+            pytest.skip(f"no RENAME_EXCHANGE here: {available.reason}")
+        yield request.param
+        return
+    with override_feature(Feature.RENAME_EXCHANGE, False):
+        yield request.param
 
 
 def writer(path: Path, *, max_bytes: int, backups: int, timestamps: bool = False) -> LogWriter:
@@ -164,6 +181,55 @@ def test_a_rotation_that_cannot_rename_reports_and_keeps_writing(tmp_path: Path)
     assert log.read_bytes() == b"12345678\nabcdefgh\n"
     assert len(errors) == 1
     assert errors[0].startswith(f"cannot rotate {log}: EISDIR")
+
+
+class _Watched(LogDirectory):
+    """A log directory that records, after each change it makes, whether `name` exists."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        super().__init__(str(path))
+        self.watched = name
+        self.seen: list[bool] = []
+
+    def _after(self) -> None:
+        self.seen.append(os.path.lexists(os.path.join(self.path, self.watched)))
+
+    def rename(self, old: str, new: str) -> None:
+        super().rename(old, new)
+        self._after()
+
+    def exchange(self, first: str, second: str) -> None:
+        super().exchange(first, second)
+        self._after()
+
+    def unlink(self, name: str) -> None:
+        super().unlink(name)
+        self._after()
+
+
+def test_the_log_name_never_goes_missing_while_it_rotates(
+    tmp_path: Path, rotation_kind: str
+) -> None:
+    # a reader (tail -F, `corral logs`, a test) opening the log mid-rotation must find it
+    directory = _Watched(tmp_path, "app.log")
+    lines = numbered_lines(40, 30)
+    with LogWriter(
+        str(tmp_path / "app.log"),
+        timestamps=False,
+        max_bytes=100,
+        backups=2,
+        clock=FakeClock(),
+        directory=directory,
+    ) as w:
+        for line in lines:
+            w.write(line)
+    assert len(directory.seen) > 20  # it rotated, many times
+    if rotation_kind == "exchange":
+        assert all(directory.seen)
+    else:  # the fallback renames the log away before it makes the next: that gap is why
+        assert not all(directory.seen)
+    assert chain(tmp_path / "app.log", 2)[-1] == b"".join(lines[39:40])
+    directory.close()
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
+from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
+from corral._platform.linux.exchange import exchange as exchange_names
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
@@ -44,6 +46,7 @@ from corral._platform.posix.sockets import max_unix_socket_path, peer_credential
 from corral._platform.posix.trust import ensure_directory
 
 __all__ = [
+    "EXCHANGE_REFUSED",
     "UNKNOWN",
     "CgroupMembers",
     "ChildStep",
@@ -64,6 +67,7 @@ __all__ = [
     "devnull_fd",
     "ensure_directory",
     "environ_bytes",
+    "exchange_names",
     "fd_above_stdio",
     "feature_status",
     "features",

@@ -34,6 +34,10 @@ class Feature(enum.Enum):
     SPAWN_CHDIR = "spawn-chdir"
     """`posix_spawn_file_actions_addchdir_np`: a working directory without a fork."""
 
+    RENAME_EXCHANGE = "rename-exchange"
+    """`renameat2(RENAME_EXCHANGE)` (Linux 3.15+, glibc 2.28+): a log rotates without
+    its name ever missing (where the filesystem can exchange; else a rename chain)."""
+
     SUBREAPER = "subreaper"
     """`PR_SET_CHILD_SUBREAPER`: orphans of our children are re-parented to us."""
 
@@ -137,6 +141,16 @@ def _probe_spawn_chdir() -> FeatureStatus:
     return FeatureStatus(feature=Feature.SPAWN_CHDIR, supported=True)
 
 
+def _probe_rename_exchange() -> FeatureStatus:
+    if not sys.platform.startswith("linux"):
+        return _missing(Feature.RENAME_EXCHANGE, f"platform is {sys.platform}", "Linux 3.15+")
+    from corral._platform.linux import exchange
+
+    if not exchange.available():
+        return _missing(Feature.RENAME_EXCHANGE, "libc has no renameat2", "glibc 2.28+")
+    return FeatureStatus(feature=Feature.RENAME_EXCHANGE, supported=True)
+
+
 def _probe_subreaper() -> FeatureStatus:
     if not sys.platform.startswith("linux"):
         return _missing(Feature.SUBREAPER, f"platform is {sys.platform}", "Linux 3.4+")
@@ -171,6 +185,7 @@ _PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
     Feature.PIDFD_EXIT_INFO: _probe_pidfd_exit_info,
     Feature.PROC_SCAN: _probe_proc_scan,
     Feature.SPAWN_CHDIR: _probe_spawn_chdir,
+    Feature.RENAME_EXCHANGE: _probe_rename_exchange,
     Feature.SUBREAPER: _probe_subreaper,
     Feature.NO_NEW_PRIVS: lambda: _probe_linux_prctl(Feature.NO_NEW_PRIVS, "Linux 3.5+"),
     Feature.CAPABILITIES: lambda: _probe_linux_prctl(Feature.CAPABILITIES, "Linux 4.3+"),

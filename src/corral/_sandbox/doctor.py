@@ -37,6 +37,7 @@ PROCESS_USES: Mapping[Feature, str] = {
     Feature.PIDFD_EXIT_INFO: "the real exit status of a child something else reaped",
     Feature.PROC_SCAN: "finding and ending a whole tree, double-forked members too",
     Feature.SPAWN_CHDIR: "a working directory without going through a shell",
+    Feature.RENAME_EXCHANGE: "log rotation during which the log's name never goes missing",
     Feature.SUBREAPER: "adopting the orphans of supervised programs",
 }
 """What the process-management features are for; each has a fallback."""

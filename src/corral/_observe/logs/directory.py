@@ -22,6 +22,7 @@ import os
 import stat
 
 from corral._observe.logs.held import HeldFd
+from corral._platform import exchange_names
 
 __all__ = ["DIRECTORY_MODE", "FILE_MODE", "LogDirectory", "NotOurFile", "not_ours"]
 
@@ -78,12 +79,13 @@ class LogDirectory:
     def __repr__(self) -> str:
         return f"<LogDirectory {self.path} fd={self._held.fd}>"
 
-    def open_for_append(self, name: str, *, truncate: bool = False) -> int:
+    def open_for_append(self, name: str, *, truncate: bool = False, new: bool = False) -> int:
         """Open (or create) `name` for appending; NotOurFile if it is not a log of ours.
 
-        Raises OSError as the kernel says (ELOOP for a symlink), or NotOurFile.
+        `new` creates it or fails (FileExistsError). Raises OSError as the kernel
+        says (ELOOP for a symlink), or NotOurFile.
         """
-        flags = _APPEND_FLAGS | (os.O_TRUNC if truncate else 0)
+        flags = _APPEND_FLAGS | (os.O_TRUNC if truncate else 0) | (os.O_EXCL if new else 0)
         fd = os.open(name, flags, self.file_mode, dir_fd=self._held.fd)
         try:
             self._make_private(fd, os.fstat(fd))
@@ -99,6 +101,10 @@ class LogDirectory:
     def rename(self, old: str, new: str) -> None:
         """Rename within the directory (renames never follow symlinks)."""
         os.rename(old, new, src_dir_fd=self._held.fd, dst_dir_fd=self._held.fd)
+
+    def exchange(self, first: str, second: str) -> None:
+        """Swap the files two names refer to, atomically (see `_platform/linux/exchange.py`)."""
+        exchange_names(first, second, dir_fd=self._held.fd)
 
     def unlink(self, name: str) -> None:
         """Remove `name` from the directory."""

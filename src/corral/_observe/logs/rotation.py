@@ -1,4 +1,4 @@
-"""Size-based rotation: where to cut a write, and the rename chain NAME -> NAME.1 -> ...
+"""Size-based rotation: where to cut a write, and the chain NAME -> NAME.1 -> ...
 
 A log file rotates when the next write would push it past `max_bytes`. Two rules
 hold for every file: it never exceeds `max_bytes` (so a program that never writes
@@ -8,18 +8,23 @@ a line the old file has begun (its chunk ended mid-line) moves to the new file
 with its continuation, when the whole line fits in a file.
 
 Backups are numbered from the newest: NAME.1 is the file rotated most recently,
-NAME.<backups> the oldest kept; rotating drops the oldest by renaming over it.
+NAME.<backups> the oldest kept; rotating drops the oldest. NAME itself never
+goes missing where the filesystem can exchange two names (see `rotate_files`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING, NamedTuple
+
+from corral._platform import EXCHANGE_REFUSED
+from corral._platform.features import Feature, has
 
 if TYPE_CHECKING:
     from corral._observe.logs.directory import LogDirectory
 
-__all__ = ["Cut", "backup_path", "cut_before_rotation", "shift_backups"]
+__all__ = ["Cut", "backup_path", "cut_before_rotation", "rotate_files"]
 
 
 class Cut(NamedTuple):
@@ -56,18 +61,46 @@ def backup_path(path: str, index: int) -> str:
     return f"{path}.{index}" if index else path
 
 
-def shift_backups(directory: LogDirectory, name: str, backups: int) -> None:
-    """Rename name.(backups-1) -> name.(backups), ..., name -> name.1; the oldest is dropped.
+def rotate_files(directory: LogDirectory, name: str, backups: int) -> int:
+    """Move `name` to name.1 (name.1 to name.2, ...; the oldest dropped); a fresh `name`'s fd.
 
     Names are in `directory` (renamed and removed by its fd, never through a path
     another user could redirect). The oldest is removed first, so no rename replaces
     an existing file: ext4 (auto_da_alloc) flushes a file renamed over another, a
-    stall in the writer. Missing files in the chain are skipped, so a half-made chain
-    (or a file removed underneath) rotates as far as it exists. Other OSErrors
-    propagate.
+    stall in the writer. The fresh file is made as name.1 and exchanged with `name`,
+    so a reader always finds `name`; where the filesystem cannot exchange, `name` is
+    renamed and made again (it is missing in between). Missing files in the chain
+    are skipped, so a half-made chain (or a file removed underneath) rotates as far
+    as it exists. Other OSErrors propagate, with nothing left open.
     """
     with contextlib.suppress(FileNotFoundError):
         directory.unlink(backup_path(name, backups))
-    for index in range(backups - 1, -1, -1):
+    for index in range(backups - 1, 0, -1):
         with contextlib.suppress(FileNotFoundError):
             directory.rename(backup_path(name, index), backup_path(name, index + 1))
+    newest = backup_path(name, 1)
+    if has(Feature.RENAME_EXCHANGE):
+        fd = _exchange_fresh(directory, name, newest)
+        if fd is not None:
+            return fd
+    with contextlib.suppress(FileNotFoundError):
+        directory.rename(name, newest)
+    return directory.open_for_append(name)
+
+
+def _exchange_fresh(directory: LogDirectory, name: str, newest: str) -> int | None:
+    """Make `newest` a fresh file and swap it with `name`: its fd, or None if refused."""
+    fd = directory.open_for_append(newest, new=True)
+    try:
+        try:
+            directory.exchange(newest, name)
+        except FileNotFoundError:  # `name` was removed underneath: the fresh file takes it
+            directory.rename(newest, name)
+    except OSError as exc:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            directory.unlink(newest)
+        if exc.errno in EXCHANGE_REFUSED:
+            return None
+        raise
+    return fd

@@ -38,7 +38,7 @@ from types import TracebackType
 from corral._errors import InvalidSpec
 from corral._observe.logs.directory import LogDirectory
 from corral._observe.logs.held import HeldFd
-from corral._observe.logs.rotation import cut_before_rotation, shift_backups
+from corral._observe.logs.rotation import cut_before_rotation, rotate_files
 
 __all__ = ["LogWriter"]
 
@@ -304,8 +304,9 @@ class LogWriter:
         line = self._read_begun_line() if carry else b""
         try:
             if self._backups:
-                shift_backups(self._directory, self._name, self._backups)
-            fd = self._directory.open_for_append(self._name, truncate=not self._backups)
+                fd = rotate_files(self._directory, self._name, self._backups)
+            else:
+                fd = self._directory.open_for_append(self._name, truncate=True)
         except OSError as exc:
             if self._on_error is not None:
                 self._on_error(f"cannot rotate {self._path}: {_describe(exc)}")
