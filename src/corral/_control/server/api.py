@@ -47,7 +47,8 @@ from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
 from corral._observe.events import EventLog
 from corral._observe.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
 from corral._observe.metrics.prometheus import render
-from corral._supervisor.operations import OFF_LOOP_TREES, Operations
+from corral._observe.sampling import OFF_LOOP_TREES
+from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.supervisor import Outcome
 from corral._supervisor.view import InstanceView, to_json
 
