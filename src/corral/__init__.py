@@ -22,7 +22,9 @@ _EXPORTS: dict[str, str] = {
     "AsyncProcess": "corral._process.async_handle",
     "Backoff": "corral._process.retry",
     "BadWorkingDirectory": "corral._errors",
+    "BatchResult": "corral._process.many",
     "Command": "corral._process.command",
+    "CommandOutcome": "corral._process.many",
     "CorralError": "corral._errors",
     "ExecutableNotFound": "corral._errors",
     "ExitStatusUnknown": "corral._errors",
@@ -44,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedFeature": "corral._errors",
     "run": "corral._process.runner",
     "run_async": "corral._process.runner",
+    "run_many": "corral._process.many",
+    "run_many_async": "corral._process.many",
     "start": "corral._process.runner",
     "start_async": "corral._process.runner",
 }
@@ -52,7 +56,9 @@ __all__ = [
     "AsyncProcess",
     "Backoff",
     "BadWorkingDirectory",
+    "BatchResult",
     "Command",
+    "CommandOutcome",
     "CorralError",
     "ExecutableNotFound",
     "ExitStatusUnknown",
@@ -74,6 +80,8 @@ __all__ = [
     "UnsupportedFeature",
     "run",
     "run_async",
+    "run_many",
+    "run_many_async",
     "start",
     "start_async",
 ]
@@ -111,6 +119,7 @@ if TYPE_CHECKING:
     from corral._process.async_handle import AsyncProcess
     from corral._process.command import Command
     from corral._process.handle import Process
+    from corral._process.many import BatchResult, CommandOutcome, run_many, run_many_async
     from corral._process.pipeline import Pipeline
     from corral._process.result import PipelineResult, Result
     from corral._process.retry import Backoff, RetryPolicy

@@ -132,9 +132,12 @@ def test_only_the_entry_of_a_tree_that_changed_is_made_again(
     # a crash-looping instance among a thousand must not cost a thousand entries per write
     reads: list[int] = []
     real_start_time = checkpoint.start_time
-    monkeypatch.setattr(
-        checkpoint, "start_time", lambda pid: reads.append(pid) or real_start_time(pid)
-    )
+
+    def counted(pid: int) -> float | None:
+        reads.append(pid)
+        return real_start_time(pid)
+
+    monkeypatch.setattr(checkpoint, "start_time", counted)
     me, group = os.getpid(), os.getpgid(0)
     trees = {
         f"p:{i}": TreeView(root=me, pgid=group, marker=f"CORRAL_TREE=t.{i}.x") for i in range(1000)
