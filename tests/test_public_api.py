@@ -21,6 +21,8 @@ SURFACE: dict[str, dict[str, str]] = {
         "Backoff": "corral._process.retry",
         "BadWorkingDirectory": "corral._errors",
         "BatchResult": "corral._process.many",
+        "CircuitBreaker": "corral._process.breaker",
+        "CircuitOpen": "corral._errors",
         "Command": "corral._process.command",
         "CommandOutcome": "corral._process.many",
         "CorralError": "corral._errors",

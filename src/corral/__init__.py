@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "Backoff": "corral._process.retry",
     "BadWorkingDirectory": "corral._errors",
     "BatchResult": "corral._process.many",
+    "CircuitBreaker": "corral._process.breaker",
+    "CircuitOpen": "corral._errors",
     "Command": "corral._process.command",
     "CommandOutcome": "corral._process.many",
     "CorralError": "corral._errors",
@@ -57,6 +59,8 @@ __all__ = [
     "Backoff",
     "BadWorkingDirectory",
     "BatchResult",
+    "CircuitBreaker",
+    "CircuitOpen",
     "Command",
     "CommandOutcome",
     "CorralError",
@@ -103,6 +107,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from corral._errors import (
         BadWorkingDirectory,
+        CircuitOpen,
         CorralError,
         ExecutableNotFound,
         ExitedNonZero,
@@ -117,6 +122,7 @@ if TYPE_CHECKING:
         UnsupportedFeature,
     )
     from corral._process.async_handle import AsyncProcess
+    from corral._process.breaker import CircuitBreaker
     from corral._process.command import Command
     from corral._process.handle import Process
     from corral._process.many import BatchResult, CommandOutcome, run_many, run_many_async
