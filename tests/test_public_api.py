@@ -71,6 +71,10 @@ SURFACE: dict[str, dict[str, str]] = {
         "Seccomp": "corral._sandbox.spec",
         "Veth": "corral._sandbox.spec",
     },
+    "corral.testing": {
+        "FakeProgram": "corral._process.fake",
+        "spawn_fails": "corral.testing",
+    },
 }
 """Each façade's exact `__all__`, in order, and the module that defines each name: moving a
 class or function to another module is a visible change to this table."""

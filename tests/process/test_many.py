@@ -9,6 +9,7 @@ ended when the batch is cancelled.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ from corral import (
     run_many,
     run_many_async,
 )
-from tests.support.pids import read_stat
+from corral.testing import FakeProgram
+from tests.support.pids import DeathWatch, read_stat, watch
 
 # Waits in a child are bounded loops on a condition (a file), never a guess: 3,000 x 10 ms.
 _UNTIL = "i=0; while {cond} && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done"
@@ -119,20 +121,24 @@ def test_the_async_twin_gives_the_same_outcomes() -> None:
 
 def test_cancelling_the_batch_ends_every_running_tree(tmp_path: Path) -> None:
     pids = [tmp_path / f"{i}.pid" for i in range(3)]
-    sleepers = [_sh('echo $$ > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300', str(p)) for p in pids]
+    sleepers = [FakeProgram(delay=None, children=1, report=str(p)).command() for p in pids]
 
-    async def scenario() -> None:
+    async def scenario() -> tuple[list[int], DeathWatch]:
         task = asyncio.ensure_future(run_many_async(sleepers, limit=3))
-        for path in pids:  # every sleeper has started
+        for path in pids:  # every sleeper has started, and its child
             while not path.exists():
                 await asyncio.sleep(0.01)
+        reports = [json.loads(path.read_text()) for path in pids]
+        children = watch(child for report in reports for child in report["children"])
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        return [report["pid"] for report in reports], children
 
-    asyncio.run(asyncio.wait_for(scenario(), 30))
-    for path in pids:  # ended and reaped before the cancellation reached the caller
-        assert read_stat(int(path.read_text())) is None
+    roots, children = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [read_stat(root) for root in roots] == [None] * 3  # reaped before the caller knew
+    with children:
+        children.assert_dead()
 
 
 def test_the_sync_form_works_inside_a_running_loop() -> None:

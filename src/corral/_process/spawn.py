@@ -38,6 +38,7 @@ from corral._platform import (
     spawn,
 )
 from corral._platform.features import has
+from corral._process import faults as _faults
 from corral._process.reaper import PerChildReaper
 from corral._process.spec import File, ProcessSpec, Stdio
 
@@ -302,6 +303,8 @@ def _spawn(
     pgroup: int,
 ) -> int:
     try:
+        if _faults.ARMED:
+            _faults.fire("spawn", spec.argv)
         return spawn(
             path,
             spec.argv,
@@ -327,6 +330,11 @@ def _begin_sandboxed(
     from corral._sandbox.plan import plan
 
     assert spec.sandbox is not None
+    if _faults.ARMED:
+        try:
+            _faults.fire("spawn", spec.argv)
+        except OSError as exc:
+            raise _spawn_error(spec, path, exc) from exc
     try:
         made = plan(spec.sandbox, label=marker.decode())
     except ChildStepFailed as exc:  # a parent-side step (a cgroup limit write) failed
@@ -421,7 +429,7 @@ class _StdioFds:
         if isinstance(how, int):
             self.child[index] = how
         elif how == "capture":
-            read, write = os.pipe()
+            read, write = self._pipe(spec, index)
             theirs, mine = (read, write) if index == 0 else (write, read)
             self.ours[index] = mine
             self._own(index, theirs)
@@ -431,6 +439,21 @@ class _StdioFds:
             self.child[index] = devnull_fd()  # shared; never closed
         elif isinstance(how, File):
             self._own(index, self._open_file(spec, index, how))
+
+    @staticmethod
+    def _pipe(spec: ProcessSpec, index: int) -> tuple[int, int]:
+        try:
+            if _faults.ARMED:
+                _faults.fire("pipe", spec.argv)
+            return os.pipe()
+        except OSError as exc:  # EMFILE, ENFILE: a SpawnError like any other failed step
+            stream = ("stdin", "stdout", "stderr")[index]
+            raise SpawnError(
+                spec.argv,
+                step=f"pipe for {stream}",
+                errno=exc.errno,
+                detail=f"cannot make a pipe: {exc.strerror}",
+            ) from exc
 
     def _own(self, index: int, fd: int) -> None:
         fd = fd_above_stdio(fd)  # a dup2 source must not be one of the targets 0-2
