@@ -19,6 +19,7 @@ from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
+from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
@@ -55,8 +56,11 @@ __all__ = [
     "Feature",
     "FeatureStatus",
     "Forker",
+    "OpenFile",
     "PendingExec",
     "ProcStat",
+    "ProcessInfo",
+    "Socket",
     "TreeIdentity",
     "WaitStatus",
     "become_subreaper",
@@ -75,6 +79,7 @@ __all__ = [
     "find_tree",
     "find_trees",
     "fork_exec",
+    "inspect_processes",
     "max_unix_socket_path",
     "open_exit_notifier",
     "open_watch_fd",
@@ -300,6 +305,15 @@ def tree_members(
         for tree in trees
     ]
     return scan(queries, within=subreaper_scope(), wanted=wanted)
+
+
+def inspect_processes(pids: Sequence[int]) -> list[ProcessInfo]:
+    """A snapshot of each process (`linux/inspect.py`); UnsupportedFeature without /proc."""
+    _features.status(Feature.PROC_SCAN).require()
+    from corral._platform.linux import inspect
+
+    known = inspect.sockets()
+    return [inspect.snapshot(pid, known) for pid in pids]
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:

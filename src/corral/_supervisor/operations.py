@@ -23,16 +23,24 @@ from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
 from corral._observe.metrics.sampler import Sample
 from corral._observe.sampling import OFF_LOOP_TREES, Usage, tree_usage
-from corral._platform import parse_signal, send_to_group, send_to_pid
+from corral._platform import (
+    ProcessInfo,
+    inspect_processes,
+    parse_signal,
+    send_to_group,
+    send_to_pid,
+    tree_members,
+)
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.prometheus import families
-from corral._supervisor.runtime.snapshot import instance_view, tree_view
+from corral._supervisor.runtime.snapshot import inspect_view, instance_view, tree_view
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
 from corral._supervisor.view import (
     DaemonView,
+    InspectView,
     InstanceView,
     SamplerView,
     StatusView,
@@ -139,6 +147,27 @@ class Operations:
             views[name] = held if held is not None and held[0] is tree else (tree, tree_view(tree))
         self._tree_views = views
         return {name: view for name, (_, view) in views.items()}
+
+    async def inspect(self, target: str) -> InspectView:
+        """One snapshot of an instance's process tree (`corral inspect`), read off the loop.
+
+        Each member is read from /proc in a worker thread: a tree of many processes,
+        each with many fds, takes milliseconds per process.
+        """
+        driver = self._one(target)
+        tree = driver.tree if driver.live_pid is not None else None
+
+        def read() -> tuple[list[ProcessInfo], dict[str, int | float | None] | None]:
+            if tree is None:
+                return [], None
+            members = tree_members([tree])[0]
+            pids = sorted((m.pid for m in members), key=lambda pid: (pid != tree.root, pid))
+            usage = driver.cgroup_usage()
+            return inspect_processes(pids), usage
+
+        processes, cgroup = await asyncio.to_thread(read)
+        notes = ("Python stacks are not taken: py-spy support is not built yet",)
+        return inspect_view(driver, processes, cgroup=cgroup, notes=notes)
 
     def _drivers(self, targets: Sequence[str]) -> list[InstanceDriver]:
         names = self._resolve(targets) if targets else list(self._sup.drivers)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from corral._control.wire import EventJSON, HistoryReply, MetricsReply, OutcomeJSON
-from corral._supervisor.view import InstanceView
+from corral._supervisor.view import InspectView, InstanceView, ProcessView
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
     from corral._sandbox.doctor import DoctorRow
@@ -237,3 +237,49 @@ def _listed(key: str, fields: dict[str, object]) -> list[str]:
     more = fields.get(f"{key}_count")
     extra = f",+{more - len(items)} more" if isinstance(more, int) and more > len(items) else ""
     return [f"{key}={','.join(str(item) for item in items)}{extra}"]
+
+
+def inspect_report(view: InspectView) -> str:
+    """`corral inspect`: the instance, then one block per process of its tree."""
+    head = f"{view.name}  {view.state}" + (f"  pid {view.pid}" if view.pid is not None else "")
+    lines = [head]
+    if view.cgroup is not None:
+        used = ", ".join(
+            f"{key} {value}" for key, value in view.cgroup.items() if value is not None
+        )
+        lines.append(f"cgroup: {used}")
+    if not view.processes:
+        lines.append("no live process")
+    for process in view.processes:
+        lines += ["", *_process_block(process)]
+    lines += [f"note: {note}" for note in view.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _process_block(p: ProcessView) -> list[str]:
+    shown = " ".join(p.cmdline) or "?"
+    lines = [f"pid {p.pid}  ppid {p.ppid}  {p.state}" + (f"  in {p.wchan}" if p.wchan else "")]
+    if p.gone:
+        lines.append("  (exited while it was read)")
+    lines += [
+        f"  command  {shown}",
+        f"  exe      {p.exe}",
+        f"  cwd      {p.cwd}",
+        f"  uids     {' '.join(map(str, p.uids))}   gids {' '.join(map(str, p.gids))}",
+        f"  threads  {p.threads}   seccomp {p.seccomp}   no_new_privs {p.no_new_privs}",
+        "  caps     " + "  ".join(f"{k} {v}" for k, v in p.capabilities.items()),
+    ]
+    listening = [f.target for f in p.fds if f.listening]
+    if listening:
+        lines.append(f"  listens  {', '.join(listening)}")
+    lines.append(f"  fds ({len(p.fds)})")
+    for f in p.fds:
+        peer = f" -> {f.remote}" if f.remote else ""
+        lines.append(f"    {f.fd:>4}  {f.kind:<7} {f.target}{peer}")
+    lines.append("  namespaces  " + "  ".join(p.namespaces.values()))
+    lines += [f"  cgroup   {line}" for line in p.cgroups]
+    lines.append("  limits")
+    lines += [f"    {name:<24} {value}" for name, value in p.limits.items()]
+    lines.append(f"  environment ({len(p.environment)})")
+    lines += [f"    {name}={value}" for name, value in sorted(p.environment.items())]
+    return lines
