@@ -69,6 +69,7 @@ __all__ = [
     "environ_bytes",
     "exchange_names",
     "fd_above_stdio",
+    "fd_at_or_above",
     "feature_status",
     "features",
     "find_marked_anywhere",
@@ -205,11 +206,16 @@ def devnull_fd() -> int:
 
 def fd_above_stdio(fd: int) -> int:
     """`fd` itself if it is 3 or above, else a close-on-exec copy >= 3 (and `fd` closed)."""
-    if fd >= 3:
+    return fd_at_or_above(fd, 3)
+
+
+def fd_at_or_above(fd: int, low: int) -> int:
+    """`fd` itself if it is `low` or above, else a close-on-exec copy >= `low` (`fd` closed)."""
+    if fd >= low:
         return fd
     import fcntl
 
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
     os.close(fd)
     return moved
 
