@@ -42,7 +42,13 @@ from corral._platform.posix.exits import (
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
-from corral._platform.posix.sockets import max_unix_socket_path, peer_credentials
+from corral._platform.posix.sockets import (
+    Datagram,
+    bind_credentials_datagram,
+    max_unix_socket_path,
+    peer_credentials,
+    receive_datagram,
+)
 from corral._platform.posix.trust import ensure_directory
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "CgroupMembers",
     "ChildStep",
     "ChildStepFailed",
+    "Datagram",
     "ExitNotifier",
     "Feature",
     "FeatureStatus",
@@ -61,6 +68,7 @@ __all__ = [
     "WaitStatus",
     "become_subreaper",
     "begin_fork_exec",
+    "bind_credentials_datagram",
     "boot_clock",
     "close_on_exec_inherited",
     "decode_status",
@@ -76,6 +84,7 @@ __all__ = [
     "find_tree",
     "find_trees",
     "fork_exec",
+    "is_tree_member",
     "max_unix_socket_path",
     "open_exit_notifier",
     "open_watch_fd",
@@ -88,6 +97,7 @@ __all__ = [
     "read_stats",
     "reap_any",
     "reap_if_child",
+    "receive_datagram",
     "remove_cgroup_dir",
     "send_to_group",
     "send_to_pid",
@@ -306,6 +316,19 @@ def tree_members(
         for tree in trees
     ]
     return scan(queries, within=subreaper_scope(), wanted=wanted)
+
+
+def is_tree_member(tree: TreeIdentity, pid: int) -> bool:
+    """Whether `pid` is a live member of `tree`, by the one definition `tree_members` holds.
+
+    The root (the pid corral spawned) is one without a scan; any other pid costs one /proc
+    pass (the scan stop and sampling use).
+    """
+    if pid <= 0:
+        return False
+    if pid == tree.root:
+        return True
+    return any(stat.pid == pid for stat in tree_members([tree])[0])
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:
