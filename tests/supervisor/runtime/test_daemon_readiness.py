@@ -89,6 +89,8 @@ def test_a_program_that_stops_pinging_its_watchdog_is_restarted(tmp_path: Path) 
             events.wait_for(_notify_event("api:0", "watchdog 400000 us"), what="WATCHDOG_USEC")
             backoff = events.wait_state("api:0", "BACKOFF")
             again = events.wait_state("api:0", "RUNNING", start=events.seen.index(backoff))
+        pings = [e for e in events.seen if e["data"].get("reason") == "watchdog ping"]
+        assert pings == [], "a ping re-arms the watchdog without a state event"
         ended = [e for e in events.seen if "no watchdog ping for 0.4 s" in str(e["data"])]
         assert ended, "the watchdog's expiry is in the event stream"
         assert backoff["data"]["reason"].startswith("no watchdog ping for 0.4 s; ended (")

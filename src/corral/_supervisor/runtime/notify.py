@@ -36,12 +36,12 @@ from corral._lifecycle.policy import NotifyMode
 from corral._observe.events import EventLog
 from corral._platform import (
     Datagram,
+    TreeIdentity,
     bind_credentials_datagram,
     is_tree_member,
     max_unix_socket_path,
     receive_datagram,
 )
-from corral._process.tree import Tree
 from corral._supervisor.view import NotifyView
 
 __all__ = ["NOTIFY_DIRECTORY", "EnvPairs", "FdPairs", "Readiness", "notify_directory"]
@@ -94,7 +94,7 @@ class Readiness:
         fd_number: int,
         events: EventLog,
         feed: Callable[[Input], object],
-        tree: Callable[[], Tree | None],
+        tree: Callable[[], TreeIdentity | None],
         phase: Callable[[], str | None],
     ) -> None:
         self._name = name
