@@ -172,6 +172,41 @@ def test_systemd_notify_from_the_real_systemd_package_makes_it_ready(tmp_path: P
         assert daemon.status()["api:0"]["notify"]["status"] == "via systemd-notify"
 
 
+def test_reloading_and_a_main_pid_in_the_tree_are_shown_as_the_program_says(
+    tmp_path: Path,
+) -> None:
+    program = (
+        "import os, socket, subprocess, time\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+        "to = os.environ['NOTIFY_SOCKET']\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        "s.sendto(f'READY=1\\nMAINPID={child.pid}'.encode(), to)\n"
+        "s.sendto(b'RELOADING=1\\nSTATUS=reading the config', to)\n"
+        "time.sleep(0.2)\n"
+        "s.sendto(b'READY=1\\nSTATUS=reloaded', to)\n"
+        "child.wait()\n"
+    )
+    programs = f"""
+        [programs.api]
+        command = [{_toml(sys.executable)}, "-c", {_toml(program)}]
+        notify = "sd_notify"
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        with daemon.watch(since=0) as events:
+            events.wait_for(_notify_event("api:0", "reloaded"), what="STATUS=reloaded")
+        said = [e["data"] for e in events.seen if e["kind"] == "notify"]
+        main_pid = said[0]["main_pid"]
+        assert main_pid is not None
+        assert main_pid != daemon.status()["api:0"]["pid"], "the child, not the root"
+        assert [(d["phase"], d["status"]) for d in said] == [
+            (None, None),
+            ("reloading", "reading the config"),
+            (None, "reloaded"),
+        ]
+        assert daemon.status()["api:0"]["notify"]["main_pid"] == main_pid
+        assert [s for s in events.states("api:0") if s != "STARTING"] == ["RUNNING"]
+
+
 def test_barrier_1_is_answered_by_closing_the_fd_it_carried(tmp_path: Path) -> None:
     programs = f"""
         [programs.api]
