@@ -43,7 +43,13 @@ from corral._platform.posix.exits import (
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
-from corral._platform.posix.sockets import max_unix_socket_path, peer_credentials
+from corral._platform.posix.sockets import (
+    Datagram,
+    bind_credentials_datagram,
+    max_unix_socket_path,
+    peer_credentials,
+    receive_datagram,
+)
 from corral._platform.posix.trust import ensure_directory
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "CgroupMembers",
     "ChildStep",
     "ChildStepFailed",
+    "Datagram",
     "ExitNotifier",
     "Feature",
     "FeatureStatus",
@@ -65,6 +72,7 @@ __all__ = [
     "WaitStatus",
     "become_subreaper",
     "begin_fork_exec",
+    "bind_credentials_datagram",
     "boot_clock",
     "close_on_exec_inherited",
     "decode_status",
@@ -73,6 +81,7 @@ __all__ = [
     "environ_bytes",
     "exchange_names",
     "fd_above_stdio",
+    "fd_at_or_above",
     "feature_status",
     "features",
     "find_marked_anywhere",
@@ -80,6 +89,7 @@ __all__ = [
     "find_trees",
     "fork_exec",
     "inspect_processes",
+    "is_tree_member",
     "max_unix_socket_path",
     "open_exit_notifier",
     "open_watch_fd",
@@ -92,6 +102,7 @@ __all__ = [
     "read_stats",
     "reap_any",
     "reap_if_child",
+    "receive_datagram",
     "remove_cgroup_dir",
     "send_to_group",
     "send_to_pid",
@@ -210,11 +221,16 @@ def devnull_fd() -> int:
 
 def fd_above_stdio(fd: int) -> int:
     """`fd` itself if it is 3 or above, else a close-on-exec copy >= 3 (and `fd` closed)."""
-    if fd >= 3:
+    return fd_at_or_above(fd, 3)
+
+
+def fd_at_or_above(fd: int, low: int) -> int:
+    """`fd` itself if it is `low` or above, else a close-on-exec copy >= `low` (`fd` closed)."""
+    if fd >= low:
         return fd
     import fcntl
 
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
     os.close(fd)
     return moved
 
@@ -314,6 +330,19 @@ def inspect_processes(pids: Sequence[int]) -> list[ProcessInfo]:
 
     known = inspect.sockets()
     return [inspect.snapshot(pid, known) for pid in pids]
+
+
+def is_tree_member(tree: TreeIdentity, pid: int) -> bool:
+    """Whether `pid` is a live member of `tree`, by the one definition `tree_members` holds.
+
+    The root (the pid corral spawned) is one without a scan; any other pid costs one /proc
+    pass (the scan stop and sampling use).
+    """
+    if pid <= 0:
+        return False
+    if pid == tree.root:
+        return True
+    return any(stat.pid == pid for stat in tree_members([tree])[0])
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:

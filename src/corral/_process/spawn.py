@@ -34,6 +34,7 @@ from corral._platform import (
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
+    fd_at_or_above,
     read_report,
     spawn,
 )
@@ -405,12 +406,13 @@ def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:
 class _StdioFds:
     """The fds behind the child's stdin/stdout/stderr, and our ends of any pipes."""
 
-    __slots__ = ("child", "ours", "owned")
+    __slots__ = ("child", "mapped", "ours", "owned")
 
     def __init__(self, spec: ProcessSpec) -> None:
         self.child: list[int | None] = [None, None, None]  # None: inherit ours
         self.ours: list[int | None] = [None, None, None]
         self.owned: list[int] = []  # child-side fds we opened and must close after spawn
+        self.mapped: list[tuple[int, int]] = []  # (source, child fd) after the stdio pairs
 
     def open(self, spec: ProcessSpec, stdin_fd: int | None) -> None:
         if stdin_fd is not None:
@@ -422,6 +424,19 @@ class _StdioFds:
             self.child[2] = self.child[1] if self.child[1] is not None else 1
         else:
             self._open(spec, 2, spec.stderr)
+        self._map(spec.map_fds)
+
+    def _map(self, pairs: tuple[tuple[int, int], ...]) -> None:
+        """The mapped fds, each source moved above every target: the dup2s cannot clobber one."""
+        if not pairs:
+            return
+        floor = max(target for _, target in pairs) + 1
+        for fd, target in pairs:
+            source = fd
+            if source < floor:
+                source = fd_at_or_above(os.dup(fd), floor)
+                self.owned.append(source)
+            self.mapped.append((source, target))
 
     def _open(self, spec: ProcessSpec, index: int, how: Stdio) -> None:
         if how == "inherit":
@@ -479,7 +494,7 @@ class _StdioFds:
 
     def child_map(self, pass_fds: tuple[int, ...]) -> list[tuple[int, int]]:
         pairs = [(fd, target) for target, fd in enumerate(self.child) if fd is not None]
-        return pairs + [(fd, fd) for fd in pass_fds]
+        return pairs + [(fd, fd) for fd in pass_fds] + self.mapped
 
     def close_child_ends(self) -> None:
         for fd in self.owned:

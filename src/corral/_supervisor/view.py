@@ -108,6 +108,25 @@ class SampleView(View):
     """Live members of the tree."""
 
 
+class NotifyView(View):
+    """What a `notify` program said of itself, and what of it was ignored."""
+
+    protocol: str
+    """How it says it is ready: "sd_notify" or "fd"."""
+    socket: str | None
+    """Its NOTIFY_SOCKET (sd_notify), once made; None for "fd"."""
+    status: str | None
+    """The last `STATUS=` its current process sent, if any."""
+    phase: str | None
+    """"reloading" (`RELOADING=1`, until `READY=1`), "stopping" (`STOPPING=1`) or None."""
+    main_pid: int | None
+    """The last `MAINPID=` accepted (a member of its tree), if any."""
+    ignored: int
+    """Datagrams ignored because their sender could not be named or was not in its tree."""
+    malformed: int
+    """Datagrams ignored as malformed: too large, not UTF-8, a line without '='."""
+
+
 class InstanceView(View):
     """One instance (web:0) at one moment."""
 
@@ -146,6 +165,8 @@ class InstanceView(View):
     """The sampler's last reading (None before the first, or when it was not running)."""
     tree: TreeView | None
     """Its current (or last, until swept) process tree; None before the first spawn."""
+    notify: NotifyView | None = None
+    """What it said through its readiness protocol; None without `notify`."""
 
 
 class SamplerView(View):
@@ -311,6 +332,8 @@ def from_json(cls: type[T], data: object) -> T:
     values: dict[str, object] = {}
     for name in cls._fields:
         if name not in data:
+            if name in cls.__dict__:  # a field with a default (newer than the sender): the default
+                continue
             raise ValueError(f"{cls.__name__}: the reply has no {name!r}")
         values[name] = _decode(_NESTED.get((cls.__name__, name)), data[name])
     return cls(**values)
@@ -330,6 +353,7 @@ def _decode(nested: tuple[type[View], bool] | None, value: object) -> object:
 _NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
     ("InstanceView", "sample"): (SampleView, False),
     ("InstanceView", "tree"): (TreeView, False),
+    ("InstanceView", "notify"): (NotifyView, False),
     ("DaemonView", "sampler"): (SamplerView, False),
     ("StatusView", "daemon"): (DaemonView, False),
     ("StatusView", "instances"): (InstanceView, True),

@@ -115,9 +115,25 @@ def history_table(reply: HistoryReply) -> str:
 
 
 def _info(row: InstanceView) -> str:
-    """Why it is not running, or, for a sandboxed instance, its cgroup against its limits."""
+    """Why it is not running, else what a notify program says of itself (its phase and
+    STATUS=) and, for a sandboxed instance, its cgroup against its limits."""
     if row.state in ("FATAL", "BACKOFF", "EXITED"):
         return row.reason
+    said = _said(row)
+    cgroup = _cgroup_info(row)
+    return f"{said}; {cgroup}" if said and cgroup else said or cgroup
+
+
+def _said(row: InstanceView) -> str:
+    """ "reloading: loading the catalogue" from a notify program's phase and STATUS=."""
+    notify = row.notify
+    if notify is None or row.state not in ("STARTING", "RUNNING"):
+        return ""
+    words = [part for part in (notify.phase, notify.status) if part]
+    return ": ".join(words)
+
+
+def _cgroup_info(row: InstanceView) -> str:
     usage, limits = row.cgroup, row.limits or {}
     if not usage:
         return ""

@@ -21,6 +21,19 @@ NAME_MAX = 255
 """Bytes a file name may have (Linux NAME_MAX on every common filesystem)."""
 
 
+NOTIFY_FD_BASE = 3
+"""The first fd after stdio: handed-over sockets come first, then the notification fd."""
+
+
+def notification_fd(program: Program) -> int:
+    """The fd number a `notify = "fd"` program writes its readiness newline to.
+
+    3 plus the number of sockets the program is handed (none yet): the one place that
+    number is computed.
+    """
+    return NOTIFY_FD_BASE
+
+
 def log_file_name(program: str, index: int, stream: str) -> str:
     """The log file of one instance's stream under log_dir: NAME.INDEX.STREAM.log."""
     return f"{program}.{index}.{stream}.log"

@@ -46,7 +46,8 @@ from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, PendingLaunch, begin_launch
-from corral._supervisor.model.program import Program, log_file_name
+from corral._supervisor.model.program import Program, log_file_name, notification_fd
+from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
 
 log = logging.getLogger("corral.daemon")
@@ -76,6 +77,7 @@ class InstanceDriver:
         "_pending",
         "_pumps",
         "_queue",
+        "_readiness",
         "_reaper",
         "_report",
         "_stray_timer",
@@ -98,6 +100,7 @@ class InstanceDriver:
         reaper: OwningReaper,
         events: EventLog,
         log_dir: LogDirectory,
+        notify_dir: str | None = None,
     ) -> None:
         self.program = program
         self.index = index
@@ -131,6 +134,7 @@ class InstanceDriver:
         self._followers: dict[str, set[LogFollower]] = {}
         """`logs -f` readers by stream; a stream's entry exists only while someone follows."""
         self._writers = self._open_logs(log_dir)
+        self._readiness = self._make_readiness(notify_dir)
 
     def __repr__(self) -> str:
         return repr(self.machine)
@@ -140,6 +144,26 @@ class InstanceDriver:
         """The pid of the instance's process while it has one (STARTING, RUNNING, STOPPING)."""
         machine = self.machine
         return machine.pid if machine.state in LIVE else None
+
+    @property
+    def readiness(self) -> Readiness | None:
+        """Its readiness channel (NOTIFY_SOCKET or pipe); None without `notify`."""
+        return self._readiness
+
+    def _make_readiness(self, directory: str | None) -> Readiness | None:
+        mode = self.program.restart.notify
+        if mode is None:
+            return None
+        return Readiness(
+            self.name,
+            mode,
+            directory=directory or "",
+            fd_number=notification_fd(self.program),
+            events=self._events,
+            feed=self.feed,
+            tree=lambda: self._tree if self.machine.state in LIVE else None,
+            phase=lambda: self.machine.fields.phase,
+        )
 
     @property
     def tree(self) -> _tree.Tree | None:
@@ -216,7 +240,7 @@ class InstanceDriver:
     def _apply(self, event: Input) -> Step:
         """Apply one input to the machine, announce the change, carry out the actions."""
         step = self.machine.apply(event, self._loop.time(), random.random())
-        if step.changed or (step.actions and not step.ignored):
+        if step.changed or (step.actions and not step.ignored and not step.quiet):
             self._events.emit(
                 "state",
                 self.name,
@@ -273,14 +297,28 @@ class InstanceDriver:
             self._sweep(let_go=True)
 
     def _spawn(self) -> None:
-        spec = dataclasses.replace(
-            self.program.process, stdin="devnull", stdout="capture", stderr="capture"
-        )
+        process = self.program.process
+        readiness = self._readiness
         try:
+            env: EnvPairs = ()
+            fds: FdPairs = ()
+            if readiness is not None:
+                env, fds = readiness.prepare(self.program.restart.watchdog)
+            spec = dataclasses.replace(
+                process,
+                stdin="devnull",
+                stdout="capture",
+                stderr="capture",
+                env_add=(*process.env_add, *env),
+                map_fds=(*process.map_fds, *fds),
+            )
             pending = begin_launch(spec, notifier=self._reaper.notifier)
         except Exception as exc:
             self.feed(self._spawn_failed(exc))
             return
+        finally:
+            if readiness is not None:
+                readiness.spawned()  # the child has its copy of the pipe (or none was made)
         fd = pending.report_fd
         if fd is None:  # posix_spawn: it has exec'd already
             self._spawned(pending.finish(b""))
@@ -456,6 +494,8 @@ class InstanceDriver:
 
     def discard(self) -> None:
         """Close the log files of a driver that never spawned (a reload that failed)."""
+        if self._readiness is not None:
+            self._readiness.close()
         for writer in self._writers:
             writer.close()
 
@@ -468,6 +508,8 @@ class InstanceDriver:
             if pending.report_fd is not None:
                 self._loop.remove_reader(pending.report_fd)
             pending.abandon()
+        if self._readiness is not None:
+            self._readiness.close()
         await self.wait_swept()
         for pump in self._pumps:
             pump.close()

@@ -59,6 +59,7 @@ def instance_view(
         log_dropped_bytes=driver.log_dropped_bytes,
         sample=None if sample is None else sample_view(sample),
         tree=None if (tree := driver.tree) is None else tree_view(tree),
+        notify=None if (readiness := driver.readiness) is None else readiness.view(),
     )
 
 

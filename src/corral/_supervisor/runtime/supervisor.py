@@ -36,6 +36,7 @@ from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.notify import notify_directory
 from corral._supervisor.runtime.turns import Turns
 
 S = InstanceState
@@ -83,7 +84,11 @@ class Supervisor:
         """
         built: list[InstanceDriver] = []
         make = functools.partial(
-            InstanceDriver, reaper=self.reaper, events=self.events, log_dir=self.log_dir
+            InstanceDriver,
+            reaper=self.reaper,
+            events=self.events,
+            log_dir=self.log_dir,
+            notify_dir=notify_directory(self.config.daemon.socket),
         )
         try:
             for program in programs:
