@@ -26,6 +26,7 @@ from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
 from corral._control.server.auditing import audit_observer
 from corral._control.server.http import HttpServer
+from corral._control.service_manager import ServiceManager
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
 from corral._observe.audit import AuditLog, AuditRefused
 from corral._observe.events import Event, EventLog
@@ -116,6 +117,7 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
     raise_nofile_to_hard()  # our programs still start at the soft limit we were given
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
+    service = ServiceManager(on_error=_warn_text(events))  # systemd Type=notify, if it asked
     try:
         audit = AuditLog(config.daemon.audit_log, on_error=_audit_failed(events))
     except AuditRefused as exc:
@@ -126,7 +128,13 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
-    ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
+    ops = Operations(
+        supervisor,
+        metrics=metrics,
+        on_shutdown=stopping.set,
+        clock=loop.time,
+        on_reload=service.reload_phase,
+    )
     reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
     server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
@@ -142,12 +150,14 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
     checkpoint.start()
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
     _announce_ready()
+    service.ready(f"listening on {config.daemon.socket}")
     autostart = loop.create_task(supervisor.start_autostart())
     metrics.start(loop)
     try:
         await stopping.wait()
     finally:
         events.emit("daemon", "", message="shutting down")
+        service.stopping()
         metrics.close()
         await supervisor.shutdown()
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
@@ -180,17 +190,26 @@ async def _listen_tcp(
 
 
 def _audit_failed(events: EventLog) -> Callable[[str], None]:
+    warn = _warn_text(events)
+
     def audit_failed(reason: str) -> None:
-        message = f"cannot write the audit log: {reason}; records are lost until a write succeeds"
-        events.emit("daemon", "", level="warning", message=message)
+        warn(f"cannot write the audit log: {reason}; records are lost until a write succeeds")
 
     return audit_failed
 
 
+def _warn_text(events: EventLog) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        events.emit("daemon", "", level="warning", message=message)
+
+    return warn
+
+
 def _warn(events: EventLog) -> Callable[[OSError], None]:
+    warn = _warn_text(events)
+
     def checkpoint_failed(exc: OSError) -> None:
-        reason = exc.strerror or str(exc)
-        events.emit("daemon", "", level="warning", message=f"cannot write the state file: {reason}")
+        warn(f"cannot write the state file: {exc.strerror or str(exc)}")
 
     return checkpoint_failed
 

@@ -80,8 +80,12 @@ class Operations:
         metrics: MetricsLoop,
         on_shutdown: Callable[[], None],
         clock: Callable[[], float],
+        on_reload: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_reload` is told "reloading" before a reload and "reloaded" after it (taken
+        or refused): the daemon tells its own service manager."""
         self._sup = supervisor
+        self._on_reload = on_reload
         self._metrics = metrics
         self._on_shutdown = on_shutdown
         self._clock = clock
@@ -295,11 +299,17 @@ class Operations:
     async def reload(self) -> ReloadReport:
         """Re-read the config file; on error keep the running config and raise ConfigError."""
         async with self._reloading:
-            config: Config = load_config(self._sup.config.path)
-            notes = _daemon_notes(self._sup.config, config)
-            plan = await self._sup.reload(config)
-            self._metrics.reconfigure(config.metrics)
-            self._metrics.forget_except(set(self._sup.drivers))
+            if self._on_reload is not None:
+                self._on_reload("reloading")
+            try:
+                config: Config = load_config(self._sup.config.path)
+                notes = _daemon_notes(self._sup.config, config)
+                plan = await self._sup.reload(config)
+                self._metrics.reconfigure(config.metrics)
+                self._metrics.forget_except(set(self._sup.drivers))
+            finally:
+                if self._on_reload is not None:
+                    self._on_reload("reloaded")
         return ReloadReport(
             added=plan.added,
             removed=plan.removed,

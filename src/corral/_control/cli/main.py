@@ -21,6 +21,7 @@ from corral._control.cli.commands import (
     lifecycle,
     logs,
     metrics,
+    startup,
     status,
 )
 from corral._control.cli.context import EXIT_USAGE, Context, Fail
@@ -41,6 +42,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
     "audit": audit.run,
+    "startup": startup.run,
 }
 
 
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)
+    startup.add_parser(sub, common)
     return parser
 
 
