@@ -152,6 +152,10 @@ class Command:
         """Exit codes that count as success (default 0)."""
         return self._opt(ok_codes=frozenset(codes))
 
+    def kill_on_drop(self) -> Command:
+        """End the whole tree if a started handle is garbage-collected without being closed."""
+        return self._opt(kill_on_drop=True)
+
     def retry(self, policy: RetryPolicy | None = None, **fields: Any) -> Command:
         """Retry on failure with this policy (or one built from `fields`)."""
         return self._opt(retry=policy or RetryPolicy(**fields))
@@ -239,6 +243,7 @@ def build(
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
     sandbox: Sandbox | None = None,
+    kill_on_drop: bool = False,
 ) -> Command:
     """The Command that run()/start() and their twins execute for these arguments."""
     if isinstance(argv, Command):
@@ -263,7 +268,7 @@ def build(
     if input is not None and spec.stdin != "capture":
         raise InvalidSpec("input= needs stdin to be a pipe; leave stdin unset or use 'pipe'")
     defaults = timeout is None and check is True and grace == 2.0 and ok_codes == (0,)
-    if defaults and input is None and retry is None:  # a frozen dataclass costs ~3 µs to build
+    if defaults and input is None and retry is None and kill_on_drop is False:  # ~3 µs saved
         return Command.of(spec, _DEFAULT_OPTIONS)
     options = RunOptions(
         timeout=timeout,
@@ -272,5 +277,6 @@ def build(
         ok_codes=_ZERO if ok_codes == (0,) else ok_codes,  # type: ignore[arg-type]
         input=None if input is None else input_bytes(input),
         retry=retry,
+        kill_on_drop=kill_on_drop,
     )
     return Command.of(spec, options)
