@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "corral._process.retry",
     "SpawnError": "corral._errors",
     "StdinClosed": "corral._errors",
+    "StillRunning": "corral._errors",
     "TimedOut": "corral._errors",
     "UnsupportedFeature": "corral._errors",
     "run": "corral._process.runner",
@@ -70,6 +71,7 @@ __all__ = [
     "RetryPolicy",
     "SpawnError",
     "StdinClosed",
+    "StillRunning",
     "TimedOut",
     "UnsupportedFeature",
     "run",
@@ -105,6 +107,7 @@ if TYPE_CHECKING:
         ProcessFailed,
         SpawnError,
         StdinClosed,
+        StillRunning,
         TimedOut,
         UnsupportedFeature,
     )

@@ -67,15 +67,21 @@ class AsyncProcess(ProcessCore):
 
     # -- waiting ------------------------------------------------------------
 
-    async def wait(self, timeout: float | None = None) -> Result:
-        """Wait for exit and end of output; return the Result (raising per `check`)."""
-        deadline, limit = self._deadline(timeout)
-        self._close_idle_stdin()
+    async def wait(self, timeout: float | None = None, *, keep_running: bool = False) -> Result:
+        """Wait for exit and end of output; return the Result (raising per `check`).
+
+        `keep_running=True` makes `timeout` bound only this wait: see Process.wait.
+        """
+        deadline, limit, only_wait = self._wait_deadline(timeout, keep_running)
+        if not keep_running:
+            self._close_idle_stdin()
         try:
             finished = await self._wait_until(deadline, self._finished)
         except BaseException:
             await self._abort()
             raise
+        if not finished and only_wait and limit is not None:
+            raise self._still_running(limit)
         if not finished:
             self._timed_out = limit
             await self._end(grace=self._options.grace)

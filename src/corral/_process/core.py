@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from corral._errors import ProcessFailed, StdinClosed, format_command
+from corral._errors import ProcessFailed, StdinClosed, StillRunning, format_command
 from corral._platform import parse_signal as _parse_signal
 from corral._platform import send_to_pid
 from corral._process.child import CgroupFigures, Child
@@ -95,6 +95,25 @@ class ProcessCore:
         if self._options.timeout is not None:
             return self._child.launched.started + self._options.timeout, self._options.timeout
         return None, None
+
+    def _wait_deadline(
+        self, timeout: float | None, keep_running: bool
+    ) -> tuple[float | None, float | None, bool]:
+        """(deadline, the timeout it came from, whether it only ends the wait).
+
+        With `keep_running` the given timeout ends only the wait (StillRunning), but the
+        command's own timeout, when it comes first, still ends the tree (TimedOut).
+        """
+        if not keep_running or timeout is None:
+            return (*self._deadline(timeout), False)
+        ours = time.monotonic() + timeout
+        command, limit = self._deadline(None)
+        if command is not None and command <= ours:
+            return command, limit, False
+        return ours, timeout, True
+
+    def _still_running(self, timeout: float) -> StillRunning:
+        return StillRunning(self.argv, self.pid, timeout)
 
     def _on_exit_ready(self) -> bool:
         """The exit fd polled readable: reap. True once the exit is recorded."""
