@@ -8,6 +8,7 @@ closes the handle's pipes at the drop, reaps the child once it exits, and with
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import sys
@@ -65,6 +66,7 @@ def test_a_dropped_handle_closes_its_pipes_at_once(twin: Twin) -> None:
 
 def test_a_dropped_child_runs_on_and_is_reaped_once_it_exits(twin: Twin) -> None:
     read, write = os.pipe()
+    before = fd_count() - 2
     try:
         proc = twin.start([PY, "-c", WAIT_FOR_FD, str(read)], pass_fds=[read])
         pid = proc.pid
@@ -77,6 +79,7 @@ def test_a_dropped_child_runs_on_and_is_reaped_once_it_exits(twin: Twin) -> None
         os.close(read)
         os.close(write)  # now it reads EOF and exits
     wait_until(lambda: reaped(pid), what=f"pid {pid} reaped after it exited")
+    wait_until(lambda: fd_count() == before, what=f"our fd count back to {before}")
 
 
 def test_kill_on_drop_ends_the_whole_tree(twin: Twin) -> None:
@@ -112,3 +115,30 @@ def test_a_closed_handle_is_left_alone_when_dropped(twin: Twin) -> None:
 def test_kill_on_drop_must_be_a_bool(bad: object) -> None:
     with pytest.raises(InvalidSpec, match="kill_on_drop must be True or False"):
         corral.start([PY, "-c", "pass"], kill_on_drop=bad)  # type: ignore[arg-type]
+
+
+def test_a_dropped_sandboxed_handle_is_reaped_too() -> None:
+    from corral.sandbox import Identity, Sandbox
+
+    before = fd_count()
+    proc = corral.start([PY, "-c", "pass"], sandbox=Sandbox(identity=Identity(umask=0o022)))
+    pid = proc.pid
+    del proc
+    gc.collect()
+    wait_until(lambda: reaped(pid), what=f"pid {pid} reaped")
+    wait_until(lambda: fd_count() == before, what=f"our fd count back to {before}")
+
+
+def test_an_async_handle_dropped_inside_a_running_loop() -> None:
+    async def main() -> None:
+        before = fd_count()
+        proc = await corral.start_async(
+            [PY, "-c", "import time; time.sleep(300)"], kill_on_drop=True
+        )
+        pid = proc.pid
+        del proc
+        gc.collect()
+        await asyncio.to_thread(wait_until, lambda: reaped(pid), what=f"pid {pid} reaped")
+        await asyncio.to_thread(wait_until, lambda: fd_count() == before, what="fds closed")
+
+    asyncio.run(main(), debug=True)
