@@ -127,6 +127,29 @@ def test_without_a_listing_or_closefrom_every_fd_number_is_probed(
         assert fds_of(twin, pass_fds=[stray[1]]) == [*STDIO, stray[1]]
 
 
+def test_an_fd_made_inheritable_after_a_spawn_is_closed_at_the_next(twin: Twin) -> None:
+    read, write = os.pipe()  # close-on-exec; the spawn below sees it and remembers it
+    try:
+        assert fds_of(twin) == STDIO
+        os.set_inheritable(write, True)  # same fds open, one of them now a stray
+        assert fds_of(twin) == STDIO
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_an_fd_swapped_for_an_inheritable_one_is_closed(twin: Twin) -> None:
+    read, write = os.pipe()
+    try:
+        assert fds_of(twin) == STDIO
+        os.close(write)  # as many fds open as before, but not the same ones
+        write = os.dup2(read, 200, inheritable=True)
+        assert fds_of(twin) == STDIO
+    finally:
+        os.close(read)
+        os.close(write)
+
+
 def test_our_own_fds_keep_their_inheritability(twin: Twin, stray: tuple[int, int]) -> None:
     fds_of(twin)
     assert os.get_inheritable(stray[0])

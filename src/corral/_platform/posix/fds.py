@@ -14,10 +14,13 @@ corral does too, on both spawn paths:
   descriptors out of range"), and musl ignores every close error, so an fd another
   thread closed after the listing is harmless. An inheritable fd *opened* by another
   thread between the listing and the spawn still reaches that one child
-  (docs/decisions/0001-spawn-path.md). The listing costs about 0.5 µs per open fd in
-  the kernel and as much again in Python, so a process holding more than `MANY` fds
-  spawns through libc's `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+),
-  whose fixed cost (a ctypes call, about 40 µs) no longer grows with the fd count.
+  (docs/decisions/0001-spawn-path.md). The listing is most of the cost (16-22 µs
+  right after a child's exit, with cold caches), so `StrayFinder` skips it while the
+  open fds are provably the ones it saw last: their count (the size of /proc/self/fd,
+  Linux 6.2+) is unchanged and each is still open. It costs about 0.5 µs per open fd
+  in the kernel and as much again in Python, so a process holding more than `MANY`
+  fds spawns through libc's `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+),
+  whose fixed cost (a ctypes call, about 40 µs) does not grow with the fd count.
 - Without `/proc/self/fd`, the closefrom action where libc has it; else every number
   below the soft RLIMIT_NOFILE (at most `PROBE_CEILING`) is probed.
 - The fork path (sandboxed spawns) marks every fd above stderr close-on-exec in the
@@ -62,6 +65,12 @@ class _Directory:
             self.fd = os.open(FD_DIRECTORY, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         return os.listdir(self.fd)
 
+    def count(self) -> int:
+        """The directory's size: how many fds are open on Linux 6.2+, 0 before."""
+        if self.fd < 0:
+            self.fd = os.open(FD_DIRECTORY, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return os.fstat(self.fd).st_size
+
     def forget(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
@@ -101,7 +110,7 @@ def probed_range() -> range:
 def open_fd_count() -> int | None:
     """How many fds are open, from the size of /proc/self/fd (Linux 6.2+); None if unknown."""
     try:
-        size = os.stat(FD_DIRECTORY).st_size
+        size = _directory.count()
     except OSError:
         return None
     return size or None  # an older kernel says 0
@@ -151,16 +160,21 @@ class Strays:
 class StrayFinder:
     """Finds the fds a posix_spawn child must close; says when closefrom is cheaper.
 
-    It remembers whether the last listing was crowded (more than `MANY` fds): while
-    it is, it counts with one stat of /proc/self/fd instead of listing, and answers
-    None (close from the first fd the child does not need) until the count falls.
+    Listing /proc/self/fd is most of the cost, so it remembers the fds open at its
+    last look (`seen`). When the count of open fds (the size of /proc/self/fd, Linux
+    6.2+) equals the number seen and every fd seen is still open, the open fds are
+    exactly those: it probes them again instead of listing. It also remembers whether
+    the last listing was crowded (more than `MANY` fds): while it is, it counts instead
+    of listing and answers None (close from the first fd the child does not need).
     """
 
-    __slots__ = ("crowded",)
+    __slots__ = ("crowded", "seen")
 
     def __init__(self) -> None:
         self.crowded = False
         """The last listing found more than MANY fds open."""
+        self.seen: tuple[int, ...] = ()
+        """The fds open at the last listing, the held directory's among them."""
 
     def find(
         self, keep: Collection[int], *, can_list: bool, can_close_from: bool
@@ -177,11 +191,55 @@ class StrayFinder:
                 if count is None or count > MANY:
                     return None
                 self.crowded = False
-        listed = listed_fds() if can_list else None
+        if not can_list:
+            return inheritable(probed_range(), keep)
+        if self.seen:
+            found = self._recheck(keep)
+            if found is not None:
+                return found
+        listed = listed_fds()
         if listed is None:
+            self.seen = ()
             return None if can_close_from else inheritable(probed_range(), keep)
         self.crowded = can_close_from and len(listed) > MANY
-        return inheritable(listed, keep)
+        found, self.seen = _probe(listed, keep)
+        return found
+
+    def _recheck(self, keep: Collection[int]) -> list[int] | None:
+        """The strays among the fds seen last, if the open fds are still exactly those."""
+        if open_fd_count() != len(self.seen):
+            return None
+        found = []
+        held = _directory.fd
+        for fd in self.seen:
+            if fd == held:
+                continue
+            try:
+                stray = os.get_inheritable(fd)
+            except OSError:  # one seen is gone, so another is new: list again
+                return None
+            if stray and fd > 2 and fd not in keep:
+                found.append(fd)
+        return found
 
     def __repr__(self) -> str:
-        return f"<StrayFinder crowded={self.crowded}>"
+        return f"<StrayFinder crowded={self.crowded} seen={len(self.seen)}>"
+
+
+def _probe(listed: Iterable[int], keep: Collection[int]) -> tuple[list[int], tuple[int, ...]]:
+    """(the strays among `listed`, the ones still open): one F_GETFD each."""
+    found: list[int] = []
+    still_open = []
+    held = _directory.fd
+    for fd in listed:
+        if fd == held:
+            still_open.append(fd)
+            continue
+        try:
+            stray = os.get_inheritable(fd)
+        except OSError:  # the listing's own fd, or closed meanwhile
+            continue
+        still_open.append(fd)
+        if stray and fd > 2 and fd not in keep:
+            found.append(fd)
+    return found, tuple(still_open)
