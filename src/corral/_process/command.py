@@ -12,6 +12,7 @@ import dataclasses
 import os
 import random
 import shlex
+import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -262,7 +263,8 @@ def build(
         stderr=stderr,
         pass_fds=tuple(pass_fds),
         new_session=new_session,
-        stop_signal=stop_signal,  # type: ignore[arg-type]  # parsed in __post_init__
+        # the default as the Signals member it stands for: parsing "TERM" costs ~4 µs a run
+        stop_signal=signal.SIGTERM if stop_signal == "TERM" else stop_signal,  # type: ignore[arg-type]
         sandbox=sandbox,
     )
     if input is not None and spec.stdin != "capture":
