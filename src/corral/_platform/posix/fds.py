@@ -20,7 +20,8 @@ corral does too, on both spawn paths:
   Linux 6.2+) is unchanged and each is still open. It costs about 0.5 µs per open fd
   in the kernel and as much again in Python, so a process holding more than `MANY`
   fds spawns through libc's `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+),
-  whose fixed cost (a ctypes call, about 40 µs) does not grow with the fd count.
+  whose fixed cost (a ctypes call: 40-100 µs, docs/performance.md) does not grow
+  with the fd count.
 - Without `/proc/self/fd`, the closefrom action where libc has it; else every number
   below the soft RLIMIT_NOFILE (at most `PROBE_CEILING`) is probed.
 - The fork path (sandboxed spawns) marks every fd above stderr close-on-exec in the
