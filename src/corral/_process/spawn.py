@@ -30,11 +30,14 @@ from corral._platform import (
     ExitNotifier,
     Feature,
     PendingExec,
+    Strays,
     begin_fork_exec,
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
     fd_at_or_above,
+    find_strays,
+    prepare_fd_listing,
     read_report,
     spawn,
 )
@@ -53,6 +56,7 @@ _TREE_KEY = TREE_VARIABLE.encode()
 _DEFPATH = os.defpath.encode()
 _token = os.urandom(4).hex()
 devnull_fd()  # opened once, at import, and shared by every spawn
+prepare_fd_listing()  # the /proc/self/fd directory a spawn lists its strays through
 _counter = itertools.count(1)
 _PER_CHILD = PerChildReaper()
 """The default reaper: a pidfd (or waiter thread) per child, safe in any process."""
@@ -116,10 +120,12 @@ def begin_launch(
     fds = _StdioFds(spec)
     sandbox: Plan | None = None
     forked: PendingExec | None = None
+    strays = find_strays(spec.pass_fds) if spec.sandbox is None else None  # before our pipes
     try:
         fds.open(spec, stdin)
-        if spec.sandbox is None:
-            pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
+        if strays is not None:
+            fd_map = fds.child_map(spec.pass_fds)
+            pid = _spawn(spec, path, env, fd_map, pgroup=pgroup, strays=strays)
         else:
             forked, sandbox = _begin_sandboxed(
                 spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup, marker=marker
@@ -301,7 +307,9 @@ def _spawn(
     path: str,
     env: dict[bytes, bytes],
     fd_map: list[tuple[int, int]],
+    *,
     pgroup: int,
+    strays: Strays,
 ) -> int:
     try:
         if _faults.ARMED:
@@ -314,6 +322,7 @@ def _spawn(
             fd_map=fd_map,
             pgroup=None if spec.new_session else pgroup,
             new_session=spec.new_session,
+            strays=strays,
         )
     except OSError as exc:
         raise _spawn_error(spec, path, exc) from exc

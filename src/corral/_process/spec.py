@@ -158,6 +158,8 @@ def env_pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> EnvPair
 
 def paths(name: str, values: Iterable[object]) -> tuple[str, ...]:
     """Each of `values` as a str path (os.fspath), or InvalidSpec naming `name`."""
+    if type(values) in (list, tuple) and all(type(value) is str for value in values):
+        return tuple(values)  # type: ignore[arg-type]  # the common case: no call per value
     return tuple(_path(name, value) for value in values)
 
 

@@ -22,6 +22,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from corral._platform.posix.fds import mark_all_close_on_exec
 from corral._platform.posix.spawn import SIGNALS_TO_DEFAULT
 
 _EXIT_STEP_FAILED = 127
@@ -103,12 +104,14 @@ def begin_fork_exec(
     steps: Sequence[ChildStep],
     forker: Forker = os.fork,
     after_fork: Sequence[Callable[[int], None]] = (),
+    close_range: object = None,
 ) -> PendingExec:
     """Fork, start `steps` in the child; returns before the child has exec'd.
 
     `after_fork` hooks run in the parent with the child's pid while the child waits
     at its first step (writing uid maps, moving a veth into its namespace); a hook
-    that fails ends the child and raises here.
+    that fails ends the child and raises here. `close_range` is libc's function (or
+    None), looked up here so the child loads nothing.
     """
     argv_bytes = [os.fsencode(a) for a in argv]
     env_list = [k + b"=" + v for k, v in env.items()]
@@ -125,6 +128,7 @@ def begin_fork_exec(
             _child(
                 write, path=path, argv=argv_bytes, env=env_list, cwd=cwd, fd_map=fd_map,
                 pass_fds=pass_fds, pgroup=pgroup, new_session=new_session, steps=steps,
+                close_range=close_range,
             )  # fmt: skip
     except BaseException:  # the fork (or clone) itself failed: nothing to wait for
         for fd in (read, gate_read, gate_write):
@@ -156,6 +160,7 @@ def _child(
     pgroup: int | None,
     new_session: bool,
     steps: Sequence[ChildStep],
+    close_range: object,
 ) -> None:
     step = "setup"
     try:
@@ -172,7 +177,8 @@ def _child(
         step = "stdio"
         for src, dst in fd_map:
             os.dup2(src, dst)
-        for fd in pass_fds:
+        mark_all_close_on_exec(close_range)  # the strays close at exec (posix/fds.py)
+        for fd in (*pass_fds, *(dst for _, dst in fd_map if dst > 2)):  # what it is given
             os.set_inheritable(fd, True)
         if cwd is not None:
             step = "chdir"
