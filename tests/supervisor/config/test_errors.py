@@ -264,3 +264,36 @@ def test_a_valid_config_is_not_affected_by_the_problems_of_another() -> None:
     with pytest.raises(ConfigError):
         parse(*PROGRAM, "numprocs = 0")
     assert parse(*PROGRAM).programs[0].numprocs == 1
+
+
+# -- {index} arithmetic ------------------------------------------------------------
+
+
+def test_a_malformed_index_expression_in_command_names_its_argument() -> None:
+    error = config_error("[programs.web]", "command = ['web', '--port', '{9100 * index}']")
+    assert where(error) == (FILE, 2, "programs.web.command[2]")
+    assert error.expected.startswith("{index} arithmetic: index, integers, + and -")
+    assert error.got == "'{9100 * index}'"
+    assert "is not {index} arithmetic" in str(error.hint)
+
+
+def test_a_malformed_index_expression_in_a_command_string_names_the_key() -> None:
+    error = config_error("[programs.web]", "command = 'web --port {port}'")
+    assert where(error) == (FILE, 2, "programs.web.command")
+
+
+def test_a_malformed_index_expression_in_environment_names_the_variable() -> None:
+    error = config_error(*PROGRAM, "environment = { PORT = '{index', NAME = 'ok' }")
+    assert where(error) == (FILE, 3, "programs.web.environment.PORT")
+    assert error.hint == "a lone '{' in '{index': write {{ for a literal one"
+
+
+def test_index_arithmetic_is_kept_for_each_instance_to_substitute() -> None:
+    config = parse("[programs.web]", "command = 'web --port \"{9100 + index}\"'", "numprocs = 2")
+    assert config.programs[0].instance_process(1).argv == ("web", "--port", "9101")
+
+
+def test_an_unquoted_spaced_expression_in_a_command_string_says_to_quote_it() -> None:
+    error = config_error("[programs.web]", "command = 'web --port {9100 + index}'")
+    assert where(error) == (FILE, 2, "programs.web.command")
+    assert str(error.hint).endswith("quote an expression with spaces)")

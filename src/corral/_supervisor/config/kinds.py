@@ -16,11 +16,13 @@ import shlex
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TypeGuard, cast
 
 from corral._errors import InvalidSpec
 from corral._platform import parse_signal
 from corral._supervisor.config.positions import KeyPath
+from corral._supervisor.model.index_template import EXPECTED as _INDEX_EXPECTED
+from corral._supervisor.model.index_template import parse_template
 
 _SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:I?B)?|B)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -316,6 +318,46 @@ def _show_environment(value: object) -> str:
 
 
 ENVIRONMENT = Kind(_ENVIRONMENT, _environment, _show_environment)
+
+
+def _index_problems(value: object, path: KeyPath, hint: str = "") -> list[Problem]:
+    """A problem at each string (or array item, or table value) with a malformed `{...}`."""
+    if isinstance(value, str):
+        try:
+            parse_template(value)
+        except InvalidSpec as exc:
+            return [Problem(path, _INDEX_EXPECTED, shown(value), f"{exc}{hint}")]
+        return []
+    items = value.items() if isinstance(value, dict) else enumerate(cast(list[object], value))
+    return [
+        problem
+        for key, item in items
+        if isinstance(item, str)
+        for problem in _index_problems(item, (*path, key))
+    ]
+
+
+_SPLIT_HINT = " (a command string is split at spaces first: quote an expression with spaces)"
+
+
+def with_index(kind: Kind) -> Kind:
+    """`kind`, whose strings may hold `{index}` expressions (model/index_template.py).
+
+    Each malformed one is reported at its own argument or variable; in a command given
+    as one string, at the key, after the string is split as the command will be.
+    """
+
+    def convert(value: object, path: KeyPath) -> object:
+        converted = kind.convert(value, path)
+        if isinstance(value, str) and isinstance(converted, tuple):
+            problems = [p for arg in converted for p in _index_problems(arg, path, _SPLIT_HINT)]
+        else:
+            problems = _index_problems(value, path) if isinstance(value, list | dict) else []
+        if problems:
+            raise Invalid(problems[:1] if isinstance(value, str) else problems)
+        return converted
+
+    return Kind(kind.expected, convert, kind.show)
 
 
 _EXIT_CODES = "an array of exit codes (integers 0-255)"

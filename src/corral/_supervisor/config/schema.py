@@ -49,6 +49,7 @@ from corral._supervisor.config.kinds import (
     integer,
     invalid,
     number,
+    with_index,
 )
 from corral._supervisor.config.positions import KeyPath, format_key
 from corral._supervisor.config.sandbox import SANDBOX
@@ -118,7 +119,20 @@ PROGRAM = Table(
     "programs.NAME",
     Program,
     (
-        Key("command", COMMAND, ProcessSpec, "argv", required=True),
+        Key(
+            "command",
+            with_index(COMMAND),
+            ProcessSpec,
+            "argv",
+            required=True,
+            note=(
+                "`{index}` in an argument becomes the instance's number (0 for NAME:0), "
+                "and `{9100 + index}` or `{index - 1}` that number plus or minus a constant: "
+                "one port per instance. Only `index`, integers, `+` and `-` go in braces; "
+                "write `{{` and `}}` for a literal brace. Anything else in braces is an "
+                "error when the file is read."
+            ),
+        ),
         Key("numprocs", integer(1), Program),
         Key(
             "directory",
@@ -133,10 +147,13 @@ PROGRAM = Table(
         ),
         Key(
             "environment",
-            ENVIRONMENT,
+            with_index(ENVIRONMENT),
             ProcessSpec,
             "env_add",
-            note="Kept sorted by name, so reordering the table is not a change on reload.",
+            note=(
+                "Kept sorted by name, so reordering the table is not a change on reload. "
+                "Values take `{index}` arithmetic as `command` does (names do not)."
+            ),
         ),
         Key("autostart", BOOLEAN, Program),
         Key("restart", choice(RESTART_MODES), RestartPolicy, "mode"),

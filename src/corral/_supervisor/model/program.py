@@ -8,12 +8,14 @@ How an instance restarts is lifecycle, not configuration, and lives below the po
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
 from corral._lifecycle.policy import RestartPolicy
 from corral._process.spec import ProcessSpec
+from corral._supervisor.model.index_template import parse_template, substitute
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -74,6 +76,7 @@ class Program:
         if self.numprocs < 1:
             raise InvalidSpec(f"numprocs must be >= 1, got {self.numprocs}")
         self._check_log_names()
+        self._check_templates()
         if self.stop_timeout < 0:
             raise InvalidSpec(f"stop_timeout must be >= 0, got {self.stop_timeout}")
 
@@ -91,6 +94,24 @@ class Program:
                 f"program name of {len(self.name)} bytes is too long: its log file name "
                 f"would be {size} bytes, and a file name has at most {NAME_MAX}"
             )
+
+    def _check_templates(self) -> None:
+        """Every `{index}` expression of argv and environment values parses (InvalidSpec)."""
+        for text in (*self.process.argv, *(value for _, value in self.process.env_add)):
+            if "{" in text or "}" in text:
+                parse_template(text)
+
+    def instance_process(self, index: int) -> ProcessSpec:
+        """The process of instance `index`: `{index}` substituted in argv and environment values.
+
+        The spec itself is returned when nothing in it varies, so most spawns build nothing.
+        """
+        spec = self.process
+        argv = tuple(substitute(arg, index) for arg in spec.argv)
+        env_add = tuple((name, substitute(value, index)) for name, value in spec.env_add)
+        if argv == spec.argv and env_add == spec.env_add:
+            return spec
+        return dataclasses.replace(spec, argv=argv, env_add=env_add)
 
     def instance_names(self) -> list[str]:
         """NAME:0 ... NAME:N-1."""

@@ -274,7 +274,10 @@ class InstanceDriver:
 
     def _spawn(self) -> None:
         spec = dataclasses.replace(
-            self.program.process, stdin="devnull", stdout="capture", stderr="capture"
+            self.program.instance_process(self.index),
+            stdin="devnull",
+            stdout="capture",
+            stderr="capture",
         )
         try:
             pending = begin_launch(spec, notifier=self._reaper.notifier)
