@@ -40,6 +40,7 @@ from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
+from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
 
 if TYPE_CHECKING:
@@ -71,13 +72,20 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
     except OSError as exc:
         print(f"corral: cannot create {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        sockets = HeldSockets.bind(config)  # an address in use is the config's error
+    except ConfigError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     logging.basicConfig(level=logging.WARNING, format="corral: %(levelname)s %(message)s")
     try:
         tls = _tls_context(config.daemon)  # before the loop: loading OpenSSL takes a while
-        asyncio.run(_serve(config, out, tls))
+        asyncio.run(_serve(config, out, tls, sockets))
     except CorralError as exc:
         print(f"corral: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        sockets.close()  # the shutdown closed them already, unless the daemon failed first
     return EXIT_OK
 
 
@@ -105,7 +113,9 @@ def _tls_context(settings: DaemonSettings) -> ssl.SSLContext | None:
     return server_context(settings.tls_cert_file, settings.tls_key_file)
 
 
-async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> None:
+async def _serve(
+    config: Config, out: TextIO, tls: ssl.SSLContext | None, sockets: HeldSockets
+) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
@@ -118,7 +128,7 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
         raise CorralError(str(exc)) from None
     reaper = OwningReaper()
     reaper.install(loop)
-    supervisor = Supervisor(config, events=events, reaper=reaper)
+    supervisor = Supervisor(config, events=events, reaper=reaper, sockets=sockets)
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
@@ -137,6 +147,8 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
     )
     checkpoint.start()
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
+    for view in sockets.views(config.programs):
+        events.emit("daemon", "", message=f"holding socket {view.name} on {view.bound}")
     _announce_ready()
     autostart = loop.create_task(supervisor.start_autostart())
     metrics.start(loop)

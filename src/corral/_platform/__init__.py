@@ -40,6 +40,14 @@ from corral._platform.posix.exits import (
     reap_any,
 )
 from corral._platform.posix.groups import send_to_group, send_to_pid
+from corral._platform.posix.listeners import (
+    bind_tcp,
+    bind_unix,
+    set_backlog,
+    set_mode,
+    socket_inode,
+    unlink_socket,
+)
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
 from corral._platform.posix.sockets import max_unix_socket_path, peer_credentials
@@ -61,6 +69,8 @@ __all__ = [
     "WaitStatus",
     "become_subreaper",
     "begin_fork_exec",
+    "bind_tcp",
+    "bind_unix",
     "boot_clock",
     "close_on_exec_inherited",
     "decode_status",
@@ -69,6 +79,7 @@ __all__ = [
     "environ_bytes",
     "exchange_names",
     "fd_above_stdio",
+    "fd_at_least",
     "feature_status",
     "features",
     "find_marked_anywhere",
@@ -90,10 +101,14 @@ __all__ = [
     "remove_cgroup_dir",
     "send_to_group",
     "send_to_pid",
+    "set_backlog",
+    "set_mode",
     "signal_name",
     "signal_pidfd",
+    "socket_inode",
     "spawn",
     "tree_members",
+    "unlink_socket",
     "wait_all_gone",
 ]
 
@@ -111,14 +126,17 @@ def begin_fork_exec(
     steps: Sequence[ChildStep],
     forker: Forker | None = None,
     after_fork: Sequence[Callable[[int], None]] = (),
+    pid_variable: bytes | None = None,
 ) -> PendingExec:
-    """The fork path for sandboxed spawns, up to the fork (see posix/child.py)."""
+    """The fork path for sandboxed spawns and socket handover, up to the fork
+    (see posix/child.py)."""
     from corral._platform import libc
 
     libc.handle()  # loaded in the parent: a step's first use must not load it in the child
     return _child.begin_fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
         new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
+        pid_variable=pid_variable,
     )  # fmt: skip
 
 
@@ -212,6 +230,13 @@ def fd_above_stdio(fd: int) -> int:
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(fd)
     return moved
+
+
+def fd_at_least(fd: int, low: int) -> int:
+    """A close-on-exec copy of `fd` numbered `low` or above (the caller closes both)."""
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
 
 
 def close_on_exec_inherited(keep: Iterable[int] = ()) -> list[int]:

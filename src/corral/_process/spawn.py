@@ -34,12 +34,13 @@ from corral._platform import (
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
+    fd_at_least,
     read_report,
     spawn,
 )
 from corral._platform.features import has
 from corral._process.reaper import PerChildReaper
-from corral._process.spec import File, ProcessSpec, Stdio
+from corral._process.spec import FIRST_LISTEN_FD, File, ProcessSpec, Stdio
 
 if TYPE_CHECKING:
     from corral._sandbox.plan import Plan
@@ -54,6 +55,25 @@ devnull_fd()  # opened once, at import, and shared by every spawn
 _counter = itertools.count(1)
 _PER_CHILD = PerChildReaper()
 """The default reaper: a pidfd (or waiter thread) per child, safe in any process."""
+
+
+_LISTEN_PID = b"LISTEN_PID"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenFds:
+    """Listening sockets for a child, as systemd's socket activation hands them over.
+
+    The child gets `fds[i]` as fd 3 + i, `LISTEN_FDS` (how many), `LISTEN_FDNAMES`
+    (the names, joined by ':') and `LISTEN_PID`, its own pid, which only the child
+    knows before exec: a spawn with sockets takes the fork path to set it
+    (docs/decisions/0012-listen-pid.md).
+    """
+
+    fds: tuple[int, ...]
+    """Our fds of the sockets, in the order the child gets them."""
+    names: tuple[str, ...]
+    """One name per fd (no ':' in a name)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -79,6 +99,7 @@ def launch(
     pgroup: int = 0,
     stdin: int | None = None,
     notifier: Callable[[int], ExitNotifier] = _PER_CHILD.notifier,
+    listen: ListenFds | None = None,
 ) -> Launched:
     """Start `spec`; `pgroup` 0 makes a new process group, N joins group N (pipelines).
 
@@ -88,7 +109,7 @@ def launch(
     central reaper instead of the default (pidfd, else a waiter thread).
     Returns once the child has exec'd: `begin_launch`, then waiting in place.
     """
-    return begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier).wait()
+    return begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier, listen=listen).wait()
 
 
 def begin_launch(
@@ -97,13 +118,15 @@ def begin_launch(
     pgroup: int = 0,
     stdin: int | None = None,
     notifier: Callable[[int], ExitNotifier] = _PER_CHILD.notifier,
+    listen: ListenFds | None = None,
 ) -> PendingLaunch:
     """`launch` up to the spawn: a sandboxed child may not have exec'd yet.
 
     The posix_spawn path returns after the exec (`report_fd` None). The fork path
-    returns once the child is forked and its sandbox steps are running; read
-    `report_fd` to EOF (an event loop can wait for it) and pass what was read to
-    `finish`. The exit notifier is made at once, so an exit is never missed.
+    (a sandbox, or `listen` sockets to hand over) returns once the child is forked
+    and its steps are running; read `report_fd` to EOF (an event loop can wait for
+    it) and pass what was read to `finish`. The exit notifier is made at once, so an
+    exit is never missed.
     """
     env = _environment(spec)
     path = _resolve(spec, os.fsdecode(env.get(b"PATH", _DEFPATH)))
@@ -114,14 +137,20 @@ def begin_launch(
     fds = _StdioFds(spec)
     sandbox: Plan | None = None
     forked: PendingExec | None = None
+    handed = listen is not None and bool(listen.fds)
     try:
         fds.open(spec, stdin)
-        if spec.sandbox is None:
+        sockets = _hand_over(listen, env, fds) if listen is not None and handed else []
+        if spec.sandbox is None and not handed:
             pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
+        elif spec.sandbox is None:
+            forked = _begin_forked(spec, path, env, fds.child_map(()) + sockets, pgroup)
+            pid = forked.pid
         else:
             forked, sandbox = _begin_sandboxed(
-                spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup, marker=marker
-            )
+                spec, path=path, env=env, fd_map=fds.child_map(()) + sockets, pgroup=pgroup,
+                marker=marker, pid_variable=_LISTEN_PID if handed else None,
+            )  # fmt: skip
             pid = forked.pid
     except BaseException:
         fds.close_all()
@@ -315,6 +344,47 @@ def _spawn(
         raise _spawn_error(spec, path, exc) from exc
 
 
+def _hand_over(listen: ListenFds, env: dict[bytes, bytes], fds: _StdioFds) -> list[tuple[int, int]]:
+    """The (ours, theirs) pairs that put the sockets at fds 3, 4, ...; the LISTEN_* variables.
+
+    The pairs are applied in order in the child, so a socket of ours numbered where
+    another is to go (3 + n or below) is first copied above them all; the copy is closed
+    with the child's other fds after the spawn.
+    """
+    if len(listen.names) != len(listen.fds):
+        raise ValueError("ListenFds needs one name per fd")
+    end = FIRST_LISTEN_FD + len(listen.fds)
+    pairs = []
+    for target, fd in enumerate(listen.fds, FIRST_LISTEN_FD):
+        source = fd
+        if fd < end:
+            source = fd_at_least(fd, end)
+            fds.owned.append(source)
+        pairs.append((source, target))
+    env[b"LISTEN_FDS"] = str(len(listen.fds)).encode()
+    env[b"LISTEN_FDNAMES"] = ":".join(listen.names).encode()
+    env.pop(_LISTEN_PID, None)  # the child sets its own
+    return pairs
+
+
+def _begin_forked(
+    spec: ProcessSpec,
+    path: str,
+    env: dict[bytes, bytes],
+    fd_map: list[tuple[int, int]],
+    pgroup: int,
+) -> PendingExec:
+    """The fork path without a sandbox: only to set LISTEN_PID in the child."""
+    try:
+        return begin_fork_exec(
+            path, spec.argv, env, cwd=spec.cwd, fd_map=fd_map, pass_fds=spec.pass_fds,
+            pgroup=None if spec.new_session else pgroup, new_session=spec.new_session,
+            steps=(), pid_variable=_LISTEN_PID,
+        )  # fmt: skip
+    except OSError as exc:
+        raise _spawn_error(spec, path, exc) from exc
+
+
 def _begin_sandboxed(
     spec: ProcessSpec,
     *,
@@ -323,6 +393,7 @@ def _begin_sandboxed(
     fd_map: list[tuple[int, int]],
     pgroup: int,
     marker: bytes,
+    pid_variable: bytes | None = None,
 ) -> tuple[PendingExec, Plan]:
     from corral._sandbox.plan import plan
 
@@ -344,6 +415,7 @@ def _begin_sandboxed(
             steps=made.ordered_steps(),
             forker=made.forker,
             after_fork=made.after_fork,
+            pid_variable=pid_variable,
         )
     except ChildStepFailed as exc:  # an after-fork hook in the parent failed
         made.undo()

@@ -175,6 +175,7 @@ class Operations:
                 daemon_cpu_percent=None if own is None else own.cpu_percent,
                 daemon_memory_rss=None if own is None else own.rss_bytes,
             ),
+            sockets=self._sup.sockets.views(self._sup.programs.values()),
         )
 
     def metrics(self, targets: Sequence[str] = ()) -> StatusView:

@@ -189,6 +189,52 @@ ADDRESS = Kind(_ADDRESS, _address)
 """A TCP address to listen on; `split_address` takes it apart."""
 
 
+_LISTEN = (
+    'a "host:port" TCP address ("127.0.0.1:8080", "[::1]:8080") or a unix socket path '
+    '("/run/web.sock", or "./web.sock" beside the config file)'
+)
+
+
+def _listen(value: object, path: KeyPath) -> str:
+    if not isinstance(value, str):
+        raise invalid(path, _LISTEN, described(value))
+    if "/" in value:
+        return _path(value, path)
+    try:
+        return _address(value, path)
+    except Invalid:
+        hint = 'a relative unix socket path starts with "./"'
+        raise invalid(path, _LISTEN, shown(value), hint) from None
+
+
+LISTEN = Kind(_LISTEN, _listen)
+"""Where a `[sockets.NAME]` listens: an ADDRESS, or a path (it holds a '/')."""
+
+_NAMES = "an array of names (strings)"
+
+
+def _names(value: object, path: KeyPath) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise invalid(path, _NAMES, described(value))
+    wrong = [Problem((*path, i), "a name", described(v)) for i, v in enumerate(value)]
+    problems = [p for p, item in zip(wrong, value, strict=True) if not isinstance(item, str)]
+    if problems:
+        raise Invalid(problems)
+    names = cast(list[str], value)
+    repeated = [
+        Problem((*path, i), "a name not listed before", shown(name))
+        for i, name in enumerate(names)
+        if name in names[:i]
+    ]
+    if repeated:
+        raise Invalid(repeated)
+    return tuple(names)
+
+
+NAMES = Kind(_NAMES, _names)
+"""Names of things defined elsewhere in the file; schema.py checks they are."""
+
+
 def split_address(address: str) -> tuple[str, int]:
     """("host", port) of an ADDRESS value, IPv6 brackets removed."""
     host, _, port = address.rpartition(":")

@@ -66,6 +66,10 @@ class Program:
     """Seconds after the stop signal before SIGKILL goes to the whole tree."""
     logs: LogPolicy = field(default_factory=LogPolicy)
     """Log capture policy."""
+    sockets: tuple[str, ...] = ()
+    """Names of `[sockets.NAME]` the daemon hands every instance, as fds 3, 4, ... in this
+    order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set (systemd's socket
+    activation); fds of the program's own come after them."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -77,6 +81,9 @@ class Program:
             raise InvalidSpec(f"numprocs must be >= 1, got {self.numprocs}")
         self._check_log_names()
         self._check_templates()
+        repeated = sorted({name for name in self.sockets if self.sockets.count(name) > 1})
+        if repeated:
+            raise InvalidSpec(f"sockets names {', '.join(repeated)} more than once")
         if self.stop_timeout < 0:
             raise InvalidSpec(f"stop_timeout must be >= 0, got {self.stop_timeout}")
 

@@ -36,6 +36,7 @@ from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.turns import Turns
 
 S = InstanceState
@@ -60,8 +61,17 @@ class Outcome:
 class Supervisor:
     """Owns the drivers of every instance of every configured program."""
 
-    def __init__(self, config: Config, *, events: EventLog, reaper: OwningReaper) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        events: EventLog,
+        reaper: OwningReaper,
+        sockets: HeldSockets | None = None,
+    ) -> None:
         self.config = config
+        self.sockets = sockets if sockets is not None else HeldSockets()
+        """The `[sockets.NAME]` listeners (bound by the caller, which reports a failure)."""
         self.events = events
         self.reaper = reaper
         self._turns = Turns()
@@ -83,7 +93,11 @@ class Supervisor:
         """
         built: list[InstanceDriver] = []
         make = functools.partial(
-            InstanceDriver, reaper=self.reaper, events=self.events, log_dir=self.log_dir
+            InstanceDriver,
+            reaper=self.reaper,
+            events=self.events,
+            log_dir=self.log_dir,
+            sockets=self.sockets,
         )
         try:
             for program in programs:
@@ -146,6 +160,7 @@ class Supervisor:
         outcomes = await self._stop(list(self.drivers))
         await asyncio.gather(*(d.close() for d in self.drivers.values()))
         self.log_dir.close()
+        self.sockets.close()
         return outcomes
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
@@ -198,16 +213,20 @@ class Supervisor:
             if self._closing:
                 raise CorralError(f"cannot reload: {SHUTTING_DOWN}")
             fresh = config.program_map()
-            plan = diff_programs(self.programs, fresh)
+            sockets = self.sockets.prepare(config)  # ConfigError: nothing changed
+            rebound = [n for n, p in fresh.items() if sockets.rebound.intersection(p.sockets)]
+            plan = diff_programs(self.programs, fresh, restart=rebound)
             try:
                 built = self._build(fresh[name] for name in plan.added + plan.changed)
             except CorralError as exc:
+                sockets.rollback()
                 raise CorralError(f"reload refused, the running config is kept: {exc}") from exc
             leaving = set(plan.removed + plan.changed)
             going = [d.name for d in self.ordered() if d.program.name in leaving]
             await self._stop(going)
             for name in going:
                 await self.drivers.pop(name).close()
+            sockets.commit()  # the old instances are gone: removed sockets close now
             self.drivers.update((driver.name, driver) for driver in built)
             self.drivers = {d.name: d for d in self.ordered()}
             self.programs = dict(fresh)
