@@ -139,11 +139,17 @@ async def _serve(
     await server.listen_unix(config.daemon.socket)
     if config.daemon.http_listen is not None:  # the config made sure it has tokens
         await _listen_tcp(server, config.daemon, tls, events)
-    if previous is not None:  # before our own record replaces its: a crash now loses nothing
+    if previous is not None and not previous.clean:  # before our record replaces its
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(previous, events, timeouts)
+    if previous is not None:
+        supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
     checkpoint = Checkpoint(
-        config.daemon.state_file, ops.trees, events=events, on_error=_warn(events)
+        config.daemon.state_file,
+        ops.trees,
+        events=events,
+        on_error=_warn(events),
+        scales=ops.scales,
     )
     checkpoint.start()
     events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
