@@ -13,6 +13,7 @@ import pytest
 
 from corral._process.spawn import ListenFds, launch
 from corral._process.spec import ProcessSpec
+from corral._sandbox.spec import Sandbox
 
 REPORT = """
 import json, os, socket
@@ -36,7 +37,13 @@ def _run(spec: ProcessSpec, listen: ListenFds) -> dict[str, object]:
     read, write = os.pipe()
     try:
         launched = launch(
-            ProcessSpec(argv=spec.argv, env_add=spec.env_add, stdout=write, stderr="inherit"),
+            ProcessSpec(
+                argv=spec.argv,
+                env_add=spec.env_add,
+                stdout=write,
+                stderr="inherit",
+                sandbox=spec.sandbox,
+            ),
             listen=listen,
         )
     finally:
@@ -68,3 +75,14 @@ def test_an_inherited_listen_pid_is_replaced_by_the_childs_own(
     seen = _run(spec, ListenFds((listeners[0].fileno(),), ("web",)))
     assert seen["listen_pid"] == str(seen["pid"])
     assert seen["ports"] == [listeners[0].getsockname()[1]]
+
+
+def test_a_sandboxed_child_gets_its_sockets_and_its_own_listen_pid_too(
+    listeners: list[socket.socket],
+) -> None:
+    spec = ProcessSpec(
+        argv=(sys.executable, "-c", REPORT), sandbox=Sandbox(rlimits={"nofile": (512, 512)})
+    )
+    seen = _run(spec, ListenFds((listeners[1].fileno(), listeners[0].fileno()), ("a", "b")))
+    assert seen["listen_pid"] == str(seen["pid"])
+    assert seen["ports"] == [listeners[1].getsockname()[1], listeners[0].getsockname()[1]]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
+import corral
 from corral._errors import ApiError
 from tests.support.daemon import SLEEP_FOREVER, Daemon, running_daemon
 from tests.support.pids import watch
+from tests.support.waiting import wait_until
 
 
 def _programs(numprocs: int = 1, other: str = "300") -> str:
@@ -132,3 +137,36 @@ def test_a_scale_outlives_a_daemon_restart_on_the_same_config(tmp_path: Path) ->
         for index in range(3):
             again.wait_state(f"web:{index}", "RUNNING")
         assert list(_web(again)) == ["web:0", "web:1", "web:2"]
+
+
+def test_after_a_crash_the_next_daemon_ends_the_leftovers_and_keeps_the_scale(
+    tmp_path: Path,
+) -> None:
+    state_file = tmp_path / "corral.state"
+    keys = f'state_file = "{state_file}"\n'
+    old = Daemon(tmp_path, _programs(), keys)
+    old.start()
+    try:
+        old.wait_state("web:0", "RUNNING")
+        _scale(old, 2)
+        pids = [row["pid"] for row in old.status().values()]  # web:0, web:1 and other:0
+        wait_until(
+            lambda: len(json.loads(state_file.read_text())["instances"]) == 3,
+            what="the state file names web:0, web:1 and other:0",
+        )
+        assert old.process is not None
+        deaths = watch(pids)
+        os.kill(old.process.pid, signal.SIGKILL)
+        with pytest.raises(corral.KilledBySignal):
+            old.stop()  # nothing answers any more: this only waits and cleans up
+    except BaseException:
+        old.kill()
+        raise
+    with deaths, running_daemon(tmp_path, _programs(), keys) as new:
+        deaths.assert_dead()
+        for pid in pids:  # re-parented to the test process (a subreaper) when they died
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        for index in range(2):
+            new.wait_state(f"web:{index}", "RUNNING")
+        assert not set(_web(new).values()) & set(pids)
