@@ -40,7 +40,7 @@ from corral._platform import (
 )
 from corral._platform.features import has
 from corral._process.reaper import PerChildReaper
-from corral._process.spec import FIRST_LISTEN_FD, File, ProcessSpec, Stdio
+from corral._process.spec import FIRST_LISTEN_FD, File, ProcessSpec, Stdio, listen_fds_end
 
 if TYPE_CHECKING:
     from corral._sandbox.plan import Plan
@@ -353,7 +353,7 @@ def _hand_over(listen: ListenFds, env: dict[bytes, bytes], fds: _StdioFds) -> li
     """
     if len(listen.names) != len(listen.fds):
         raise ValueError("ListenFds needs one name per fd")
-    end = FIRST_LISTEN_FD + len(listen.fds)
+    end = listen_fds_end(len(listen.fds))
     pairs = []
     for target, fd in enumerate(listen.fds, FIRST_LISTEN_FD):
         source = fd

@@ -45,6 +45,12 @@ EnvPairs: TypeAlias = tuple[tuple[str, str], ...]
 FIRST_LISTEN_FD = 3
 """Where sockets handed to a child start (SD_LISTEN_FDS_START, sd_listen_fds(3))."""
 
+
+def listen_fds_end(count: int) -> int:
+    """The first fd after `count` handed-over sockets (3 + count): where further fds go."""
+    return FIRST_LISTEN_FD + count
+
+
 _MODES = frozenset({"inherit", "capture", "pipe", "devnull", "merge"})
 _PLAIN = frozenset({"inherit", "capture", "devnull"})  # valid for every stream as they are
 
@@ -186,5 +192,6 @@ __all__ = [
     "Stdio",
     "StdioMode",
     "env_pairs",
+    "listen_fds_end",
     "paths",
 ]

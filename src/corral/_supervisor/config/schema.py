@@ -173,9 +173,11 @@ PROGRAM = Table(
             "sockets",
             NAMES,
             Program,
-            note=(
-                "Each name must be a `[sockets.NAME]` of this file. The program's own fds "
-                "start at 3 + the number of its sockets."
+            doc=(
+                "Names of `[sockets.NAME]` tables of this file, handed to every instance as "
+                "fds 3, 4, ... in this order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID "
+                "set (systemd's socket activation). Fds of the program's own start at 3 + "
+                "the number of its sockets."
             ),
         ),
     ),

@@ -69,7 +69,8 @@ class Program:
     sockets: tuple[str, ...] = ()
     """Names of `[sockets.NAME]` the daemon hands every instance, as fds 3, 4, ... in this
     order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set (systemd's socket
-    activation); fds of the program's own come after them."""
+    activation); fds of the program's own come after them, from
+    `corral._process.spec.listen_fds_end(len(sockets))`."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

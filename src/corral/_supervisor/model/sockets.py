@@ -14,19 +14,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from corral._errors import InvalidSpec
-from corral._process.spec import FIRST_LISTEN_FD
 
-__all__ = ["FIRST_LISTEN_FD", "MAX_BACKLOG", "SocketSpec", "listen_fds_end"]
+__all__ = ["MAX_BACKLOG", "SocketSpec"]
 
 MAX_BACKLOG = 65535
 """The largest backlog the kernel takes (it caps at net.core.somaxconn)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-
-
-def listen_fds_end(count: int) -> int:
-    """The first fd after `count` sockets handed over (3 + count): where more fds may go."""
-    return FIRST_LISTEN_FD + count
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
