@@ -1,4 +1,4 @@
-"""Listening sockets a daemon binds once and hands to the programs it starts.
+"""Listening sockets: the daemon's API socket, and the ones it binds once and hands to programs.
 
 TCP listeners set SO_REUSEADDR, so a daemon restarted right after its predecessor
 can bind the address its connections in TIME_WAIT still name (socket(7)); it does
@@ -37,7 +37,22 @@ def bind_tcp(host: str, port: int, backlog: int) -> socket.socket:
 
 def bind_unix(path: str, backlog: int, mode: int | None) -> socket.socket:
     """A listening unix socket at `path`, its file `mode` (else 0o666 less our umask)."""
-    _remove_if_stale(path)
+    remove_stale_socket(path)
+    sock = bind_unix_path(path, mode)
+    try:
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        unlink_socket(path, None)
+        raise
+    return sock
+
+
+def bind_unix_path(path: str, mode: int | None) -> socket.socket:
+    """A unix socket bound (not yet listening) at `path`, its file `mode` from birth.
+
+    The umask is process-wide; it is changed only for the duration of bind().
+    """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o777 & ~mode) if mode is not None else None
     try:
@@ -48,22 +63,21 @@ def bind_unix(path: str, backlog: int, mode: int | None) -> socket.socket:
     finally:
         if old is not None:
             os.umask(old)
-    try:
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        unlink_socket(path, None)
-        raise
     return sock
 
 
-def _remove_if_stale(path: str) -> None:
+def remove_stale_socket(path: str) -> None:
+    """Remove a socket file nobody answers on; OSError for a live socket or a non-socket.
+
+    A file outlives a server that crashed; a new one may take the path over only if
+    nothing answers there any more, so two servers never share one socket path.
+    """
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(mode):
-        raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
+        raise OSError(errno.EEXIST, f"{path} exists and is not a socket; refusing to replace it")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.setblocking(False)
         try:
@@ -74,7 +88,8 @@ def _remove_if_stale(path: str) -> None:
             return
         except BlockingIOError:
             pass  # a full backlog: someone listens
-    raise OSError(errno.EADDRINUSE, f"a server already answers on {path}")
+    message = f"a server already answers on {path}; stop it or choose another socket path"
+    raise OSError(errno.EADDRINUSE, message)
 
 
 def socket_inode(path: str) -> int | None:
