@@ -110,6 +110,9 @@ def test_status_shows_every_socket_and_who_uses_it(tmp_path: Path) -> None:
         assert admin["listen"] == str(tmp_path / "admin.sock")
         assert (admin["kind"], admin["mode"]) == ("unix", "600")
         assert (tmp_path / "admin.sock").stat().st_mode & 0o777 == 0o600
+        shown = daemon.cli("status", check=True).stdout_text.splitlines()
+        assert "SOCKET  BOUND" in shown[-3]
+        assert shown[-1].split() == ["web", web["bound"], "web"]
 
 
 def test_a_connection_made_while_no_instance_runs_is_answered_by_the_next(
