@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import corral
 from tests.support.daemon import Daemon, daemon_argv, helper, running_daemon
+from tests.support.pids import watch
+from tests.support.waiting import wait_until
 
 SERVER = helper("listen_http")
 REQUEST = b"GET / HTTP/1.0\r\nHost: corral\r\n\r\n"
@@ -200,3 +207,33 @@ def test_a_reload_that_moves_a_socket_restarts_its_programs_on_the_new_one(
         assert not (tmp_path / "admin.sock").exists()
         seen = _ask(str(tmp_path / "admin2.sock"))
         assert seen["pid"] not in pids
+
+
+def test_after_a_crash_the_next_daemon_ends_the_leftovers_then_binds_what_they_held(
+    tmp_path: Path,
+) -> None:
+    keys = f'state_file = "{tmp_path / "corral.state"}"\n'
+    old = Daemon(tmp_path, _programs(numprocs=1), keys)
+    old.start()
+    try:
+        pid = old.wait_state("web:0", "RUNNING")["pid"]
+        admin = _socket(old, "admin")["bound"]
+        assert _ask(admin)["pid"] == pid  # the leftover will hold the socket and answer on it
+        wait_until(
+            lambda: '"web:0"' in (tmp_path / "corral.state").read_text(),
+            what="the state file names web:0",
+        )
+        assert old.process is not None
+        deaths = watch([pid])
+        os.kill(old.process.pid, signal.SIGKILL)
+        with pytest.raises(corral.KilledBySignal):
+            old.stop()  # nothing answers any more: this only waits and cleans up
+    except BaseException:
+        old.kill()
+        raise
+    with deaths, running_daemon(tmp_path, _programs(numprocs=1), keys) as new:
+        deaths.assert_dead()
+        with contextlib.suppress(ChildProcessError):  # re-parented to the test (a subreaper)
+            os.waitpid(pid, 0)
+        fresh = new.wait_state("web:0", "RUNNING")["pid"]
+        assert _ask(admin)["pid"] == fresh

@@ -80,10 +80,20 @@ class HeldSockets:
 
     @classmethod
     def bind(cls, config: Config) -> HeldSockets:
-        """Every socket of `config`, bound; ConfigError at the first `listen` that cannot be."""
+        """Every socket of `config`, bound; ConfigError naming each `listen` that cannot be."""
         held = cls()
-        held._held = _bind_all(config, config.sockets)
+        held.open(config)
         return held
+
+    def open(self, config: Config) -> None:
+        """Bind every socket of `config` into this (empty) holder; ConfigError as `bind`.
+
+        For a daemon that must first end what a crashed one left running: those programs
+        still hold the sockets, so the addresses are free only once they are gone.
+        """
+        if self._held:
+            raise RuntimeError("HeldSockets.open on a holder that holds sockets")
+        self._held = _bind_all(config, config.sockets)
 
     def listen_fds(self, names: Sequence[str]) -> ListenFds:
         """The sockets `names` names, as a spawn hands them over (in that order)."""
