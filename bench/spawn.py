@@ -215,10 +215,12 @@ def percentile(sorted_ns: Sequence[int], fraction: float) -> float:
     return sorted_ns[rank - 1] / 1000
 
 
-def summarise(variants: Sequence[Variant], samples: dict[str, list[int]]) -> list[Row]:
+def summarise(
+    variants: Sequence[Variant], samples: dict[str, list[int]], floor_key: str = FLOOR
+) -> list[Row]:
     """One Row per variant; ratios are p50 over the floor's p50 measured alongside."""
     p50 = {key: percentile(sorted(ns), 0.50) for key, ns in samples.items()}
-    floor = p50.get(FLOOR, math.nan)
+    floor = p50.get(floor_key, math.nan)
     return [
         Row(
             key=v.key,

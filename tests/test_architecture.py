@@ -32,6 +32,9 @@ PURE = [
 ]
 """Modules (files, or packages as directories) that decide without effects. Only what
 exists: an entry that matches no file fails, so add a module here when it lands."""
+CHILD_PROGRAMS = [SRC / "_process" / "fake_main.py"]
+"""Programs corral runs as children and never imports (`corral.testing`'s fake): they are
+what a test's program does, not corral's code, so the kernel rule does not apply."""
 FACADES = {"corral"} | {f"corral.{p.stem}" for p in SRC.glob("*.py") if not p.name.startswith("_")}
 """The public façade modules: `corral` and every public module beside it."""
 
@@ -103,7 +106,19 @@ def kernel_uses(path: Path) -> Iterator[str]:
 
 
 def outside_platform() -> list[Path]:
-    return [path for path in sources(SRC) if PLATFORM not in path.parents]
+    return [p for p in sources(SRC) if PLATFORM not in p.parents and p not in CHILD_PROGRAMS]
+
+
+def test_child_programs_exist_and_nothing_imports_them() -> None:
+    assert all(path.is_file() for path in CHILD_PROGRAMS)
+    names = {"corral." + ".".join(p.relative_to(SRC).with_suffix("").parts) for p in CHILD_PROGRAMS}
+    importers = [
+        f"{relative(path)}:{line} imports {module}"
+        for path in sources(SRC)
+        for line, module in imported_modules(parse(path))
+        if module in names
+    ]
+    assert importers == []
 
 
 def test_only_the_platform_layer_touches_the_kernel() -> None:

@@ -20,7 +20,11 @@ SURFACE: dict[str, dict[str, str]] = {
         "AsyncProcess": "corral._process.async_handle",
         "Backoff": "corral._process.retry",
         "BadWorkingDirectory": "corral._errors",
+        "BatchResult": "corral._process.many",
+        "CircuitBreaker": "corral._process.breaker",
+        "CircuitOpen": "corral._errors",
         "Command": "corral._process.command",
+        "CommandOutcome": "corral._process.many",
         "CorralError": "corral._errors",
         "ExecutableNotFound": "corral._errors",
         "ExitStatusUnknown": "corral._errors",
@@ -42,6 +46,8 @@ SURFACE: dict[str, dict[str, str]] = {
         "UnsupportedFeature": "corral._errors",
         "run": "corral._process.runner",
         "run_async": "corral._process.runner",
+        "run_many": "corral._process.many",
+        "run_many_async": "corral._process.many",
         "start": "corral._process.runner",
         "start_async": "corral._process.runner",
     },
@@ -64,6 +70,10 @@ SURFACE: dict[str, dict[str, str]] = {
         "Sandbox": "corral._sandbox.spec",
         "Seccomp": "corral._sandbox.spec",
         "Veth": "corral._sandbox.spec",
+    },
+    "corral.testing": {
+        "FakeProgram": "corral._process.fake",
+        "spawn_fails": "corral.testing",
     },
 }
 """Each façade's exact `__all__`, in order, and the module that defines each name: moving a

@@ -22,7 +22,11 @@ _EXPORTS: dict[str, str] = {
     "AsyncProcess": "corral._process.async_handle",
     "Backoff": "corral._process.retry",
     "BadWorkingDirectory": "corral._errors",
+    "BatchResult": "corral._process.many",
+    "CircuitBreaker": "corral._process.breaker",
+    "CircuitOpen": "corral._errors",
     "Command": "corral._process.command",
+    "CommandOutcome": "corral._process.many",
     "CorralError": "corral._errors",
     "ExecutableNotFound": "corral._errors",
     "ExitStatusUnknown": "corral._errors",
@@ -44,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedFeature": "corral._errors",
     "run": "corral._process.runner",
     "run_async": "corral._process.runner",
+    "run_many": "corral._process.many",
+    "run_many_async": "corral._process.many",
     "start": "corral._process.runner",
     "start_async": "corral._process.runner",
 }
@@ -52,7 +58,11 @@ __all__ = [
     "AsyncProcess",
     "Backoff",
     "BadWorkingDirectory",
+    "BatchResult",
+    "CircuitBreaker",
+    "CircuitOpen",
     "Command",
+    "CommandOutcome",
     "CorralError",
     "ExecutableNotFound",
     "ExitStatusUnknown",
@@ -74,6 +84,8 @@ __all__ = [
     "UnsupportedFeature",
     "run",
     "run_async",
+    "run_many",
+    "run_many_async",
     "start",
     "start_async",
 ]
@@ -95,6 +107,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from corral._errors import (
         BadWorkingDirectory,
+        CircuitOpen,
         CorralError,
         ExecutableNotFound,
         ExitedNonZero,
@@ -109,8 +122,10 @@ if TYPE_CHECKING:
         UnsupportedFeature,
     )
     from corral._process.async_handle import AsyncProcess
+    from corral._process.breaker import CircuitBreaker
     from corral._process.command import Command
     from corral._process.handle import Process
+    from corral._process.many import BatchResult, CommandOutcome, run_many, run_many_async
     from corral._process.pipeline import Pipeline
     from corral._process.result import PipelineResult, Result
     from corral._process.retry import Backoff, RetryPolicy

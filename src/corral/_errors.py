@@ -272,6 +272,24 @@ class StdinClosed(CorralError):
         )
 
 
+class CircuitOpen(CorralError):
+    """A circuit breaker refused to run a command: too many failures in a row just now.
+
+    Nothing was started. `retry_in` is how many seconds until the breaker lets one
+    probe through (0 while another caller's probe runs).
+    """
+
+    def __init__(self, name: str, failures: int, retry_in: float) -> None:
+        self.name = name
+        self.failures = failures
+        self.retry_in = retry_in
+        when = f"next probe in {retry_in:.1f} s" if retry_in > 0 else "a probe is running"
+        super().__init__(
+            f"circuit breaker {shorten(name)!r} is open after {failures} failures in a row: "
+            f"not run; {when}"
+        )
+
+
 class ProcessFailed(CorralError):
     """The process ran and its outcome counts as a failure; `result` holds what it did."""
 

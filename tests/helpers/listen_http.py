@@ -5,7 +5,8 @@ Serves every socket handed over (fds 3 ... 3 + LISTEN_FDS - 1), each on a thread
 Checks LISTEN_PID against its own pid and LISTEN_FDS, as sd_listen_fds(3) does, then
 prints `ready` and answers every GET with one JSON line: its pid, the fds it started
 with, LISTEN_PID,
-LISTEN_FDS and LISTEN_FDNAMES as it found them. It never binds anything itself.
+LISTEN_FDS and LISTEN_FDNAMES as it found them. It never binds anything itself. With
+NOTIFY_FD set (notify = "fd"), it writes its readiness newline there once it serves.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ REPORT = {
     "listen_pid": os.environ.get("LISTEN_PID"),
     "listen_fds": os.environ.get("LISTEN_FDS"),
     "listen_fdnames": os.environ.get("LISTEN_FDNAMES"),
+    "notify_fd": os.environ.get("NOTIFY_FD"),
 }
 
 
@@ -70,6 +72,9 @@ def main() -> None:
     threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
     for thread in threads:
         thread.start()
+    if REPORT["notify_fd"] is not None:  # s6 readiness, numbered after the sockets
+        os.write(int(str(REPORT["notify_fd"])), b"\n")
+        os.close(int(str(REPORT["notify_fd"])))
     print("ready", flush=True)
     for thread in threads:
         thread.join()

@@ -14,6 +14,7 @@ from corral._lifecycle.messages import (
     ArmTimer,
     CancelTimer,
     Input,
+    NotifiedReady,
     ProcessExited,
     Spawned,
     SpawnFailed,
@@ -22,7 +23,7 @@ from corral._lifecycle.messages import (
     StopRequested,
     TimerFired,
 )
-from corral._lifecycle.policy import RestartMode, RestartPolicy, StartLimit
+from corral._lifecycle.policy import NotifyMode, RestartMode, RestartPolicy, StartLimit
 from corral._lifecycle.states import InstanceState
 from corral._process.retry import Backoff
 
@@ -35,9 +36,15 @@ def policy(
     backoff: Backoff | None = None,
     burst: int = 5,
     interval: float = 60.0,
+    notify: NotifyMode | None = None,
+    ready_timeout: float = 90.0,
+    watchdog: float = 0.0,
 ) -> RestartPolicy:
     """A restart policy with readable defaults: backoff 0.1 s doubling to 30 s, no jitter."""
     return RestartPolicy(
+        notify=notify,
+        ready_timeout=ready_timeout,
+        watchdog=watchdog,
         mode=mode,
         start_seconds=start_seconds,
         exit_codes=exit_codes,
@@ -86,9 +93,11 @@ class Harness:
         return self.feed(Spawned(pid))
 
     def run(self, *, pid: int = 100) -> Harness:
-        """Start, spawn and wait out start_seconds: RUNNING."""
+        """Start, spawn and wait out start_seconds (or, with notify, say READY): RUNNING."""
         self.start(pid=pid)
-        if self.state is InstanceState.STARTING:
+        if self.machine.policy.notify is not None:
+            self.feed(NotifiedReady())
+        elif self.state is InstanceState.STARTING:
             self.fire()
         assert self.state is InstanceState.RUNNING, self.machine
         return self
@@ -110,13 +119,15 @@ def harness(
     return Harness(InstanceMachine(name, rp or policy(), stop_timeout))
 
 
-def reach(state: InstanceState, *, spawned: bool = True) -> Harness:
-    """A harness in `state` by the shortest ordinary path.
+def reach(
+    state: InstanceState, *, spawned: bool = True, rp: RestartPolicy | None = None
+) -> Harness:
+    """A harness in `state` by the shortest ordinary path (under policy `rp`).
 
     `spawned=False` stops before the Spawned input in STARTING and STOPPING, for the
     rows about Spawned and SpawnFailed.
     """
-    h = harness()
+    h = harness(rp)
     S = InstanceState
     if state is S.STARTING:
         h.feed(StartRequested())

@@ -12,13 +12,18 @@ from corral._lifecycle.messages import (
     InputKind,
     KillGroup,
     KillTree,
+    NotifiedReady,
+    NotifiedReloading,
+    NotifiedStopping,
     ProcessExited,
     SendStopSignal,
     Spawned,
     SpawnFailed,
     StartRequested,
     Sweep,
+    TimeoutExtended,
     TimerFired,
+    WatchdogPing,
     input_kind,
 )
 from corral._lifecycle.rows import LIFECYCLE as TABLE
@@ -137,6 +142,13 @@ def test_inputs_without_a_row_are_ignored_and_change_nothing(
         TimerFired("start", 99),
         TimerFired("backoff", 99),
         TimerFired("stop", 99),
+        TimerFired("ready", 99),
+        TimerFired("watchdog", 99),
+        NotifiedReady(),
+        NotifiedReloading(),
+        NotifiedStopping(),
+        WatchdogPing(),
+        TimeoutExtended(5.0),
     ]
     step = h.feed(next(e for e in events if input_kind(e) is kind), after=1)
     assert transition(state, kind).to is state

@@ -9,6 +9,9 @@ from corral._lifecycle.messages import (
     CancelTimer,
     Input,
     KillGroup,
+    NotifiedReady,
+    NotifiedReloading,
+    NotifiedStopping,
     ProcessExited,
     SendStopSignal,
     Spawn,
@@ -17,8 +20,11 @@ from corral._lifecycle.messages import (
     StartRequested,
     StopRequested,
     Sweep,
+    TimeoutExtended,
     TimerFired,
+    WatchdogPing,
     kind_of,
+    timer,
 )
 from corral._lifecycle.rows import TRANSITIONS, reject
 from corral._lifecycle.states import REST, InstanceState
@@ -28,6 +34,29 @@ from .harness import Harness, harness, policy, reach
 
 S = InstanceState
 _NEEDS_UNSPAWNED = {kind_of(Spawned), kind_of(SpawnFailed)}
+_NOTIFY = policy(notify="sd_notify", ready_timeout=2.0, watchdog=3.0)
+_NOTIFIED = {
+    kind_of(NotifiedReady),
+    kind_of(NotifiedReloading),
+    kind_of(NotifiedStopping),
+    kind_of(WatchdogPing),
+    kind_of(TimeoutExtended),
+    timer("ready"),
+    timer("watchdog"),
+}
+
+
+def _reach_for(row: Transition) -> Harness:
+    """A harness where `row` applies and means something (readiness rows: a notify program)."""
+    failing_stop = row.input is timer("stop") and row.state in (S.STARTING, S.RUNNING)
+    if row.input not in _NOTIFIED and not failing_stop:
+        return reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
+    h = reach(row.state, rp=_NOTIFY)
+    if failing_stop:  # ended as failed: not ready in time, or no watchdog ping
+        h.fire()
+    elif (row.state, row.input) == (S.RUNNING, kind_of(NotifiedReady)):
+        h.feed(NotifiedReloading())
+    return h
 
 
 def _input_for(row: Transition, h: Harness) -> Input:
@@ -42,6 +71,11 @@ def _input_for(row: Transition, h: Harness) -> Input:
         Spawned(200),
         SpawnFailed("no such file: ./srv"),
         ProcessExited(1, None),
+        NotifiedReady(),
+        NotifiedReloading(),
+        NotifiedStopping(),
+        WatchdogPing(),
+        TimeoutExtended(5.0),
     ]
     return next(event for event in simple if kind_of(type(event)) is kind)
 
@@ -50,7 +84,7 @@ def _input_for(row: Transition, h: Harness) -> Input:
     "row", TRANSITIONS, ids=[f"{r.state.name}+{r.input.name}" for r in TRANSITIONS]
 )
 def test_every_row_leads_where_the_table_says(row: Transition) -> None:
-    h = reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
+    h = _reach_for(row)
     step = h.feed(_input_for(row, h))
     assert step.old is row.state
     assert step.new in row.targets
@@ -182,7 +216,7 @@ def test_exit_while_stopping_is_stopped() -> None:
 def test_every_row_into_rest_or_backoff_sweeps_and_every_exit_kills_the_group_first(
     row: Transition,
 ) -> None:
-    h = reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
+    h = _reach_for(row)
     step = h.feed(_input_for(row, h))
     assert set(type(action) for action in step.actions) <= set(row.actions)
     if step.changed and step.new in REST:

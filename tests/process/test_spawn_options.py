@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 
 import corral
-from corral.lowlevel import TREE_VARIABLE, Feature, override_feature
+from corral._process.spec import ProcessSpec
+from corral.lowlevel import TREE_VARIABLE, Feature, launch, override_feature
+from corral.sandbox import Sandbox
 from tests.helpers import argv
 from tests.support.twins import Twin
 
@@ -165,3 +168,39 @@ def test_our_other_fds_do_not_leak_into_the_child(twin: Twin) -> None:
 def test_pass_fds_below_three_are_invalid() -> None:
     with pytest.raises(corral.InvalidSpec, match="pass_fds"):
         corral.Command("true").pass_fds(2)
+
+
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["posix_spawn", "fork"])
+def test_map_fds_gives_the_child_our_fd_at_the_number_asked(sandboxed: bool) -> None:
+    read, write = os.pipe()
+    script = "import os; os.write(3, b'at 3\\n'); os.write(4, b'at 4\\n')"
+    spec = ProcessSpec(
+        argv=(sys.executable, "-c", script),
+        stdout="devnull",
+        stderr="devnull",
+        map_fds=((write, 4), (write, 3)),
+        sandbox=Sandbox(rlimits={"nofile": (256, 256)}) if sandboxed else None,
+    )
+    try:
+        launched = launch(spec)
+        os.close(write)
+        write = -1
+        try:
+            assert os.waitpid(launched.pid, 0)[1] == 0
+        finally:
+            launched.notifier.close()
+        with os.fdopen(read, "rb") as pipe:
+            read = -1
+            assert pipe.read() == b"at 3\nat 4\n"
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+
+
+@pytest.mark.parametrize(
+    "pairs", [((5, 2),), ((5, 3), (6, 3)), ((5, "3"),)], ids=["stdio", "twice", "type"]
+)
+def test_map_fds_must_name_distinct_child_fds_above_stdio(pairs: Any) -> None:
+    with pytest.raises(corral.InvalidSpec, match="map_fds"):
+        ProcessSpec(argv=("true",), map_fds=pairs)

@@ -13,6 +13,7 @@ from corral._supervisor import view
 from corral._supervisor.view import (
     DaemonView,
     InstanceView,
+    NotifyView,
     SamplerView,
     SampleView,
     StatusView,
@@ -62,6 +63,18 @@ def test_a_reply_missing_a_field_is_refused_by_name() -> None:
         from_json(InstanceView, document)
     with pytest.raises(ValueError, match="expected an object"):
         from_json(StatusView, [])
+
+
+def test_a_notify_view_round_trips_and_a_reply_without_one_reads_as_none() -> None:
+    notify = NotifyView(
+        protocol="sd_notify", socket="/run/corral/notify/1.sock", status="serving",
+        phase=None, main_pid=1234, ignored=1, malformed=0,
+    )  # fmt: skip
+    instance = InstanceView(**{**to_json(_instance("web:0", live=False)), "notify": notify})
+    assert from_json(InstanceView, to_json(instance)) == instance
+    older = to_json(_instance("web:0", live=False))
+    del older["notify"]
+    assert from_json(InstanceView, older).notify is None
 
 
 def test_views_are_immutable() -> None:

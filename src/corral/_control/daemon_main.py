@@ -41,6 +41,7 @@ from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, Daem
 from corral._supervisor.runtime.checkpoint import read as read_state
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
+from corral._supervisor.runtime.notify import notify_directory
 from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
 
@@ -102,11 +103,14 @@ def _prepare_directories(config: Config) -> None:
     """Create the socket, state, audit and log directories if missing; refuse any others
     could swap.
 
-    Made here: socket, state and audit directories 0700, the log directory 0750
+    Made here: socket, state and audit directories 0700 (and the notify socket directory in
+    the socket directory), the log directory 0750
     (docs/daemon.md, "Files and directories").
     """
     daemon = config.daemon
     ensure_directory(os.path.dirname(daemon.socket), 0o700, what="socket directory")
+    notify = notify_directory(daemon.socket)  # made always: a reload may add a notify program
+    ensure_directory(notify, 0o700, what="notify socket directory")
     ensure_directory(os.path.dirname(daemon.state_file), 0o700, what="state file directory")
     ensure_directory(os.path.dirname(daemon.audit_log), 0o700, what="audit log directory")
     group = log_group_id(daemon)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from corral._supervisor.view import StatusView
+from corral._supervisor.view import InspectView, StatusView
 
 API_PREFIX = "/v1"
 """Every JSON route's path starts with this."""
@@ -20,6 +20,9 @@ PROMETHEUS_PATH = "/metrics"
 
 StatusReply = StatusView
 """GET /v1/status: the daemon and the instances asked about."""
+
+InspectReply = InspectView
+"""GET /v1/inspect/{name}: one snapshot of an instance's process tree."""
 
 
 class InstanceMetricsJSON(TypedDict):

@@ -7,7 +7,7 @@ assignment, so a transition that is refused leaves nothing half done.
 
 `Fields` is a NamedTuple rather than a frozen dataclass because every input of every
 instance builds a few of them: `_replace` costs about a quarter of
-`dataclasses.replace` on these 14 fields (timeit on this machine), and the record
+`dataclasses.replace` on 14 fields (timeit on this machine; there are 17 now), and the record
 is no larger.
 """
 
@@ -55,6 +55,14 @@ class Fields(NamedTuple):
     """The armed timer (kind, token); a TimerFired that does not match it is stale."""
     last_token: int = 0
     """The token of the latest ArmTimer; each arming takes the next one."""
+    ready_by: float | None = None
+    """When the armed ready timer fires (`EXTEND_TIMEOUT_USEC=` may move it later)."""
+    failing: str | None = None
+    """Why a live process is being ended as failed (not ready in time, watchdog): its exit
+    is then a failed start or a failure whatever its code."""
+    phase: str | None = None
+    """What the program last said it is doing, when not plain running: "reloading"
+    (`RELOADING=1`, until `READY=1`) or "stopping" (`STOPPING=1`)."""
 
     def arm(self, kind: TimerKind, delay: float) -> tuple[Fields, ArmTimer]:
         """These fields with a new timer armed, and the action that arms it."""
@@ -81,3 +89,5 @@ class Next:
     """Why the input is not allowed now; then the fields are the current ones."""
     ignored: bool = False
     """The input meant nothing in this state."""
+    quiet: bool = False
+    """A routine input that only re-armed a timer: the runtime emits no state event."""

@@ -68,7 +68,9 @@ class InstanceMachine:
             explained = result.reason if new in _EXPLAINED else None
             fields = fields._replace(since=now, reason=explained)
         self._fields = fields
-        return Step(old, new, result.actions, result.reason, result.rejected, result.ignored)
+        return Step(
+            old, new, result.actions, result.reason, result.rejected, result.ignored, result.quiet
+        )
 
     def update_policy(self, policy: RestartPolicy, stop_timeout: float) -> None:
         """Use a new policy from the next decision on; armed timers keep their delay."""

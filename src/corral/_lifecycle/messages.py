@@ -25,6 +25,9 @@ __all__ = [
     "InputKind",
     "KillGroup",
     "KillTree",
+    "NotifiedReady",
+    "NotifiedReloading",
+    "NotifiedStopping",
     "ProcessExited",
     "SendStopSignal",
     "Spawn",
@@ -34,14 +37,16 @@ __all__ = [
     "Step",
     "StopRequested",
     "Sweep",
+    "TimeoutExtended",
     "TimerFired",
     "TimerKind",
+    "WatchdogPing",
     "input_kind",
     "kind_of",
     "timer",
 ]
 
-TimerKind: TypeAlias = Literal["start", "backoff", "stop"]
+TimerKind: TypeAlias = Literal["start", "backoff", "stop", "ready", "watchdog"]
 
 
 # ---- inputs ---------------------------------------------------------------------------
@@ -90,13 +95,52 @@ class TimerFired:
     """A timer armed by an ArmTimer action fired."""
 
     kind: TimerKind
-    """Which timer: start (start_seconds), backoff (restart delay), stop (stop_timeout)."""
+    """Which timer: start (start_seconds), backoff (restart delay), stop (stop_timeout),
+    ready (ready_timeout), watchdog (the watchdog period)."""
     token: int
     """The token of the ArmTimer; a token that is not the current one is stale and ignored."""
 
 
+@dataclass(frozen=True, slots=True)
+class NotifiedReady:
+    """The program said it is ready: `READY=1` (sd_notify) or a newline on its notification fd."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifiedReloading:
+    """The program said it is reloading its configuration (`RELOADING=1`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifiedStopping:
+    """The program said it is shutting down on its own (`STOPPING=1`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatchdogPing:
+    """The program said it is alive (`WATCHDOG=1`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutExtended:
+    """The program asked for more time to get ready (`EXTEND_TIMEOUT_USEC=`)."""
+
+    seconds: float
+    """The start timeout fires no sooner than this many seconds from now."""
+
+
 Input: TypeAlias = (
-    StartRequested | StopRequested | Spawned | SpawnFailed | ProcessExited | TimerFired
+    StartRequested
+    | StopRequested
+    | Spawned
+    | SpawnFailed
+    | ProcessExited
+    | TimerFired
+    | NotifiedReady
+    | NotifiedReloading
+    | NotifiedStopping
+    | WatchdogPing
+    | TimeoutExtended
 )
 
 
@@ -140,6 +184,8 @@ _TIMER_KINDS: Mapping[TimerKind, InputKind] = {
     "start": InputKind("TimerFired(start)", "`start_seconds` passed since the spawn."),
     "backoff": InputKind("TimerFired(backoff)", "The backoff delay passed."),
     "stop": InputKind("TimerFired(stop)", "`stop_timeout` passed since the stop signal."),
+    "ready": InputKind("TimerFired(ready)", "`ready_timeout` passed and it has not said ready."),
+    "watchdog": InputKind("TimerFired(watchdog)", "`watchdog` passed since the last ping."),
 }
 INPUT_KINDS: tuple[InputKind, ...] = (*_CLASS_KINDS.values(), *_TIMER_KINDS.values())
 """Every kind of input, in the order docs/states.md lists them (and rows are sorted)."""
@@ -215,6 +261,8 @@ class Step:
     """Why the input is not allowed now (e.g. "web:0 is STOPPING"); then nothing changed."""
     ignored: bool = False
     """The input meant nothing in this state (a stale timer, an exit with no process)."""
+    quiet: bool = False
+    """A routine input that only re-armed a timer (a watchdog ping): no state event."""
 
     @property
     def changed(self) -> bool:

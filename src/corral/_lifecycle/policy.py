@@ -12,10 +12,19 @@ from typing import Literal, TypeAlias
 from corral._errors import InvalidSpec
 from corral._process.retry import Backoff
 
-__all__ = ["RESTART_MODES", "RestartMode", "RestartPolicy", "StartLimit"]
+__all__ = [
+    "NOTIFY_MODES",
+    "RESTART_MODES",
+    "NotifyMode",
+    "RestartMode",
+    "RestartPolicy",
+    "StartLimit",
+]
 
 RestartMode: TypeAlias = Literal["always", "on-failure", "never"]
 RESTART_MODES: tuple[RestartMode, ...] = ("always", "on-failure", "never")
+NotifyMode: TypeAlias = Literal["sd_notify", "fd"]
+NOTIFY_MODES: tuple[NotifyMode, ...] = ("sd_notify", "fd")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +57,20 @@ class RestartPolicy:
     """Delay before each restart; grows with consecutive failed starts."""
     start_limit: StartLimit = field(default_factory=StartLimit)
     """Too many starts in a window -> FATAL until started by hand."""
+    notify: NotifyMode | None = None
+    """How the program says it is ready. "sd_notify": systemd's protocol, `READY=1` sent
+    to the datagram socket named by `NOTIFY_SOCKET` (a program written for systemd's
+    `Type=notify` runs as is); "fd": s6's, a newline written to the fd named by
+    `NOTIFY_FD` (fd 3). It is RUNNING once it said so,
+    not after `start_seconds`. Unset: RUNNING after `start_seconds`."""
+    ready_timeout: float = 90.0
+    """Seconds a `notify` program has to say it is ready, or its start failed: it is sent
+    the stop signal and restarted with backoff and the start limit like any failed start.
+    0 waits for ever. Only with `notify` (systemd's `TimeoutStartSec=`, same default)."""
+    watchdog: float = 0.0
+    """Seconds a RUNNING `notify = "sd_notify"` program may go without sending
+    `WATCHDOG=1` before it is stopped and restarted as failed (systemd's `WatchdogSec=`);
+    it finds the period in `WATCHDOG_USEC`. 0 is off."""
 
     def __post_init__(self) -> None:
         if self.mode not in RESTART_MODES:
@@ -55,3 +78,15 @@ class RestartPolicy:
         if self.start_seconds < 0:
             raise InvalidSpec(f"start_seconds must be >= 0, got {self.start_seconds}")
         object.__setattr__(self, "exit_codes", frozenset(self.exit_codes))
+        self._check_readiness()
+
+    def _check_readiness(self) -> None:
+        """The readiness keys: known protocol, bounds, and the keys that need another."""
+        if self.notify is not None and self.notify not in NOTIFY_MODES:
+            raise InvalidSpec(f"notify must be one of {', '.join(NOTIFY_MODES)}")
+        for name in ("ready_timeout", "watchdog"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise InvalidSpec(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if self.watchdog and self.notify != "sd_notify":
+            raise InvalidSpec('watchdog needs notify = "sd_notify": pings come by that protocol')

@@ -22,6 +22,9 @@ from corral._lifecycle.messages import (
     Input,
     KillGroup,
     KillTree,
+    NotifiedReady,
+    NotifiedReloading,
+    NotifiedStopping,
     ProcessExited,
     SendStopSignal,
     Spawn,
@@ -30,7 +33,9 @@ from corral._lifecycle.messages import (
     StartRequested,
     StopRequested,
     Sweep,
+    TimeoutExtended,
     TimerFired,
+    WatchdogPing,
     timer,
 )
 from corral._lifecycle.states import Decision, InstanceState
@@ -114,12 +119,15 @@ def nothing(f: Fields, event: StartRequested | StopRequested, now: float, rand: 
     S.STARTING,
     Spawned,
     Decision.SPAWN_OUTCOME,
-    "keep the pid; arm the start timer (RUNNING at once if `start_seconds` is 0)",
+    "keep the pid; with `notify` arm the ready timer (`ready_timeout`), else the start "
+    "timer (RUNNING at once if `start_seconds` is 0)",
     actions=(ArmTimer,),
 )
 def record_pid(f: Fields, event: Spawned, now: float, rand: float) -> Next:
-    """Keep the pid; arm the start timer, or declare RUNNING when `start_seconds` is 0."""
+    """Keep the pid; arm the ready or start timer, or declare RUNNING when `start_seconds` is 0."""
     f = f._replace(pid=event.pid)
+    if f.policy.notify is not None:
+        return _await_ready(f, now, event.pid)
     seconds = f.policy.start_seconds
     if seconds == 0:
         return _to(f._replace(failures=0), S.RUNNING, (), f"spawned pid {event.pid}; running")
@@ -151,6 +159,169 @@ def confirm_start(f: Fields, event: TimerFired, now: float, rand: float) -> Next
     return _to(f._replace(failures=0), S.RUNNING, (), why)
 
 
+# ---- readiness (notify) -------------------------------------------------------------------
+
+
+def _await_ready(f: Fields, now: float, pid: int) -> Next:
+    """STARTING until the program says it is ready, within `ready_timeout` if it is not 0."""
+    seconds = f.policy.ready_timeout
+    if seconds == 0:
+        return Next(f, (), f"spawned pid {pid}; running once it says it is ready")
+    f, arm = f._replace(ready_by=now + seconds).arm("ready", seconds)
+    why = f"spawned pid {pid}; running once it says it is ready (within {seconds:g} s)"
+    return Next(f, (arm,), why)
+
+
+@row(
+    S.STARTING,
+    NotifiedReady,
+    Decision.READINESS,
+    "said ready: RUNNING; consecutive failures reset; arm the watchdog if it has one "
+    "(ignored once it is being ended as not ready)",
+    actions=(CancelTimer, ArmTimer),
+)
+def ready(f: Fields, event: NotifiedReady, now: float, rand: float) -> Next:
+    """The program said it is ready: RUNNING, with its watchdog armed."""
+    if f.failing is not None:
+        return Next(f, (), f"ignored READY: {f.failing}", ignored=True)
+    f, cancel = f._replace(failures=0, ready_by=None).cancel()
+    f, watch = _watch(f)
+    return _to(f, S.RUNNING, (cancel, *watch), "said it is ready: running")
+
+
+@row(
+    S.RUNNING,
+    NotifiedReady,
+    S.RUNNING,
+    "ready again after `RELOADING=1`: the phase clears (else nothing)",
+)
+def ready_again(f: Fields, event: NotifiedReady, now: float, rand: float) -> Next:
+    """READY=1 after a reload ends the reloading phase; a repeated READY=1 means nothing."""
+    if f.phase != "reloading":
+        return Next(f, (), "already ready", ignored=True)
+    return Next(f._replace(phase=None), (), "said it is ready again after reloading")
+
+
+@row(S.STARTING, NotifiedReloading, S.STARTING, "shown as reloading until `READY=1`")
+@row(S.RUNNING, NotifiedReloading, S.RUNNING, "shown as reloading until `READY=1`")
+def reloading(f: Fields, event: NotifiedReloading, now: float, rand: float) -> Next:
+    """The program is reloading: a phase shown in status; the state stays."""
+    return Next(f._replace(phase="reloading"), (), "said it is reloading")
+
+
+@row(
+    S.RUNNING,
+    NotifiedStopping,
+    S.RUNNING,
+    "shown as stopping; the watchdog is disarmed (its exit is judged as any exit)",
+    actions=(CancelTimer,),
+)
+def stopping_on_its_own(f: Fields, event: NotifiedStopping, now: float, rand: float) -> Next:
+    """The program is shutting down on its own: a phase shown in status, no more pings."""
+    if f.failing is not None or f.phase == "stopping":
+        return Next(f, (), "said it is stopping", ignored=True)
+    actions: tuple[Action, ...] = ()
+    if f.timer is not None and f.timer[0] == "watchdog":
+        f, cancel = f.cancel()
+        actions = (cancel,)
+    return Next(f._replace(phase="stopping"), actions, "said it is stopping")
+
+
+@row(
+    S.STARTING,
+    TimeoutExtended,
+    S.STARTING,
+    "the ready timer fires no sooner than the time asked for from now",
+    actions=(ArmTimer,),
+)
+def extend(f: Fields, event: TimeoutExtended, now: float, rand: float) -> Next:
+    """Move the ready deadline later (never earlier), as systemd's EXTEND_TIMEOUT_USEC=."""
+    wanted = now + max(event.seconds, 0.0)
+    if f.ready_by is None or f.failing is not None or wanted <= f.ready_by:
+        return Next(f, (), "timeout extension changes nothing", ignored=True)
+    f, arm = f._replace(ready_by=wanted).arm("ready", wanted - now)
+    return Next(f, (arm,), f"ready timeout extended: {event.seconds:g} s from now", quiet=True)
+
+
+@row(
+    S.STARTING,
+    timer("ready"),
+    S.STARTING,
+    "not ready within `ready_timeout`: a failed start; stop signal to the tree, SIGKILL "
+    "after `stop_timeout`; its exit goes to the restart decision",
+    actions=(SendStopSignal, KillTree, ArmTimer),
+)
+def not_ready(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
+    """The program did not say ready in time: end it; its exit is a failed start."""
+    return _end_as_failed(
+        f._replace(ready_by=None), f"not ready within {f.policy.ready_timeout:g} s"
+    )
+
+
+@row(
+    S.RUNNING,
+    WatchdogPing,
+    S.RUNNING,
+    "`WATCHDOG=1`: re-arm the watchdog timer (no state event)",
+    actions=(ArmTimer,),
+)
+def ping(f: Fields, event: WatchdogPing, now: float, rand: float) -> Next:
+    """The program is alive: the watchdog period starts again."""
+    if f.failing is not None or f.phase == "stopping" or not f.policy.watchdog:
+        return Next(f, (), "ignored a watchdog ping", ignored=True)
+    f, watch = _watch(f)
+    return Next(f, watch, "watchdog ping", quiet=True)
+
+
+@row(
+    S.RUNNING,
+    timer("watchdog"),
+    S.RUNNING,
+    "no `WATCHDOG=1` within `watchdog`: stop signal to the tree, SIGKILL after "
+    "`stop_timeout`; its exit is a failure whatever its code",
+    actions=(SendStopSignal, KillTree, ArmTimer),
+)
+def watchdog_expired(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
+    """No ping in the period: end the program as failed."""
+    return _end_as_failed(f, f"no watchdog ping for {f.policy.watchdog:g} s")
+
+
+@row(
+    S.STARTING,
+    timer("stop"),
+    S.STARTING,
+    "still running `stop_timeout` after being ended as failed: SIGKILL to the tree",
+    actions=(KillTree,),
+)
+@row(
+    S.RUNNING,
+    timer("stop"),
+    S.RUNNING,
+    "still running `stop_timeout` after being ended as failed: SIGKILL to the tree",
+    actions=(KillTree,),
+)
+def kill_failing(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
+    """The failing program ignored its stop signal: SIGKILL the whole tree."""
+    return Next(f, (KillTree(),), f"{f.failing}; still running after the stop signal: SIGKILL")
+
+
+def _end_as_failed(f: Fields, why: str) -> Next:
+    """Stop signal to the tree (and SIGKILL later, or now); the exit will count as failed."""
+    f = f._replace(failing=why)
+    if f.stop_timeout == 0:
+        return Next(f, (SendStopSignal(), KillTree()), f"{why}: SIGKILL")
+    f, arm = f.arm("stop", f.stop_timeout)
+    return Next(f, (SendStopSignal(), arm), f"{why}: stop signal, SIGKILL in {f.stop_timeout:g} s")
+
+
+def _watch(f: Fields) -> tuple[Fields, tuple[ArmTimer, ...]]:
+    """These fields with the watchdog armed, if the program has one."""
+    if not f.policy.watchdog:
+        return f, ()
+    f, arm = f.arm("watchdog", f.policy.watchdog)
+    return f, (arm,)
+
+
 # ---- exits ------------------------------------------------------------------------------
 
 
@@ -163,9 +334,12 @@ def confirm_start(f: Fields, event: TimerFired, now: float, rand: float) -> Next
 )
 def failed_start(f: Fields, event: ProcessExited, now: float, rand: float) -> Next:
     """Count a failed start, then make the restart decision."""
+    failing = f.failing
     f, exit_ = _exited(f, event, now)
     f = f._replace(failures=f.failures + 1)
     what = f"exited too quickly ({exit_.describe()})"
+    if failing is not None:
+        what = f"{failing}; ended ({exit_.describe()})"
     if f.policy.mode == "never":
         return _rest(f, S.EXITED, (KillGroup(),), f"{what}; restart is never")
     return _restart_or_give_up(f, what, now, rand)
@@ -180,10 +354,13 @@ def failed_start(f: Fields, event: ProcessExited, now: float, rand: float) -> Ne
 )
 def exited(f: Fields, event: ProcessExited, now: float, rand: float) -> Next:
     """Classify the exit as expected or not, then make the restart decision."""
+    failing = f.failing
     f, exit_ = _exited(f, event, now)
-    expected = exit_.is_expected(f.policy.exit_codes)
+    expected = failing is None and exit_.is_expected(f.policy.exit_codes)
     mode, desc = f.policy.mode, exit_.describe()
     what = f"exited ({desc})" if expected else f"exited unexpectedly ({desc})"
+    if failing is not None:
+        what = f"{failing}; ended ({desc})"
     if mode == "always" or (mode == "on-failure" and not expected):
         return _restart_or_give_up(f, what, now, rand)
     return _rest(f, S.EXITED, (KillGroup(),), f"{what}; restart is {mode}")
@@ -289,13 +466,13 @@ def kill(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
 
 
 def _spawn(f: Fields, now: float, first: tuple[Action, ...], why: str) -> Next:
-    f = f._replace(starts=(*f.starts, now), pid=None, next_start_at=None)
+    f = f._replace(starts=(*f.starts, now), pid=None, next_start_at=None, failing=None, phase=None)
     return _to(f, S.STARTING, (*first, Spawn()), why)
 
 
 def _exited(f: Fields, event: ProcessExited, now: float) -> tuple[Fields, Exit]:
     exit_ = Exit(event.code, event.signal, event.oom, now)
-    return f._replace(pid=None, last_exit=exit_), exit_
+    return f._replace(pid=None, last_exit=exit_, failing=None, phase=None), exit_
 
 
 def _restart_or_give_up(f: Fields, what: str, now: float, rand: float) -> Next:

@@ -19,9 +19,10 @@ class InstanceState(enum.Enum):
     STOPPED = "STOPPED"
     """Not running and not meant to be: never started, or stopped on request."""
     STARTING = "STARTING"
-    """Spawned; it counts as started once it has stayed up for `start_seconds`."""
+    """Spawned; it counts as started once it has stayed up for `start_seconds`, or, with
+    `notify`, once it says it is ready."""
     RUNNING = "RUNNING"
-    """Up for at least `start_seconds`."""
+    """Up for at least `start_seconds`, or, with `notify`, said it is ready."""
     BACKOFF = "BACKOFF"
     """Exited; waits out the backoff delay, then is started again."""
     STOPPING = "STOPPING"
@@ -40,7 +41,10 @@ class Decision(enum.Enum):
     """A next state chosen when the input arrives, among a few."""
 
     SPAWN_OUTCOME = "spawn outcome"
-    """RUNNING at once when `start_seconds` is 0, else STARTING until the start timer fires."""
+    """RUNNING at once when `start_seconds` is 0 and there is no `notify`, else STARTING
+    until the start timer fires or it says it is ready."""
+    READINESS = "readiness"
+    """RUNNING, unless it is already being ended as failed (then it stays STARTING)."""
     RESTART = "restart decision"
     """BACKOFF if the policy restarts and the start limit allows; FATAL at the start limit;
     EXITED if the policy does not restart."""
@@ -54,4 +58,5 @@ class Decision(enum.Enum):
 _DECISION_STATES: Mapping[Decision, tuple[InstanceState, ...]] = {
     Decision.SPAWN_OUTCOME: (InstanceState.STARTING, InstanceState.RUNNING),
     Decision.RESTART: (InstanceState.BACKOFF, InstanceState.FATAL, InstanceState.EXITED),
+    Decision.READINESS: (InstanceState.RUNNING, InstanceState.STARTING),
 }

@@ -25,6 +25,14 @@ class Usage:
     """Live members counted."""
 
 
+OFF_LOOP_TREES = 256
+"""Live trees from which a /proc pass over them runs in a worker thread, off the loop.
+
+`status` (which then also builds its views in slices) and the metrics tick use it.
+Below it the pass stays on the loop (at 200 instances 5 ms, and the handoff to a
+thread cost status of one instance 1.3x); at 1,000 it held the loop 110 ms."""
+
+
 def tree_usage(
     trees: Mapping[str, TreeIdentity], only: Collection[str] | None = None
 ) -> dict[str, Usage]:

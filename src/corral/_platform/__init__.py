@@ -19,6 +19,7 @@ from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
+from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
@@ -52,7 +53,13 @@ from corral._platform.posix.listeners import (
 )
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
-from corral._platform.posix.sockets import max_unix_socket_path, peer_credentials
+from corral._platform.posix.sockets import (
+    Datagram,
+    bind_credentials_datagram,
+    max_unix_socket_path,
+    peer_credentials,
+    receive_datagram,
+)
 from corral._platform.posix.trust import ensure_directory
 
 __all__ = [
@@ -61,16 +68,21 @@ __all__ = [
     "CgroupMembers",
     "ChildStep",
     "ChildStepFailed",
+    "Datagram",
     "ExitNotifier",
     "Feature",
     "FeatureStatus",
     "Forker",
+    "OpenFile",
     "PendingExec",
     "ProcStat",
+    "ProcessInfo",
+    "Socket",
     "TreeIdentity",
     "WaitStatus",
     "become_subreaper",
     "begin_fork_exec",
+    "bind_credentials_datagram",
     "bind_tcp",
     "bind_unix",
     "bind_unix_path",
@@ -82,13 +94,15 @@ __all__ = [
     "environ_bytes",
     "exchange_names",
     "fd_above_stdio",
-    "fd_at_least",
+    "fd_at_or_above",
     "feature_status",
     "features",
     "find_marked_anywhere",
     "find_tree",
     "find_trees",
     "fork_exec",
+    "inspect_processes",
+    "is_tree_member",
     "max_unix_socket_path",
     "open_exit_notifier",
     "open_watch_fd",
@@ -101,6 +115,7 @@ __all__ = [
     "read_stats",
     "reap_any",
     "reap_if_child",
+    "receive_datagram",
     "remove_cgroup_dir",
     "remove_stale_socket",
     "send_to_group",
@@ -227,20 +242,18 @@ def devnull_fd() -> int:
 
 def fd_above_stdio(fd: int) -> int:
     """`fd` itself if it is 3 or above, else a close-on-exec copy >= 3 (and `fd` closed)."""
-    if fd >= 3:
+    return fd_at_or_above(fd, 3)
+
+
+def fd_at_or_above(fd: int, low: int) -> int:
+    """`fd` itself if it is `low` or above, else a close-on-exec copy >= `low` (`fd` closed)."""
+    if fd >= low:
         return fd
     import fcntl
 
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
     os.close(fd)
     return moved
-
-
-def fd_at_least(fd: int, low: int) -> int:
-    """A close-on-exec copy of `fd` numbered `low` or above (the caller closes both)."""
-    import fcntl
-
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
 
 
 def close_on_exec_inherited(keep: Iterable[int] = ()) -> list[int]:
@@ -329,6 +342,28 @@ def tree_members(
         for tree in trees
     ]
     return scan(queries, within=subreaper_scope(), wanted=wanted)
+
+
+def inspect_processes(pids: Sequence[int]) -> list[ProcessInfo]:
+    """A snapshot of each process (`linux/inspect.py`); UnsupportedFeature without /proc."""
+    _features.status(Feature.PROC_SCAN).require()
+    from corral._platform.linux import inspect
+
+    known = inspect.sockets()
+    return [inspect.snapshot(pid, known) for pid in pids]
+
+
+def is_tree_member(tree: TreeIdentity, pid: int) -> bool:
+    """Whether `pid` is a live member of `tree`, by the one definition `tree_members` holds.
+
+    The root (the pid corral spawned) is one without a scan; any other pid costs one /proc
+    pass (the scan stop and sampling use).
+    """
+    if pid <= 0:
+        return False
+    if pid == tree.root:
+        return True
+    return any(stat.pid == pid for stat in tree_members([tree])[0])
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:

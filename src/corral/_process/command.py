@@ -8,15 +8,16 @@ judge). Builder methods return a new Command; nothing runs until `run()`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import random
 import shlex
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from corral._errors import InvalidSpec, ProcessFailed, format_command
+from corral._errors import CorralError, InvalidSpec, ProcessFailed, format_command
 from corral._process.async_handle import AsyncProcess
 from corral._process.handle import Process
 from corral._process.options import RunOptions, input_bytes
@@ -26,6 +27,7 @@ from corral._process.spawn import launch
 from corral._process.spec import ProcessSpec, Stdio, env_pairs, paths
 
 if TYPE_CHECKING:
+    from corral._process.breaker import CircuitBreaker
     from corral._process.pipeline import Pipeline
     from corral._sandbox.spec import Sandbox
 
@@ -194,11 +196,16 @@ class Command:
 
 
 def retrying(policy: RetryPolicy | None, attempt: Callable[[], T]) -> T:
-    """Call `attempt` until it succeeds or `policy` says stop, sleeping the backoff between."""
+    """Call `attempt` until it succeeds or `policy` says stop, sleeping the backoff between.
+
+    The policy's breaker, if any, is asked before each try and told how it ended.
+    """
+    breaker = None if policy is None else policy.breaker
     tries = 1
     while True:
         try:
-            return attempt()
+            with _guarded(breaker):
+                return attempt()
         except Exception as exc:
             if policy is None or not policy.should_retry(tries, exc):
                 raise
@@ -208,15 +215,38 @@ def retrying(policy: RetryPolicy | None, attempt: Callable[[], T]) -> T:
 
 async def retrying_async(policy: RetryPolicy | None, attempt: Callable[[], Awaitable[T]]) -> T:
     """The async twin of `retrying`."""
+    breaker = None if policy is None else policy.breaker
     tries = 1
     while True:
         try:
-            return await attempt()
+            with _guarded(breaker):
+                return await attempt()
         except Exception as exc:
             if policy is None or not policy.should_retry(tries, exc):
                 raise
             await asyncio.sleep(policy.delay(tries, random.random()))
             tries += 1
+
+
+@contextlib.contextmanager
+def _guarded(breaker: CircuitBreaker | None) -> Iterator[None]:
+    """One try under the breaker: refused while it is open, its ending recorded.
+
+    A failed command counts against the breaker; a cancellation or a bug does not.
+    """
+    if breaker is None:
+        yield
+        return
+    breaker.before()
+    try:
+        yield
+    except CorralError as error:
+        breaker.after(error)
+        raise
+    except BaseException:
+        breaker.abandon()
+        raise
+    breaker.after(None)
 
 
 def build(

@@ -7,8 +7,12 @@ argument (`rand` in [0, 1)), so the functions are deterministic under test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from corral._errors import ExitedNonZero, InvalidSpec, ProcessFailed
+
+if TYPE_CHECKING:
+    from corral._process.breaker import CircuitBreaker
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,10 +64,18 @@ class RetryPolicy:
     """Retry an ExitedNonZero only for these codes; None retries any non-zero exit."""
     retry_on: tuple[type[BaseException], ...] = (ProcessFailed,)
     """Exception types that may retry."""
+    breaker: CircuitBreaker | None = None
+    """A circuit breaker guarding every try (shared with other commands as you like):
+    while it is open, a try raises CircuitOpen at once and the retries stop."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise InvalidSpec(f"retry attempts must be >= 1, got {self.attempts}")
+        if self.breaker is not None:
+            from corral._process.breaker import CircuitBreaker
+
+            if not isinstance(self.breaker, CircuitBreaker):
+                raise InvalidSpec(f"breaker must be a CircuitBreaker, got {self.breaker!r:.60}")
         if self.exit_codes is not None:
             object.__setattr__(self, "exit_codes", frozenset(self.exit_codes))
 

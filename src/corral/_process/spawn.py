@@ -10,6 +10,7 @@ our ends of the pipes and an exit notifier; the sync and async handles wrap it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import itertools
 import os
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from corral._errors import (
     BadWorkingDirectory,
     ExecutableNotFound,
+    InvalidSpec,
     PermissionDenied,
     SpawnError,
 )
@@ -34,13 +36,14 @@ from corral._platform import (
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
-    fd_at_least,
+    fd_at_or_above,
     read_report,
     spawn,
 )
 from corral._platform.features import has
+from corral._process import faults as _faults
 from corral._process.reaper import PerChildReaper
-from corral._process.spec import FIRST_LISTEN_FD, File, ProcessSpec, Stdio, listen_fds_end
+from corral._process.spec import FIRST_LISTEN_FD, File, ProcessSpec, Stdio
 
 if TYPE_CHECKING:
     from corral._sandbox.plan import Plan
@@ -74,6 +77,14 @@ class ListenFds:
     """Our fds of the sockets, in the order the child gets them."""
     names: tuple[str, ...]
     """One name per fd (no ':' in a name)."""
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.fds):
+            raise InvalidSpec(f"ListenFds needs one name per fd: {self.fds} {self.names}")
+
+    def pairs(self) -> tuple[tuple[int, int], ...]:
+        """(our fd, its number in the child) for `ProcessSpec.map_fds`: 3, 4, ... in order."""
+        return tuple((fd, FIRST_LISTEN_FD + index) for index, fd in enumerate(self.fds))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -128,7 +139,12 @@ def begin_launch(
     it) and pass what was read to `finish`. The exit notifier is made at once, so an
     exit is never missed.
     """
+    handed = listen is not None and bool(listen.fds)
+    if listen is not None and handed:  # the sockets are mapped fds like any other
+        spec = dataclasses.replace(spec, map_fds=(*spec.map_fds, *listen.pairs()))
     env = _environment(spec)
+    if listen is not None and handed:
+        _announce(listen, env)
     path = _resolve(spec, os.fsdecode(env.get(b"PATH", _DEFPATH)))
     if spec.cwd is not None and not has(Feature.SPAWN_CHDIR):
         _check_cwd(spec)  # the shell fallback cannot report a failed chdir itself
@@ -137,18 +153,16 @@ def begin_launch(
     fds = _StdioFds(spec)
     sandbox: Plan | None = None
     forked: PendingExec | None = None
-    handed = listen is not None and bool(listen.fds)
     try:
         fds.open(spec, stdin)
-        sockets = _hand_over(listen, env, fds) if listen is not None and handed else []
         if spec.sandbox is None and not handed:
             pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
         elif spec.sandbox is None:
-            forked = _begin_forked(spec, path, env, fds.child_map(()) + sockets, pgroup)
+            forked = _begin_forked(spec, path, env, fds.child_map(()), pgroup)
             pid = forked.pid
         else:
             forked, sandbox = _begin_sandboxed(
-                spec, path=path, env=env, fd_map=fds.child_map(()) + sockets, pgroup=pgroup,
+                spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup,
                 marker=marker, pid_variable=_LISTEN_PID if handed else None,
             )  # fmt: skip
             pid = forked.pid
@@ -331,6 +345,8 @@ def _spawn(
     pgroup: int,
 ) -> int:
     try:
+        if _faults.ARMED:
+            _faults.fire("spawn", spec.argv)
         return spawn(
             path,
             spec.argv,
@@ -344,27 +360,12 @@ def _spawn(
         raise _spawn_error(spec, path, exc) from exc
 
 
-def _hand_over(listen: ListenFds, env: dict[bytes, bytes], fds: _StdioFds) -> list[tuple[int, int]]:
-    """The (ours, theirs) pairs that put the sockets at fds 3, 4, ...; the LISTEN_* variables.
-
-    The pairs are applied in order in the child, so a socket of ours numbered where
-    another is to go (3 + n or below) is first copied above them all; the copy is closed
-    with the child's other fds after the spawn.
-    """
-    if len(listen.names) != len(listen.fds):
-        raise ValueError("ListenFds needs one name per fd")
-    end = listen_fds_end(len(listen.fds))
-    pairs = []
-    for target, fd in enumerate(listen.fds, FIRST_LISTEN_FD):
-        source = fd
-        if fd < end:
-            source = fd_at_least(fd, end)
-            fds.owned.append(source)
-        pairs.append((source, target))
+def _announce(listen: ListenFds, env: dict[bytes, bytes]) -> None:
+    """LISTEN_FDS and LISTEN_FDNAMES for the child; an inherited LISTEN_PID goes (the child
+    sets its own just before exec)."""
     env[b"LISTEN_FDS"] = str(len(listen.fds)).encode()
     env[b"LISTEN_FDNAMES"] = ":".join(listen.names).encode()
-    env.pop(_LISTEN_PID, None)  # the child sets its own
-    return pairs
+    env.pop(_LISTEN_PID, None)
 
 
 def _begin_forked(
@@ -398,6 +399,11 @@ def _begin_sandboxed(
     from corral._sandbox.plan import plan
 
     assert spec.sandbox is not None
+    if _faults.ARMED:
+        try:
+            _faults.fire("spawn", spec.argv)
+        except OSError as exc:
+            raise _spawn_error(spec, path, exc) from exc
     try:
         made = plan(spec.sandbox, label=marker.decode())
     except ChildStepFailed as exc:  # a parent-side step (a cgroup limit write) failed
@@ -469,12 +475,13 @@ def _spawn_error(spec: ProcessSpec, path: str, exc: OSError) -> SpawnError:
 class _StdioFds:
     """The fds behind the child's stdin/stdout/stderr, and our ends of any pipes."""
 
-    __slots__ = ("child", "ours", "owned")
+    __slots__ = ("child", "mapped", "ours", "owned")
 
     def __init__(self, spec: ProcessSpec) -> None:
         self.child: list[int | None] = [None, None, None]  # None: inherit ours
         self.ours: list[int | None] = [None, None, None]
         self.owned: list[int] = []  # child-side fds we opened and must close after spawn
+        self.mapped: list[tuple[int, int]] = []  # (source, child fd) after the stdio pairs
 
     def open(self, spec: ProcessSpec, stdin_fd: int | None) -> None:
         if stdin_fd is not None:
@@ -486,6 +493,19 @@ class _StdioFds:
             self.child[2] = self.child[1] if self.child[1] is not None else 1
         else:
             self._open(spec, 2, spec.stderr)
+        self._map(spec.map_fds)
+
+    def _map(self, pairs: tuple[tuple[int, int], ...]) -> None:
+        """The mapped fds, each source moved above every target: the dup2s cannot clobber one."""
+        if not pairs:
+            return
+        floor = max(target for _, target in pairs) + 1
+        for fd, target in pairs:
+            source = fd
+            if source < floor:
+                source = fd_at_or_above(os.dup(fd), floor)
+                self.owned.append(source)
+            self.mapped.append((source, target))
 
     def _open(self, spec: ProcessSpec, index: int, how: Stdio) -> None:
         if how == "inherit":
@@ -493,7 +513,7 @@ class _StdioFds:
         if isinstance(how, int):
             self.child[index] = how
         elif how == "capture":
-            read, write = os.pipe()
+            read, write = self._pipe(spec, index)
             theirs, mine = (read, write) if index == 0 else (write, read)
             self.ours[index] = mine
             self._own(index, theirs)
@@ -503,6 +523,21 @@ class _StdioFds:
             self.child[index] = devnull_fd()  # shared; never closed
         elif isinstance(how, File):
             self._own(index, self._open_file(spec, index, how))
+
+    @staticmethod
+    def _pipe(spec: ProcessSpec, index: int) -> tuple[int, int]:
+        try:
+            if _faults.ARMED:
+                _faults.fire("pipe", spec.argv)
+            return os.pipe()
+        except OSError as exc:  # EMFILE, ENFILE: a SpawnError like any other failed step
+            stream = ("stdin", "stdout", "stderr")[index]
+            raise SpawnError(
+                spec.argv,
+                step=f"pipe for {stream}",
+                errno=exc.errno,
+                detail=f"cannot make a pipe: {exc.strerror}",
+            ) from exc
 
     def _own(self, index: int, fd: int) -> None:
         fd = fd_above_stdio(fd)  # a dup2 source must not be one of the targets 0-2
@@ -528,7 +563,7 @@ class _StdioFds:
 
     def child_map(self, pass_fds: tuple[int, ...]) -> list[tuple[int, int]]:
         pairs = [(fd, target) for target, fd in enumerate(self.child) if fd is not None]
-        return pairs + [(fd, fd) for fd in pass_fds]
+        return pairs + [(fd, fd) for fd in pass_fds] + self.mapped
 
     def close_child_ends(self) -> None:
         for fd in self.owned:

@@ -80,6 +80,9 @@ class ProcessSpec:
     """Where stderr goes; "merge" sends it to stdout's destination."""
     pass_fds: tuple[int, ...] = ()
     """Further fds of ours that the child inherits under the same numbers."""
+    map_fds: tuple[tuple[int, int], ...] = ()
+    """(fd of ours, its number in the child) pairs: the child gets a copy of each fd at
+    that number (3 and above), whatever number it has here (a readiness pipe at 3)."""
     new_session: bool = False
     """Start a new session (setsid) instead of only a new process group."""
     stop_signal: signal.Signals = signal.SIGTERM
@@ -113,6 +116,20 @@ class ProcessSpec:
         for fd in self.pass_fds:
             if not isinstance(fd, int) or fd < 3:
                 raise InvalidSpec(f"pass_fds holds {fd!r}; pass fds 3 and above (0-2 are stdio)")
+        if self.map_fds:
+            self._check_map_fds()
+
+    def _check_map_fds(self) -> None:
+        """Pairs of ints; each child number 3 or above, used once, and not one of pass_fds."""
+        pairs = tuple(tuple(pair) for pair in self.map_fds)
+        if not all(len(p) == 2 and all(type(n) is int and n >= 0 for n in p) for p in pairs):
+            raise InvalidSpec(f"map_fds must hold (our fd, child fd) pairs, got {self.map_fds!r}")
+        targets = [target for _, target in pairs]
+        if min(targets) < 3 or len(set(targets)) != len(targets):
+            raise InvalidSpec(f"map_fds child fds must be distinct and >= 3, got {targets}")
+        if set(targets) & set(self.pass_fds):
+            raise InvalidSpec(f"map_fds child fds {targets} overlap pass_fds {self.pass_fds}")
+        object.__setattr__(self, "map_fds", pairs)
 
     def _check_nul(self) -> None:
         """A NUL cannot cross exec(2): refuse it here, naming the command, not after a fork."""

@@ -221,19 +221,23 @@ async def _poll_gone(pids: list[int], deadline: float) -> None:
 
 
 class _ScanBatch:
-    """Tree scans asked for in one loop iteration, answered by one pass over /proc.
+    """Tree scans asked for while no scan runs, answered by one pass over /proc.
 
     Stopping a thousand programs at once would otherwise scan /proc a thousand
-    times back to back, blocking the loop for seconds (docs/performance.md).
+    times back to back, blocking the loop for seconds (docs/performance.md). The
+    pass runs in a worker thread (a pass over a thousand processes held the loop
+    35 ms); scans asked for meanwhile wait for the next pass, which starts when
+    this one ends.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._pending: list[tuple[bytes, int | None, asyncio.Future[list[tuple[int, int]]]]] = []
+        self._scanning = False
 
     def find(self, marker: bytes, pgid: int | None) -> asyncio.Future[list[tuple[int, int]]]:
         """The members of one tree, found by the batch's next scan."""
-        if not self._pending:
+        if not self._pending and not self._scanning:
             self._loop.call_soon(self._scan)
         found: asyncio.Future[list[tuple[int, int]]] = self._loop.create_future()
         self._pending.append((marker, pgid, found))
@@ -241,14 +245,26 @@ class _ScanBatch:
 
     def _scan(self) -> None:
         pending, self._pending = self._pending, []
-        try:
-            results = find_trees([(marker, pgid) for marker, pgid, _ in pending])
-        except Exception as exc:  # hand the failure to every waiter, not to the loop
+        self._scanning = True
+        specs = [(marker, pgid) for marker, pgid, _ in pending]
+        scan = self._loop.run_in_executor(None, find_trees, specs)
+        scan.add_done_callback(lambda done: self._answer(pending, done))
+
+    def _answer(
+        self,
+        pending: list[tuple[bytes, int | None, asyncio.Future[list[tuple[int, int]]]]],
+        scan: asyncio.Future[list[list[tuple[int, int]]]],
+    ) -> None:
+        self._scanning = False
+        if self._pending:
+            self._loop.call_soon(self._scan)
+        error = asyncio.CancelledError() if scan.cancelled() else scan.exception()
+        if error is not None:  # hand the failure to every waiter, not to the loop
             for *_, found in pending:
                 if not found.done():
-                    found.set_exception(exc)
+                    found.set_exception(error)
             return
-        for (*_, found), members in zip(pending, results, strict=True):
+        for (*_, found), members in zip(pending, scan.result(), strict=True):
             if not found.done():
                 found.set_result(members)
 

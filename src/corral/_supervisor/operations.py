@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corral._errors import InvalidSpec
 from corral._lifecycle.states import InstanceState
@@ -21,24 +22,35 @@ from corral._observe.logs.tail import tail_lines
 from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
 from corral._observe.metrics.sampler import Sample
-from corral._observe.sampling import Usage, tree_usage
-from corral._platform import parse_signal, send_to_group, send_to_pid
+from corral._observe.sampling import OFF_LOOP_TREES, Usage, tree_usage
+from corral._platform import (
+    ProcessInfo,
+    inspect_processes,
+    parse_signal,
+    send_to_group,
+    send_to_pid,
+    tree_members,
+)
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.scale import Scaled, check_count
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.prometheus import families
-from corral._supervisor.runtime.snapshot import instance_view, tree_view
+from corral._supervisor.runtime.snapshot import inspect_view, instance_view, tree_view
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
 from corral._supervisor.view import (
     DaemonView,
+    InspectView,
     InstanceView,
     SamplerView,
     StatusView,
     TreeView,
 )
 from corral._version import VERSION
+
+if TYPE_CHECKING:
+    from corral._process.tree import Tree
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,11 +64,6 @@ class ReloadReport:
     notes: tuple[str, ...] = ()
 
 
-OFF_LOOP_TREES = 256
-"""Live trees from which `status` scans /proc off the loop and builds its views in slices.
-
-Below it the scan stays on the loop (at 200 instances 5 ms, and the handoff to a thread
-cost status of one instance 1.3x); at 1,000 it held the loop 110 ms."""
 VIEW_SLICE = 200
 """Instance views built per loop turn by a large `status`."""
 
@@ -81,6 +88,7 @@ class Operations:
         self._clock = clock
         self._reloading = asyncio.Lock()
         self._started = clock()
+        self._tree_views: dict[str, tuple[Tree, TreeView]] = {}
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
         return resolve_targets(self._targets(targets), self._sup.programs)
@@ -128,9 +136,39 @@ class Operations:
 
         Only the trees' part of the views: the file is rewritten on every change of
         state, on the loop, so a restart storm of a thousand instances must stay cheap.
+        A tree's view is made once and handed out again while the tree is the same, so
+        the checkpoint remakes only the entries of trees that changed.
         """
-        drivers = self._sup.drivers.items()
-        return {name: tree_view(tree) for name, d in drivers if (tree := d.tree) is not None}
+        kept, views = self._tree_views, {}
+        for name, driver in self._sup.drivers.items():
+            tree = driver.tree
+            if tree is None:
+                continue
+            held = kept.get(name)
+            views[name] = held if held is not None and held[0] is tree else (tree, tree_view(tree))
+        self._tree_views = views
+        return {name: view for name, (_, view) in views.items()}
+
+    async def inspect(self, target: str) -> InspectView:
+        """One snapshot of an instance's process tree (`corral inspect`), read off the loop.
+
+        Each member is read from /proc in a worker thread: a tree of many processes,
+        each with many fds, takes milliseconds per process.
+        """
+        driver = self._one(target)
+        tree = driver.tree if driver.live_pid is not None else None
+
+        def read() -> tuple[list[ProcessInfo], dict[str, int | float | None] | None]:
+            if tree is None:
+                return [], None
+            members = tree_members([tree])[0]
+            pids = sorted((m.pid for m in members), key=lambda pid: (pid != tree.root, pid))
+            usage = driver.cgroup_usage()
+            return inspect_processes(pids), usage
+
+        processes, cgroup = await asyncio.to_thread(read)
+        notes = ("Python stacks are not taken: py-spy support is not built yet",)
+        return inspect_view(driver, processes, cgroup=cgroup, notes=notes)
 
     def _drivers(self, targets: Sequence[str]) -> list[InstanceDriver]:
         names = self._resolve(targets) if targets else list(self._sup.drivers)

@@ -108,6 +108,25 @@ class SampleView(View):
     """Live members of the tree."""
 
 
+class NotifyView(View):
+    """What a `notify` program said of itself, and what of it was ignored."""
+
+    protocol: str
+    """How it says it is ready: "sd_notify" or "fd"."""
+    socket: str | None
+    """Its NOTIFY_SOCKET (sd_notify), once made; None for "fd"."""
+    status: str | None
+    """The last `STATUS=` its current process sent, if any."""
+    phase: str | None
+    """"reloading" (`RELOADING=1`, until `READY=1`), "stopping" (`STOPPING=1`) or None."""
+    main_pid: int | None
+    """The last `MAINPID=` accepted (a member of its tree), if any."""
+    ignored: int
+    """Datagrams ignored because their sender could not be named or was not in its tree."""
+    malformed: int
+    """Datagrams ignored as malformed: too large, not UTF-8, a line without '='."""
+
+
 class InstanceView(View):
     """One instance (web:0) at one moment."""
 
@@ -146,6 +165,8 @@ class InstanceView(View):
     """The sampler's last reading (None before the first, or when it was not running)."""
     tree: TreeView | None
     """Its current (or last, until swept) process tree; None before the first spawn."""
+    notify: NotifyView | None = None
+    """What it said through its readiness protocol; None without `notify`."""
 
 
 class SamplerView(View):
@@ -210,6 +231,84 @@ class StatusView(View):
     """The instances asked about, in config order."""
 
 
+class OpenFileView(View):
+    """One open fd of a process."""
+
+    fd: int
+    """The descriptor number."""
+    kind: str
+    """file, pipe, socket, anon (eventfd, pidfd, ...), device or other."""
+    target: str
+    """What it points to: a path, "pipe:[123]", or a socket's protocol and address."""
+    remote: str = ""
+    """A connected inet socket's peer address (empty otherwise)."""
+    listening: bool = False
+    """A socket that listens for connections."""
+
+
+class ProcessView(View):
+    """One process of an instance's tree, as /proc showed it at one moment."""
+
+    pid: int
+    """Its pid."""
+    ppid: int
+    """Its parent's pid."""
+    state: str
+    """Its state as /proc/PID/status writes it ("S (sleeping)")."""
+    wchan: str
+    """The kernel function it waits in (empty when running or unknown)."""
+    cmdline: tuple[str, ...]
+    """Its command line."""
+    exe: str
+    """The executable it runs."""
+    cwd: str
+    """Its working directory."""
+    uids: tuple[int, ...]
+    """Real, effective, saved and filesystem uid."""
+    gids: tuple[int, ...]
+    """Real, effective, saved and filesystem gid."""
+    threads: int
+    """Its threads."""
+    fds: tuple[OpenFileView, ...]
+    """Its open fds, in order."""
+    limits: dict[str, str]
+    """Each resource limit as "soft / hard" ("1024 / 524288", "unlimited / unlimited")."""
+    namespaces: dict[str, str]
+    """Each namespace it is in ("net:[4026531840]"): compare them across processes."""
+    cgroups: tuple[str, ...]
+    """Its cgroups, as /proc/PID/cgroup lists them."""
+    capabilities: dict[str, str]
+    """CapInh, CapPrm, CapEff, CapBnd and CapAmb, as hex masks."""
+    seccomp: str
+    """disabled, strict or filter."""
+    no_new_privs: bool
+    """Whether it (and what it runs) can no longer gain privileges."""
+    environment: dict[str, str]
+    """Its environment; values of names that look secret (TOKEN, PASSWORD, KEY, ...)
+    are shown as "***"."""
+    gone: bool
+    """It exited while it was read: what could not be read is empty."""
+
+
+class InspectView(View):
+    """One snapshot of an instance's process tree (`corral inspect`)."""
+
+    name: str
+    """The instance."""
+    program: str
+    """Its program."""
+    state: str
+    """Its state when the snapshot was taken."""
+    pid: int | None
+    """The pid of the process corral started, while it has one."""
+    processes: tuple[ProcessView, ...]
+    """Every live member of its tree (the membership stop acts on), root first."""
+    cgroup: dict[str, int | float | None] | None
+    """Usage read from its cgroup (None without cgroup limits or when not live)."""
+    notes: tuple[str, ...]
+    """What the snapshot could not include, and why."""
+
+
 def to_json(view: View) -> dict[str, Any]:
     """The JSON object of a view: nested views become objects, tuples lists."""
     values = view.__dict__
@@ -254,6 +353,8 @@ def from_json(cls: type[T], data: object) -> T:
     values: dict[str, object] = {}
     for name in cls._fields:
         if name not in data:
+            if name in cls.__dict__:  # a field with a default (newer than the sender): the default
+                continue
             raise ValueError(f"{cls.__name__}: the reply has no {name!r}")
         values[name] = _decode(_NESTED.get((cls.__name__, name)), data[name])
     return cls(**values)
@@ -273,10 +374,13 @@ def _decode(nested: tuple[type[View], bool] | None, value: object) -> object:
 _NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
     ("InstanceView", "sample"): (SampleView, False),
     ("InstanceView", "tree"): (TreeView, False),
+    ("InstanceView", "notify"): (NotifyView, False),
     ("DaemonView", "sampler"): (SamplerView, False),
     ("DaemonView", "sockets"): (SocketView, True),
     ("StatusView", "daemon"): (DaemonView, False),
     ("StatusView", "instances"): (InstanceView, True),
+    ("ProcessView", "fds"): (OpenFileView, True),
+    ("InspectView", "processes"): (ProcessView, True),
 }
 """(view, field) -> the view type it holds and whether a tuple of them: what `from_json`
 rebuilds. Written out because resolving annotations at run time costs the CLI its

@@ -180,6 +180,17 @@ def test_a_bad_resume_point_is_refused_with_400(harness: ServerHarness, sock_pat
     assert caught.value.message == "Last-Event-ID '-3' must be an event seq (a whole number >= 0)"
 
 
+def test_a_bad_since_is_refused_even_beside_a_good_last_event_id(
+    harness: ServerHarness, sock_path: str
+) -> None:
+    # found by the schemathesis fuzz: the header won, so since=-1 was never looked at
+    _serve(harness, sock_path, EventLog())
+    with Client(sock_path) as client, pytest.raises(ApiError) as caught:
+        client.stream("GET", "/v1/events", {"since": "-1"}, {"last-event-id": "7"})
+    assert caught.value.status == 400
+    assert caught.value.message == "since '-1' must be an event seq (a whole number >= 0)"
+
+
 def test_an_idle_stream_carries_heartbeat_comments(harness: ServerHarness, sock_path: str) -> None:
     _serve(harness, sock_path, EventLog(), StreamSettings(heartbeat=0.01))
     with Client(sock_path) as client, client.stream("GET", "/v1/events", {"follow": "1"}) as stream:

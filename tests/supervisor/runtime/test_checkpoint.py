@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,87 @@ def test_a_thousand_state_changes_in_one_iteration_write_the_file_once(tmp_path:
 
     asyncio.run(scenario(), debug=True)
     assert not path.exists()
+
+
+def test_only_the_entry_of_a_tree_that_changed_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a crash-looping instance among a thousand must not cost a thousand entries per write
+    reads: list[int] = []
+    real_start_time = checkpoint.start_time
+
+    def counted(pid: int) -> float | None:
+        reads.append(pid)
+        return real_start_time(pid)
+
+    monkeypatch.setattr(checkpoint, "start_time", counted)
+    me, group = os.getpid(), os.getpgid(0)
+    trees = {
+        f"p:{i}": TreeView(root=me, pgid=group, marker=f"CORRAL_TREE=t.{i}.x") for i in range(1000)
+    }
+
+    async def scenario() -> None:
+        saved = Checkpoint(str(tmp_path / "corral.state"), lambda: trees, events=EventLog())
+        reads.clear()  # the daemon's own start time
+        first = saved.record()
+        assert len(reads) == 1000
+        trees["p:7"] = TreeView(root=me, pgid=group, marker="CORRAL_TREE=t.7.restarted")
+        del trees["p:9"]
+        second = saved.record()
+        assert len(reads) == 1001  # one new entry; the others are the same objects as before
+        assert [t.name for t in second.trees] == [
+            n for n in (t.name for t in first.trees) if n != "p:9"
+        ]
+        assert second.trees[7].marker == "CORRAL_TREE=t.7.restarted"
+        assert all(a is b for a, b in zip(first.trees[:7], second.trees[:7], strict=True))
+
+    asyncio.run(scenario())
+
+
+def test_changes_during_a_write_are_written_once_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real_write = checkpoint.write
+
+    def slow_write(path: str, record: DaemonRecord) -> None:
+        assert release.wait(30), "the test never released the write"
+        real_write(path, record)
+
+    path = tmp_path / "corral.state"
+
+    async def scenario() -> None:
+        events = EventLog()
+        trees: dict[str, TreeView] = {}
+        saved = Checkpoint(str(path), lambda: trees, events=events)
+        saved.start()  # written at once, on this thread
+        monkeypatch.setattr(checkpoint, "write", slow_write)
+        made = 0
+        real_record = saved.record
+
+        def counted() -> DaemonRecord:
+            nonlocal made
+            made += 1
+            return real_record()
+
+        monkeypatch.setattr(saved, "record", counted)
+        me = os.getpid()
+        for i in range(50):  # fifty iterations with a change each, while one write hangs
+            trees[f"p:{i}"] = TreeView(root=me, pgid=os.getpgid(0), marker=f"CORRAL_TREE=t.{i}.x")
+            events.emit("state", f"p:{i}", old="STARTING", new="RUNNING", pid=me, reason="")
+            for _ in range(3):
+                await _next_iteration()
+        assert made == 1  # the write in flight; the changes since wait for it to end
+        release.set()
+        await saved.flushed()
+        assert made == 2
+        assert saved.writes == 3
+        record = checkpoint.read(str(path))
+        assert record is not None
+        assert len(record.trees) == 50
+        await saved.close(remove_file=True)
+
+    asyncio.run(scenario(), debug=True)
 
 
 def test_stopping_many_real_instances_writes_the_file_far_fewer_times_than_they_change(

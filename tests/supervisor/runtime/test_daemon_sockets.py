@@ -237,3 +237,14 @@ def test_after_a_crash_the_next_daemon_ends_the_leftovers_then_binds_what_they_h
             os.waitpid(pid, 0)
         fresh = new.wait_state("web:0", "RUNNING")["pid"]
         assert _ask(admin)["pid"] == fresh
+
+
+def test_a_notification_fd_is_numbered_after_the_sockets(tmp_path: Path) -> None:
+    programs = _programs(numprocs=1) + '        notify = "fd"\n'
+    with running_daemon(tmp_path, programs) as daemon:
+        with daemon.watch(since=0) as events:
+            running = events.wait_state("web:0", "RUNNING")
+        assert running["data"]["reason"] == "said it is ready: running"
+        seen = _ask(_socket(daemon, "web")["bound"])
+        assert (seen["listen_fds"], seen["notify_fd"]) == ("2", "5")
+        assert seen["fds"] == [0, 1, 2, 3, 4, 5]

@@ -17,6 +17,7 @@ from corral._control.cli.commands import (
     daemon,
     doctor,
     events,
+    inspect,
     lifecycle,
     logs,
     metrics,
@@ -36,6 +37,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "logs": logs.run,
     "events": events.run,
     "metrics": metrics.run,
+    "inspect": inspect.run,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_parser(sub, common)
     events.add_parser(sub, common)
     metrics.add_parser(sub, common)
+    inspect.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)

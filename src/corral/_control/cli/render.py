@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from corral._control.wire import EventJSON, HistoryReply, MetricsReply, OutcomeJSON
-from corral._supervisor.view import InstanceView, SocketView
+from corral._supervisor.view import InspectView, InstanceView, ProcessView, SocketView
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
     from corral._sandbox.doctor import DoctorRow
@@ -123,9 +123,25 @@ def history_table(reply: HistoryReply) -> str:
 
 
 def _info(row: InstanceView) -> str:
-    """Why it is not running, or, for a sandboxed instance, its cgroup against its limits."""
+    """Why it is not running, else what a notify program says of itself (its phase and
+    STATUS=) and, for a sandboxed instance, its cgroup against its limits."""
     if row.state in ("FATAL", "BACKOFF", "EXITED"):
         return row.reason
+    said = _said(row)
+    cgroup = _cgroup_info(row)
+    return f"{said}; {cgroup}" if said and cgroup else said or cgroup
+
+
+def _said(row: InstanceView) -> str:
+    """ "reloading: loading the catalogue" from a notify program's phase and STATUS=."""
+    notify = row.notify
+    if notify is None or row.state not in ("STARTING", "RUNNING"):
+        return ""
+    words = [part for part in (notify.phase, notify.status) if part]
+    return ": ".join(words)
+
+
+def _cgroup_info(row: InstanceView) -> str:
     usage, limits = row.cgroup, row.limits or {}
     if not usage:
         return ""
@@ -245,3 +261,49 @@ def _listed(key: str, fields: dict[str, object]) -> list[str]:
     more = fields.get(f"{key}_count")
     extra = f",+{more - len(items)} more" if isinstance(more, int) and more > len(items) else ""
     return [f"{key}={','.join(str(item) for item in items)}{extra}"]
+
+
+def inspect_report(view: InspectView) -> str:
+    """`corral inspect`: the instance, then one block per process of its tree."""
+    head = f"{view.name}  {view.state}" + (f"  pid {view.pid}" if view.pid is not None else "")
+    lines = [head]
+    if view.cgroup is not None:
+        used = ", ".join(
+            f"{key} {value}" for key, value in view.cgroup.items() if value is not None
+        )
+        lines.append(f"cgroup: {used}")
+    if not view.processes:
+        lines.append("no live process")
+    for process in view.processes:
+        lines += ["", *_process_block(process)]
+    lines += [f"note: {note}" for note in view.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _process_block(p: ProcessView) -> list[str]:
+    shown = " ".join(p.cmdline) or "?"
+    lines = [f"pid {p.pid}  ppid {p.ppid}  {p.state}" + (f"  in {p.wchan}" if p.wchan else "")]
+    if p.gone:
+        lines.append("  (exited while it was read)")
+    lines += [
+        f"  command  {shown}",
+        f"  exe      {p.exe}",
+        f"  cwd      {p.cwd}",
+        f"  uids     {' '.join(map(str, p.uids))}   gids {' '.join(map(str, p.gids))}",
+        f"  threads  {p.threads}   seccomp {p.seccomp}   no_new_privs {p.no_new_privs}",
+        "  caps     " + "  ".join(f"{k} {v}" for k, v in p.capabilities.items()),
+    ]
+    listening = [f.target for f in p.fds if f.listening]
+    if listening:
+        lines.append(f"  listens  {', '.join(listening)}")
+    lines.append(f"  fds ({len(p.fds)})")
+    for f in p.fds:
+        peer = f" -> {f.remote}" if f.remote else ""
+        lines.append(f"    {f.fd:>4}  {f.kind:<7} {f.target}{peer}")
+    lines.append("  namespaces  " + "  ".join(p.namespaces.values()))
+    lines += [f"  cgroup   {line}" for line in p.cgroups]
+    lines.append("  limits")
+    lines += [f"    {name:<24} {value}" for name, value in p.limits.items()]
+    lines.append(f"  environment ({len(p.environment)})")
+    lines += [f"    {name}={value}" for name, value in sorted(p.environment.items())]
+    return lines

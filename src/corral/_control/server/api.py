@@ -47,7 +47,8 @@ from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
 from corral._observe.events import EventLog
 from corral._observe.metrics.prometheus import CONTENT_TYPE as PROMETHEUS_TYPE
 from corral._observe.metrics.prometheus import render
-from corral._supervisor.operations import OFF_LOOP_TREES, Operations
+from corral._observe.sampling import OFF_LOOP_TREES
+from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.supervisor import Outcome
 from corral._supervisor.view import InstanceView, to_json
 
@@ -69,6 +70,7 @@ def build_router(
         ("GET", "/status", routes.status, ("names",)),
         ("GET", "/metrics", routes.metrics, ("names",)),
         ("GET", "/metrics/{name}/history", routes.history, ()),
+        ("GET", "/inspect/{name}", routes.inspect, ()),
         ("POST", "/start", routes.start, ()),
         ("POST", "/stop", routes.stop, ()),
         ("POST", "/restart", routes.restart, ()),
@@ -151,6 +153,9 @@ class _Routes:
         name = request.params["name"]
         points = [cast(PointJSON, dataclasses.asdict(p)) for p in self.ops.history(name)]
         return Response.json(HistoryReply(name=name, points=points))
+
+    async def inspect(self, request: Request) -> Response:
+        return Response.json(to_json(await self.ops.inspect(request.params["name"])))
 
     async def prometheus(self, request: Request) -> Response:
         text = render(self.ops.prometheus())

@@ -86,13 +86,14 @@ def event_json(event: Event) -> EventJSON:
 def resume_point(request: Request, default: int) -> int:
     """The last seq the reader has seen: Last-Event-ID, else since=, else `default`.
 
-    For a poll and a stream alike, so a bad value gets the same 400 from both.
+    For a poll and a stream alike, so a bad value gets the same 400 from both. A
+    `since` beside the header (an EventSource reconnecting to its first URL) is still
+    checked: a bad request is refused whichever value would have been used.
     """
-    header = request.headers.get("last-event-id")
-    if header is not None:
-        return _seq("Last-Event-ID", header.strip())
     raw = request.query.get("since")
-    return default if raw is None else _seq("since", raw)
+    since = default if raw is None else _seq("since", raw)
+    header = request.headers.get("last-event-id")
+    return since if header is None else _seq("Last-Event-ID", header.strip())
 
 
 def _seq(name: str, raw: str) -> int:

@@ -25,6 +25,7 @@ from corral._control.wire import (
     ErrorReply,
     EventsReply,
     HistoryReply,
+    InspectReply,
     LogsReply,
     MetricsReply,
     OutcomesReply,
@@ -89,6 +90,12 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
     ),
     ("GET", f"{API_PREFIX}/metrics/{{name}}/history"): RouteDoc(
         "Every kept sample of one instance, oldest first.", HistoryReply
+    ),
+    ("GET", f"{API_PREFIX}/inspect/{{name}}"): RouteDoc(
+        "One snapshot of an instance's process tree: each member's identity, open fds "
+        "and sockets, limits, namespaces, cgroups, capabilities and environment "
+        "(secret-looking values masked).",
+        InspectReply,
     ),
     ("POST", f"{API_PREFIX}/start"): RouteDoc(
         "Start; replies when each instance is RUNNING or has failed.",

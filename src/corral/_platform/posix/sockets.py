@@ -1,4 +1,5 @@
-"""Unix socket facts from the kernel: how long a path may be, and who is at the other end.
+"""Unix socket facts from the kernel: how long a path may be, who is at the other end, and
+datagrams that carry their sender's credentials (the sd_notify socket).
 
 The path limit is found by asking rather than from a table.
 
@@ -14,11 +15,14 @@ connected.
 
 from __future__ import annotations
 
+import array
+import contextlib
 import functools
 import os
 import socket
+import stat
 import struct
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 _PROBE_DIRECTORY = os.devnull + "/"
 """A path below a file that is not a directory: the kernel fails any lookup in it."""
@@ -75,3 +79,75 @@ def peer_credentials(sock: _HasGetsockopt) -> tuple[int, int, int] | None:
         return None
     pid, uid, gid = _UCRED.unpack(raw)
     return (pid, uid, gid) if pid > 0 else None
+
+
+class Datagram(NamedTuple):
+    """One datagram read from a credentials socket, with what the kernel says of its sender."""
+
+    data: bytes
+    """The payload (at most the size asked for; `truncated` says when there was more)."""
+    pid: int
+    """The sender's pid in our pid namespace; 0 when the kernel cannot name it (it exited
+    before the datagram was read, or lives in a namespace we cannot see)."""
+    uid: int
+    """The sender's uid (-1 without credentials)."""
+    truncated: bool
+    """The datagram was larger than the size asked for."""
+    fds: int
+    """How many fds came with it (SCM_RIGHTS); all were closed on arrival."""
+
+
+def bind_credentials_datagram(path: str, mode: int = 0o600) -> socket.socket:
+    """A non-blocking AF_UNIX datagram socket bound at `path` that receives senders' credentials.
+
+    SO_PASSCRED makes the kernel attach each sender's pid, uid and gid to what it
+    sends (what systemd's notify socket does), so they cannot be claimed. A stale
+    socket file at `path` (a daemon that crashed) is replaced; the file gets `mode`.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    try:
+        passcred = getattr(socket, "SO_PASSCRED", None)
+        if passcred is not None:
+            sock.setsockopt(socket.SOL_SOCKET, passcred, 1)
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+        sock.bind(path)
+        os.chmod(path, mode)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+_CREDS_SPACE = socket.CMSG_SPACE(_UCRED.size)
+_FDS_SPACE = socket.CMSG_SPACE(253 * 4)  # SCM_MAX_FD fds
+"""Room for the most fds one message can carry: all are received so all can be closed."""
+
+
+def receive_datagram(sock: socket.socket, size: int) -> Datagram | None:
+    """The next datagram (payload up to `size` bytes), or None when none is waiting.
+
+    Any fds that came with it are closed at once: a sender's `BARRIER=1` (sd_notify)
+    waits for exactly that, and no fd a program sends may leak into the daemon.
+    """
+    try:
+        data, ancillary, flags, _ = sock.recvmsg(size, _CREDS_SPACE + _FDS_SPACE)
+    except (BlockingIOError, InterruptedError):
+        return None
+    pid, uid, fds = 0, -1, 0
+    for level, kind, payload in ancillary:
+        if level != socket.SOL_SOCKET:
+            continue
+        if kind == getattr(socket, "SCM_CREDENTIALS", None) and len(payload) >= _UCRED.size:
+            pid, uid, _gid = _UCRED.unpack_from(payload)
+        elif kind == socket.SCM_RIGHTS:
+            received = array.array("i")
+            received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
+            for fd in received:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            fds += len(received)
+    truncated = bool(flags & socket.MSG_TRUNC)
+    return Datagram(data, max(pid, 0), uid, truncated, fds)

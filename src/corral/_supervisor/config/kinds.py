@@ -22,7 +22,7 @@ from corral._errors import InvalidSpec
 from corral._platform import parse_signal
 from corral._supervisor.config.positions import KeyPath
 from corral._supervisor.model.index_template import EXPECTED as _INDEX_EXPECTED
-from corral._supervisor.model.index_template import parse_template
+from corral._supervisor.model.index_template import count_expressions, parse_template
 
 _SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:I?B)?|B)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -386,6 +386,11 @@ def _index_problems(value: object, path: KeyPath, hint: str = "") -> list[Proble
 _SPLIT_HINT = " (a command string is split at spaces first: quote an expression with spaces)"
 
 
+def _split_apart(value: str, path: KeyPath) -> Problem:
+    """A command string whose split cut an expression in pieces (spaces inside its braces)."""
+    return Problem(path, _INDEX_EXPECTED, shown(value), "an expression was split" + _SPLIT_HINT)
+
+
 def with_index(kind: Kind) -> Kind:
     """`kind`, whose strings may hold `{index}` expressions (model/index_template.py).
 
@@ -397,6 +402,9 @@ def with_index(kind: Kind) -> Kind:
         converted = kind.convert(value, path)
         if isinstance(value, str) and isinstance(converted, tuple):
             problems = [p for arg in converted for p in _index_problems(arg, path, _SPLIT_HINT)]
+            split = sum(count_expressions(arg) for arg in converted)
+            if not problems and split != count_expressions(value):
+                problems = [_split_apart(value, path)]
         else:
             problems = _index_problems(value, path) if isinstance(value, list | dict) else []
         if problems:

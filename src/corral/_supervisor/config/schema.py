@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from corral._lifecycle.policy import RESTART_MODES, RestartPolicy, StartLimit
+from corral._lifecycle.policy import NOTIFY_MODES, RESTART_MODES, RestartPolicy, StartLimit
 from corral._paths import (
     AUDIT_LOG_NAME,
     DAEMON_PATH_KEYS,
@@ -131,9 +131,9 @@ PROGRAM = Table(
             note=(
                 "`{index}` in an argument becomes the instance's number (0 for NAME:0), "
                 "and `{9100 + index}` or `{index - 1}` that number plus or minus a constant: "
-                "one port per instance. Only `index`, integers, `+` and `-` go in braces; "
-                "write `{{` and `}}` for a literal brace. Anything else in braces is an "
-                "error when the file is read."
+                "one port per instance. Braces that name `index` may hold only `index`, "
+                "integers, `+` and `-` (anything else is an error when the file is read); "
+                "`{{index}}` is the text `{index}`; every other brace is left as it is."
             ),
         ),
         Key("numprocs", integer(1), Program),
@@ -164,6 +164,9 @@ PROGRAM = Table(
         Key("start_seconds", SECONDS, RestartPolicy),
         Key("backoff", BACKOFF, RestartPolicy),
         Key("start_limit", START_LIMIT, RestartPolicy),
+        Key("notify", choice(NOTIFY_MODES), RestartPolicy, note="See docs/daemon.md, Readiness."),
+        Key("ready_timeout", SECONDS, RestartPolicy),
+        Key("watchdog", SECONDS, RestartPolicy),
         Key("stop_signal", SIGNAL, ProcessSpec),
         Key("stop_timeout", SECONDS, Program),
         Key("priority", integer(), Program),
@@ -500,7 +503,10 @@ def build_program(name: str, raw: object, context: _Context) -> Program:
         RestartPolicy: {},
         Program: {"name": name},
     }
+    where: dict[str, KeyPath] = {}
     for key in PROGRAM.keys:
+        if key.name in values:
+            where[key.target] = (*path, key.name)
         if isinstance(key.kind, Table):
             if key.kind.optional and key.name not in values:
                 continue
@@ -513,7 +519,11 @@ def build_program(name: str, raw: object, context: _Context) -> Program:
                 value = resolve(context.base_dir, cast(str, value))
             parts[key.spec][key.target] = value
     parts[Program]["process"] = build_spec(ProcessSpec, parts[ProcessSpec], path, "program")
-    parts[Program]["restart"] = build_spec(RestartPolicy, parts[RestartPolicy], path, "program")
+    if "ready_timeout" in values and "notify" not in values:
+        hint = "ready_timeout is how long a notify program has to say it is ready"
+        raise invalid((*path, "ready_timeout"), "notify set too", hint=hint)
+    restart = build_spec(RestartPolicy, parts[RestartPolicy], path, "program", where)
+    parts[Program]["restart"] = restart
     return build_spec(Program, parts[Program], path, "program")
 
 

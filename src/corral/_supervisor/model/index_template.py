@@ -1,11 +1,13 @@
 """PURE: `{index}` in a program's arguments and environment values, substituted per instance.
 
 `{index}` is the instance's number (0 for NAME:0); `{9100 + index}` and `{index - 1}`
-are simple arithmetic, so each instance gets its own port or name. An expression
-holds `index` at least once, decimal integers, and `+` or `-` between them; nothing
-else (no `*`, no other names), so what a config means is plain to read. `{{` and `}}`
-stand for a literal brace. Anything else in braces is refused when the config is read
-(`InvalidSpec`; config/kinds.py reports it at its key), never at a start.
+are simple arithmetic, so each instance gets its own port or name. A pair of braces is
+an expression when what it holds names `index`; it must then be `index` and decimal
+integers with `+` or `-` between them, nothing else (no `*`, no other names), or the
+config is refused when it is read (`InvalidSpec`; config/kinds.py reports it at its
+key), never at a start. `{{...}}` around such a pair stands for it literally. Every
+other brace is left as it is, so the JSON, awk programs, `find -exec {}` and inline
+scripts (`{child.pid}`) that commands already hold mean what they meant.
 
 A text is parsed into literal pieces and linear terms (`coefficient * index +
 constant`), so rendering an instance's value is arithmetic and joins, no parsing.
@@ -18,15 +20,16 @@ from dataclasses import dataclass
 
 from corral._errors import InvalidSpec
 
-__all__ = ["EXPECTED", "IndexTemplate", "parse_template", "substitute"]
+__all__ = ["EXPECTED", "IndexTemplate", "count_expressions", "parse_template", "substitute"]
 
 EXPECTED = (
     "{index} arithmetic: index, integers, + and - (e.g. {9100 + index}); "
-    "{{ and }} for a literal brace"
+    "{{...}} around it for the text itself"
 )
 """What a brace expression may be, in words: config messages and the reference use it."""
 
-_BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|\{|\}")
+_BRACES = re.compile(r"\{\{([^{}]*)\}\}|\{([^{}]*)\}")
+_NAMES_INDEX = re.compile(r"\bindex\b")
 _TERM = re.compile(r"\s*([+-])?\s*(index|\d+)\s*")
 
 
@@ -58,19 +61,16 @@ class IndexTemplate:
 
 
 def parse_template(text: str) -> IndexTemplate:
-    """`text` parsed, or InvalidSpec naming the first malformed brace and what is expected."""
+    """`text` parsed, or InvalidSpec naming the first malformed expression."""
     parts: list[str | _Linear] = []
     end = 0
     for match in _BRACES.finditer(text):
+        escaped, inside = match[1], match[2]
+        if not _NAMES_INDEX.search(escaped if inside is None else inside):
+            continue  # not an expression: left as it is
         parts.append(text[end : match.start()])
         end = match.end()
-        token = match[0]
-        if token in ("{{", "}}"):
-            parts.append(token[0])
-        elif match[1] is None:
-            raise InvalidSpec(f"a lone {token!r} in {text!r}: write {token * 2} for a literal one")
-        else:
-            parts.append(_expression(match[1], text))
+        parts.append(f"{{{escaped}}}" if inside is None else _expression(inside, text))
     parts.append(text[end:])
     return IndexTemplate(tuple(part for part in parts if part != ""))
 
@@ -90,13 +90,20 @@ def _expression(source: str, text: str) -> _Linear:
         else:
             constant += sign * int(term[2])
         position = term.end()
-    if coefficient == 0 and "index" not in source:
-        raise InvalidSpec(f"{{{source}}} in {text!r} does not use index")
     return _Linear(coefficient, constant)
 
 
+def count_expressions(text: str) -> int:
+    """How many brace pairs in `text` are expressions (name `index`), escaped ones included."""
+    return sum(
+        1
+        for match in _BRACES.finditer(text)
+        if _NAMES_INDEX.search(match[1] if match[2] is None else match[2])
+    )
+
+
 def substitute(text: str, index: int) -> str:
-    """`text` for instance `index`; a text without braces is returned as it is."""
-    if "{" not in text and "}" not in text:
+    """`text` for instance `index`; a text without an expression is returned as it is."""
+    if "index" not in text:
         return text
     return parse_template(text).render(index)

@@ -14,13 +14,22 @@ from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
 from corral._lifecycle.policy import RestartPolicy
-from corral._process.spec import ProcessSpec
+from corral._process.spec import ProcessSpec, listen_fds_end
 from corral._supervisor.model.index_template import parse_template, substitute
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 NAME_MAX = 255
 """Bytes a file name may have (Linux NAME_MAX on every common filesystem)."""
+
+
+def notification_fd(program: Program) -> int:
+    """The fd number a `notify = "fd"` program writes its readiness newline to.
+
+    3 plus the number of sockets the program is handed (fds 3, 4, ... come first): the
+    one place that number is computed.
+    """
+    return listen_fds_end(len(program.sockets))
 
 
 def log_file_name(program: str, index: int, stream: str) -> str:
@@ -106,7 +115,7 @@ class Program:
     def _check_templates(self) -> None:
         """Every `{index}` expression of argv and environment values parses (InvalidSpec)."""
         for text in (*self.process.argv, *(value for _, value in self.process.env_add)):
-            if "{" in text or "}" in text:
+            if "index" in text:
                 parse_template(text)
 
     def instance_process(self, index: int) -> ProcessSpec:

@@ -290,11 +290,12 @@ class Checkpoint:
         self._loop = asyncio.get_running_loop()
         self._pending: asyncio.Handle | None = None
         self._writing: asyncio.Future[None] | None = None
-        self._queued: DaemonRecord | None = None
+        self._stale = False
+        """A state changed while a write was in flight: write again when it ends."""
+        self._entries: dict[str, tuple[TreeView, TreeRecord]] = {}
+        """Each instance's entry with the view it was made from (remade when that changes)."""
         self._executor: ThreadPoolExecutor | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._started: dict[str, float | None] = {}
-        """Root start times read so far, by tree marker (one per spawn; each read once)."""
         self._me = os.getpid()
         self._my_start = start_time(self._me) or 0.0
         self._booted = booted_at()
@@ -317,11 +318,10 @@ class Checkpoint:
 
     def _flush_now(self) -> None:
         self._pending = None
-        record = self.record()
         if self._writing is not None:
-            self._queued = record  # the newest wins; written when the current write ends
+            self._stale = True  # the record is made when the write ends: once, not per change
         else:
-            self._write_in_background(record)
+            self._write_in_background(self.record())
 
     def _write_in_background(self, record: DaemonRecord) -> None:
         if self._executor is None:
@@ -340,9 +340,9 @@ class Checkpoint:
         else:
             context = {"message": "writing the state file failed", "exception": error}
             self._loop.call_exception_handler(context)
-        if self._queued is not None:
-            record, self._queued = self._queued, None
-            self._write_in_background(record)
+        if self._stale:
+            self._stale = False
+            self._write_in_background(self.record())
 
     async def flushed(self) -> None:
         """Return once every state change seen so far is in the file."""
@@ -353,17 +353,23 @@ class Checkpoint:
                 await asyncio.sleep(0)  # the flush is due at the next loop iteration
 
     def record(self) -> DaemonRecord:
-        """What the file should say now."""
-        trees = self._trees()
-        self._started = {t.marker: self._start_of(t) for t in trees.values()}
-        entries = (_tree_entry(name, t, self._started[t.marker]) for name, t in trees.items())
-        scales = {} if self._scales is None else dict(self._scales())
-        return DaemonRecord(self._me, self._my_start, self._booted, tuple(entries), scales)
+        """What the file should say now.
 
-    def _start_of(self, tree: TreeView) -> float | None:
-        if tree.marker in self._started:
-            return self._started[tree.marker]
-        return start_time(tree.root)  # our child, unreaped until we see its exit: no reuse
+        An entry is remade only for a tree whose view changed (the read model hands
+        out the same view while the tree is the same): a crash-looping instance among
+        a thousand others remakes one entry per write, not a thousand.
+        """
+        kept = self._entries
+        entries: dict[str, tuple[TreeView, TreeRecord]] = {}
+        for name, tree in self._trees().items():
+            held = kept.get(name)
+            if held is None or held[0] is not tree:  # the root is our child, unreaped until
+                held = (tree, _tree_entry(name, tree, start_time(tree.root)))  # we see its exit
+            entries[name] = held
+        self._entries = entries
+        scales = {} if self._scales is None else dict(self._scales())
+        trees = tuple(entry for _, entry in entries.values())
+        return DaemonRecord(self._me, self._my_start, self._booted, trees, scales)
 
     def write_now(self) -> None:
         """Write the current record at once, on the calling thread (raises OSError)."""
@@ -378,7 +384,7 @@ class Checkpoint:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        self._queued = None
+        self._stale = False
         if self._writing is not None:
             await asyncio.wait([self._writing])
         if self._executor is not None:  # idle now; joining its thread is done off the loop

@@ -46,7 +46,8 @@ from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
-from corral._supervisor.model.program import Program, log_file_name
+from corral._supervisor.model.program import Program, log_file_name, notification_fd
+from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
 from corral._supervisor.runtime.sockets import HeldSockets
 
@@ -77,6 +78,7 @@ class InstanceDriver:
         "_pending",
         "_pumps",
         "_queue",
+        "_readiness",
         "_reaper",
         "_report",
         "_sockets",
@@ -100,6 +102,7 @@ class InstanceDriver:
         reaper: OwningReaper,
         events: EventLog,
         log_dir: LogDirectory,
+        notify_dir: str | None = None,
         sockets: HeldSockets | None = None,
     ) -> None:
         self.program = program
@@ -136,6 +139,7 @@ class InstanceDriver:
         self._followers: dict[str, set[LogFollower]] = {}
         """`logs -f` readers by stream; a stream's entry exists only while someone follows."""
         self._writers = self._open_logs(log_dir)
+        self._readiness = self._make_readiness(notify_dir)
 
     def __repr__(self) -> str:
         return repr(self.machine)
@@ -145,6 +149,26 @@ class InstanceDriver:
         """The pid of the instance's process while it has one (STARTING, RUNNING, STOPPING)."""
         machine = self.machine
         return machine.pid if machine.state in LIVE else None
+
+    @property
+    def readiness(self) -> Readiness | None:
+        """Its readiness channel (NOTIFY_SOCKET or pipe); None without `notify`."""
+        return self._readiness
+
+    def _make_readiness(self, directory: str | None) -> Readiness | None:
+        mode = self.program.restart.notify
+        if mode is None:
+            return None
+        return Readiness(
+            self.name,
+            mode,
+            directory=directory or "",
+            fd_number=notification_fd(self.program),
+            events=self._events,
+            feed=self.feed,
+            tree=lambda: self._tree if self.machine.state in LIVE else None,
+            phase=lambda: self.machine.fields.phase,
+        )
 
     @property
     def tree(self) -> _tree.Tree | None:
@@ -221,7 +245,7 @@ class InstanceDriver:
     def _apply(self, event: Input) -> Step:
         """Apply one input to the machine, announce the change, carry out the actions."""
         step = self.machine.apply(event, self._loop.time(), random.random())
-        if step.changed or (step.actions and not step.ignored):
+        if step.changed or (step.actions and not step.ignored and not step.quiet):
             self._events.emit(
                 "state",
                 self.name,
@@ -278,18 +302,29 @@ class InstanceDriver:
             self._sweep(let_go=True)
 
     def _spawn(self) -> None:
-        spec = dataclasses.replace(
-            self.program.instance_process(self.index),
-            stdin="devnull",
-            stdout="capture",
-            stderr="capture",
-        )
+        process = self.program.instance_process(self.index)
+        readiness = self._readiness
         try:
+            env: EnvPairs = ()
+            fds: FdPairs = ()
+            if readiness is not None:
+                env, fds = readiness.prepare(self.program.restart.watchdog)
+            spec = dataclasses.replace(
+                process,
+                stdin="devnull",
+                stdout="capture",
+                stderr="capture",
+                env_add=(*process.env_add, *env),
+                map_fds=(*process.map_fds, *fds),
+            )
             listen = self._listen_fds()
             pending = begin_launch(spec, notifier=self._reaper.notifier, listen=listen)
         except Exception as exc:
             self.feed(self._spawn_failed(exc))
             return
+        finally:
+            if readiness is not None:
+                readiness.spawned()  # the child has its copy of the pipe (or none was made)
         fd = pending.report_fd
         if fd is None:  # posix_spawn: it has exec'd already
             self._spawned(pending.finish(b""))
@@ -472,6 +507,8 @@ class InstanceDriver:
 
     def discard(self) -> None:
         """Close the log files of a driver that never spawned (a reload that failed)."""
+        if self._readiness is not None:
+            self._readiness.close()
         for writer in self._writers:
             writer.close()
 
@@ -484,6 +521,8 @@ class InstanceDriver:
             if pending.report_fd is not None:
                 self._loop.remove_reader(pending.report_fd)
             pending.abandon()
+        if self._readiness is not None:
+            self._readiness.close()
         await self.wait_swept()
         for pump in self._pumps:
             pump.close()

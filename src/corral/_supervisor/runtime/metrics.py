@@ -4,7 +4,10 @@ A tick reads /proc for the live instances' trees (see `TreeSampler` for why that
 cheap between full passes) plus the daemon itself, keeps the latest samples for
 status and the API, and records them in the history ring. Ticks are loop timers,
 not a task that sleeps, and each tick's own duration is kept so its cost can be
-watched (`corral_metrics_sample_seconds`). With interval 0 nothing is scheduled.
+watched (`corral_metrics_sample_seconds`). With `OFF_LOOP_TREES` live trees or
+more, the /proc pass runs in a worker thread (a pass over a thousand trees held the
+loop 60 ms); the next tick is scheduled when it is done, so passes never overlap.
+With interval 0 nothing is scheduled.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable, Mapping
 
 from corral._observe.metrics.history import History
 from corral._observe.metrics.sampler import Sample, TreeSampler
+from corral._observe.sampling import OFF_LOOP_TREES
 from corral._platform import TreeIdentity, boot_clock, read_stats
 from corral._supervisor.config.settings import MetricsSettings
 
@@ -46,6 +50,8 @@ class MetricsLoop:
         self._own_previous: tuple[float, float] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._passing: asyncio.Future[dict[str, Sample]] | None = None
+        """A pass running in a worker thread; it schedules the next tick when done."""
 
     @property
     def enabled(self) -> bool:
@@ -75,7 +81,7 @@ class MetricsLoop:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._loop is not None and self.enabled:
+        if self._loop is not None and self.enabled and self._passing is None:
             self._tick()
 
     def forget_except(self, names: set[str]) -> None:
@@ -83,16 +89,34 @@ class MetricsLoop:
         self.history.keep_only(names)
 
     def _tick(self) -> None:
+        began = time.perf_counter()
         try:
-            self._sample()
+            trees = self._trees()
+            if self._loop is not None and len(trees) >= OFF_LOOP_TREES:
+                self._passing = self._loop.run_in_executor(None, self._sampler.sample, trees)
+                self._passing.add_done_callback(lambda done: self._passed(done, began))
+                return
+            self._record(self._sampler.sample(trees), began)
         except Exception:  # a sampling bug must not stop sampling, nor reach the loop
             log.exception("metrics: sampling failed")
-        if self._loop is not None:
+        self._schedule()
+
+    def _passed(self, done: asyncio.Future[dict[str, Sample]], began: float) -> None:
+        self._passing = None
+        if done.cancelled():
+            return
+        try:
+            self._record(done.result(), began)
+        except Exception:
+            log.exception("metrics: sampling failed")
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._loop is not None and self.enabled:
             self._timer = self._loop.call_later(self.settings.interval, self._tick)
 
-    def _sample(self) -> None:
-        began = time.perf_counter()
-        self.latest = self._sampler.sample(self._trees())
+    def _record(self, latest: dict[str, Sample], began: float) -> None:
+        self.latest = latest
         self.daemon = self._sample_self()
         self.taken_at = time.time()
         self.history.record(self.taken_at, self.latest)

@@ -7,14 +7,24 @@ and leaves the rest None, so the state file, written on every change, reads no f
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from corral._supervisor.runtime.driver import LIVE, InstanceDriver
-from corral._supervisor.view import InstanceView, SampleView, TreeView
+from corral._supervisor.view import (
+    InspectView,
+    InstanceView,
+    OpenFileView,
+    ProcessView,
+    SampleView,
+    TreeView,
+)
 
 if TYPE_CHECKING:
     from corral._observe.metrics.sampler import Sample
     from corral._observe.sampling import Usage
+    from corral._platform import OpenFile, ProcessInfo
     from corral._process.tree import Tree
 
 
@@ -49,6 +59,7 @@ def instance_view(
         log_dropped_bytes=driver.log_dropped_bytes,
         sample=None if sample is None else sample_view(sample),
         tree=None if (tree := driver.tree) is None else tree_view(tree),
+        notify=None if (readiness := driver.readiness) is None else readiness.view(),
     )
 
 
@@ -76,4 +87,69 @@ def tree_view(tree: Tree) -> TreeView:
     paths: tuple[str, ...] = tuple(getattr(tree.cgroup, "paths", ()))
     return TreeView(
         root=tree.root, pgid=tree.pgid, marker=tree.marker.decode("latin-1"), cgroup=paths
+    )
+
+
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|PASSPHRASE|PWD$|KEY|CREDENTIAL|AUTH|COOKIE|SESSION")
+"""Environment names whose values `inspect` masks (matched upper-cased, anywhere)."""
+MASK = "***"
+
+
+def inspect_view(
+    driver: InstanceDriver,
+    processes: Sequence[ProcessInfo],
+    *,
+    cgroup: dict[str, int | float | None] | None,
+    notes: Sequence[str] = (),
+) -> InspectView:
+    """The snapshot of one instance's tree, secrets masked."""
+    return InspectView(
+        name=driver.name,
+        program=driver.program.name,
+        state=driver.machine.state.value,
+        pid=driver.live_pid,
+        processes=tuple(process_view(info) for info in processes),
+        cgroup=cgroup,
+        notes=tuple(notes),
+    )
+
+
+def process_view(info: ProcessInfo) -> ProcessView:
+    """One process's snapshot as the read model shows it."""
+    return ProcessView(
+        pid=info.pid,
+        ppid=info.ppid,
+        state=info.state,
+        wchan=info.wchan,
+        cmdline=tuple(info.cmdline),
+        exe=info.exe,
+        cwd=info.cwd,
+        uids=tuple(info.uids),
+        gids=tuple(info.gids),
+        threads=info.threads,
+        fds=tuple(_fd_view(item) for item in info.fds),
+        limits={name: f"{soft} / {hard}" for name, (soft, hard) in info.limits.items()},
+        namespaces=dict(info.namespaces),
+        cgroups=tuple(info.cgroups),
+        capabilities=dict(info.capabilities),
+        seccomp=info.seccomp,
+        no_new_privs=info.no_new_privs,
+        environment={
+            name: MASK if SECRET_NAME.search(name.upper()) else value
+            for name, value in info.environment.items()
+        },
+        gone=info.gone,
+    )
+
+
+def _fd_view(item: OpenFile) -> OpenFileView:
+    socket = item.socket
+    if socket is None:
+        return OpenFileView(fd=item.fd, kind=item.kind, target=item.target)
+    return OpenFileView(
+        fd=item.fd,
+        kind=item.kind,
+        target=item.target,
+        remote=socket.remote,
+        listening=socket.listening,
     )

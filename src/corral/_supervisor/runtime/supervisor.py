@@ -38,6 +38,7 @@ from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.scale import Scaled, apply_scales, check_count
 from corral._supervisor.model.targets import resolve_program, resolve_targets
 from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.notify import notify_directory
 from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.turns import Turns
 
@@ -107,6 +108,7 @@ class Supervisor:
             reaper=self.reaper,
             events=self.events,
             log_dir=self.log_dir,
+            notify_dir=notify_directory(self.config.daemon.socket),
             sockets=self.sockets,
         )
         try:
