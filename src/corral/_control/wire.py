@@ -85,6 +85,13 @@ class TargetsRequest(TypedDict):
     targets: list[str]
 
 
+class ScaleRequest(TypedDict):
+    """Body of POST /v1/scale."""
+
+    program: str
+    count: int
+
+
 class SignalRequest(TypedDict):
     """Body of POST /v1/signal."""
 

@@ -43,6 +43,16 @@ from corral._platform.posix.exits import (
 )
 from corral._platform.posix.fds import Strays
 from corral._platform.posix.groups import send_to_group, send_to_pid
+from corral._platform.posix.listeners import (
+    bind_tcp,
+    bind_unix,
+    bind_unix_path,
+    remove_stale_socket,
+    set_backlog,
+    set_mode,
+    socket_inode,
+    unlink_socket,
+)
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
 from corral._platform.posix.sockets import (
@@ -76,6 +86,9 @@ __all__ = [
     "become_subreaper",
     "begin_fork_exec",
     "bind_credentials_datagram",
+    "bind_tcp",
+    "bind_unix",
+    "bind_unix_path",
     "boot_clock",
     "close_on_exec_inherited",
     "decode_status",
@@ -109,12 +122,17 @@ __all__ = [
     "reap_if_child",
     "receive_datagram",
     "remove_cgroup_dir",
+    "remove_stale_socket",
     "send_to_group",
     "send_to_pid",
+    "set_backlog",
+    "set_mode",
     "signal_name",
     "signal_pidfd",
+    "socket_inode",
     "spawn",
     "tree_members",
+    "unlink_socket",
     "wait_all_gone",
 ]
 
@@ -132,8 +150,10 @@ def begin_fork_exec(
     steps: Sequence[ChildStep],
     forker: Forker | None = None,
     after_fork: Sequence[Callable[[int], None]] = (),
+    pid_variable: bytes | None = None,
 ) -> PendingExec:
-    """The fork path for sandboxed spawns, up to the fork (see posix/child.py)."""
+    """The fork path for sandboxed spawns and socket handover, up to the fork
+    (see posix/child.py)."""
     from corral._platform import libc
 
     libc.handle()  # loaded in the parent: a step's first use must not load it in the child
@@ -141,6 +161,7 @@ def begin_fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
         new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
         close_range=libc.symbol("close_range"),
+        pid_variable=pid_variable,
     )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from corral._platform import (
     tree_members,
 )
 from corral._supervisor.config.load import Config, load_config
+from corral._supervisor.model.scale import Scaled, check_count
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
@@ -217,6 +218,7 @@ class Operations:
                 daemon_cpu_percent=None if own is None else own.cpu_percent,
                 daemon_memory_rss=None if own is None else own.rss_bytes,
             ),
+            sockets=self._sup.sockets.views(self._sup.programs.values()),
         )
 
     def metrics(self, targets: Sequence[str] = ()) -> StatusView:
@@ -286,6 +288,21 @@ class Operations:
                 yield FELL_BEHIND
         finally:
             driver.unfollow(stream, follower)
+
+    async def scale(self, program: str, count: int) -> list[Outcome]:
+        """Run `count` instances of `program` (1 to MAX_INSTANCES): new ones are started,
+        the highest-numbered stopped; returns when each started or stopped one is done.
+
+        An instance or "all" is an InvalidSpec. Kept across reloads that leave the
+        program's numprocs as it was, and across a daemon restart (the state file).
+        """
+        outcomes = await self._sup.scale(program, check_count(count))
+        self._metrics.forget_except(set(self._sup.drivers))
+        return outcomes
+
+    def scales(self) -> Mapping[str, Scaled]:
+        """The programs `scale` resized, for the state file."""
+        return dict(self._sup.scales)
 
     def reopen_logs(self) -> int:
         """Reopen every instance's log files at their paths (after logrotate moved them).

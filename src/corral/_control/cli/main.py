@@ -34,6 +34,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "stop": lifecycle.stop,
     "restart": lifecycle.restart,
     "signal": lifecycle.signal,
+    "scale": lifecycle.scale,
     "logs": logs.run,
     "events": events.run,
     "metrics": metrics.run,

@@ -30,6 +30,7 @@ from corral._control.wire import (
     MetricsReply,
     OutcomesReply,
     ReloadReply,
+    ScaleRequest,
     SignalRequest,
     StatusReply,
     TargetsRequest,
@@ -116,6 +117,13 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         OutcomesReply,
         body=SignalRequest,
         example={"signal": "HUP", "targets": ["web:1"]},
+    ),
+    ("POST", f"{API_PREFIX}/scale"): RouteDoc(
+        "Run `count` instances of one program (1 to 10000): new ones are started, the "
+        "highest-numbered stopped; kept across a reload that leaves numprocs as it was.",
+        OutcomesReply,
+        body=ScaleRequest,
+        example={"program": "web", "count": 2},
     ),
     ("GET", f"{API_PREFIX}/logs/{{name}}"): RouteDoc(
         "The last lines of an instance's log.",
