@@ -7,12 +7,16 @@ prints `ready` and answers every GET with one JSON line: its pid, the fds it sta
 with, LISTEN_PID,
 LISTEN_FDS and LISTEN_FDNAMES as it found them. It never binds anything itself. With
 NOTIFY_FD set (notify = "fd"), it writes its readiness newline there once it serves.
+On SIGTERM it drains, as servers do for a graceful stop: it accepts nothing more (what
+waits in the shared backlog goes to another instance), finishes the request it is
+answering, and exits 0.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -69,15 +73,22 @@ def main() -> None:
     if REPORT["listen_pid"] != str(os.getpid()) or not REPORT["listen_fds"]:
         sys.exit(f"not socket-activated: {REPORT}")
     servers = [_server(fd) for fd in range(FIRST, FIRST + int(str(REPORT["listen_fds"])))]
-    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signo, frame: stopping.set())
+    threads = [
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        for server in servers
+    ]
     for thread in threads:
         thread.start()
     if REPORT["notify_fd"] is not None:  # s6 readiness, numbered after the sockets
         os.write(int(str(REPORT["notify_fd"])), b"\n")
         os.close(int(str(REPORT["notify_fd"])))
     print("ready", flush=True)
-    for thread in threads:
-        thread.join()
+    stopping.wait()
+    for server in servers:
+        server.shutdown()  # returns once its serve_forever loop has ended
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -243,8 +243,10 @@ class Operations:
         """Stop; returns when each instance's tree is gone."""
         return await self._sup.stop(self._targets(targets))
 
-    async def restart(self, targets: Sequence[str]) -> list[Outcome]:
-        """Stop, then start."""
+    async def restart(self, targets: Sequence[str], *, rolling: bool = False) -> list[Outcome]:
+        """Stop, then start; `rolling`: program by program, a batch at a time."""
+        if rolling:
+            return await self._sup.restart_rolling(self._targets(targets))
         return await self._sup.restart(self._targets(targets))
 
     def signal(self, sig: str, targets: Sequence[str]) -> list[Outcome]:

@@ -168,7 +168,10 @@ class _Routes:
         return _outcomes(await self.ops.stop(_targets(request)))
 
     async def restart(self, request: Request) -> Response:
-        return _outcomes(await self.ops.restart(_targets(request)))
+        rolling = _object(request).get("rolling", False)
+        if not isinstance(rolling, bool):
+            raise HttpError(400, "'rolling' must be true or false")
+        return _outcomes(await self.ops.restart(_targets(request), rolling=rolling))
 
     async def signal(self, request: Request) -> Response:
         body = _object(request)

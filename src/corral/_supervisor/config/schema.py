@@ -137,6 +137,7 @@ PROGRAM = Table(
             ),
         ),
         Key("numprocs", integer(1), Program),
+        Key("max_unavailable", integer(1), Program),
         Key(
             "directory",
             PATH,

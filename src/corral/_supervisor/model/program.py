@@ -75,6 +75,9 @@ class Program:
     """Seconds after the stop signal before SIGKILL goes to the whole tree."""
     logs: LogPolicy = field(default_factory=LogPolicy)
     """Log capture policy."""
+    max_unavailable: int = 1
+    """Instances a rolling restart (`corral restart --rolling`) takes down at a time: the
+    next batch stops only once this one is RUNNING again."""
     sockets: tuple[str, ...] = ()
     """Names of `[sockets.NAME]` the daemon hands every instance, as fds 3, 4, ... in this
     order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set (systemd's socket
@@ -89,6 +92,8 @@ class Program:
             )
         if self.numprocs < 1:
             raise InvalidSpec(f"numprocs must be >= 1, got {self.numprocs}")
+        if self.max_unavailable < 1:
+            raise InvalidSpec(f"max_unavailable must be >= 1, got {self.max_unavailable}")
         self._check_log_names()
         self._check_templates()
         repeated = sorted({name for name in self.sockets if self.sockets.count(name) > 1})

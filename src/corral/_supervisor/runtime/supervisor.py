@@ -156,6 +156,35 @@ class Supervisor:
             await self._stop(names)
             return await self._start(names)
 
+    async def restart_rolling(self, targets: Sequence[str]) -> list[Outcome]:
+        """Restart programs a few instances at a time, without taking them all down.
+
+        For each program named (programs only, in start order), its instances go in
+        batches of `max_unavailable`: a batch is stopped and started again, and the next
+        batch is stopped only once this one is RUNNING (ready, with `notify`). An
+        instance that fails to start stops the roll: the rest keep running, untouched,
+        and their outcomes say why.
+        """
+        async with self._turns.shared(self._waiting("rolling restart", targets)):
+            if not targets:
+                raise CorralError("name at least one program to restart --rolling")
+            chosen = {resolve_program(t, "restart --rolling", self.programs).name for t in targets}
+            outcomes: list[Outcome] = []
+            failed: str | None = None
+            for program in (p for p in self.programs.values() if p.name in chosen):
+                names = program.instance_names()
+                for first in range(0, len(names), program.max_unavailable):
+                    batch = names[first : first + program.max_unavailable]
+                    if failed is not None:
+                        why = f"not restarted: the rolling restart stopped at {failed}"
+                        outcomes += [_refused(self.drivers[name], why) for name in batch]
+                        continue
+                    await self._stop(batch)
+                    started = await self._start(batch)
+                    outcomes += started
+                    failed = next((o.name for o in started if not o.ok), None)
+            return outcomes
+
     async def start_autostart(self) -> list[Outcome]:
         """Start every instance of every autostart program."""
         async with self._turns.shared(self._waiting("autostart", ())):

@@ -21,6 +21,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, text in _HELP.items():
         parser = sub.add_parser(name, parents=[common], help=text)
         parser.add_argument("targets", nargs="+", help="web:0, web, or all")
+        if name == "restart":
+            parser.add_argument(
+                "--rolling",
+                action="store_true",
+                help="programs only: max_unavailable instances at a time, each batch "
+                "RUNNING again before the next stops",
+            )
     parser = sub.add_parser("signal", parents=[common], help="send a signal to instances")
     parser.add_argument("signal", help="signal name (HUP, TERM, USR1, ...) or number")
     parser.add_argument("targets", nargs="+", help="web:0, web, or all")
@@ -54,7 +61,10 @@ def stop(ctx: Context, args: argparse.Namespace) -> int:
 
 def restart(ctx: Context, args: argparse.Namespace) -> int:
     """corral restart"""
-    return _lifecycle(ctx, "restart", {"targets": args.targets})
+    body: dict[str, object] = {"targets": args.targets}
+    if args.rolling:
+        body["rolling"] = True
+    return _lifecycle(ctx, "restart", body)
 
 
 def signal(ctx: Context, args: argparse.Namespace) -> int:
