@@ -71,7 +71,7 @@ def test_a_misspelt_program_key_suggests_the_right_one() -> None:
     assert where(error) == (FILE, 2, "programs.web.comand")
     assert error.got == "unknown key 'comand'"
     assert error.hint == "did you mean command?"
-    assert "command, directory" in error.expected
+    assert "command, depends_on, directory" in error.expected
     assert error.more == ()  # the misspelling is the one problem, not also a missing command
 
 

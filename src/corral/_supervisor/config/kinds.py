@@ -235,6 +235,33 @@ NAMES = Kind(_NAMES, _names)
 """Names of things defined elsewhere in the file; schema.py checks they are."""
 
 
+_DEPENDS_ON = (
+    'a table of PROGRAM = "started", "healthy" or "completed" '
+    "(or an array of program names, each meaning started)"
+)
+_CONDITIONS = ("started", "healthy", "completed")
+
+
+def _depends_on(value: object, path: KeyPath) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, list):
+        return tuple((name, "started") for name in _names(value, path))
+    if not isinstance(value, dict):
+        raise invalid(path, _DEPENDS_ON, described(value))
+    problems = [
+        Problem((*path, name), f"one of {', '.join(_CONDITIONS)}", described(condition))
+        for name, condition in value.items()
+        if condition not in _CONDITIONS
+    ]
+    if problems:
+        raise Invalid(problems)
+    return tuple(sorted(cast(dict[str, str], value).items()))
+
+
+DEPENDS_ON = Kind(_DEPENDS_ON, _depends_on)
+"""Programs this one needs, with the condition each must reach; schema.py checks the
+names exist, none is the program itself, and there is no cycle."""
+
+
 def split_address(address: str) -> tuple[str, int]:
     """("host", port) of an ADDRESS value, IPv6 brackets removed."""
     host, _, port = address.rpartition(":")

@@ -35,6 +35,7 @@ from corral._supervisor.config.kinds import (
     ADDRESS,
     BOOLEAN,
     COMMAND,
+    DEPENDS_ON,
     ENVIRONMENT,
     EXIT_CODES,
     LISTEN,
@@ -77,6 +78,7 @@ from corral._supervisor.config.table import (
     collect,
     construct,
 )
+from corral._supervisor.model.dependencies import FAILURE_POLICIES, find_cycle
 from corral._supervisor.model.program import LogPolicy, Program
 from corral._supervisor.model.sockets import MAX_BACKLOG, SocketSpec
 
@@ -138,6 +140,30 @@ PROGRAM = Table(
         ),
         Key("numprocs", integer(1), Program),
         Key("max_unavailable", integer(1), Program),
+        Key(
+            "depends_on",
+            DEPENDS_ON,
+            Program,
+            doc=(
+                "Programs to start first, each with the condition it must reach: "
+                '"started" (every instance RUNNING, which with `notify` means ready), '
+                '"healthy" (RUNNING, and its health check passing where it has one) or '
+                '"completed" (every instance EXITED with an expected code: a one-shot). '
+                "`corral start` of this program starts them first; stopping one of them "
+                "stops this program first. A name no program has, the program itself, or "
+                "a cycle is an error when the file is read."
+            ),
+        ),
+        Key(
+            "on_dependency_failure",
+            choice(FAILURE_POLICIES),
+            Program,
+            doc=(
+                "When a dependency fails while this program runs (an instance of it goes "
+                'FATAL or exits unexpectedly): "stop" this program, "restart" it once the '
+                'dependency is back, or "ignore" it.'
+            ),
+        ),
         Key(
             "directory",
             PATH,
@@ -340,6 +366,8 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
     if programs is not None and sockets is not None:
         problems += _unknown_sockets(programs, {socket.name for socket in sockets})
+    if programs is not None:
+        problems += _dependency_problems(programs)
     if problems or daemon is None or programs is None or metrics is None or sockets is None:
         raise Invalid(problems)
     return Config(path=path, daemon=daemon, programs=programs, metrics=metrics, sockets=sockets)
@@ -382,6 +410,38 @@ def _unknown_sockets(programs: tuple[Program, ...], defined: set[str]) -> list[P
                 )
                 problems.append(Problem(where, expected, repr(name), did_you_mean(name, defined)))
     return problems
+
+
+def _dependency_problems(programs: tuple[Program, ...]) -> list[Problem]:
+    """A problem at each `depends_on` name no program has; else at a cycle's first edge."""
+    defined = {program.name: program for program in programs}
+    problems = [
+        Problem(
+            ("programs", program.name, "depends_on", name),
+            "the name of a [programs.NAME] table",
+            repr(name),
+            did_you_mean(name, defined),
+        )
+        for program in programs
+        for name, _ in program.depends_on
+        if name not in defined
+    ]
+    problems += [
+        Problem(
+            ("programs", program.name, "depends_on", program.name),
+            "another program (a program cannot wait for itself)",
+            repr(program.name),
+        )
+        for program in programs
+        if any(name == program.name for name, _ in program.depends_on)
+    ]
+    if problems:
+        return problems
+    cycle = find_cycle(defined)
+    if cycle is None:
+        return []
+    where = ("programs", cycle[0], "depends_on", cycle[1])
+    return [Problem(where, "no dependency cycle", " -> ".join(cycle))]
 
 
 def build_metrics(raw: object) -> MetricsSettings:

@@ -75,6 +75,12 @@ class Program:
     """Seconds after the stop signal before SIGKILL goes to the whole tree."""
     logs: LogPolicy = field(default_factory=LogPolicy)
     """Log capture policy."""
+    depends_on: tuple[tuple[str, str], ...] = ()
+    """(program, condition) pairs, sorted: each must be started, healthy or completed
+    before this program starts (`_supervisor/model/dependencies.py`)."""
+    on_dependency_failure: str = "stop"
+    """What happens to this program when a dependency fails while it runs: stop it,
+    restart it once the dependency is back, or ignore it."""
     max_unavailable: int = 1
     """Instances a rolling restart (`corral restart --rolling`) takes down at a time: the
     next batch stops only once this one is RUNNING again."""

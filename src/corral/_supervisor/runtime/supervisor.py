@@ -20,19 +20,20 @@ import dataclasses
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from corral._errors import CorralError
 from corral._lifecycle.messages import StartRequested, Step, StopRequested
 from corral._lifecycle.states import InstanceState
-from corral._observe.events import EventLog
+from corral._observe.events import Event, EventLog
 from corral._observe.logs.directory import LogDirectory
 from corral._platform.sandbox_names import lookup_group
 from corral._process import tree as _tree
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.load import Config, DaemonSettings
+from corral._supervisor.model.dependencies import start_layers, with_dependencies, with_dependents
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.scale import Scaled, apply_scales, check_count
@@ -89,6 +90,8 @@ class Supervisor:
         for driver in self._build(config.programs):
             self.drivers[driver.name] = driver
         self.programs = {program.name: program for program in config.programs}
+        self._reactions: set[asyncio.Task[list[Outcome]]] = set()
+        events.subscribe(self._dependency_changed)
 
     def _build(self, programs: Iterable[Program]) -> list[InstanceDriver]:
         """The drivers of every instance of `programs`, log files open; all or none.
@@ -153,8 +156,8 @@ class Supervisor:
         """Stop, then start again (one turn: no reload comes in between)."""
         async with self._turns.shared(self._waiting("restart", targets)):
             names = self._resolve(targets)
-            await self._stop(names)
-            return await self._start(names)
+            stopped = await self._stop(names)  # with the live programs that depend on them
+            return await self._start([o.name for o in stopped])
 
     async def restart_rolling(self, targets: Sequence[str]) -> list[Outcome]:
         """Restart programs a few instances at a time, without taking them all down.
@@ -212,6 +215,78 @@ class Supervisor:
         return _Say(self.events, f"{what} {shown}".rstrip() + " waits for the reload under way")
 
     async def _start(self, names: Sequence[str]) -> list[Outcome]:
+        """Start `names`; with dependencies, what they need first, layer by layer."""
+        if not any(program.depends_on for program in self.programs.values()):
+            return await self._start_together(names)
+        wanted = list(names)
+        asked = {self.drivers[name].program.name for name in wanted}
+        needed = with_dependencies(asked, self.programs)
+        for name in sorted(needed - asked):  # a dependency comes whole (systemd's Requires=)
+            wanted += self.programs[name].instance_names()
+        by_program: dict[str, list[str]] = {}
+        for name in wanted:
+            by_program.setdefault(self.drivers[name].program.name, []).append(name)
+        outcomes: dict[str, Outcome] = {}
+        for layer in start_layers(needed, self.programs):
+            batch: list[str] = []
+            for program in layer:
+                unmet = await self._unmet(self.programs[program])
+                if unmet is None:
+                    batch += by_program[program]
+                    continue
+                for name in by_program[program]:
+                    outcomes[name] = _refused(self.drivers[name], f"not started: {unmet}")
+            outcomes.update((o.name, o) for o in await self._start_together(batch))
+        return [outcomes[d.name] for d in self.ordered(outcomes)]
+
+    def _dependency_changed(self, event: Event) -> None:
+        """A dependency failed (FATAL, BACKOFF, an unexpected exit): its running dependents
+        follow `on_dependency_failure` (stop; restart once it is back; ignore)."""
+        driver = self.drivers.get(event.subject) if event.kind == "state" else None
+        if driver is None or self._closing:
+            return
+        new = driver.machine.state
+        failed = new in (S.FATAL, S.BACKOFF) or (
+            new is S.EXITED and not _meets(driver, "completed")
+        )
+        if not failed:
+            return
+        name = driver.program.name
+        for program in self.programs.values():
+            if program.on_dependency_failure == "ignore" or all(
+                d != name for d, _ in program.depends_on
+            ):
+                continue
+            live = [n for n in program.instance_names() if _live(self.drivers[n])]
+            if live:
+                self._react(self._follow_failure(program, live))
+
+    async def _follow_failure(self, program: Program, live: list[str]) -> list[Outcome]:
+        """Stop `live`; with "restart", start the program again once its dependencies are met."""
+        stopped = await self.stop(live)
+        if program.on_dependency_failure != "restart" or self._closing:
+            return stopped
+        if await self._unmet(program) is not None:  # waits while a dependency restarts
+            return stopped
+        return await self.start([program.name])
+
+    def _react(self, work: Coroutine[Any, Any, list[Outcome]]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._reactions.add(task)
+        task.add_done_callback(self._reactions.discard)
+
+    async def _unmet(self, program: Program) -> str | None:
+        """Why a dependency of `program` is not where it must be, or None when all are."""
+        for dependency, condition in program.depends_on:
+            drivers = self.ordered(self.programs[dependency].instance_names())
+            await _Gate(drivers, _COMPLETED if condition == "completed" else _AFTER_START).done
+            for driver in drivers:
+                if not _meets(driver, condition):
+                    state = driver.machine.state.value
+                    return f"dependency {driver.name} is {state}, not {condition}"
+        return None
+
+    async def _start_together(self, names: Sequence[str]) -> list[Outcome]:
         drivers = self.ordered(names)
         if self._closing:
             return [_refused(d, SHUTTING_DOWN) for d in drivers]
@@ -225,6 +300,27 @@ class Supervisor:
         return [_start_outcome(d, rejected[d.name]) for d in drivers]
 
     async def _stop(self, names: Sequence[str]) -> list[Outcome]:
+        """Stop `names`; with dependencies, the live instances that need them first."""
+        if not any(program.depends_on for program in self.programs.values()):
+            return await self._stop_together(names)
+        asked = {self.drivers[name].program.name for name in names}
+        wanted = set(names)
+        for program in with_dependents(asked, self.programs) - asked:
+            wanted.update(
+                n for n in self.programs[program].instance_names() if _live(self.drivers[n])
+            )
+        outcomes: list[Outcome] = []
+        for layer in reversed(
+            start_layers({self.drivers[n].program.name for n in wanted}, self.programs)
+        ):
+            members = set(layer)
+            outcomes += await self._stop_together(
+                [n for n in wanted if self.drivers[n].program.name in members]
+            )
+        order = {name: index for index, name in enumerate(self.drivers)}
+        return sorted(outcomes, key=lambda o: order[o.name])
+
+    async def _stop_together(self, names: Sequence[str]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         groups = itertools.groupby(reversed(self.ordered(names)), key=lambda d: d.program.priority)
         for _, group in groups:
@@ -415,6 +511,23 @@ def _start_outcome(driver: InstanceDriver, rejected: str | None) -> Outcome:
     ok = state is S.RUNNING
     message = rejected or driver.machine.reason or state.value
     return Outcome(driver.name, ok and rejected is None, state.value, message)
+
+
+_COMPLETED = frozenset({S.EXITED, S.FATAL, S.STOPPED})
+
+
+def _meets(driver: InstanceDriver, condition: str) -> bool:
+    """Whether one instance of a dependency is where `condition` needs it."""
+    state = driver.machine.state
+    if condition == "completed":
+        exit_ = driver.machine.last_exit
+        codes = driver.program.restart.exit_codes
+        return state is S.EXITED and exit_ is not None and exit_.is_expected(codes)
+    return state is S.RUNNING  # started; healthy adds the health check where there is one
+
+
+def _live(driver: InstanceDriver) -> bool:
+    return driver.machine.state not in _AFTER_STOP
 
 
 def _refused(driver: InstanceDriver, why: str) -> Outcome:
