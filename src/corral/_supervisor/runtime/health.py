@@ -4,16 +4,19 @@ A `Prober` runs one instance's probe while its process is live: it waits the del
 the model gives (`next_probe_in`: `start_interval` in the start period, else
 `interval`), runs one probe bounded by `timeout`, and feeds the result to the
 instance's driver as `ProbeFinished`; the model counts it. Nothing here blocks the
-loop: `tcp` and `http` use `asyncio.open_connection` (a host name is resolved in the
-loop's executor), and `exec` is spawned by `launch` with the daemon's reaper, so the
-daemon, which reaps every child as a subreaper, keeps the probe's exit status for it,
-and awaited with the library's `AsyncProcess`, whose timeout ends the probe's tree.
+loop: `tcp` and `http` connect a bare non-blocking socket with the loop's `sock_*`
+calls (a host name is resolved in the loop's executor; `asyncio.open_connection`'s
+streams cost more CPU per probe: docs/performance.md, Health probes), and `exec` is
+spawned by `launch` with the daemon's reaper, so the daemon, which reaps every child
+as a subreaper, keeps the probe's exit status for it, and awaited with the library's
+`AsyncProcess`, whose timeout ends the probe's tree.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 
 from corral._errors import CorralError
@@ -49,7 +52,17 @@ Outcome = tuple[bool, str]
 class Prober:
     """One instance's health probe, run while `start` has been called and `stop` has not."""
 
-    __slots__ = ("_check", "_feed", "_health", "_loop", "_process", "_reaper", "_task")
+    __slots__ = (
+        "_check",
+        "_feed",
+        "_health",
+        "_loop",
+        "_process",
+        "_reaper",
+        "_status",
+        "_target",
+        "_task",
+    )
 
     def __init__(
         self,
@@ -61,6 +74,8 @@ class Prober:
         health: Callable[[], Health | None],
     ) -> None:
         self._check = check
+        self._target = None if check.exec is not None else _target(check)
+        self._status = parse_status_range(check.status)
         self._process = process
         self._reaper = reaper
         self._feed = feed
@@ -95,12 +110,13 @@ class Prober:
         """Run the probe once, bounded by `timeout`: (passed, what it said)."""
         check = self._check
         try:
+            target = self._target
             if check.exec is not None:
                 return await probe_exec(self._exec_spec(check.exec), check.timeout, self._reaper)
-            if check.http is not None:
-                return await probe_http(check.http, check.timeout, check.status, check.body)
-            assert check.tcp is not None
-            return await probe_tcp(check.tcp, check.timeout)
+            if isinstance(target, HttpTarget):
+                return await probe_http(target, check.timeout, self._status, check.body)
+            assert target is not None
+            return await probe_tcp(target, check.timeout)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the per-probe boundary: a probe never takes the daemon down
@@ -113,6 +129,14 @@ class Prober:
         return ProcessSpec(
             argv=argv, cwd=process.cwd, env=process.env, env_add=process.env_add, stdin="devnull"
         )
+
+
+def _target(check: HealthCheck) -> HttpTarget | TcpTarget:
+    """Where an http or tcp check points, read once (the check parsed it when it was made)."""
+    if check.http is not None:
+        return parse_probe_address("http", check.http)
+    assert check.tcp is not None
+    return parse_probe_address("tcp", check.tcp)
 
 
 async def probe_exec(spec: ProcessSpec, timeout: float, reaper: OwningReaper) -> Outcome:
@@ -133,25 +157,23 @@ async def probe_exec(spec: ProcessSpec, timeout: float, reaper: OwningReaper) ->
     return False, f"{how}: {said}" if said else str(how)
 
 
-async def probe_tcp(address: str, timeout: float) -> Outcome:
-    """Connect to `address`: accepted within `timeout` passes (closed at once)."""
-    target = parse_probe_address("tcp", address)
-    assert isinstance(target, TcpTarget)
+async def probe_tcp(target: TcpTarget, timeout: float) -> Outcome:
+    """Connect to `target`: accepted within `timeout` passes (closed at once)."""
     try:
         async with asyncio.timeout(timeout):
-            _, writer = await asyncio.open_connection(target.host, target.port)
+            sock = await _connect(target.host, target.port)
     except TimeoutError:
         return False, f"not connected within {timeout:g} s"
     except OSError as exc:
         return False, _os_error(exc)
-    writer.close()
-    return True, f"connected to {address}"
+    sock.close()
+    return True, f"connected to {_authority(target.host, target.port)}"
 
 
-async def probe_http(url: str, timeout: float, status: str, body: str | None) -> Outcome:
-    """One HTTP/1.1 GET of `url`: a status in `status` (and `body` in the body) passes."""
-    target = parse_probe_address("http", url)
-    assert isinstance(target, HttpTarget)
+async def probe_http(
+    target: HttpTarget, timeout: float, status: tuple[int, int], body: str | None
+) -> Outcome:
+    """One HTTP/1.1 GET of `target`: a status in `status` (and `body` in the body) passes."""
     try:
         async with asyncio.timeout(timeout):
             code, text = await _get(target, want_body=body is not None)
@@ -161,34 +183,82 @@ async def probe_http(url: str, timeout: float, status: str, body: str | None) ->
         return False, _os_error(exc)
     except ValueError as exc:  # a malformed answer
         return False, str(exc)
-    low, high = parse_status_range(status)
+    low, high = status
     said = f": {text}" if text else ""
     if not low <= code <= high:
-        return False, f"HTTP {code}, not {status}{said}"
+        shown = f"{low}-{high}" if low != high else str(low)
+        return False, f"HTTP {code}, not {shown}{said}"
     if body is not None and body not in text:
         return False, f"HTTP {code}, but the body lacks {body!r}{said}"
     return True, f"HTTP {code}{said}"
 
 
+async def _connect(host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket (a bare socket: a probe needs no transport).
+
+    An address is used as is; a name is resolved for each probe, in the loop's executor.
+    """
+    loop = asyncio.get_running_loop()
+    family = _family(host)
+    address: tuple[object, ...] = (host, port)
+    if family is None:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _family(host: str) -> socket.AddressFamily | None:
+    """AF_INET or AF_INET6 for an address, None for a name."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return family
+    return None
+
+
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _request(target: HttpTarget) -> bytes:
+    """The GET request for `target`."""
+    return (
+        f"GET {target.path} HTTP/1.1\r\nHost: {target.authority}\r\n"
+        "User-Agent: corral-health\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("ascii", "replace")
+
+
 async def _get(target: HttpTarget, *, want_body: bool) -> tuple[int, str]:
     """(status code, body head) of a GET of `target` on a new connection."""
-    reader, writer = await asyncio.open_connection(target.host, target.port, limit=_HEAD_LIMIT)
+    loop = asyncio.get_running_loop()
+    sock = await _connect(target.host, target.port)
     try:
-        request = (
-            f"GET {target.path} HTTP/1.1\r\nHost: {target.authority}\r\n"
-            "User-Agent: corral-health\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-        )
-        writer.write(request.encode("ascii", "replace"))
-        await writer.drain()
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            raise ValueError("the connection closed before the answer's headers ended") from None
-        except asyncio.LimitOverrunError:
-            raise ValueError(f"the answer's headers are longer than {_HEAD_LIMIT} bytes") from None
-        return _status_code(head), await _body(reader, head, want_body=want_body)
+        await loop.sock_sendall(sock, _request(target))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            if len(data) > _HEAD_LIMIT:
+                raise ValueError(f"the answer's headers are longer than {_HEAD_LIMIT} bytes")
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                raise ValueError("the connection closed before the answer's headers ended")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        code = _status_code(head)
+        length = _body_length(head, want_body=want_body)
+        while len(rest) < length and (chunk := await loop.sock_recv(sock, length - len(rest))):
+            rest += chunk
+        return code, rest[:length].decode("utf-8", "replace").strip()
     finally:
-        writer.close()
+        sock.close()
 
 
 def _status_code(head: bytes) -> int:
@@ -200,18 +270,14 @@ def _status_code(head: bytes) -> int:
     return int(parts[1])
 
 
-async def _body(reader: asyncio.StreamReader, head: bytes, *, want_body: bool) -> str:
-    """Up to BODY_LIMIT bytes of the body: Content-Length of them, else, when the body is
-    matched, to the close (asked for by `Connection: close`); else none."""
-    length = BODY_LIMIT if want_body else 0
+def _body_length(head: bytes, *, want_body: bool) -> int:
+    """Bytes of the body to read: Content-Length (at most BODY_LIMIT), else, when the body
+    is matched, BODY_LIMIT or to the close (asked for by `Connection: close`), else none."""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length" and value.strip().isdigit():
-            length = min(int(value.strip()), BODY_LIMIT)
-    data = b""
-    while len(data) < length and (chunk := await reader.read(length - len(data))):
-        data += chunk
-    return data.decode("utf-8", "replace").strip()
+            return min(int(value.strip()), BODY_LIMIT)
+    return BODY_LIMIT if want_body else 0
 
 
 def _os_error(exc: OSError) -> str:
