@@ -19,7 +19,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from corral._errors import CorralError
+from corral._errors import CorralError, TimedOut
 from corral._lifecycle.health import (
     Health,
     HealthCheck,
@@ -147,7 +147,10 @@ async def probe_exec(spec: ProcessSpec, timeout: float, reaper: OwningReaper) ->
         return False, str(exc)
     proc = AsyncProcess(launched, spec, RunOptions(timeout=timeout, check=False, grace=0))
     async with proc:
-        result = await proc.wait()
+        try:
+            result = await proc.wait()
+        except TimedOut:  # a timeout raises even unchecked; its tree has been ended
+            result = proc.result()
     said = (result.stdout + result.stderr).decode("utf-8", "replace").strip()
     if result.timed_out:
         return False, f"still running after {timeout:g} s: killed" + (f"; {said}" if said else "")
