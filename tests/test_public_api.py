@@ -42,6 +42,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "RetryPolicy": "corral._process.retry",
         "SpawnError": "corral._errors",
         "StdinClosed": "corral._errors",
+        "StillRunning": "corral._errors",
         "TimedOut": "corral._errors",
         "UnsupportedFeature": "corral._errors",
         "run": "corral._process.runner",

@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "corral._process.retry",
     "SpawnError": "corral._errors",
     "StdinClosed": "corral._errors",
+    "StillRunning": "corral._errors",
     "TimedOut": "corral._errors",
     "UnsupportedFeature": "corral._errors",
     "run": "corral._process.runner",
@@ -80,6 +81,7 @@ __all__ = [
     "RetryPolicy",
     "SpawnError",
     "StdinClosed",
+    "StillRunning",
     "TimedOut",
     "UnsupportedFeature",
     "run",
@@ -118,6 +120,7 @@ if TYPE_CHECKING:
         ProcessFailed,
         SpawnError,
         StdinClosed,
+        StillRunning,
         TimedOut,
         UnsupportedFeature,
     )

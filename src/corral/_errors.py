@@ -15,6 +15,7 @@
     │   ├── PermissionDenied         found, but not executable by us
     │   └── BadWorkingDirectory      the cwd is missing or not a directory
     ├── StdinClosed              a write to a child's stdin found the pipe broken
+    ├── StillRunning             wait(timeout, keep_running=True) ran out; it runs on
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
         ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
@@ -48,6 +49,7 @@ __all__ = [
     "ProcessFailed",
     "SpawnError",
     "StdinClosed",
+    "StillRunning",
     "TimedOut",
     "UnknownTarget",
     "UnsafeDirectory",
@@ -287,6 +289,22 @@ class CircuitOpen(CorralError):
         super().__init__(
             f"circuit breaker {shorten(name)!r} is open after {failures} failures in a row: "
             f"not run; {when}"
+        )
+
+
+class StillRunning(CorralError, TimeoutError):
+    """`wait(timeout, keep_running=True)` ran out of time; the process was left running.
+
+    Unlike TimedOut, nothing was stopped: wait again, read, write, or stop() it.
+    """
+
+    def __init__(self, argv: Sequence[str], pid: int, timeout: float) -> None:
+        self.argv = tuple(argv)
+        self.pid = pid
+        self.timeout = timeout
+        super().__init__(
+            f"`{format_command(self.argv)}` (pid {pid}) is still running after {timeout:g} s; "
+            "it was left running: wait again, or stop() it"
         )
 
 

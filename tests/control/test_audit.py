@@ -313,3 +313,15 @@ def test_usr1_after_logrotate_moved_it_reopens_the_audit_log_at_its_path(tmp_pat
         assert stat.S_IMODE(audit.stat().st_mode) == 0o600
     assert _what(_records(rotated)) == [("POST", "/v1/start")]
     assert _what(_records(audit))[0] == ("POST", "/v1/stop")
+
+
+def test_a_scale_is_recorded_with_its_program_and_count(tmp_path: Path) -> None:
+    audit, keys = _keys(tmp_path)
+    with running_daemon(tmp_path, PROGRAMS, keys) as daemon:
+        daemon.call("POST", "/scale", {"program": "web", "count": 2})
+        with pytest.raises(ApiError):
+            daemon.call("POST", "/scale", {"program": "web:0", "count": 3})
+    done, refused = _records(audit)[:2]
+    assert done["what"] == {"method": "POST", "path": "/v1/scale", "program": "web", "count": 2}
+    assert done["result"]["status"] == 200
+    assert (refused["what"]["program"], refused["result"]["status"]) == ("web:0", 400)

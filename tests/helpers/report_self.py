@@ -2,7 +2,8 @@
 
 Usage: report_self.py [VAR ...]
 Keys: pid, ppid, pgid, sid, cwd, argv0, env (the named variables; null if unset),
-fds (the open fd numbers), stdin (first line of stdin, or null at EOF / not a pipe).
+fds (the open fd numbers, the listing's own left out), stdin (first line of stdin,
+or null at EOF / not a pipe).
 """
 
 from __future__ import annotations
@@ -10,6 +11,19 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+
+def open_fds() -> list[int]:
+    """The fds open here; the listing's own fd (closed once listed) is left out."""
+    return sorted(fd for fd in map(int, os.listdir("/dev/fd")) if _is_open(fd))
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -22,7 +36,7 @@ def main() -> None:
         "cwd": os.getcwd(),
         "argv0": sys.argv[0],
         "env": {name: os.environ.get(name) for name in names},
-        "fds": sorted(int(fd) for fd in os.listdir("/dev/fd")),
+        "fds": open_fds(),
     }
     print(json.dumps(report), flush=True)
 

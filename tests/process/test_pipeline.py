@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 
 import pytest
 
@@ -163,3 +164,55 @@ def test_a_stage_starts_in_a_group_of_its_own_once_the_pipelines_group_is_gone()
     with corral.Process(_launch_stage(spec, gone, None), spec, RunOptions()) as proc:
         assert proc.wait().stdout == b"line 1\n"
     assert proc.pid != gone
+
+
+# -- a stage's own options (issue #11): honoured, or refused, never ignored ----------
+
+
+def test_an_unchecked_stage_does_not_fail_the_pipeline(twin: Twin) -> None:
+    # duct: `cmd!("false").unchecked().pipe(cmd!("true"))` succeeds.
+    pipeline = helper("exit_with", "3").unchecked() | helper("exit_with", "0")
+    result = twin.run_pipeline(pipeline)
+    assert result.ok
+    assert result.failed_stage is None
+    assert result.stages[0].exit_code == 3
+
+
+def test_an_unchecked_stage_leaves_the_other_stages_checked(twin: Twin) -> None:
+    pipeline = helper("exit_with", "4") | helper("exit_with", "3").unchecked()
+    with pytest.raises(corral.ExitedNonZero) as caught:
+        twin.run_pipeline(pipeline)
+    assert caught.value.exit_code == 4
+
+
+def test_a_stages_own_ok_codes_count_for_that_stage(twin: Twin) -> None:
+    pipeline = helper("exit_with", "2").ok_codes(0, 2) | helper("exit_with", "0")
+    assert twin.run_pipeline(pipeline).ok
+    with pytest.raises(corral.ExitedNonZero):
+        twin.run_pipeline(helper("exit_with", "0") | helper("exit_with", "2").ok_codes(0, 3))
+
+
+def test_input_on_the_first_stage_is_written(twin: Twin) -> None:
+    pipeline = helper("copy_stdin", "1:").input("a\n") | helper("copy_stdin", "2:")
+    assert twin.run_pipeline(pipeline).stdout_text == "2:1:a\n"
+
+
+@pytest.mark.parametrize(
+    ("stage", "option", "instead"),
+    [
+        (helper("copy_stdin").timeout(5), ".timeout()", r"\(a \| b\)\.timeout\(5\)"),
+        (helper("copy_stdin").grace(1), ".grace()", r"\(a \| b\)\.grace\(1\)"),
+        (helper("copy_stdin").retry(attempts=2), ".retry()", "retry the whole pipeline"),
+        (helper("copy_stdin").kill_on_drop(), ".kill_on_drop()", "no handle to drop"),
+        (helper("copy_stdin").input("x"), ".input()", "the previous stage's stdout"),
+    ],
+    ids=["timeout", "grace", "retry", "kill_on_drop", "input"],
+)
+def test_a_stage_option_a_pipeline_cannot_apply_is_refused(
+    stage: Command, option: str, instead: str
+) -> None:
+    refusal = rf"^{re.escape(option)} on stage 1 \(`.*copy_stdin.py`\) of a pipeline is not applied"
+    with pytest.raises(corral.InvalidSpec, match=refusal):
+        helper("echo_lines", "1") | stage
+    with pytest.raises(corral.InvalidSpec, match=instead):
+        Pipeline([helper("echo_lines", "1"), stage])

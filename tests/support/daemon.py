@@ -21,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -103,13 +103,18 @@ class Daemon:
         self.config.write_text(head + "\n" + textwrap.dedent(programs))
 
     def start(
-        self, *, leak_fds: tuple[int, ...] = (), nofile: tuple[int, int] | None = None
+        self,
+        *,
+        leak_fds: tuple[int, ...] = (),
+        nofile: tuple[int, int] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         """Start the daemon and return once its API answers.
 
         `leak_fds` are passed to the daemon without close-on-exec, as a careless
         launcher (a shell, a parent with an open socket) would. `nofile` is the
-        (soft, hard) RLIMIT_NOFILE it is started with (a launcher's limit).
+        (soft, hard) RLIMIT_NOFILE it is started with (a launcher's limit). `env`
+        adds variables to its environment (what a service manager sets).
         """
         limits = None if nofile is None else Sandbox(rlimits={"nofile": nofile})
         read, write = os.pipe()
@@ -117,7 +122,11 @@ class Daemon:
         try:
             self.process = corral.start(
                 daemon_argv(self.config, report_known=self.report_known),
-                extra_env={"CORRAL_READY_FD": str(write), REPORT_VARIABLE: str(self.loop_report)},
+                extra_env={
+                    **(env or {}),
+                    "CORRAL_READY_FD": str(write),
+                    REPORT_VARIABLE: str(self.loop_report),
+                },
                 pass_fds=[write, *leak_fds],
                 stdout=corral.File(str(self.output)),
                 stderr="merge",
@@ -235,13 +244,14 @@ def running_daemon(
     *,
     report_known: Iterable[str] = (),
     nofile: tuple[int, int] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Daemon]:
     """A started daemon that is shut down (and proven gone) when the block ends.
 
     `nofile` is the (soft, hard) RLIMIT_NOFILE the daemon is started with.
     """
     daemon = Daemon(workdir, programs, daemon_keys, report_known=report_known)
-    daemon.start(nofile=nofile)
+    daemon.start(nofile=nofile, env=env)
     try:
         yield daemon
     except BaseException:

@@ -26,6 +26,7 @@ from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
 from corral._control.server.auditing import audit_observer
 from corral._control.server.http import HttpServer
+from corral._control.service_manager import ServiceManager
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
 from corral._observe.audit import AuditLog, AuditRefused
 from corral._observe.events import Event, EventLog
@@ -37,10 +38,12 @@ from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
-from corral._supervisor.runtime.checkpoint import Checkpoint
+from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, DaemonRecord
+from corral._supervisor.runtime.checkpoint import read as read_state
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.notify import notify_directory
+from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
 
 if TYPE_CHECKING:
@@ -72,13 +75,28 @@ def run_daemon(config_path: str, *, out: TextIO = sys.stdout) -> int:
     except OSError as exc:
         print(f"corral: cannot create {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
+    # An address in use is the config's error, found before anything starts; unless a
+    # crashed daemon's programs still hold the sockets: they are bound once those are ended.
+    bind_late = _left_running(config.daemon.state_file)
+    sockets = HeldSockets()
+    try:
+        if not bind_late:
+            sockets.open(config)
+    except ConfigError as exc:
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     logging.basicConfig(level=logging.WARNING, format="corral: %(levelname)s %(message)s")
     try:
         tls = _tls_context(config.daemon)  # before the loop: loading OpenSSL takes a while
-        asyncio.run(_serve(config, out, tls))
+        asyncio.run(_serve(config, out, tls, sockets, bind_late=bind_late))
+    except ConfigError as exc:  # a socket still in use after the leftovers were ended
+        print(f"corral: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except CorralError as exc:
         print(f"corral: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        sockets.close()  # the shutdown closed them already, unless the daemon failed first
     return EXIT_OK
 
 
@@ -109,45 +127,74 @@ def _tls_context(settings: DaemonSettings) -> ssl.SSLContext | None:
     return server_context(settings.tls_cert_file, settings.tls_key_file)
 
 
-async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> None:
+def _left_running(state_file: str) -> bool:
+    """Whether a state file names trees a daemon left running (it died without a clean stop)."""
+    try:
+        record = read_state(state_file)
+    except CorruptState:
+        return False  # previous_daemon warns about it; nothing is ended on its word
+    return record is not None and not record.clean and bool(record.trees)
+
+
+async def _serve(
+    config: Config,
+    out: TextIO,
+    tls: ssl.SSLContext | None,
+    sockets: HeldSockets,
+    *,
+    bind_late: bool,
+) -> None:
     loop = asyncio.get_running_loop()
     close_on_exec_inherited()  # nothing our launcher leaked reaches the programs
     become_subreaper()
     raise_nofile_to_hard()  # our programs still start at the soft limit we were given
     events = EventLog(capacity=EVENT_RING)
     events.subscribe(_printer(out))
+    service = ServiceManager(on_error=_warn_text(events))  # systemd Type=notify, if it asked
     try:
         audit = AuditLog(config.daemon.audit_log, on_error=_audit_failed(events))
     except AuditRefused as exc:
         raise CorralError(str(exc)) from None
     reaper = OwningReaper()
     reaper.install(loop)
-    supervisor = Supervisor(config, events=events, reaper=reaper)
+    supervisor = Supervisor(config, events=events, reaper=reaper, sockets=sockets)
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
-    ops = Operations(supervisor, metrics=metrics, on_shutdown=stopping.set, clock=loop.time)
+    ops = Operations(
+        supervisor,
+        metrics=metrics,
+        on_shutdown=stopping.set,
+        clock=loop.time,
+        on_reload=service.reload_phase,
+    )
     reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
     server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
     await server.listen_unix(config.daemon.socket)
     if config.daemon.http_listen is not None:  # the config made sure it has tokens
         await _listen_tcp(server, config.daemon, tls, events)
-    if previous is not None:  # before our own record replaces its: a crash now loses nothing
-        timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
-        await end_previous(previous, events, timeouts)
+    try:
+        await _take_over(config, previous, supervisor, events, bind_late=bind_late)
+    except ConfigError:  # a socket still in use once what was left running is ended
+        await server.close()  # the API socket file goes; the rest goes with the process
+        raise
     checkpoint = Checkpoint(
-        config.daemon.state_file, ops.trees, events=events, on_error=_warn(events)
+        config.daemon.state_file,
+        ops.trees,
+        events=events,
+        on_error=_warn(events),
+        scales=ops.scales,
     )
     checkpoint.start()
-    events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
-    _announce_ready()
+    _announce(config, sockets, events, service)
     autostart = loop.create_task(supervisor.start_autostart())
     metrics.start(loop)
     try:
         await stopping.wait()
     finally:
         events.emit("daemon", "", message="shutting down")
+        service.stopping()
         metrics.close()
         await supervisor.shutdown()
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
@@ -158,6 +205,36 @@ async def _serve(config: Config, out: TextIO, tls: ssl.SSLContext | None) -> Non
         audit.close()
         reaper.uninstall()
         uninstall_signals()
+
+
+def _announce(
+    config: Config, sockets: HeldSockets, events: EventLog, service: ServiceManager
+) -> None:
+    """The API answers: say so in the events, to our launcher and to a service manager."""
+    events.emit("daemon", "", message=f"listening on {config.daemon.socket}", pid=os.getpid())
+    for view in sockets.views(config.programs):
+        events.emit("daemon", "", message=f"holding socket {view.name} on {view.bound}")
+    _announce_ready()
+    service.ready(f"listening on {config.daemon.socket}")
+
+
+async def _take_over(
+    config: Config,
+    previous: DaemonRecord | None,
+    supervisor: Supervisor,
+    events: EventLog,
+    *,
+    bind_late: bool,
+) -> None:
+    """What a previous daemon left: end the programs a crashed one left running (before
+    our own record replaces its), bind the sockets they held, apply its scales."""
+    if previous is not None and not previous.clean:
+        timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
+        await end_previous(previous, events, timeouts)
+    if bind_late:
+        supervisor.sockets.open(config)
+    if previous is not None:
+        supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
 
 
 async def _listen_tcp(
@@ -180,17 +257,26 @@ async def _listen_tcp(
 
 
 def _audit_failed(events: EventLog) -> Callable[[str], None]:
+    warn = _warn_text(events)
+
     def audit_failed(reason: str) -> None:
-        message = f"cannot write the audit log: {reason}; records are lost until a write succeeds"
-        events.emit("daemon", "", level="warning", message=message)
+        warn(f"cannot write the audit log: {reason}; records are lost until a write succeeds")
 
     return audit_failed
 
 
+def _warn_text(events: EventLog) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        events.emit("daemon", "", level="warning", message=message)
+
+    return warn
+
+
 def _warn(events: EventLog) -> Callable[[OSError], None]:
+    warn = _warn_text(events)
+
     def checkpoint_failed(exc: OSError) -> None:
-        reason = exc.strerror or str(exc)
-        events.emit("daemon", "", level="warning", message=f"cannot write the state file: {reason}")
+        warn(f"cannot write the state file: {exc.strerror or str(exc)}")
 
     return checkpoint_failed
 

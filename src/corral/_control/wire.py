@@ -80,9 +80,24 @@ class OutcomesReply(TypedDict):
 
 
 class TargetsRequest(TypedDict):
-    """Body of POST /v1/start, /v1/stop, /v1/restart."""
+    """Body of POST /v1/start, /v1/stop."""
 
     targets: list[str]
+
+
+class RestartRequest(TargetsRequest, total=False):
+    """Body of POST /v1/restart."""
+
+    rolling: bool
+    """Restart each named program `max_unavailable` instances at a time, each batch
+    RUNNING again before the next stops (programs only)."""
+
+
+class ScaleRequest(TypedDict):
+    """Body of POST /v1/scale."""
+
+    program: str
+    count: int
 
 
 class SignalRequest(TypedDict):

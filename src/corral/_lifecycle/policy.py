@@ -62,8 +62,8 @@ class RestartPolicy:
     """How the program says it is ready. "sd_notify": systemd's protocol, `READY=1` sent
     to the datagram socket named by `NOTIFY_SOCKET` (a program written for systemd's
     `Type=notify` runs as is); "fd": s6's, a newline written to the fd named by
-    `NOTIFY_FD` (fd 3). It is RUNNING once it said so,
-    not after `start_seconds`. Unset: RUNNING after `start_seconds`."""
+    `NOTIFY_FD` (fd 3, or 3 + the number of its `sockets`, which come first). It is
+    RUNNING once it said so, not after `start_seconds`. Unset: RUNNING after `start_seconds`."""
     ready_timeout: float = 90.0
     """Seconds a `notify` program has to say it is ready, or its start failed: it is sent
     the stop signal and restarted with backoff and the start limit like any failed start.

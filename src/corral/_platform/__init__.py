@@ -24,6 +24,7 @@ from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POS
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
 from corral._platform.posix import child as _child
+from corral._platform.posix import fds as _fds
 from corral._platform.posix import spawn as _posix_spawn
 from corral._platform.posix.child import (
     ChildStep,
@@ -40,7 +41,18 @@ from corral._platform.posix.exits import (
     decode_status,
     reap_any,
 )
+from corral._platform.posix.fds import Strays
 from corral._platform.posix.groups import send_to_group, send_to_pid
+from corral._platform.posix.listeners import (
+    bind_tcp,
+    bind_unix,
+    bind_unix_path,
+    remove_stale_socket,
+    set_backlog,
+    set_mode,
+    socket_inode,
+    unlink_socket,
+)
 from corral._platform.posix.rlimits import children_nofile, inherited_nofile_for_spawn
 from corral._platform.posix.signals import parse_signal, signal_name
 from corral._platform.posix.sockets import (
@@ -68,11 +80,15 @@ __all__ = [
     "ProcStat",
     "ProcessInfo",
     "Socket",
+    "Strays",
     "TreeIdentity",
     "WaitStatus",
     "become_subreaper",
     "begin_fork_exec",
     "bind_credentials_datagram",
+    "bind_tcp",
+    "bind_unix",
+    "bind_unix_path",
     "boot_clock",
     "close_on_exec_inherited",
     "decode_status",
@@ -85,6 +101,7 @@ __all__ = [
     "feature_status",
     "features",
     "find_marked_anywhere",
+    "find_strays",
     "find_tree",
     "find_trees",
     "fork_exec",
@@ -97,6 +114,7 @@ __all__ = [
     "parse_signal",
     "peer_credentials",
     "pidfd_exited",
+    "prepare_fd_listing",
     "process_table",
     "read_report",
     "read_stats",
@@ -104,12 +122,17 @@ __all__ = [
     "reap_if_child",
     "receive_datagram",
     "remove_cgroup_dir",
+    "remove_stale_socket",
     "send_to_group",
     "send_to_pid",
+    "set_backlog",
+    "set_mode",
     "signal_name",
     "signal_pidfd",
+    "socket_inode",
     "spawn",
     "tree_members",
+    "unlink_socket",
     "wait_all_gone",
 ]
 
@@ -127,14 +150,18 @@ def begin_fork_exec(
     steps: Sequence[ChildStep],
     forker: Forker | None = None,
     after_fork: Sequence[Callable[[int], None]] = (),
+    pid_variable: bytes | None = None,
 ) -> PendingExec:
-    """The fork path for sandboxed spawns, up to the fork (see posix/child.py)."""
+    """The fork path for sandboxed spawns and socket handover, up to the fork
+    (see posix/child.py)."""
     from corral._platform import libc
 
     libc.handle()  # loaded in the parent: a step's first use must not load it in the child
     return _child.begin_fork_exec(
         path, argv, env, cwd=cwd, fd_map=fd_map, pass_fds=pass_fds, pgroup=pgroup,
         new_session=new_session, steps=steps, forker=forker or os.fork, after_fork=after_fork,
+        close_range=libc.symbol("close_range"),
+        pid_variable=pid_variable,
     )  # fmt: skip
 
 
@@ -159,9 +186,26 @@ def fork_exec(
     ).wait()  # fmt: skip
 
 
+_strays = _fds.StrayFinder()
+"""One per process: whether our fd table was crowded last time is its only state."""
+
 features = _features.features
 feature_status = _features.status
 override_feature = _features.override
+
+
+def find_strays(keep: Collection[int] = ()) -> Strays:
+    """Our inheritable fds above stderr, less `keep`, that a child must not get (posix/fds.py).
+
+    Call it before opening the child's pipes (close-on-exec, so never strays): they
+    would only lengthen the listing. Pass the result to `spawn`.
+    """
+    found = _strays.find(
+        keep,
+        can_list=_features.has(Feature.FD_LISTING),
+        can_close_from=_features.has(Feature.SPAWN_CLOSEFROM),
+    )
+    return Strays(() if found is None else tuple(found), close_from=found is None)
 
 
 def spawn(
@@ -173,30 +217,50 @@ def spawn(
     fd_map: Sequence[tuple[int, int]],
     pgroup: int | None,
     new_session: bool,
+    strays: Strays | None = None,
 ) -> int:
-    """Start `path` without forking the interpreter; raises OSError on failure."""
+    """Start `path` without forking the interpreter; raises OSError on failure.
+
+    The child gets the `fd_map` targets and stdio, no other fd of ours: `strays`
+    (from `find_strays`, found now when None) are closed in it after the dup2s.
+    """
+    given = {dst for _, dst in fd_map}
+    if strays is None:
+        strays = find_strays(given)
+    close = strays.fds
     nofile = children_nofile()
-    if cwd is None and nofile is None:  # the library's case, and a daemon not raised
-        return _posix_spawn.spawn(
-            path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
-        )
-    if cwd is None and nofile is not None and all(fd < nofile[0] for fd, _ in fd_map):
-        # glibc checks each dup2 source against the soft limit when the call builds
-        # its file actions: below the programs' limit, lowering ours around the call
-        # is enough, and costs two setrlimit calls, not the ctypes path's 0.1 ms.
-        with inherited_nofile_for_spawn():
+    if not strays.close_from and cwd is None:
+        if nofile is None:  # the library's case, and a daemon not raised
             return _posix_spawn.spawn(
-                path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
-            )
+                path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session,
+                close=close,
+            )  # fmt: skip
+        if all(fd < nofile[0] for fd, _ in fd_map) and all(fd < nofile[0] for fd in close):
+            # glibc checks each dup2 source (and close target) against the soft limit when
+            # the call builds its file actions: below the programs' limit, lowering ours
+            # around the call is enough, and costs two setrlimit calls, not the ctypes path's.
+            with inherited_nofile_for_spawn():
+                return _posix_spawn.spawn(
+                    path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session,
+                    close=close,
+                )  # fmt: skip
     if cwd is None or _features.has(Feature.SPAWN_CHDIR):  # also a daemon's raised NOFILE
         from corral._platform.linux.spawn_chdir import spawn_in
 
+        close_from = None
+        if strays.close_from:  # crowded, or no listing: close from the first fd not given
+            close_from = max(given | {2}) + 1
+            close = tuple(_fds.inheritable(range(3, close_from), given))
         return spawn_in(
-            path, argv, env, cwd=cwd, fd_map=fd_map, pgroup=pgroup, new_session=new_session
-        )
+            path, argv, env, cwd=cwd, fd_map=fd_map, pgroup=pgroup, new_session=new_session,
+            close=close, close_from=close_from,
+        )  # fmt: skip
+    if strays.close_from:  # the shell fallback, with addchdir switched off only
+        listing = _features.has(Feature.FD_LISTING)
+        close = tuple(_strays.find(given, can_list=listing, can_close_from=False) or ())
     path, argv = _posix_spawn.shell_chdir_argv(path, argv, cwd)
     return _posix_spawn.spawn(
-        path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session
+        path, argv, env, fd_map=fd_map, pgroup=pgroup, new_session=new_session, close=close
     )
 
 
@@ -216,7 +280,9 @@ def environ_bytes() -> dict[bytes, bytes]:
 @functools.cache
 def devnull_fd() -> int:
     """One shared, close-on-exec fd on /dev/null (read-write), opened on first use."""
-    return fd_above_stdio(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+    fd = fd_above_stdio(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+    _fds.OWN.add(fd)  # never a stray: a spawn need not probe it
+    return fd
 
 
 def fd_above_stdio(fd: int) -> int:
@@ -235,33 +301,24 @@ def fd_at_or_above(fd: int, low: int) -> int:
     return moved
 
 
+def prepare_fd_listing() -> None:
+    """Open the directory spawns list our fds through (posix/fds.py), if there is one."""
+    if _features.has(Feature.FD_LISTING):
+        _fds.listed_fds()
+
+
 def close_on_exec_inherited(keep: Iterable[int] = ()) -> list[int]:
-    """Mark every open fd above stderr close-on-exec, except `keep`; returns those changed.
+    """Mark every fd above stderr close-on-exec, except `keep`; returns those changed.
 
     For a daemon at start: an fd its launcher leaked to it (a shell's pipe, a
-    socket) must not reach every program it starts, since posix_spawn passes on
-    every fd without the flag. The fds come from /proc/self/fd where it exists, else
-    a probe of each number below the soft RLIMIT_NOFILE (at most 65,536).
+    socket) is then closed at exec in every program, whichever way it is started.
+    The fds come from /proc/self/fd where it exists, else a probe of each number
+    below the soft RLIMIT_NOFILE (posix/fds.py).
     """
-    kept = set(keep)
-    try:
-        candidates = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        limit = 65_536 if soft == resource.RLIM_INFINITY else min(soft, 65_536)
-        candidates = list(range(3, limit))
-    changed = []
-    for fd in candidates:
-        if fd <= 2 or fd in kept:
-            continue
-        try:
-            if os.get_inheritable(fd):
-                os.set_inheritable(fd, False)
-                changed.append(fd)
-        except OSError:  # closed meanwhile (the listing's own fd), or never open
-            continue
+    listed = _fds.listed_fds()
+    changed = _fds.inheritable(_fds.probed_range() if listed is None else listed, set(keep))
+    for fd in changed:
+        os.set_inheritable(fd, False)
     return changed
 
 

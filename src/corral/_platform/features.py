@@ -34,6 +34,14 @@ class Feature(enum.Enum):
     SPAWN_CHDIR = "spawn-chdir"
     """`posix_spawn_file_actions_addchdir_np`: a working directory without a fork."""
 
+    SPAWN_CLOSEFROM = "spawn-closefrom"
+    """`posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+): a child closes every stray
+    fd at a cost that does not grow with how many fds we hold."""
+
+    FD_LISTING = "fd-listing"
+    """`/proc/self/fd` lists our open fds, so a spawn finds the stray inheritable ones
+    without probing every fd number."""
+
     RENAME_EXCHANGE = "rename-exchange"
     """`renameat2(RENAME_EXCHANGE)` (Linux 3.15+, glibc 2.28+): a log rotates without
     its name ever missing (where the filesystem can exchange; else a rename chain)."""
@@ -141,6 +149,24 @@ def _probe_spawn_chdir() -> FeatureStatus:
     return FeatureStatus(feature=Feature.SPAWN_CHDIR, supported=True)
 
 
+def _probe_spawn_closefrom() -> FeatureStatus:
+    from corral._platform import libc
+
+    if libc.symbol("posix_spawn_file_actions_addclosefrom_np") is None:
+        return _missing(
+            Feature.SPAWN_CLOSEFROM,
+            "libc has no posix_spawn_file_actions_addclosefrom_np",
+            "glibc 2.34+",
+        )
+    return FeatureStatus(feature=Feature.SPAWN_CLOSEFROM, supported=True)
+
+
+def _probe_fd_listing() -> FeatureStatus:
+    if not os.path.isdir("/proc/self/fd"):
+        return _missing(Feature.FD_LISTING, "/proc/self/fd does not exist", "a mounted /proc")
+    return FeatureStatus(feature=Feature.FD_LISTING, supported=True)
+
+
 def _probe_rename_exchange() -> FeatureStatus:
     if not sys.platform.startswith("linux"):
         return _missing(Feature.RENAME_EXCHANGE, f"platform is {sys.platform}", "Linux 3.15+")
@@ -185,6 +211,8 @@ _PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
     Feature.PIDFD_EXIT_INFO: _probe_pidfd_exit_info,
     Feature.PROC_SCAN: _probe_proc_scan,
     Feature.SPAWN_CHDIR: _probe_spawn_chdir,
+    Feature.SPAWN_CLOSEFROM: _probe_spawn_closefrom,
+    Feature.FD_LISTING: _probe_fd_listing,
     Feature.RENAME_EXCHANGE: _probe_rename_exchange,
     Feature.SUBREAPER: _probe_subreaper,
     Feature.NO_NEW_PRIVS: lambda: _probe_linux_prctl(Feature.NO_NEW_PRIVS, "Linux 3.5+"),

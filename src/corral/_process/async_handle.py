@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import select
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 
@@ -35,11 +36,14 @@ class AsyncProcess(ProcessCore):
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._writing = False
+        # The loop holds these callbacks, so they hold the handle weakly: one the caller
+        # dropped is collected, and its __del__ hands the child on (dropped.py).
+        wake = _weakly(self._wake)
         self._pipes = tuple(
-            PipeReader(self._loop, fd, self._streams.sink(fd, self._wake))
+            PipeReader(self._loop, fd, self._streams.sink(fd, wake))
             for fd in list(self._streams.readers)
         )
-        self._loop.add_reader(launched.notifier.fd, self._on_exit)
+        self._loop.add_reader(launched.notifier.fd, _weakly(self._on_exit))
         self._sync_writer()
 
     async def __aenter__(self) -> AsyncProcess:
@@ -63,15 +67,21 @@ class AsyncProcess(ProcessCore):
 
     # -- waiting ------------------------------------------------------------
 
-    async def wait(self, timeout: float | None = None) -> Result:
-        """Wait for exit and end of output; return the Result (raising per `check`)."""
-        deadline, limit = self._deadline(timeout)
-        self._close_idle_stdin()
+    async def wait(self, timeout: float | None = None, *, keep_running: bool = False) -> Result:
+        """Wait for exit and end of output; return the Result (raising per `check`).
+
+        `keep_running=True` makes `timeout` bound only this wait: see Process.wait.
+        """
+        deadline, limit, only_wait = self._wait_deadline(timeout, keep_running)
+        if not keep_running:
+            self._close_idle_stdin()
         try:
             finished = await self._wait_until(deadline, self._finished)
         except BaseException:
             await self._abort()
             raise
+        if not finished and only_wait and limit is not None:
+            raise self._still_running(limit)
         if not finished:
             self._timed_out = limit
             await self._end(grace=self._options.grace)
@@ -148,7 +158,7 @@ class AsyncProcess(ProcessCore):
         stdin = self._streams.stdin
         want = stdin is not None and self._streams.wants_write()
         if want and not self._writing and stdin is not None:
-            self._loop.add_writer(stdin, self._on_write)
+            self._loop.add_writer(stdin, _weakly(self._on_write))
         elif not want and self._writing and stdin is not None:
             self._loop.remove_writer(stdin)
         self._writing = want
@@ -237,6 +247,21 @@ class AsyncProcess(ProcessCore):
     def _close(self) -> None:
         self._unregister()
         super()._close()
+
+    def _forget(self) -> None:
+        self._unregister()  # a closed loop ignores the removals
+
+
+def _weakly(method: Callable[[], None]) -> Callable[[], None]:
+    """`method`, holding its object weakly: a no-op once the object is gone."""
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        bound = ref()
+        if bound is not None:
+            bound()
+
+    return call
 
 
 async def run_together(procs: Sequence[AsyncProcess], timeout: float | None, grace: float) -> None:

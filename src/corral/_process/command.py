@@ -13,6 +13,7 @@ import dataclasses
 import os
 import random
 import shlex
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _ZERO = frozenset({0})
+_DEFAULT_OPTIONS = RunOptions()
 ArgvLike = Sequence["str | os.PathLike[str]"] | str
 
 
@@ -153,6 +155,10 @@ class Command:
         """Exit codes that count as success (default 0)."""
         return self._opt(ok_codes=frozenset(codes))
 
+    def kill_on_drop(self) -> Command:
+        """End the whole tree if a started handle is garbage-collected without being closed."""
+        return self._opt(kill_on_drop=True)
+
     def retry(self, policy: RetryPolicy | None = None, **fields: Any) -> Command:
         """Retry on failure with this policy (or one built from `fields`)."""
         return self._opt(retry=policy or RetryPolicy(**fields))
@@ -268,6 +274,7 @@ def build(
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
     sandbox: Sandbox | None = None,
+    kill_on_drop: bool = False,
 ) -> Command:
     """The Command that run()/start() and their twins execute for these arguments."""
     if isinstance(argv, Command):
@@ -286,11 +293,15 @@ def build(
         stderr=stderr,
         pass_fds=tuple(pass_fds),
         new_session=new_session,
-        stop_signal=stop_signal,  # type: ignore[arg-type]  # parsed in __post_init__
+        # the default as the Signals member it stands for: parsing "TERM" costs ~4 µs a run
+        stop_signal=signal.SIGTERM if stop_signal == "TERM" else stop_signal,  # type: ignore[arg-type]
         sandbox=sandbox,
     )
     if input is not None and spec.stdin != "capture":
         raise InvalidSpec("input= needs stdin to be a pipe; leave stdin unset or use 'pipe'")
+    defaults = timeout is None and check is True and grace == 2.0 and ok_codes == (0,)
+    if defaults and input is None and retry is None and kill_on_drop is False:  # ~3 µs saved
+        return Command.of(spec, _DEFAULT_OPTIONS)
     options = RunOptions(
         timeout=timeout,
         check=check,
@@ -298,5 +309,6 @@ def build(
         ok_codes=_ZERO if ok_codes == (0,) else ok_codes,  # type: ignore[arg-type]
         input=None if input is None else input_bytes(input),
         retry=retry,
+        kill_on_drop=kill_on_drop,
     )
     return Command.of(spec, options)

@@ -7,12 +7,14 @@ the streams, and builds the Result and the verdict. `Process` (handle.py) and
 
 from __future__ import annotations
 
+import contextlib
 import time
 
-from corral._errors import ProcessFailed, StdinClosed, format_command
+from corral._errors import ProcessFailed, StdinClosed, StillRunning, format_command
 from corral._platform import parse_signal as _parse_signal
 from corral._platform import send_to_pid
 from corral._process.child import CgroupFigures, Child
+from corral._process.dropped import adopt
 from corral._process.options import RunOptions
 from corral._process.outcome import stage_failed, verdict
 from corral._process.result import Result
@@ -30,7 +32,7 @@ DRAIN_BOUND = 5.0
 class ProcessCore:
     """A started process: its Child, its streams, its verdict; no waiting here."""
 
-    __slots__ = ("_child", "_options", "_spec", "_streams", "_timed_out")
+    __slots__ = ("__weakref__", "_child", "_options", "_spec", "_streams", "_timed_out")
 
     def __init__(self, launched: Launched, spec: ProcessSpec, options: RunOptions) -> None:
         self._child = Child(launched)
@@ -94,6 +96,25 @@ class ProcessCore:
             return self._child.launched.started + self._options.timeout, self._options.timeout
         return None, None
 
+    def _wait_deadline(
+        self, timeout: float | None, keep_running: bool
+    ) -> tuple[float | None, float | None, bool]:
+        """(deadline, the timeout it came from, whether it only ends the wait).
+
+        With `keep_running` the given timeout ends only the wait (StillRunning), but the
+        command's own timeout, when it comes first, still ends the tree (TimedOut).
+        """
+        if not keep_running or timeout is None:
+            return (*self._deadline(timeout), False)
+        ours = time.monotonic() + timeout
+        command, limit = self._deadline(None)
+        if command is not None and command <= ours:
+            return command, limit, False
+        return ours, timeout, True
+
+    def _still_running(self, timeout: float) -> StillRunning:
+        return StillRunning(self.argv, self.pid, timeout)
+
     def _on_exit_ready(self) -> bool:
         """The exit fd polled readable: reap. True once the exit is recorded."""
         return self._child.collect() is not None
@@ -121,6 +142,23 @@ class ProcessCore:
         if self._child.cgroup is not None and not self._child.released:
             kill(self._tree)  # what outlived the process (a detached daemon) dies with it
         self._child.release()
+
+    def __del__(self) -> None:
+        """Dropped before it was closed: close our pipe ends now, reap and release later.
+
+        The child runs on unless the command has `kill_on_drop` (then its whole tree is
+        ended); either way it is reaped on a thread once it exits (dropped.py).
+        """
+        child = getattr(self, "_child", None)
+        if child is None or child.released:
+            return
+        with contextlib.suppress(Exception):  # a finaliser must not raise (or at shutdown)
+            self._forget()
+            self._streams.close()
+            adopt(child, end_tree=self._options.kill_on_drop)
+
+    def _forget(self) -> None:
+        """Drop what waits on our fds (the async twin's loop readers) before they close."""
 
     def result(self) -> Result:
         """The Result so far (final once the process has exited and output has ended)."""

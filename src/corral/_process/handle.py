@@ -47,15 +47,20 @@ class Process(ProcessCore):
 
     # -- waiting ------------------------------------------------------------
 
-    def wait(self, timeout: float | None = None) -> Result:
+    def wait(self, timeout: float | None = None, *, keep_running: bool = False) -> Result:
         """Wait for exit and end of output; return the Result (raising per `check`).
 
         If `timeout` (or the command's timeout) passes first, the tree is stopped
-        (stop signal, grace, SIGKILL) and TimedOut is raised.
+        (stop signal, grace, SIGKILL) and TimedOut is raised. With `keep_running=True`,
+        `timeout` only bounds this wait (subprocess's `wait(timeout)`): StillRunning is
+        raised, the process runs on, stdin stays open, and a later wait carries on.
         """
-        deadline, limit = self._deadline(timeout)
-        self._close_idle_stdin()
+        deadline, limit, only_wait = self._wait_deadline(timeout, keep_running)
+        if not keep_running:
+            self._close_idle_stdin()
         if not self._pump(deadline, self._finished):
+            if only_wait and limit is not None:
+                raise self._still_running(limit)
             self._timed_out = limit
             self._end(grace=self._options.grace)
         return self._judged(self._options.check)

@@ -25,6 +25,9 @@ class RunOptions:
     UTF-8 and any other bytes-like object copied; anything else is an InvalidSpec."""
     retry: RetryPolicy | None = None
     """Try again on failure, with backoff; None tries once."""
+    kill_on_drop: bool = False
+    """End the whole tree when a started handle is garbage-collected unclosed (tokio's
+    `kill_on_drop`); by default the child runs on and is reaped once it exits."""
 
     def __post_init__(self) -> None:
         # Checked here, before any spawn: a bad value found after it would leave a child running.
@@ -32,6 +35,8 @@ class RunOptions:
         _number("grace", self.grace)
         if self.input is not None and type(self.input) is not bytes:
             object.__setattr__(self, "input", input_bytes(self.input))
+        if type(self.kill_on_drop) is not bool:
+            raise InvalidSpec(f"kill_on_drop must be True or False, got {self.kill_on_drop!r}")
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise InvalidSpec(f"retry must be a RetryPolicy or None, got {self.retry!r}")
         if self.timeout is not None and self.timeout <= 0:

@@ -25,10 +25,15 @@ def stage_failed(result: Result, ok_codes: frozenset[int]) -> bool:
     )
 
 
-def pipefail(stages: Sequence[Result], ok_codes: frozenset[int]) -> int | None:
-    """Index of the rightmost failed stage (bash `pipefail`), or None if all succeeded."""
+def pipefail(stages: Sequence[Result], ok_codes: Sequence[frozenset[int] | None]) -> int | None:
+    """Index of the rightmost failed stage (bash `pipefail`), or None if all succeeded.
+
+    `ok_codes[i]` are stage i's accepted exit codes; None marks an unchecked stage,
+    whose ending never fails the pipeline (duct's per-expression `unchecked`).
+    """
     for index in range(len(stages) - 1, -1, -1):
-        if stage_failed(stages[index], ok_codes):
+        accepted = ok_codes[index]
+        if accepted is not None and stage_failed(stages[index], accepted):
             return index
     return None
 

@@ -30,7 +30,11 @@ from corral._process.spec import ProcessSpec
 
 
 class Pipeline:
-    """Commands joined stdout-to-stdin; run options (timeout, check, ...) are the pipeline's."""
+    """Commands joined stdout-to-stdin; run options (timeout, check, ...) are the pipeline's.
+
+    A stage's own `.unchecked()` and `.ok_codes()` count for that stage's verdict (duct's
+    per-stage `unchecked`); a stage's timeout, grace or retry is refused (InvalidSpec).
+    """
 
     __slots__ = ("commands", "options")
 
@@ -40,6 +44,8 @@ class Pipeline:
     def __init__(self, commands: Sequence[Command], options: RunOptions | None = None) -> None:
         if not commands:
             raise InvalidSpec("a pipeline needs at least one command")
+        for index, command in enumerate(commands):
+            _check_stage(index, command)
         object.__setattr__(self, "commands", tuple(commands))
         object.__setattr__(self, "options", options or RunOptions())
 
@@ -96,11 +102,25 @@ class Pipeline:
     def _launch(self) -> list[tuple[Launched, ProcessSpec, RunOptions]]:
         """Start every stage; each comes with its spec and its share of the options."""
         launched = _launch_all(self.commands)
-        first = dataclasses.replace(self.options, retry=None)
+        first = dataclasses.replace(
+            self.options, retry=None, input=self.options.input or self.commands[0].options.input
+        )
         rest = dataclasses.replace(first, input=None)
         return [
             (stage, cmd.spec, first if index == 0 else rest)
             for index, (cmd, stage) in enumerate(zip(self.commands, launched, strict=True))
+        ]
+
+    def _stage_ok_codes(self) -> list[frozenset[int] | None]:
+        """Each stage's accepted codes: its own if it set them, else the pipeline's; None
+        for an unchecked stage."""
+        return [
+            None
+            if not cmd.options.check
+            else self.options.ok_codes
+            if cmd.options.ok_codes == _DEFAULT.ok_codes
+            else cmd.options.ok_codes
+            for cmd in self.commands
         ]
 
     def _run_once(self) -> PipelineResult:
@@ -115,7 +135,7 @@ class Pipeline:
 
     def _verdict(self, procs: Sequence[ProcessCore]) -> PipelineResult:
         stages = tuple(proc.result() for proc in procs)
-        failed = pipefail(stages, self.options.ok_codes)
+        failed = pipefail(stages, self._stage_ok_codes())
         result = PipelineResult(stages=stages, failed_stage=failed)
         error = verdict(
             result,
@@ -127,6 +147,32 @@ class Pipeline:
         if error is not None:
             raise error
         return result
+
+
+_DEFAULT = RunOptions()
+_REFUSED = {
+    "timeout": "set it on the pipeline: (a | b).timeout(5)",
+    "grace": "set it on the pipeline: (a | b).grace(1)",
+    "retry": "retry the whole pipeline: (a | b).retry(...)",
+    "kill_on_drop": "a pipeline has no handle to drop",
+}
+"""Stage options a pipeline cannot honour per stage, and what to do instead."""
+
+
+def _check_stage(index: int, command: Command) -> None:
+    """Refuse a stage option the pipeline would otherwise ignore (a stage's own `unchecked`
+    and `ok_codes` are honoured: see `Pipeline._stage_ok_codes`)."""
+    options = command.options
+    for name, instead in _REFUSED.items():
+        if getattr(options, name) != getattr(_DEFAULT, name):
+            raise _stage_error(index, command, f".{name}()", instead)
+    if index > 0 and options.input is not None:
+        raise _stage_error(index, command, ".input()", "its stdin is the previous stage's stdout")
+
+
+def _stage_error(index: int, command: Command, option: str, instead: str) -> InvalidSpec:
+    stage = f"stage {index} (`{format_command(command.spec.argv)}`)"
+    return InvalidSpec(f"{option} on {stage} of a pipeline is not applied per stage; {instead}")
 
 
 def _launch_all(commands: Sequence[Command]) -> list[Launched]:

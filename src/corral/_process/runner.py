@@ -117,13 +117,18 @@ def start(
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
     sandbox: Sandbox | None = None,
+    kill_on_drop: bool = False,
 ) -> Process:
-    """Start a command and return its Process; `with start(...) as p:` ends the tree after."""
+    """Start a command and return its Process; `with start(...) as p:` ends the tree after.
+
+    A handle garbage-collected unclosed has its pipes closed and its child reaped once
+    it exits; `kill_on_drop=True` ends the whole tree instead.
+    """
     return build(
         argv, cwd=cwd, env=env, extra_env=extra_env, stdin=stdin, stdout=stdout,
         stderr=stderr, input=input, timeout=timeout, check=check, grace=grace,
         ok_codes=ok_codes, new_session=new_session, stop_signal=stop_signal,
-        pass_fds=pass_fds, sandbox=sandbox,
+        pass_fds=pass_fds, sandbox=sandbox, kill_on_drop=kill_on_drop,
     ).start()  # fmt: skip
 
 
@@ -145,13 +150,14 @@ async def start_async(
     stop_signal: str | int = "TERM",
     pass_fds: Sequence[int] = (),
     sandbox: Sandbox | None = None,
+    kill_on_drop: bool = False,
 ) -> AsyncProcess:
     """The async twin of `start()`; `async with await start_async(...) as p:`."""
     return await build(
         argv, cwd=cwd, env=env, extra_env=extra_env, stdin=stdin, stdout=stdout,
         stderr=stderr, input=input, timeout=timeout, check=check, grace=grace,
         ok_codes=ok_codes, new_session=new_session, stop_signal=stop_signal,
-        pass_fds=pass_fds, sandbox=sandbox,
+        pass_fds=pass_fds, sandbox=sandbox, kill_on_drop=kill_on_drop,
     ).start_async()  # fmt: skip
 
 

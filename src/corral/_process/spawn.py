@@ -10,6 +10,7 @@ our ends of the pipes and an exit notifier; the sync and async handles wrap it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import itertools
 import os
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from corral._errors import (
     BadWorkingDirectory,
     ExecutableNotFound,
+    InvalidSpec,
     PermissionDenied,
     SpawnError,
 )
@@ -30,18 +32,21 @@ from corral._platform import (
     ExitNotifier,
     Feature,
     PendingExec,
+    Strays,
     begin_fork_exec,
     devnull_fd,
     environ_bytes,
     fd_above_stdio,
     fd_at_or_above,
+    find_strays,
+    prepare_fd_listing,
     read_report,
     spawn,
 )
 from corral._platform.features import has
 from corral._process import faults as _faults
 from corral._process.reaper import PerChildReaper
-from corral._process.spec import File, ProcessSpec, Stdio
+from corral._process.spec import FIRST_LISTEN_FD, File, ProcessSpec, Stdio
 
 if TYPE_CHECKING:
     from corral._sandbox.plan import Plan
@@ -53,9 +58,37 @@ _TREE_KEY = TREE_VARIABLE.encode()
 _DEFPATH = os.defpath.encode()
 _token = os.urandom(4).hex()
 devnull_fd()  # opened once, at import, and shared by every spawn
+prepare_fd_listing()  # the /proc/self/fd directory a spawn lists its strays through
 _counter = itertools.count(1)
 _PER_CHILD = PerChildReaper()
 """The default reaper: a pidfd (or waiter thread) per child, safe in any process."""
+
+
+_LISTEN_PID = b"LISTEN_PID"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenFds:
+    """Listening sockets for a child, as systemd's socket activation hands them over.
+
+    The child gets `fds[i]` as fd 3 + i, `LISTEN_FDS` (how many), `LISTEN_FDNAMES`
+    (the names, joined by ':') and `LISTEN_PID`, its own pid, which only the child
+    knows before exec: a spawn with sockets takes the fork path to set it
+    (docs/decisions/0012-listen-pid.md).
+    """
+
+    fds: tuple[int, ...]
+    """Our fds of the sockets, in the order the child gets them."""
+    names: tuple[str, ...]
+    """One name per fd (no ':' in a name)."""
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.fds):
+            raise InvalidSpec(f"ListenFds needs one name per fd: {self.fds} {self.names}")
+
+    def pairs(self) -> tuple[tuple[int, int], ...]:
+        """(our fd, its number in the child) for `ProcessSpec.map_fds`: 3, 4, ... in order."""
+        return tuple((fd, FIRST_LISTEN_FD + index) for index, fd in enumerate(self.fds))
 
 
 @dataclass(slots=True, kw_only=True)
@@ -81,6 +114,7 @@ def launch(
     pgroup: int = 0,
     stdin: int | None = None,
     notifier: Callable[[int], ExitNotifier] = _PER_CHILD.notifier,
+    listen: ListenFds | None = None,
 ) -> Launched:
     """Start `spec`; `pgroup` 0 makes a new process group, N joins group N (pipelines).
 
@@ -90,7 +124,7 @@ def launch(
     central reaper instead of the default (pidfd, else a waiter thread).
     Returns once the child has exec'd: `begin_launch`, then waiting in place.
     """
-    return begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier).wait()
+    return begin_launch(spec, pgroup=pgroup, stdin=stdin, notifier=notifier, listen=listen).wait()
 
 
 def begin_launch(
@@ -99,15 +133,22 @@ def begin_launch(
     pgroup: int = 0,
     stdin: int | None = None,
     notifier: Callable[[int], ExitNotifier] = _PER_CHILD.notifier,
+    listen: ListenFds | None = None,
 ) -> PendingLaunch:
     """`launch` up to the spawn: a sandboxed child may not have exec'd yet.
 
     The posix_spawn path returns after the exec (`report_fd` None). The fork path
-    returns once the child is forked and its sandbox steps are running; read
-    `report_fd` to EOF (an event loop can wait for it) and pass what was read to
-    `finish`. The exit notifier is made at once, so an exit is never missed.
+    (a sandbox, or `listen` sockets to hand over) returns once the child is forked
+    and its steps are running; read `report_fd` to EOF (an event loop can wait for
+    it) and pass what was read to `finish`. The exit notifier is made at once, so an
+    exit is never missed.
     """
+    handed = listen is not None and bool(listen.fds)
+    if listen is not None and handed:  # the sockets are mapped fds like any other
+        spec = dataclasses.replace(spec, map_fds=(*spec.map_fds, *listen.pairs()))
     env = _environment(spec)
+    if listen is not None and handed:
+        _announce(listen, env)
     path = _resolve(spec, os.fsdecode(env.get(b"PATH", _DEFPATH)))
     if spec.cwd is not None and not has(Feature.SPAWN_CHDIR):
         _check_cwd(spec)  # the shell fallback cannot report a failed chdir itself
@@ -116,14 +157,21 @@ def begin_launch(
     fds = _StdioFds(spec)
     sandbox: Plan | None = None
     forked: PendingExec | None = None
+    forking = spec.sandbox is not None or handed  # the fork path: close_range, not a listing
+    strays = None if forking else find_strays(spec.pass_fds)  # before our pipes
     try:
         fds.open(spec, stdin)
-        if spec.sandbox is None:
-            pid = _spawn(spec, path, env, fds.child_map(spec.pass_fds), pgroup)
+        if strays is not None:
+            fd_map = fds.child_map(spec.pass_fds)
+            pid = _spawn(spec, path, env, fd_map, pgroup=pgroup, strays=strays)
+        elif spec.sandbox is None:
+            forked = _begin_forked(spec, path, env, fds.child_map(()), pgroup)
+            pid = forked.pid
         else:
             forked, sandbox = _begin_sandboxed(
-                spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup, marker=marker
-            )
+                spec, path=path, env=env, fd_map=fds.child_map(()), pgroup=pgroup,
+                marker=marker, pid_variable=_LISTEN_PID if handed else None,
+            )  # fmt: skip
             pid = forked.pid
     except BaseException:
         fds.close_all()
@@ -301,7 +349,9 @@ def _spawn(
     path: str,
     env: dict[bytes, bytes],
     fd_map: list[tuple[int, int]],
+    *,
     pgroup: int,
+    strays: Strays,
 ) -> int:
     try:
         if _faults.ARMED:
@@ -314,7 +364,36 @@ def _spawn(
             fd_map=fd_map,
             pgroup=None if spec.new_session else pgroup,
             new_session=spec.new_session,
+            strays=strays,
         )
+    except OSError as exc:
+        raise _spawn_error(spec, path, exc) from exc
+
+
+def _announce(listen: ListenFds, env: dict[bytes, bytes]) -> None:
+    """LISTEN_FDS and LISTEN_FDNAMES for the child; an inherited LISTEN_PID goes (the child
+    sets its own just before exec)."""
+    env[b"LISTEN_FDS"] = str(len(listen.fds)).encode()
+    env[b"LISTEN_FDNAMES"] = ":".join(listen.names).encode()
+    env.pop(_LISTEN_PID, None)
+
+
+def _begin_forked(
+    spec: ProcessSpec,
+    path: str,
+    env: dict[bytes, bytes],
+    fd_map: list[tuple[int, int]],
+    pgroup: int,
+) -> PendingExec:
+    """The fork path without a sandbox: only to set LISTEN_PID in the child."""
+    try:
+        if _faults.ARMED:
+            _faults.fire("spawn", spec.argv)
+        return begin_fork_exec(
+            path, spec.argv, env, cwd=spec.cwd, fd_map=fd_map, pass_fds=spec.pass_fds,
+            pgroup=None if spec.new_session else pgroup, new_session=spec.new_session,
+            steps=(), pid_variable=_LISTEN_PID,
+        )  # fmt: skip
     except OSError as exc:
         raise _spawn_error(spec, path, exc) from exc
 
@@ -327,6 +406,7 @@ def _begin_sandboxed(
     fd_map: list[tuple[int, int]],
     pgroup: int,
     marker: bytes,
+    pid_variable: bytes | None = None,
 ) -> tuple[PendingExec, Plan]:
     from corral._sandbox.plan import plan
 
@@ -353,6 +433,7 @@ def _begin_sandboxed(
             steps=made.ordered_steps(),
             forker=made.forker,
             after_fork=made.after_fork,
+            pid_variable=pid_variable,
         )
     except ChildStepFailed as exc:  # an after-fork hook in the parent failed
         made.undo()

@@ -42,6 +42,15 @@ is a file descriptor of ours that the child gets a copy of.
 
 EnvPairs: TypeAlias = tuple[tuple[str, str], ...]
 
+FIRST_LISTEN_FD = 3
+"""Where sockets handed to a child start (SD_LISTEN_FDS_START, sd_listen_fds(3))."""
+
+
+def listen_fds_end(count: int) -> int:
+    """The first fd after `count` handed-over sockets (3 + count): where further fds go."""
+    return FIRST_LISTEN_FD + count
+
+
 _MODES = frozenset({"inherit", "capture", "pipe", "devnull", "merge"})
 _PLAIN = frozenset({"inherit", "capture", "devnull"})  # valid for every stream as they are
 
@@ -158,6 +167,8 @@ def env_pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> EnvPair
 
 def paths(name: str, values: Iterable[object]) -> tuple[str, ...]:
     """Each of `values` as a str path (os.fspath), or InvalidSpec naming `name`."""
+    if type(values) in (list, tuple) and all(type(value) is str for value in values):
+        return tuple(values)  # type: ignore[arg-type]  # the common case: no call per value
     return tuple(_path(name, value) for value in values)
 
 
@@ -192,4 +203,14 @@ def _check_stdio(name: str, value: object) -> Stdio:
     raise InvalidSpec(f"{name}={value!r} is not a stdio choice")
 
 
-__all__ = ["EnvPairs", "File", "ProcessSpec", "Stdio", "StdioMode", "env_pairs", "paths"]
+__all__ = [
+    "FIRST_LISTEN_FD",
+    "EnvPairs",
+    "File",
+    "ProcessSpec",
+    "Stdio",
+    "StdioMode",
+    "env_pairs",
+    "listen_fds_end",
+    "paths",
+]

@@ -37,6 +37,8 @@ PROCESS_USES: Mapping[Feature, str] = {
     Feature.PIDFD_EXIT_INFO: "the real exit status of a child something else reaped",
     Feature.PROC_SCAN: "finding and ending a whole tree, double-forked members too",
     Feature.SPAWN_CHDIR: "a working directory without going through a shell",
+    Feature.SPAWN_CLOSEFROM: "closing stray fds in a child when we hold many",
+    Feature.FD_LISTING: "finding stray inheritable fds without probing every number",
     Feature.RENAME_EXCHANGE: "log rotation during which the log's name never goes missing",
     Feature.SUBREAPER: "adopting the orphans of supervised programs",
 }

@@ -32,6 +32,7 @@ from corral._platform import (
     tree_members,
 )
 from corral._supervisor.config.load import Config, load_config
+from corral._supervisor.model.scale import Scaled, check_count
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
@@ -80,8 +81,12 @@ class Operations:
         metrics: MetricsLoop,
         on_shutdown: Callable[[], None],
         clock: Callable[[], float],
+        on_reload: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_reload` is told "reloading" before a reload and "reloaded" after it (taken
+        or refused): the daemon tells its own service manager."""
         self._sup = supervisor
+        self._on_reload = on_reload
         self._metrics = metrics
         self._on_shutdown = on_shutdown
         self._clock = clock
@@ -213,6 +218,7 @@ class Operations:
                 daemon_cpu_percent=None if own is None else own.cpu_percent,
                 daemon_memory_rss=None if own is None else own.rss_bytes,
             ),
+            sockets=self._sup.sockets.views(self._sup.programs.values()),
         )
 
     def metrics(self, targets: Sequence[str] = ()) -> StatusView:
@@ -237,8 +243,10 @@ class Operations:
         """Stop; returns when each instance's tree is gone."""
         return await self._sup.stop(self._targets(targets))
 
-    async def restart(self, targets: Sequence[str]) -> list[Outcome]:
-        """Stop, then start."""
+    async def restart(self, targets: Sequence[str], *, rolling: bool = False) -> list[Outcome]:
+        """Stop, then start; `rolling`: program by program, a batch at a time."""
+        if rolling:
+            return await self._sup.restart_rolling(self._targets(targets))
         return await self._sup.restart(self._targets(targets))
 
     def signal(self, sig: str, targets: Sequence[str]) -> list[Outcome]:
@@ -283,6 +291,21 @@ class Operations:
         finally:
             driver.unfollow(stream, follower)
 
+    async def scale(self, program: str, count: int) -> list[Outcome]:
+        """Run `count` instances of `program` (1 to MAX_INSTANCES): new ones are started,
+        the highest-numbered stopped; returns when each started or stopped one is done.
+
+        An instance or "all" is an InvalidSpec. Kept across reloads that leave the
+        program's numprocs as it was, and across a daemon restart (the state file).
+        """
+        outcomes = await self._sup.scale(program, check_count(count))
+        self._metrics.forget_except(set(self._sup.drivers))
+        return outcomes
+
+    def scales(self) -> Mapping[str, Scaled]:
+        """The programs `scale` resized, for the state file."""
+        return dict(self._sup.scales)
+
     def reopen_logs(self) -> int:
         """Reopen every instance's log files at their paths (after logrotate moved them).
 
@@ -295,11 +318,17 @@ class Operations:
     async def reload(self) -> ReloadReport:
         """Re-read the config file; on error keep the running config and raise ConfigError."""
         async with self._reloading:
-            config: Config = load_config(self._sup.config.path)
-            notes = _daemon_notes(self._sup.config, config)
-            plan = await self._sup.reload(config)
-            self._metrics.reconfigure(config.metrics)
-            self._metrics.forget_except(set(self._sup.drivers))
+            if self._on_reload is not None:
+                self._on_reload("reloading")
+            try:
+                config: Config = load_config(self._sup.config.path)
+                notes = _daemon_notes(self._sup.config, config)
+                plan = await self._sup.reload(config)
+                self._metrics.reconfigure(config.metrics)
+                self._metrics.forget_except(set(self._sup.drivers))
+            finally:
+                if self._on_reload is not None:
+                    self._on_reload("reloaded")
         return ReloadReport(
             added=plan.added,
             removed=plan.removed,

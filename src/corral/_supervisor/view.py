@@ -213,6 +213,25 @@ class SamplerView(View):
     """The daemon's own resident memory in bytes."""
 
 
+class SocketView(View):
+    """One listening socket the daemon holds (`[sockets.NAME]`)."""
+
+    name: str
+    """The socket's name: what programs list in `sockets`, and its LISTEN_FDNAMES."""
+    listen: str
+    """The address as configured (a unix path made absolute)."""
+    bound: str
+    """The address it is bound to: `listen`, with the port chosen for a TCP port 0."""
+    kind: str
+    """ "tcp" or "unix"."""
+    backlog: int
+    """Connections queued before one is accepted."""
+    mode: str | None
+    """A unix socket file's permissions in octal ("660"); null when not set."""
+    programs: tuple[str, ...]
+    """The programs whose instances get it, in config order."""
+
+
 class DaemonView(View):
     """The daemon itself at one moment."""
 
@@ -228,6 +247,8 @@ class DaemonView(View):
     """How many instances are in each state (every state named, zeros included)."""
     sampler: SamplerView
     """The metrics sampler."""
+    sockets: tuple[SocketView, ...] = ()
+    """The listening sockets the daemon holds for its programs, by name."""
 
 
 class StatusView(View):
@@ -386,6 +407,7 @@ _NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
     ("InstanceView", "health"): (HealthView, False),
     ("HealthView", "results"): (HealthResultView, True),
     ("DaemonView", "sampler"): (SamplerView, False),
+    ("DaemonView", "sockets"): (SocketView, True),
     ("StatusView", "daemon"): (DaemonView, False),
     ("StatusView", "instances"): (InstanceView, True),
     ("ProcessView", "fds"): (OpenFileView, True),

@@ -82,6 +82,8 @@ def test_the_report_lists_each_feature_then_why_the_missing_ones_are_missing() -
         "pidfd-exit-info  yes  the real exit status of a child something else reaped\n"
         "proc-scan        yes  finding and ending a whole tree, double-forked members too\n"
         "spawn-chdir      yes  a working directory without going through a shell\n"
+        "spawn-closefrom  yes  closing stray fds in a child when we hold many\n"
+        "fd-listing       yes  finding stray inheritable fds without probing every number\n"
         "rename-exchange  yes  log rotation during which the log's name never goes missing\n"
         "subreaper        yes  adopting the orphans of supervised programs\n"
         "\n"

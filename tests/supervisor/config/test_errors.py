@@ -78,7 +78,7 @@ def test_a_misspelt_program_key_suggests_the_right_one() -> None:
 def test_a_misspelt_top_level_table_suggests_the_right_one() -> None:
     error = config_error(*PROGRAM, "[deamon]", "socket = '/tmp/x.sock'")
     assert where(error) == (FILE, 3, "deamon")
-    assert error.expected == "a key of the top level: daemon, metrics, programs"
+    assert error.expected == "a key of the top level: daemon, metrics, programs, sockets"
     assert error.hint == "did you mean daemon?"
 
 
@@ -264,3 +264,85 @@ def test_a_valid_config_is_not_affected_by_the_problems_of_another() -> None:
     with pytest.raises(ConfigError):
         parse(*PROGRAM, "numprocs = 0")
     assert parse(*PROGRAM).programs[0].numprocs == 1
+
+
+# -- {index} arithmetic ------------------------------------------------------------
+
+
+def test_a_malformed_index_expression_in_command_names_its_argument() -> None:
+    error = config_error("[programs.web]", "command = ['web', '--port', '{9100 * index}']")
+    assert where(error) == (FILE, 2, "programs.web.command[2]")
+    assert error.expected.startswith("{index} arithmetic: index, integers, + and -")
+    assert error.got == "'{9100 * index}'"
+    assert "is not {index} arithmetic" in str(error.hint)
+
+
+def test_a_malformed_index_expression_in_a_command_string_names_the_key() -> None:
+    error = config_error("[programs.web]", "command = 'web --port {index*2}'")
+    assert where(error) == (FILE, 2, "programs.web.command")
+
+
+def test_a_malformed_index_expression_in_environment_names_the_variable() -> None:
+    error = config_error(*PROGRAM, "environment = { PORT = '{index+x}', NAME = '{x}' }")
+    assert where(error) == (FILE, 3, "programs.web.environment.PORT")
+    assert error.hint == "{index+x} in '{index+x}' is not {index} arithmetic"
+
+
+def test_index_arithmetic_is_kept_for_each_instance_to_substitute() -> None:
+    config = parse("[programs.web]", "command = 'web --port \"{9100 + index}\"'", "numprocs = 2")
+    assert config.programs[0].instance_process(1).argv == ("web", "--port", "9101")
+
+
+def test_an_unquoted_spaced_expression_in_a_command_string_says_to_quote_it() -> None:
+    error = config_error("[programs.web]", "command = 'web --port {9100 + index}'")
+    assert where(error) == (FILE, 2, "programs.web.command")
+    assert error.hint == (
+        "an expression was split (a command string is split at spaces first: "
+        "quote an expression with spaces)"
+    )
+
+
+# -- [sockets.NAME] ------------------------------------------------------------------
+
+SOCKET = ("[sockets.web]", "listen = '127.0.0.1:8080'")
+
+
+def test_a_program_naming_an_undefined_socket_is_told_the_defined_ones() -> None:
+    error = config_error(*SOCKET, "[programs.web]", "command = ['true']", "sockets = ['wbe']")
+    assert where(error) == (FILE, 5, "programs.web.sockets[0]")
+    assert error.expected == "the name of a [sockets.NAME] table: web"
+    assert error.hint == "did you mean web?"
+
+
+def test_a_listen_that_is_neither_an_address_nor_a_path_says_how_to_write_a_path() -> None:
+    error = config_error("[sockets.web]", "listen = 'web.sock'")
+    assert where(error) == (FILE, 2, "sockets.web.listen")
+    assert error.hint == 'a relative unix socket path starts with "./"'
+
+
+def test_a_mode_is_for_unix_sockets_only() -> None:
+    error = config_error(*SOCKET, "mode = '660'")
+    assert where(error) == (FILE, 3, "sockets.web.mode")
+    assert "mode applies to unix sockets only" in str(error.hint)
+
+
+def test_a_unix_socket_path_too_long_for_bind_is_refused_at_its_key() -> None:
+    error = config_error("[sockets.web]", f"listen = '/{'x' * 120}/web.sock'")
+    assert where(error) == (FILE, 2, "sockets.web.listen")
+    assert error.expected == "a unix socket path of at most 107 bytes"
+
+
+def test_a_socket_listed_twice_by_one_program_is_refused() -> None:
+    error = config_error(
+        *SOCKET, "[programs.web]", "command = ['true']", "sockets = ['web', 'web']"
+    )
+    assert where(error) == (FILE, 5, "programs.web.sockets[1]")
+    assert (error.expected, error.got) == ("a name not listed before", "'web'")
+
+
+def test_a_relative_unix_path_resolves_beside_the_config_file() -> None:
+    config = parse("[sockets.admin]", "listen = './run/admin.sock'", "mode = 0o660", "backlog = 4")
+    (admin,) = config.sockets
+    assert (admin.listen, admin.kind, admin.mode, admin.backlog) == (
+        "/etc/run/admin.sock", "unix", 0o660, 4
+    )  # fmt: skip

@@ -15,6 +15,7 @@ import pytest
 from corral._observe.events import EventLog
 from corral._process.reaper import OwningReaper
 from corral._supervisor.config.load import load_config
+from corral._supervisor.model.scale import Scaled
 from corral._supervisor.runtime import checkpoint
 from corral._supervisor.runtime.checkpoint import (
     Checkpoint,
@@ -53,6 +54,14 @@ def test_a_record_survives_the_file_unchanged(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["corral.state"]
 
 
+def test_scales_and_a_clean_shutdown_survive_the_file_unchanged(tmp_path: Path) -> None:
+    path = str(tmp_path / "corral.state")
+    kept = DaemonRecord(4242, 812.37, 1.0, (), {"web": Scaled(8, 2)}, clean=True)
+    checkpoint.write(path, kept)
+    assert checkpoint.read(path) == kept
+    assert json.loads(Path(path).read_text())["scales"] == {"web": {"count": 8, "base": 2}}
+
+
 def test_no_file_is_no_record(tmp_path: Path) -> None:
     assert checkpoint.read(str(tmp_path / "missing")) is None
 
@@ -72,6 +81,9 @@ def test_no_file_is_no_record(tmp_path: Path) -> None:
         ({"instances": [{"cgroup": ["relative/dir"]}]}, "cgroup paths must be absolute"),
         ({"instances": [{"name": None}]}, "a malformed instance entry"),
         ({"instances": [{}], "drop": "started"}, "KeyError: 'started'"),
+        ({"scales": {"web": {"count": 0, "base": 1}}}, "a malformed scale"),
+        ({"scales": {"web": {"count": 2}}}, "KeyError: 'base'"),
+        ({"clean": "yes"}, "clean must be true or false"),
     ],
 )
 def test_anything_unlike_what_a_daemon_writes_is_refused_whole(

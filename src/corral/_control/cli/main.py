@@ -21,6 +21,7 @@ from corral._control.cli.commands import (
     lifecycle,
     logs,
     metrics,
+    startup,
     status,
 )
 from corral._control.cli.context import EXIT_USAGE, Context, Fail
@@ -33,6 +34,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "stop": lifecycle.stop,
     "restart": lifecycle.restart,
     "signal": lifecycle.signal,
+    "scale": lifecycle.scale,
     "logs": logs.run,
     "events": events.run,
     "metrics": metrics.run,
@@ -41,6 +43,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
     "audit": audit.run,
+    "startup": startup.run,
 }
 
 
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)
+    startup.add_parser(sub, common)
     return parser
 
 

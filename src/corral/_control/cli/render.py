@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from corral._control.wire import EventJSON, HistoryReply, MetricsReply, OutcomeJSON
-from corral._supervisor.view import InspectView, InstanceView, ProcessView
+from corral._supervisor.view import InspectView, InstanceView, ProcessView, SocketView
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
     from corral._sandbox.doctor import DoctorRow
@@ -65,6 +65,14 @@ def status_table(rows: Sequence[InstanceView]) -> str:
         for r in rows
     ]
     return table(_STATUS_COLUMNS, body)
+
+
+def sockets_table(sockets: Sequence[SocketView]) -> str:
+    """The daemon's sockets under the `corral status` table; empty when it holds none."""
+    if not sockets:
+        return ""
+    rows = [(s.name, s.bound, ", ".join(s.programs) or "-") for s in sockets]
+    return "\n" + table(("SOCKET", "BOUND", "PROGRAMS"), rows)
 
 
 def percent(value: float | None) -> str:

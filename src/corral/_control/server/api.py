@@ -75,6 +75,7 @@ def build_router(
         ("POST", "/stop", routes.stop, ()),
         ("POST", "/restart", routes.restart, ()),
         ("POST", "/signal", routes.signal, ()),
+        ("POST", "/scale", routes.scale, ()),
         ("GET", "/logs/{name}", routes.logs, ("stream", "lines")),
         ("GET", "/logs/{name}/follow", routes.follow, ("stream",)),
         ("GET", "/events", routes.events, ("since", "follow")),
@@ -167,7 +168,10 @@ class _Routes:
         return _outcomes(await self.ops.stop(_targets(request)))
 
     async def restart(self, request: Request) -> Response:
-        return _outcomes(await self.ops.restart(_targets(request)))
+        rolling = _object(request).get("rolling", False)
+        if not isinstance(rolling, bool):
+            raise HttpError(400, "'rolling' must be true or false")
+        return _outcomes(await self.ops.restart(_targets(request), rolling=rolling))
 
     async def signal(self, request: Request) -> Response:
         body = _object(request)
@@ -175,6 +179,15 @@ class _Routes:
         if not isinstance(sig, str):
             raise HttpError(400, "body needs 'signal': a signal name such as HUP")
         return _outcomes(self.ops.signal(sig, _targets(request)))
+
+    async def scale(self, request: Request) -> Response:
+        body = _object(request)
+        program, count = body.get("program"), body.get("count")
+        if not isinstance(program, str):
+            raise HttpError(400, "body needs 'program': the name of one program")
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise HttpError(400, "body needs 'count': a whole number of instances")
+        return _outcomes(await self.ops.scale(program, count))
 
     async def logs(self, request: Request) -> Response:
         name = request.params["name"]

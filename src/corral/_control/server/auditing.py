@@ -1,13 +1,13 @@
 """Which HTTP replies go to the audit log, and what their record says.
 
 Recorded: every request whose method can change something (anything but GET and
-HEAD: start, stop, restart, signal, reload, shutdown and any POST added later),
+HEAD: start, stop, restart, signal, scale, reload, shutdown and any POST added later),
 whatever its outcome, and every request refused for its token (401) whatever its
-method. The record's `who` is the request's peer, `what` its method, path, targets
-and signal, `result` the status with the instances that succeeded and failed, or
-the error message. Long lists and texts are cut, so one request writes one bounded
-line (a request naming 1,000 targets writes the first 100 and the count; a body over
-64 KiB is not parsed a second time, its size is recorded instead).
+method. The record's `who` is the request's peer, `what` its method, path, targets,
+signal, and a scale's program and count, `result` the status with the instances that
+succeeded and failed, or the error message. Long lists and texts are cut, so one request
+writes one bounded line (a request naming 1,000 targets writes the first 100 and the
+count; a body over 64 KiB is not parsed a second time, its size is recorded instead).
 
 Refusals for the token are what anyone who can reach the TCP port can cause, as fast
 as it can connect, so they are recorded at a bounded rate (a burst of REFUSAL_BURST,
@@ -90,6 +90,10 @@ def _what(request: Request) -> dict[str, object]:
             what |= _listed("targets", [_cut(str(target)) for target in targets])
         if isinstance(signal := body.get("signal"), str):
             what["signal"] = _cut(signal)
+        if isinstance(program := body.get("program"), str):  # scale
+            what["program"] = _cut(program)
+        if isinstance(count := body.get("count"), int) and not isinstance(count, bool):
+            what["count"] = count if abs(count) < 10**18 else _cut(str(count))
     return what
 
 

@@ -30,6 +30,8 @@ from corral._control.wire import (
     MetricsReply,
     OutcomesReply,
     ReloadReply,
+    RestartRequest,
+    ScaleRequest,
     SignalRequest,
     StatusReply,
     TargetsRequest,
@@ -109,13 +111,23 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         example={"targets": ["web:0"]},
     ),
     ("POST", f"{API_PREFIX}/restart"): RouteDoc(
-        "Stop, then start.", OutcomesReply, body=TargetsRequest, example={"targets": ["web"]}
+        "Stop, then start; with `rolling`, a few instances at a time.",
+        OutcomesReply,
+        body=RestartRequest,
+        example={"targets": ["web"], "rolling": True},
     ),
     ("POST", f"{API_PREFIX}/signal"): RouteDoc(
         "Send a signal to each instance's process group.",
         OutcomesReply,
         body=SignalRequest,
         example={"signal": "HUP", "targets": ["web:1"]},
+    ),
+    ("POST", f"{API_PREFIX}/scale"): RouteDoc(
+        "Run `count` instances of one program (1 to 10000): new ones are started, the "
+        "highest-numbered stopped; kept across a reload that leaves numprocs as it was.",
+        OutcomesReply,
+        body=ScaleRequest,
+        example={"program": "web", "count": 2},
     ),
     ("GET", f"{API_PREFIX}/logs/{{name}}"): RouteDoc(
         "The last lines of an instance's log.",
@@ -282,7 +294,8 @@ def _is_record(cls: type) -> bool:
 
 
 def _object_schema(cls: type, components: dict[str, Schema], *, closed: bool) -> Schema:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls)  # Required[...] and NotRequired[...] stripped
+    required = getattr(cls, "__required_keys__", hints.keys())  # a TypedDict says which
     if issubclass(cls, View):
         hints = {name: hints[name] for name in cls._fields}
     docs = attribute_docs(cls)
@@ -294,7 +307,7 @@ def _object_schema(cls: type, components: dict[str, Schema], *, closed: bool) ->
         "type": "object",
         "description": inspect.cleandoc(cls.__doc__ or cls.__name__),
         "properties": properties,
-        "required": list(hints),
+        "required": [name for name in hints if name in required],
     }
     if closed:
         schema["additionalProperties"] = False

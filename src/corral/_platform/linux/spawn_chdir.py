@@ -1,4 +1,4 @@
-"""posix_spawn with a working directory, through libc and ctypes (glibc 2.29+, musl).
+"""posix_spawn with a working directory or a closefrom, through libc and ctypes (glibc, musl).
 
 Python's os.posix_spawn does not expose posix_spawn_file_actions_addchdir_np, so
 this module builds the same call by hand: file actions (dup2 pairs, then chdir)
@@ -44,8 +44,14 @@ def spawn_in(
     fd_map: Sequence[tuple[int, int]],
     pgroup: int | None,
     new_session: bool,
+    close: Sequence[int] = (),
+    close_from: int | None = None,
 ) -> int:
-    """posix_spawn `path` (inside `cwd`); raises OSError with the errno posix_spawn gave."""
+    """posix_spawn `path` (inside `cwd`); raises OSError with the errno posix_spawn gave.
+
+    After the dup2s the child closes each fd in `close`, then, with `close_from`, every
+    fd from that number up (`posix_spawn_file_actions_addclosefrom_np`, glibc 2.34+).
+    """
     c = libc.handle()
     actions, attr = _FileActions(), _Attr()
     c.posix_spawn_file_actions_init(actions)
@@ -53,6 +59,10 @@ def spawn_in(
     try:
         for src, dst in fd_map:
             _ok(c.posix_spawn_file_actions_adddup2(actions, src, dst))
+        for fd in close:
+            _ok(c.posix_spawn_file_actions_addclose(actions, fd))
+        if close_from is not None:
+            _ok(c.posix_spawn_file_actions_addclosefrom_np(actions, close_from))
         if cwd is not None:
             _ok(c.posix_spawn_file_actions_addchdir_np(actions, os.fsencode(cwd)))
         _set_attributes(c, attr, pgroup, new_session)

@@ -17,11 +17,13 @@ nothing that could deadlock on a lock another thread held at fork time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from corral._platform.posix.fds import mark_all_close_on_exec
 from corral._platform.posix.spawn import SIGNALS_TO_DEFAULT
 
 _EXIT_STEP_FAILED = 127
@@ -103,17 +105,24 @@ def begin_fork_exec(
     steps: Sequence[ChildStep],
     forker: Forker = os.fork,
     after_fork: Sequence[Callable[[int], None]] = (),
+    close_range: object = None,
+    pid_variable: bytes | None = None,
 ) -> PendingExec:
     """Fork, start `steps` in the child; returns before the child has exec'd.
 
     `after_fork` hooks run in the parent with the child's pid while the child waits
     at its first step (writing uid maps, moving a veth into its namespace); a hook
-    that fails ends the child and raises here.
+    that fails ends the child and raises here. `close_range` is libc's function (or
+    None), looked up here so the child loads nothing. `pid_variable` names an
+    environment variable the child sets to its own pid just before exec (LISTEN_PID:
+    posix_spawn cannot, as the pid is not known until the spawn returns).
     """
     argv_bytes = [os.fsencode(a) for a in argv]
     env_list = [k + b"=" + v for k, v in env.items()]
-    read, write = os.pipe()
-    gate_read, gate_write = os.pipe() if after_fork else (-1, -1)
+    # The child dup2()s onto fd_map's targets: its own pipes must sit above them all.
+    top = max((target for _, target in fd_map), default=2) + 1
+    read, write = _pipe_above(top)
+    gate_read, gate_write = _pipe_above(top) if after_fork else (-1, -1)
     # Blocked until the child has reset our handlers: one run in the child would write
     # to our loop's wakeup fd, and the parent would act on a signal it never got.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
@@ -125,6 +134,8 @@ def begin_fork_exec(
             _child(
                 write, path=path, argv=argv_bytes, env=env_list, cwd=cwd, fd_map=fd_map,
                 pass_fds=pass_fds, pgroup=pgroup, new_session=new_session, steps=steps,
+                close_range=close_range,
+                pid_variable=pid_variable,
             )  # fmt: skip
     except BaseException:  # the fork (or clone) itself failed: nothing to wait for
         for fd in (read, gate_read, gate_write):
@@ -156,6 +167,8 @@ def _child(
     pgroup: int | None,
     new_session: bool,
     steps: Sequence[ChildStep],
+    close_range: object,
+    pid_variable: bytes | None,
 ) -> None:
     step = "setup"
     try:
@@ -172,7 +185,8 @@ def _child(
         step = "stdio"
         for src, dst in fd_map:
             os.dup2(src, dst)
-        for fd in pass_fds:
+        mark_all_close_on_exec(close_range)  # the strays close at exec (posix/fds.py)
+        for fd in (*pass_fds, *(dst for _, dst in fd_map if dst > 2)):  # what it is given
             os.set_inheritable(fd, True)
         if cwd is not None:
             step = "chdir"
@@ -181,12 +195,25 @@ def _child(
             step = each.name
             each.run()
         step = "exec"
-        os.execve(path, argv, dict(_split(entry) for entry in env))
+        environment = dict(_split(entry) for entry in env)
+        if pid_variable is not None:  # after the steps: a clone into a pid namespace is 1
+            environment[pid_variable] = str(os.getpid()).encode()
+        os.execve(path, argv, environment)
     except OSError as exc:
         _report(report, step, exc.errno or 0, exc.strerror or str(exc))
     except BaseException as exc:  # a bug in a step: still report it, never run on
         _report(report, step, 0, f"{type(exc).__name__}: {exc}")
     os._exit(_EXIT_STEP_FAILED)
+
+
+def _pipe_above(low: int) -> tuple[int, int]:
+    """A close-on-exec pipe whose two fds are `low` or above."""
+    ends = list(os.pipe())
+    for index, fd in enumerate(ends):
+        if fd < low:
+            ends[index] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
+            os.close(fd)
+    return ends[0], ends[1]
 
 
 def _gate(read: int, write: int) -> Callable[[], None]:

@@ -4,9 +4,10 @@ glibc implements posix_spawn with clone(CLONE_VM | CLONE_VFORK), so its cost doe
 not grow with the parent's memory the way fork() does, and it reports an exec
 failure's errno to the caller. Every fd the child gets is set up with DUP2 file
 actions from fds the parent already opened (so an unopenable file is reported by
-the parent, naming the file); every other fd of ours is O_CLOEXEC, as Python makes
-them. Python ignores SIGPIPE and SIGXFSZ; those dispositions would survive exec,
-so the child gets them back at their defaults and an empty signal mask.
+the parent, naming the file); the inheritable fds the child is not given are
+closed by close actions after them (posix/fds.py). Python ignores SIGPIPE and
+SIGXFSZ; those dispositions would survive exec, so the child gets them back at
+their defaults and an empty signal mask.
 
 posix_spawn has no portable "change directory" action. On glibc and musl,
 `linux/spawn_chdir.py` adds `posix_spawn_file_actions_addchdir_np`; elsewhere
@@ -32,13 +33,17 @@ def spawn(
     fd_map: Sequence[tuple[int, int]],
     pgroup: int | None,
     new_session: bool,
+    close: Sequence[int] = (),
 ) -> int:
     """posix_spawn `path`; `fd_map` holds (parent fd, child fd) pairs applied in order.
 
+    `close` names fds the child closes after the dup2s (the strays: posix/fds.py).
     `new_session` wins over `pgroup` (a session leader leads its own group), as in
     `linux/spawn_chdir.py`.
     """
-    actions = [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in fd_map]
+    actions: list[tuple[int, ...]] = [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in fd_map]
+    if close:
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in close]
     if pgroup is None or new_session:
         return os.posix_spawn(
             path,

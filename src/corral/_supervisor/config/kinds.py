@@ -16,11 +16,13 @@ import shlex
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TypeGuard, cast
 
 from corral._errors import InvalidSpec
 from corral._platform import parse_signal
 from corral._supervisor.config.positions import KeyPath
+from corral._supervisor.model.index_template import EXPECTED as _INDEX_EXPECTED
+from corral._supervisor.model.index_template import count_expressions, parse_template
 
 _SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:I?B)?|B)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -187,6 +189,52 @@ ADDRESS = Kind(_ADDRESS, _address)
 """A TCP address to listen on; `split_address` takes it apart."""
 
 
+_LISTEN = (
+    'a "host:port" TCP address ("127.0.0.1:8080", "[::1]:8080") or a unix socket path '
+    '("/run/web.sock", or "./web.sock" beside the config file)'
+)
+
+
+def _listen(value: object, path: KeyPath) -> str:
+    if not isinstance(value, str):
+        raise invalid(path, _LISTEN, described(value))
+    if "/" in value:
+        return _path(value, path)
+    try:
+        return _address(value, path)
+    except Invalid:
+        hint = 'a relative unix socket path starts with "./"'
+        raise invalid(path, _LISTEN, shown(value), hint) from None
+
+
+LISTEN = Kind(_LISTEN, _listen)
+"""Where a `[sockets.NAME]` listens: an ADDRESS, or a path (it holds a '/')."""
+
+_NAMES = "an array of names (strings)"
+
+
+def _names(value: object, path: KeyPath) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise invalid(path, _NAMES, described(value))
+    wrong = [Problem((*path, i), "a name", described(v)) for i, v in enumerate(value)]
+    problems = [p for p, item in zip(wrong, value, strict=True) if not isinstance(item, str)]
+    if problems:
+        raise Invalid(problems)
+    names = cast(list[str], value)
+    repeated = [
+        Problem((*path, i), "a name not listed before", shown(name))
+        for i, name in enumerate(names)
+        if name in names[:i]
+    ]
+    if repeated:
+        raise Invalid(repeated)
+    return tuple(names)
+
+
+NAMES = Kind(_NAMES, _names)
+"""Names of things defined elsewhere in the file; schema.py checks they are."""
+
+
 def split_address(address: str) -> tuple[str, int]:
     """("host", port) of an ADDRESS value, IPv6 brackets removed."""
     host, _, port = address.rpartition(":")
@@ -328,6 +376,54 @@ def _show_environment(value: object) -> str:
 
 
 ENVIRONMENT = Kind(_ENVIRONMENT, _environment, _show_environment)
+
+
+def _index_problems(value: object, path: KeyPath, hint: str = "") -> list[Problem]:
+    """A problem at each string (or array item, or table value) with a malformed `{...}`."""
+    if isinstance(value, str):
+        try:
+            parse_template(value)
+        except InvalidSpec as exc:
+            return [Problem(path, _INDEX_EXPECTED, shown(value), f"{exc}{hint}")]
+        return []
+    items = value.items() if isinstance(value, dict) else enumerate(cast(list[object], value))
+    return [
+        problem
+        for key, item in items
+        if isinstance(item, str)
+        for problem in _index_problems(item, (*path, key))
+    ]
+
+
+_SPLIT_HINT = " (a command string is split at spaces first: quote an expression with spaces)"
+
+
+def _split_apart(value: str, path: KeyPath) -> Problem:
+    """A command string whose split cut an expression in pieces (spaces inside its braces)."""
+    return Problem(path, _INDEX_EXPECTED, shown(value), "an expression was split" + _SPLIT_HINT)
+
+
+def with_index(kind: Kind) -> Kind:
+    """`kind`, whose strings may hold `{index}` expressions (model/index_template.py).
+
+    Each malformed one is reported at its own argument or variable; in a command given
+    as one string, at the key, after the string is split as the command will be.
+    """
+
+    def convert(value: object, path: KeyPath) -> object:
+        converted = kind.convert(value, path)
+        if isinstance(value, str) and isinstance(converted, tuple):
+            problems = [p for arg in converted for p in _index_problems(arg, path, _SPLIT_HINT)]
+            split = sum(count_expressions(arg) for arg in converted)
+            if not problems and split != count_expressions(value):
+                problems = [_split_apart(value, path)]
+        else:
+            problems = _index_problems(value, path) if isinstance(value, list | dict) else []
+        if problems:
+            raise Invalid(problems[:1] if isinstance(value, str) else problems)
+        return converted
+
+    return Kind(kind.expected, convert, kind.show)
 
 
 _EXIT_CODES = "an array of exit codes (integers 0-255)"

@@ -21,7 +21,14 @@ from corral._supervisor.config.positions import format_key, scan_positions
 from corral._supervisor.config.schema import build_config
 from corral._supervisor.config.settings import Config, DaemonSettings
 
-__all__ = ["Config", "ConfigError", "DaemonSettings", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DaemonSettings",
+    "config_error_at",
+    "load_config",
+    "parse_config",
+]
 
 _WHERE = re.compile(
     r"(?P<what>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)"
@@ -60,6 +67,17 @@ def parse_config(text: str, *, path: str) -> Config:
         return build_config(data, path=file)
     except Invalid as exc:
         raise _config_error(exc.problems, text, file) from None
+
+
+def config_error_at(file: str, problems: tuple[Problem, ...]) -> ConfigError:
+    """A ConfigError for problems found after the file was read (a socket it names cannot
+    be bound): lines come from the file as it is now, or are unknown if it cannot be read."""
+    try:
+        with open(file, encoding="utf-8-sig") as stream:
+            text = stream.read()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return _config_error(problems, text, file)
 
 
 def _config_error(problems: tuple[Problem, ...], text: str, file: str) -> ConfigError:

@@ -25,6 +25,7 @@ from corral._supervisor.config.schema import (
     LOGS,
     METRICS,
     PROGRAM,
+    SOCKET,
     START_LIMIT,
 )
 from corral._supervisor.config.table import Key, Table
@@ -95,6 +96,7 @@ def render_reference() -> str:
         (SECCOMP, "`[programs.NAME.sandbox.seccomp]`"),
         (NAMESPACES, "`[programs.NAME.sandbox.namespaces]`"),
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
+        (SOCKET, "`[sockets.NAME]`"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)

@@ -106,27 +106,35 @@ _GROUPS = "an array of groups of this machine (names or gids)"
 GROUPS = Kind(_GROUPS, lambda value, path: tuple(_each(value, path, _GROUPS, _group)))
 
 _UMASK = 'a umask: octal digits in a string ("027"), or an integer (0o027)'
+_MODE = 'permission bits: octal digits in a string ("660"), or an integer (0o660)'
 
 
-def _umask(value: object, path: KeyPath) -> int:
+def _octal(value: object, path: KeyPath, words: str, what: str) -> int:
+    """Permission bits (a umask, a file mode) from octal digits or an integer, at most 0o777."""
     if isinstance(value, str):
         match = _OCTAL.fullmatch(value.strip().lower())
         if match is None:
-            raise invalid(path, _UMASK, shown(value), 'octal digits 0-7, like "027"')
-        mask = int(match[1], 8)
+            raise invalid(path, words, shown(value), 'octal digits 0-7, like "027"')
+        bits = int(match[1], 8)
     elif is_integer(value):
-        mask = value
+        bits = value
     else:
-        raise invalid(path, _UMASK, described(value))
-    if not 0 <= mask <= 0o777:
-        raise invalid(path, _UMASK, shown(value), "a umask is at most 0o777")
-    return mask
+        raise invalid(path, words, described(value))
+    if not 0 <= bits <= 0o777:
+        raise invalid(path, words, shown(value), f"{what} is at most 0o777")
+    return bits
+
+
+def _umask(value: object, path: KeyPath) -> int:
+    return _octal(value, path, _UMASK, "a umask")
 
 
 def _show_umask(value: object) -> str:
     return f'"{value:03o}"' if is_integer(value) else "unset"
 
 
+MODE = Kind(_MODE, lambda value, path: _octal(value, path, _MODE, "a mode"), _show_umask)
+"""A file's permission bits (a unix socket's `mode`)."""
 UMASK = Kind(_UMASK, _umask, _show_umask)
 
 _CAPABILITY = "a capability name (CAP_NET_BIND_SERVICE, or net_bind_service)"

@@ -38,6 +38,8 @@ from corral._supervisor.config.kinds import (
     COMMAND,
     ENVIRONMENT,
     EXIT_CODES,
+    LISTEN,
+    NAMES,
     PATH,
     SIGNAL,
     SIZE,
@@ -51,10 +53,11 @@ from corral._supervisor.config.kinds import (
     integer,
     invalid,
     number,
+    with_index,
 )
 from corral._supervisor.config.positions import KeyPath, format_key
 from corral._supervisor.config.sandbox import SANDBOX
-from corral._supervisor.config.sandbox_values import GROUP
+from corral._supervisor.config.sandbox_values import GROUP, MODE
 from corral._supervisor.config.secrets import (
     DEFAULT_TOKEN_NAME,
     TOKENS,
@@ -77,6 +80,7 @@ from corral._supervisor.config.table import (
     construct,
 )
 from corral._supervisor.model.program import LogPolicy, Program
+from corral._supervisor.model.sockets import MAX_BACKLOG, SocketSpec
 
 T = TypeVar("T")
 
@@ -143,8 +147,22 @@ PROGRAM = Table(
     "programs.NAME",
     Program,
     (
-        Key("command", COMMAND, ProcessSpec, "argv", required=True),
+        Key(
+            "command",
+            with_index(COMMAND),
+            ProcessSpec,
+            "argv",
+            required=True,
+            note=(
+                "`{index}` in an argument becomes the instance's number (0 for NAME:0), "
+                "and `{9100 + index}` or `{index - 1}` that number plus or minus a constant: "
+                "one port per instance. Braces that name `index` may hold only `index`, "
+                "integers, `+` and `-` (anything else is an error when the file is read); "
+                "`{{index}}` is the text `{index}`; every other brace is left as it is."
+            ),
+        ),
         Key("numprocs", integer(1), Program),
+        Key("max_unavailable", integer(1), Program),
         Key(
             "directory",
             PATH,
@@ -158,10 +176,13 @@ PROGRAM = Table(
         ),
         Key(
             "environment",
-            ENVIRONMENT,
+            with_index(ENVIRONMENT),
             ProcessSpec,
             "env_add",
-            note="Kept sorted by name, so reordering the table is not a change on reload.",
+            note=(
+                "Kept sorted by name, so reordering the table is not a change on reload. "
+                "Values take `{index}` arithmetic as `command` does (names do not)."
+            ),
         ),
         Key("autostart", BOOLEAN, Program),
         Key("restart", choice(RESTART_MODES), RestartPolicy, "mode"),
@@ -179,6 +200,17 @@ PROGRAM = Table(
         Key("priority", integer(), Program),
         Key("logs", LOGS, Program),
         Key("sandbox", SANDBOX, ProcessSpec),
+        Key(
+            "sockets",
+            NAMES,
+            Program,
+            doc=(
+                "Names of `[sockets.NAME]` tables of this file, handed to every instance as "
+                "fds 3, 4, ... in this order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID "
+                "set (systemd's socket activation). Fds of the program's own start at 3 + "
+                "the number of its sockets."
+            ),
+        ),
     ),
     doc=(
         "One table per program; NAME (letters, digits, _ . -) names the program and its "
@@ -289,7 +321,40 @@ METRICS = Table(
     ),
 )
 
-TOP_LEVEL = ("daemon", "metrics", "programs")
+SOCKET = Table(
+    "sockets.NAME",
+    SocketSpec,
+    (
+        Key(
+            "listen",
+            LISTEN,
+            SocketSpec,
+            required=True,
+            doc=(
+                'A TCP address, "127.0.0.1:8080" or "[::1]:8080", or a unix socket path; a '
+                "relative path resolves against the config file's directory."
+            ),
+            note=(
+                "Bound when the file is read, by `corral daemon` and by `reload`: an "
+                "address in use, or a unix path longer than 107 bytes, is an error at this "
+                "key (the daemon exits 2; a reload is refused and the running config kept). "
+                "A unix socket file nobody answers on is replaced."
+            ),
+        ),
+        Key("backlog", integer(1, MAX_BACKLOG), SocketSpec),
+        Key("mode", MODE, SocketSpec),
+    ),
+    doc=(
+        "A listening socket the daemon owns: bound once and held open while the programs "
+        "that list it in `sockets` restart, so a connection made meanwhile waits in the "
+        "backlog. Each instance gets it as systemd socket activation does (LISTEN_FDS, "
+        "LISTEN_PID, LISTEN_FDNAMES = NAME; fds from 3 in the order of its `sockets`). A "
+        "reload keeps an unchanged socket open; a changed backlog or mode is applied to "
+        "it; a changed `listen` is a new socket and restarts the programs that use it."
+    ),
+)
+
+TOP_LEVEL = ("daemon", "metrics", "programs", "sockets")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -297,11 +362,53 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     problems = [_unknown_key(TOP_LEVEL, (name,)) for name in data if name not in TOP_LEVEL]
     daemon = collect(problems, lambda: build_daemon(data.get("daemon", {}), path))
     context = _Context(config_dir(path), daemon.log_timestamps if daemon else True)
+    sockets = collect(problems, lambda: build_sockets(data.get("sockets", {}), context))
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
-    if problems or daemon is None or programs is None or metrics is None:
+    if programs is not None and sockets is not None:
+        problems += _unknown_sockets(programs, {socket.name for socket in sockets})
+    if problems or daemon is None or programs is None or metrics is None or sockets is None:
         raise Invalid(problems)
-    return Config(path=path, daemon=daemon, programs=programs, metrics=metrics)
+    return Config(path=path, daemon=daemon, programs=programs, metrics=metrics, sockets=sockets)
+
+
+def build_sockets(raw: object, context: _Context) -> tuple[SocketSpec, ...]:
+    """Every [sockets.NAME] table, by name; a unix path resolved and checked for bind()."""
+    if not isinstance(raw, dict):
+        raise invalid(("sockets",), "a table of sockets: [sockets.NAME]", described(raw))
+    problems: list[Problem] = []
+    built = [collect(problems, partial(build_socket, name, raw[name], context)) for name in raw]
+    if problems:
+        raise Invalid(problems)
+    return tuple(sorted(cast(list[SocketSpec], built), key=lambda socket: socket.name))
+
+
+def build_socket(name: str, raw: object, context: _Context) -> SocketSpec:
+    """One [sockets.NAME] table."""
+    path: KeyPath = ("sockets", name)
+    values = check_table(SOCKET, raw, path)
+    listen = cast(str, values["listen"])
+    if "/" in listen:
+        values["listen"] = listen = resolve(context.base_dir, listen)
+        limit, length = max_unix_socket_path(), len(os.fsencode(listen))
+        if length > limit:
+            expected = f"a unix socket path of at most {limit} bytes"
+            raise invalid((*path, "listen"), expected, f"{length} bytes: {listen}")
+    return cast(SocketSpec, construct(SOCKET, values, path, {"name": name}))
+
+
+def _unknown_sockets(programs: tuple[Program, ...], defined: set[str]) -> list[Problem]:
+    """A problem at each name in a program's `sockets` that no [sockets.NAME] defines."""
+    problems = []
+    for program in programs:
+        for index, name in enumerate(program.sockets):
+            if name not in defined:
+                where = ("programs", program.name, "sockets", index)
+                expected = "the name of a [sockets.NAME] table" + (
+                    f": {', '.join(sorted(defined))}" if defined else " (there is none)"
+                )
+                problems.append(Problem(where, expected, repr(name), did_you_mean(name, defined)))
+    return problems
 
 
 def build_metrics(raw: object) -> MetricsSettings:

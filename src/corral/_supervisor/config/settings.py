@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
 from corral._supervisor.model.program import Program
+from corral._supervisor.model.sockets import SocketSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ class Config:
     """The [metrics] table."""
     programs: tuple[Program, ...]
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
+    sockets: tuple[SocketSpec, ...] = ()
+    """Every [sockets.NAME] table, by name."""
 
     def program_map(self) -> dict[str, Program]:
         """Programs by name, in start order."""

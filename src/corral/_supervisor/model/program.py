@@ -8,12 +8,14 @@ How an instance restarts is lifecycle, not configuration, and lives below the po
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
 from corral._lifecycle.policy import RestartPolicy
-from corral._process.spec import ProcessSpec
+from corral._process.spec import ProcessSpec, listen_fds_end
+from corral._supervisor.model.index_template import parse_template, substitute
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -21,17 +23,13 @@ NAME_MAX = 255
 """Bytes a file name may have (Linux NAME_MAX on every common filesystem)."""
 
 
-NOTIFY_FD_BASE = 3
-"""The first fd after stdio: handed-over sockets come first, then the notification fd."""
-
-
 def notification_fd(program: Program) -> int:
     """The fd number a `notify = "fd"` program writes its readiness newline to.
 
-    3 plus the number of sockets the program is handed (none yet): the one place that
-    number is computed.
+    3 plus the number of sockets the program is handed (fds 3, 4, ... come first): the
+    one place that number is computed.
     """
-    return NOTIFY_FD_BASE
+    return listen_fds_end(len(program.sockets))
 
 
 def log_file_name(program: str, index: int, stream: str) -> str:
@@ -77,6 +75,14 @@ class Program:
     """Seconds after the stop signal before SIGKILL goes to the whole tree."""
     logs: LogPolicy = field(default_factory=LogPolicy)
     """Log capture policy."""
+    max_unavailable: int = 1
+    """Instances a rolling restart (`corral restart --rolling`) takes down at a time: the
+    next batch stops only once this one is RUNNING again."""
+    sockets: tuple[str, ...] = ()
+    """Names of `[sockets.NAME]` the daemon hands every instance, as fds 3, 4, ... in this
+    order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set (systemd's socket
+    activation); fds of the program's own come after them, from
+    `corral._process.spec.listen_fds_end(len(sockets))`."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -86,7 +92,13 @@ class Program:
             )
         if self.numprocs < 1:
             raise InvalidSpec(f"numprocs must be >= 1, got {self.numprocs}")
+        if self.max_unavailable < 1:
+            raise InvalidSpec(f"max_unavailable must be >= 1, got {self.max_unavailable}")
         self._check_log_names()
+        self._check_templates()
+        repeated = sorted({name for name in self.sockets if self.sockets.count(name) > 1})
+        if repeated:
+            raise InvalidSpec(f"sockets names {', '.join(repeated)} more than once")
         if self.stop_timeout < 0:
             raise InvalidSpec(f"stop_timeout must be >= 0, got {self.stop_timeout}")
 
@@ -104,6 +116,24 @@ class Program:
                 f"program name of {len(self.name)} bytes is too long: its log file name "
                 f"would be {size} bytes, and a file name has at most {NAME_MAX}"
             )
+
+    def _check_templates(self) -> None:
+        """Every `{index}` expression of argv and environment values parses (InvalidSpec)."""
+        for text in (*self.process.argv, *(value for _, value in self.process.env_add)):
+            if "index" in text:
+                parse_template(text)
+
+    def instance_process(self, index: int) -> ProcessSpec:
+        """The process of instance `index`: `{index}` substituted in argv and environment values.
+
+        The spec itself is returned when nothing in it varies, so most spawns build nothing.
+        """
+        spec = self.process
+        argv = tuple(substitute(arg, index) for arg in spec.argv)
+        env_add = tuple((name, substitute(value, index)) for name, value in spec.env_add)
+        if argv == spec.argv and env_add == spec.env_add:
+            return spec
+        return dataclasses.replace(spec, argv=argv, env_add=env_add)
 
     def instance_names(self) -> list[str]:
         """NAME:0 ... NAME:N-1."""

@@ -8,7 +8,7 @@ supervisord's `update`, and a program whose spec did not change is never touched
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from corral._supervisor.model.program import Program
@@ -38,14 +38,21 @@ class ReloadPlan:
         return not (self.added or self.removed or self.changed)
 
 
-def diff_programs(old: Mapping[str, Program], new: Mapping[str, Program]) -> ReloadPlan:
-    """Compare two configs' programs (by name, then by value) and plan the reload."""
+def diff_programs(
+    old: Mapping[str, Program], new: Mapping[str, Program], *, restart: Collection[str] = ()
+) -> ReloadPlan:
+    """Compare two configs' programs (by name, then by value) and plan the reload.
+
+    `restart` names programs that count as changed even if equal: those whose
+    socket got a new address, which their running instances do not have.
+    """
     both = [name for name in new if name in old]
+    kept = {name for name in both if old[name] == new[name] and name not in restart}
     return ReloadPlan(
         added=_ordered((name for name in new if name not in old), new),
         removed=_ordered((name for name in old if name not in new), old),
-        changed=_ordered((name for name in both if old[name] != new[name]), new),
-        unchanged=_ordered((name for name in both if old[name] == new[name]), new),
+        changed=_ordered((name for name in both if name not in kept), new),
+        unchanged=_ordered((name for name in both if name in kept), new),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
 
-from corral._errors import UnknownTarget
+from corral._errors import InvalidSpec, UnknownTarget
 from corral._supervisor.model.program import Program
 
 __all__ = ["ALL", "resolve_targets"]
@@ -55,6 +55,25 @@ def resolve_targets(targets: Sequence[str], programs: Mapping[str, Program]) -> 
         else:
             names.extend(program.instance_name(number) for number in sorted(indexes))
     return names
+
+
+def resolve_program(target: str, what: str, programs: Mapping[str, Program]) -> Program:
+    """The program `target` names, for an operation on programs only (`what`: "scale").
+
+    An instance ("web:0", "web:*") or "all" is an InvalidSpec saying what to write;
+    an unknown name is UnknownTarget with a "did you mean".
+    """
+    name, colon, _ = target.partition(":")
+    if target == ALL or colon:
+        example = name if colon and name in programs else "web"
+        raise InvalidSpec(
+            f"{what} takes a program, not {'all' if target == ALL else 'an instance'} "
+            f"({target!r}): name one program, such as {example!r}"
+        )
+    program = programs.get(name)
+    if program is None:
+        raise _unknown(target, programs)
+    return program
 
 
 def _index(text: str, program: Program) -> int | None:

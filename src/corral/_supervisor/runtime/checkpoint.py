@@ -13,8 +13,9 @@ file is private (0600). However many instances change in one iteration of the
 event loop, the file is written once, two iterations later (so a restart due now
 spawns first and is in the record), on a thread of its own (so nothing on the
 loop waits for the disk): stopping a thousand instances does not write it a
-thousand times. A clean shutdown removes it; its
-presence at start means the last daemon did not stop cleanly.
+thousand times. A clean shutdown removes it, unless `corral scale` resized a program:
+then it is left holding only the scales, marked `clean`, for the next daemon to apply.
+Its presence at start without that mark means the last daemon did not stop cleanly.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeGuard
 
 from corral._platform import boot_clock, read_stats
 from corral._process.spawn import TREE_VARIABLE
+from corral._supervisor.model.scale import Scaled
 
 if TYPE_CHECKING:
     from corral._observe.events import Event, EventLog
@@ -81,6 +83,10 @@ class DaemonRecord:
     booted: float
     """When the machine booted (seconds since the epoch): start times are per boot."""
     trees: tuple[TreeRecord, ...] = ()
+    scales: Mapping[str, Scaled] = field(default_factory=dict)
+    """Programs `corral scale` resized, by name: a daemon started next applies them."""
+    clean: bool = False
+    """Written by a clean shutdown that had scales to keep: no tree was left running."""
 
     def same_boot(self, booted: float) -> bool:
         """Whether the record was written since the boot at `booted` (start times comparable)."""
@@ -115,7 +121,14 @@ def encode(record: DaemonRecord) -> bytes:
         for t in record.trees
     ]
     daemon = {"pid": record.pid, "started": record.started, "booted": record.booted}
-    document = {"format": FORMAT, "daemon": daemon, "instances": trees}
+    document: dict[str, object] = {"format": FORMAT, "daemon": daemon, "instances": trees}
+    if record.scales:
+        document["scales"] = {
+            name: {"count": scale.count, "base": scale.base}
+            for name, scale in record.scales.items()
+        }
+    if record.clean:
+        document["clean"] = True
     return json.dumps(document, separators=(",", ":")).encode() + b"\n"
 
 
@@ -127,9 +140,12 @@ def decode(raw: bytes) -> DaemonRecord:
             raise CorruptState(f"unknown format {document['format']!r}")
         daemon = document["daemon"]
         trees = tuple(_tree_record(entry) for entry in document["instances"])
-        return DaemonRecord(
-            _pid(daemon["pid"]), _number(daemon["started"]), _number(daemon["booted"]), trees
-        )
+        scales = {name: _scale(entry) for name, entry in document.get("scales", {}).items()}
+        clean = document.get("clean", False)
+        if not isinstance(clean, bool):
+            raise CorruptState(f"clean must be true or false: {clean!r}")
+        started, booted = _number(daemon["started"]), _number(daemon["booted"])
+        return DaemonRecord(_pid(daemon["pid"]), started, booted, trees, scales, clean)
     except CorruptState:
         raise
     except (ValueError, KeyError, TypeError) as exc:
@@ -156,6 +172,17 @@ def _tree_record(entry: Mapping[str, object]) -> TreeRecord:
         marker=marker,
         cgroup=tuple(cgroup),
     )
+
+
+def _scale(entry: Mapping[str, object]) -> Scaled:
+    count, base = entry["count"], entry["base"]
+    if not (_is_count(count) and _is_count(base)):
+        raise CorruptState(f"a malformed scale: {entry!r}")
+    return Scaled(count, base)
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _pid(value: object) -> int:
@@ -252,9 +279,12 @@ class Checkpoint:
         *,
         events: EventLog,
         on_error: Callable[[OSError], None] | None = None,
+        scales: Callable[[], Mapping[str, Scaled]] | None = None,
     ) -> None:
         self.path = path
         self._trees = trees
+        self._scales = scales
+        """The programs `scale` resized, read with the trees (None: never any)."""
         self._events = events
         self._on_error = on_error
         self._loop = asyncio.get_running_loop()
@@ -337,9 +367,9 @@ class Checkpoint:
                 held = (tree, _tree_entry(name, tree, start_time(tree.root)))  # we see its exit
             entries[name] = held
         self._entries = entries
-        return DaemonRecord(
-            self._me, self._my_start, self._booted, tuple(entry for _, entry in entries.values())
-        )
+        scales = {} if self._scales is None else dict(self._scales())
+        trees = tuple(entry for _, entry in entries.values())
+        return DaemonRecord(self._me, self._my_start, self._booted, trees, scales)
 
     def write_now(self) -> None:
         """Write the current record at once, on the calling thread (raises OSError)."""
@@ -360,7 +390,12 @@ class Checkpoint:
         if self._executor is not None:  # idle now; joining its thread is done off the loop
             executor, self._executor = self._executor, None
             await asyncio.to_thread(executor.shutdown, wait=True)
-        if remove_file:
+        if not remove_file:
+            return
+        scales = {} if self._scales is None else dict(self._scales())
+        if scales:  # every program is stopped: only the scales are left to keep
+            write(self.path, DaemonRecord(self._me, self._my_start, self._booted, (), scales, True))
+        else:
             remove(self.path)
 
     def __repr__(self) -> str:

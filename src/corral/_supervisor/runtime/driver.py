@@ -46,11 +46,12 @@ from corral._platform import send_to_group
 from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
-from corral._process.spawn import Launched, PendingLaunch, begin_launch
+from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
 from corral._supervisor.runtime.health import Prober
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
+from corral._supervisor.runtime.sockets import HeldSockets
 
 log = logging.getLogger("corral.daemon")
 
@@ -85,6 +86,7 @@ class InstanceDriver:
         "_readiness",
         "_reaper",
         "_report",
+        "_sockets",
         "_stray_timer",
         "_strays",
         "_sweeps",
@@ -106,8 +108,11 @@ class InstanceDriver:
         events: EventLog,
         log_dir: LogDirectory,
         notify_dir: str | None = None,
+        sockets: HeldSockets | None = None,
     ) -> None:
         self.program = program
+        self._sockets = sockets
+        """Where the program's `[sockets.NAME]` are held (None: a program without any)."""
         self.index = index
         self.name = f"{program.name}:{index}"
         self._loop = asyncio.get_running_loop()
@@ -177,7 +182,7 @@ class InstanceDriver:
             return None
         return Prober(
             check,
-            process=self.program.process,
+            process=self.program.instance_process(self.index),
             reaper=self._reaper,
             feed=self.feed,
             health=lambda: self.machine.fields.health,
@@ -345,7 +350,7 @@ class InstanceDriver:
             self._sweep(let_go=True)
 
     def _spawn(self) -> None:
-        process = self.program.process
+        process = self.program.instance_process(self.index)
         readiness = self._readiness
         try:
             env: EnvPairs = ()
@@ -360,7 +365,8 @@ class InstanceDriver:
                 env_add=(*process.env_add, *env),
                 map_fds=(*process.map_fds, *fds),
             )
-            pending = begin_launch(spec, notifier=self._reaper.notifier)
+            listen = self._listen_fds()
+            pending = begin_launch(spec, notifier=self._reaper.notifier, listen=listen)
         except Exception as exc:
             self.feed(self._spawn_failed(exc))
             return
@@ -377,6 +383,13 @@ class InstanceDriver:
         self._report = []
         os.set_blocking(fd, False)
         self._loop.add_reader(fd, self._on_report, pending, fd)
+
+    def _listen_fds(self) -> ListenFds | None:
+        """The program's sockets as this spawn hands them over, if it has any."""
+        names = self.program.sockets
+        if not names or self._sockets is None:
+            return None
+        return self._sockets.listen_fds(names)
 
     def _on_report(self, pending: PendingLaunch, fd: int) -> None:
         """The sandboxed child's report pipe is readable: a piece of a report, or EOF."""

@@ -16,10 +16,11 @@ runs on. After `shutdown` begins, nothing starts again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,9 +35,11 @@ from corral._process.reaper import OwningReaper
 from corral._supervisor.config.load import Config, DaemonSettings
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
-from corral._supervisor.model.targets import resolve_targets
+from corral._supervisor.model.scale import Scaled, apply_scales, check_count
+from corral._supervisor.model.targets import resolve_program, resolve_targets
 from corral._supervisor.runtime.driver import InstanceDriver
 from corral._supervisor.runtime.notify import notify_directory
+from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.turns import Turns
 
 S = InstanceState
@@ -61,8 +64,19 @@ class Outcome:
 class Supervisor:
     """Owns the drivers of every instance of every configured program."""
 
-    def __init__(self, config: Config, *, events: EventLog, reaper: OwningReaper) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        events: EventLog,
+        reaper: OwningReaper,
+        sockets: HeldSockets | None = None,
+    ) -> None:
         self.config = config
+        self.sockets = sockets if sockets is not None else HeldSockets()
+        """The `[sockets.NAME]` listeners (bound by the caller, which reports a failure)."""
+        self.scales: dict[str, Scaled] = {}
+        """Programs `scale` resized, by name (model/scale.py: kept while numprocs is `base`)."""
         self.events = events
         self.reaper = reaper
         self._turns = Turns()
@@ -82,6 +96,12 @@ class Supervisor:
         If one cannot be made (no fd left, a log directory gone), the ones made are
         closed again and the error (a CorralError naming the log) is raised.
         """
+        return self._build_instances((p, range(p.numprocs)) for p in programs)
+
+    def _build_instances(
+        self, wanted: Iterable[tuple[Program, Iterable[int]]]
+    ) -> list[InstanceDriver]:
+        """The drivers of the given instances of each program; all or none (see `_build`)."""
         built: list[InstanceDriver] = []
         make = functools.partial(
             InstanceDriver,
@@ -89,10 +109,11 @@ class Supervisor:
             events=self.events,
             log_dir=self.log_dir,
             notify_dir=notify_directory(self.config.daemon.socket),
+            sockets=self.sockets,
         )
         try:
-            for program in programs:
-                built.extend(make(program, index) for index in range(program.numprocs))
+            for program, indexes in wanted:
+                built.extend(make(program, index) for index in indexes)
         except BaseException:
             for driver in built:
                 driver.discard()
@@ -135,6 +156,35 @@ class Supervisor:
             await self._stop(names)
             return await self._start(names)
 
+    async def restart_rolling(self, targets: Sequence[str]) -> list[Outcome]:
+        """Restart programs a few instances at a time, without taking them all down.
+
+        For each program named (programs only, in start order), its instances go in
+        batches of `max_unavailable`: a batch is stopped and started again, and the next
+        batch is stopped only once this one is RUNNING (ready, with `notify`). An
+        instance that fails to start stops the roll: the rest keep running, untouched,
+        and their outcomes say why.
+        """
+        async with self._turns.shared(self._waiting("rolling restart", targets)):
+            if not targets:
+                raise CorralError("name at least one program to restart --rolling")
+            chosen = {resolve_program(t, "restart --rolling", self.programs).name for t in targets}
+            outcomes: list[Outcome] = []
+            failed: str | None = None
+            for program in (p for p in self.programs.values() if p.name in chosen):
+                names = program.instance_names()
+                for first in range(0, len(names), program.max_unavailable):
+                    batch = names[first : first + program.max_unavailable]
+                    if failed is not None:
+                        why = f"not restarted: the rolling restart stopped at {failed}"
+                        outcomes += [_refused(self.drivers[name], why) for name in batch]
+                        continue
+                    await self._stop(batch)
+                    started = await self._start(batch)
+                    outcomes += started
+                    failed = next((o.name for o in started if not o.ok), None)
+            return outcomes
+
     async def start_autostart(self) -> list[Outcome]:
         """Start every instance of every autostart program."""
         async with self._turns.shared(self._waiting("autostart", ())):
@@ -151,6 +201,7 @@ class Supervisor:
         outcomes = await self._stop(list(self.drivers))
         await asyncio.gather(*(d.close() for d in self.drivers.values()))
         self.log_dir.close()
+        self.sockets.close()
         return outcomes
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
@@ -202,23 +253,82 @@ class Supervisor:
         async with self._turns.exclusive(operations):
             if self._closing:
                 raise CorralError(f"cannot reload: {SHUTTING_DOWN}")
-            fresh = config.program_map()
-            plan = diff_programs(self.programs, fresh)
+            fresh, scales = apply_scales(config.program_map(), self.scales)
+            sockets = self.sockets.prepare(config)  # ConfigError: nothing changed
+            rebound = [n for n, p in fresh.items() if sockets.rebound.intersection(p.sockets)]
+            plan = diff_programs(self.programs, fresh, restart=rebound)
             try:
                 built = self._build(fresh[name] for name in plan.added + plan.changed)
             except CorralError as exc:
+                sockets.rollback()
                 raise CorralError(f"reload refused, the running config is kept: {exc}") from exc
             leaving = set(plan.removed + plan.changed)
             going = [d.name for d in self.ordered() if d.program.name in leaving]
             await self._stop(going)
             for name in going:
                 await self.drivers.pop(name).close()
+            sockets.commit()  # the old instances are gone: removed sockets close now
             self.drivers.update((driver.name, driver) for driver in built)
             self.drivers = {d.name: d for d in self.ordered()}
             self.programs = dict(fresh)
+            self.scales = scales
             self.config = config
             await self._start([d.name for d in built if d.program.autostart])
         return plan
+
+    # -- scale ----------------------------------------------------------------
+
+    async def scale(self, name: str, count: int) -> list[Outcome]:
+        """Run `count` instances of program `name`: new ones started, the highest stopped.
+
+        Returns the outcome of each instance started or stopped. Exclusive, as a reload
+        is: the set of instances changes.
+        """
+        async with self._turns.exclusive(_Say(self.events, "scale waits for the operations")):
+            if self._closing:
+                raise CorralError(f"cannot scale: {SHUTTING_DOWN}")
+            program = resolve_program(name, "scale", self.programs)
+            resized = dataclasses.replace(program, numprocs=check_count(count))
+            self._remember_scale(resized)
+            return await self._resize(program, resized)
+
+    def _remember_scale(self, resized: Program) -> None:
+        base = self.config.program_map()[resized.name].numprocs
+        if resized.numprocs == base:
+            self.scales.pop(resized.name, None)
+        else:
+            self.scales[resized.name] = Scaled(resized.numprocs, base)
+
+    async def _resize(self, old: Program, new: Program) -> list[Outcome]:
+        names = [old.instance_name(i) for i in range(new.numprocs, old.numprocs)]
+        stopped = await self._stop(names) if names else []
+        for name in names:
+            await self.drivers.pop(name).close()
+        built = self._build_instances([(new, range(old.numprocs, new.numprocs))])
+        self._install(new, built)
+        if built:
+            return await self._start([d.name for d in built])
+        return stopped
+
+    def _install(self, program: Program, built: Iterable[InstanceDriver]) -> None:
+        """`program` in force, its new drivers added; every driver of it holds the new spec."""
+        self.programs[program.name] = program
+        self.drivers.update((driver.name, driver) for driver in built)
+        for driver in self.drivers.values():
+            if driver.program.name == program.name:
+                driver.program = program
+        self.drivers = {d.name: d for d in self.ordered()}
+
+    def restore_scales(self, scales: Mapping[str, Scaled]) -> None:
+        """Before the first start: the scales a previous daemon's state file recorded,
+        for the programs whose numprocs is still what it was then (the rest are dropped)."""
+        resized, kept = apply_scales(self.programs, scales)
+        for name in kept:
+            old, new = self.programs[name], resized[name]
+            for index in range(new.numprocs, old.numprocs):
+                self.drivers.pop(old.instance_name(index)).discard()
+            self._install(new, self._build_instances([(new, range(old.numprocs, new.numprocs))]))
+        self.scales = kept
 
 
 class _Say:

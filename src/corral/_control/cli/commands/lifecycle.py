@@ -1,4 +1,4 @@
-"""`corral start|stop|restart TARGET...` and `corral signal SIG TARGET...`"""
+"""`corral start|stop|restart TARGET...`, `corral signal SIG TARGET...`, `corral scale NAME N`"""
 
 from __future__ import annotations
 
@@ -21,9 +21,23 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     for name, text in _HELP.items():
         parser = sub.add_parser(name, parents=[common], help=text)
         parser.add_argument("targets", nargs="+", help="web:0, web, or all")
+        if name == "restart":
+            parser.add_argument(
+                "--rolling",
+                action="store_true",
+                help="programs only: max_unavailable instances at a time, each batch "
+                "RUNNING again before the next stops",
+            )
     parser = sub.add_parser("signal", parents=[common], help="send a signal to instances")
     parser.add_argument("signal", help="signal name (HUP, TERM, USR1, ...) or number")
     parser.add_argument("targets", nargs="+", help="web:0, web, or all")
+    parser = sub.add_parser(
+        "scale",
+        parents=[common],
+        help="run N instances of a program: start new ones or stop the highest-numbered",
+    )
+    parser.add_argument("program", help="a program (not an instance)")
+    parser.add_argument("count", type=int, help="how many instances, 1 to 10000")
 
 
 def _lifecycle(ctx: Context, verb: str, body: dict[str, object]) -> int:
@@ -47,9 +61,17 @@ def stop(ctx: Context, args: argparse.Namespace) -> int:
 
 def restart(ctx: Context, args: argparse.Namespace) -> int:
     """corral restart"""
-    return _lifecycle(ctx, "restart", {"targets": args.targets})
+    body: dict[str, object] = {"targets": args.targets}
+    if args.rolling:
+        body["rolling"] = True
+    return _lifecycle(ctx, "restart", body)
 
 
 def signal(ctx: Context, args: argparse.Namespace) -> int:
     """corral signal"""
     return _lifecycle(ctx, "signal", {"signal": args.signal, "targets": args.targets})
+
+
+def scale(ctx: Context, args: argparse.Namespace) -> int:
+    """corral scale"""
+    return _lifecycle(ctx, "scale", {"program": args.program, "count": args.count})

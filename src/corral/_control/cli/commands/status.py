@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from corral._control.cli.context import EXIT_FAILED, EXIT_OK, Context, Fail
-from corral._control.cli.render import status_table
+from corral._control.cli.render import sockets_table, status_table
 from corral._control.wire import API_PREFIX, StatusReply
 from corral._supervisor.view import from_json as decode
 
@@ -28,5 +28,5 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             view = decode(StatusReply, reply)
         except ValueError as exc:  # a daemon of another version
             raise Fail(f"the daemon's status reply is not understood: {exc}", EXIT_FAILED) from None
-        print(status_table(view.instances), end="")
+        print(status_table(view.instances) + sockets_table(view.daemon.sockets), end="")
     return EXIT_OK
