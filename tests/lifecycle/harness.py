@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from corral._lifecycle.health import HealthCheck, OnUnhealthy
 from corral._lifecycle.machine import InstanceMachine
 from corral._lifecycle.messages import (
     ArmTimer,
     CancelTimer,
     Input,
     NotifiedReady,
+    ProbeFinished,
     ProcessExited,
     Spawned,
     SpawnFailed,
@@ -39,9 +41,13 @@ def policy(
     notify: NotifyMode | None = None,
     ready_timeout: float = 90.0,
     watchdog: float = 0.0,
+    health: HealthCheck | None = None,
+    on_unhealthy: OnUnhealthy = "restart",
 ) -> RestartPolicy:
     """A restart policy with readable defaults: backoff 0.1 s doubling to 30 s, no jitter."""
     return RestartPolicy(
+        health=health,
+        on_unhealthy=on_unhealthy,
         notify=notify,
         ready_timeout=ready_timeout,
         watchdog=watchdog,
@@ -97,6 +103,8 @@ class Harness:
         self.start(pid=pid)
         if self.machine.policy.notify is not None:
             self.feed(NotifiedReady())
+        elif self.machine.policy.health is not None:
+            self.feed(ProbeFinished(ok=True, output="passed"))
         elif self.state is InstanceState.STARTING:
             self.fire()
         assert self.state is InstanceState.RUNNING, self.machine

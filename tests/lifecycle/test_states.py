@@ -75,8 +75,8 @@ def test_every_input_kind_and_action_has_a_meaning() -> None:
     assert [kind.name for kind in INPUT_KINDS] == [
         "StartRequested", "StopRequested", "Spawned", "SpawnFailed", "ProcessExited",
         "NotifiedReady", "NotifiedReloading", "NotifiedStopping", "WatchdogPing",
-        "TimeoutExtended", "TimerFired(start)", "TimerFired(backoff)", "TimerFired(stop)",
-        "TimerFired(ready)", "TimerFired(watchdog)",
+        "TimeoutExtended", "ProbeFinished", "TimerFired(start)", "TimerFired(backoff)",
+        "TimerFired(stop)", "TimerFired(ready)", "TimerFired(watchdog)",
     ]  # fmt: skip
     assert all(kind.meaning for kind in INPUT_KINDS)
     assert all(inspect.getdoc(action) for action in ACTIONS)
@@ -125,7 +125,8 @@ def test_a_sealed_table_takes_no_more_rows() -> None:
 def test_rows_are_listed_by_state_then_input() -> None:
     order = [(list(InstanceState).index(r.state), INPUT_KINDS.index(r.input)) for r in TRANSITIONS]
     assert order == sorted(order)
-    assert len(TRANSITIONS) == 24 + 11  # + readiness: ready, reload, stop, extend, watchdog
+    assert len(TRANSITIONS) == 24 + 11 + 2  # + readiness (ready, reload, stop, extend,
+    # watchdog) + health (a probe result in STARTING and in RUNNING)
 
 
 def test_every_state_can_be_started_and_stopped() -> None:

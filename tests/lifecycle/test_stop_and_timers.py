@@ -15,6 +15,7 @@ from corral._lifecycle.messages import (
     NotifiedReady,
     NotifiedReloading,
     NotifiedStopping,
+    ProbeFinished,
     ProcessExited,
     SendStopSignal,
     Spawned,
@@ -149,6 +150,7 @@ def test_inputs_without_a_row_are_ignored_and_change_nothing(
         NotifiedStopping(),
         WatchdogPing(),
         TimeoutExtended(5.0),
+        ProbeFinished(ok=False, output="refused"),
     ]
     step = h.feed(next(e for e in events if input_kind(e) is kind), after=1)
     assert transition(state, kind).to is state

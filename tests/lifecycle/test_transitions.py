@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from corral._lifecycle.health import HealthCheck
 from corral._lifecycle.messages import (
     ArmTimer,
     CancelTimer,
@@ -12,6 +13,7 @@ from corral._lifecycle.messages import (
     NotifiedReady,
     NotifiedReloading,
     NotifiedStopping,
+    ProbeFinished,
     ProcessExited,
     SendStopSignal,
     Spawn,
@@ -35,6 +37,7 @@ from .harness import Harness, harness, policy, reach
 S = InstanceState
 _NEEDS_UNSPAWNED = {kind_of(Spawned), kind_of(SpawnFailed)}
 _NOTIFY = policy(notify="sd_notify", ready_timeout=2.0, watchdog=3.0)
+_PROBED = policy(health=HealthCheck(tcp="127.0.0.1:5432", interval=1, retries=2))
 _NOTIFIED = {
     kind_of(NotifiedReady),
     kind_of(NotifiedReloading),
@@ -49,6 +52,8 @@ _NOTIFIED = {
 def _reach_for(row: Transition) -> Harness:
     """A harness where `row` applies and means something (readiness rows: a notify program)."""
     failing_stop = row.input is timer("stop") and row.state in (S.STARTING, S.RUNNING)
+    if row.input is kind_of(ProbeFinished):
+        return reach(row.state, rp=_PROBED)
     if row.input not in _NOTIFIED and not failing_stop:
         return reach(row.state, spawned=row.input not in _NEEDS_UNSPAWNED)
     h = reach(row.state, rp=_NOTIFY)
@@ -76,6 +81,7 @@ def _input_for(row: Transition, h: Harness) -> Input:
         NotifiedStopping(),
         WatchdogPing(),
         TimeoutExtended(5.0),
+        ProbeFinished(ok=True, output="HTTP 200"),
     ]
     return next(event for event in simple if kind_of(type(event)) is kind)
 

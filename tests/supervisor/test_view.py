@@ -12,6 +12,8 @@ import pytest
 from corral._supervisor import view
 from corral._supervisor.view import (
     DaemonView,
+    HealthResultView,
+    HealthView,
     InstanceView,
     NotifyView,
     SamplerView,
@@ -75,6 +77,18 @@ def test_a_notify_view_round_trips_and_a_reply_without_one_reads_as_none() -> No
     older = to_json(_instance("web:0", live=False))
     del older["notify"]
     assert from_json(InstanceView, older).notify is None
+
+
+def test_a_health_view_round_trips_and_a_reply_without_one_reads_as_none() -> None:
+    health = HealthView(
+        kind="http", target="http://127.0.0.1:8080/healthz", state="unhealthy", streak=3,
+        results=(HealthResultView(ago=0.25, ok=False, output="connection refused"),),
+    )  # fmt: skip
+    instance = InstanceView(**{**to_json(_instance("web:0", live=False)), "health": health})
+    assert from_json(InstanceView, to_json(instance)) == instance
+    older = to_json(_instance("web:0", live=False))
+    del older["health"]
+    assert from_json(InstanceView, older).health is None
 
 
 def test_views_are_immutable() -> None:

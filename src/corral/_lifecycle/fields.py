@@ -7,7 +7,7 @@ assignment, so a transition that is refused leaves nothing half done.
 
 `Fields` is a NamedTuple rather than a frozen dataclass because every input of every
 instance builds a few of them: `_replace` costs about a quarter of
-`dataclasses.replace` on 14 fields (timeit on this machine; there are 17 now), and the record
+`dataclasses.replace` on 14 fields (timeit on this machine; there are 18 now), and the record
 is no larger.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from corral._lifecycle.health import Health
 from corral._lifecycle.messages import Action, ArmTimer, CancelTimer, TimerKind
 from corral._lifecycle.policy import RestartPolicy
 from corral._lifecycle.states import InstanceState
@@ -63,6 +64,8 @@ class Fields(NamedTuple):
     phase: str | None = None
     """What the program last said it is doing, when not plain running: "reloading"
     (`RELOADING=1`, until `READY=1`) or "stopping" (`STOPPING=1`)."""
+    health: Health | None = None
+    """The health of the current (or last) process, with a health check; else None."""
 
     def arm(self, kind: TimerKind, delay: float) -> tuple[Fields, ArmTimer]:
         """These fields with a new timer armed, and the action that arms it."""

@@ -28,6 +28,7 @@ __all__ = [
     "NotifiedReady",
     "NotifiedReloading",
     "NotifiedStopping",
+    "ProbeFinished",
     "ProcessExited",
     "SendStopSignal",
     "Spawn",
@@ -129,6 +130,16 @@ class TimeoutExtended:
     """The start timeout fires no sooner than this many seconds from now."""
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeFinished:
+    """A health probe of the current process finished: passed or failed, and what it said."""
+
+    ok: bool
+    """It passed."""
+    output: str
+    """What it printed or why it failed (the model keeps the head)."""
+
+
 Input: TypeAlias = (
     StartRequested
     | StopRequested
@@ -141,6 +152,7 @@ Input: TypeAlias = (
     | NotifiedStopping
     | WatchdogPing
     | TimeoutExtended
+    | ProbeFinished
 )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from corral._errors import InvalidSpec
+from corral._lifecycle.health import ON_UNHEALTHY, HealthCheck, OnUnhealthy
 from corral._process.retry import Backoff
 
 __all__ = [
@@ -72,7 +73,18 @@ class RestartPolicy:
     `WATCHDOG=1` before it is stopped and restarted as failed (systemd's `WatchdogSec=`);
     it finds the period in `WATCHDOG_USEC`. 0 is off."""
 
+    health: HealthCheck | None = None
+    """A liveness probe run against each live process (see docs/daemon.md, Health checks).
+    Without `notify`, a STARTING instance is RUNNING at the probe's first pass (not after
+    `start_seconds`)."""
+    on_unhealthy: OnUnhealthy = "restart"
+    """What an instance whose health check turns unhealthy gets: "restart" ends it as
+    failed (stop signal, SIGKILL after `stop_timeout`; restarted with backoff and the start
+    limit like any failure), "stop" stops it, "none" only reports it."""
+
     def __post_init__(self) -> None:
+        if self.on_unhealthy not in ON_UNHEALTHY:
+            raise InvalidSpec(f"on_unhealthy must be one of {', '.join(ON_UNHEALTHY)}")
         if self.mode not in RESTART_MODES:
             raise InvalidSpec(f"restart must be one of {', '.join(RESTART_MODES)}")
         if self.start_seconds < 0:

@@ -15,6 +15,7 @@ docs/states.md`) and a test fails when it is stale.
 from __future__ import annotations
 
 from corral._lifecycle.fields import Fields, Next
+from corral._lifecycle.health import Health, counted
 from corral._lifecycle.messages import (
     Action,
     ArmTimer,
@@ -25,6 +26,7 @@ from corral._lifecycle.messages import (
     NotifiedReady,
     NotifiedReloading,
     NotifiedStopping,
+    ProbeFinished,
     ProcessExited,
     SendStopSignal,
     Spawn,
@@ -119,8 +121,9 @@ def nothing(f: Fields, event: StartRequested | StopRequested, now: float, rand: 
     S.STARTING,
     Spawned,
     Decision.SPAWN_OUTCOME,
-    "keep the pid; with `notify` arm the ready timer (`ready_timeout`), else the start "
-    "timer (RUNNING at once if `start_seconds` is 0)",
+    "keep the pid; with `notify` arm the ready timer (`ready_timeout`), with a health "
+    "check wait for its first pass, else arm the start timer (RUNNING at once if "
+    "`start_seconds` is 0)",
     actions=(ArmTimer,),
 )
 def record_pid(f: Fields, event: Spawned, now: float, rand: float) -> Next:
@@ -128,6 +131,8 @@ def record_pid(f: Fields, event: Spawned, now: float, rand: float) -> Next:
     f = f._replace(pid=event.pid)
     if f.policy.notify is not None:
         return _await_ready(f, now, event.pid)
+    if f.policy.health is not None:
+        return Next(f, (), f"spawned pid {event.pid}; running once a health probe passes")
     seconds = f.policy.start_seconds
     if seconds == 0:
         return _to(f._replace(failures=0), S.RUNNING, (), f"spawned pid {event.pid}; running")
@@ -322,6 +327,57 @@ def _watch(f: Fields) -> tuple[Fields, tuple[ArmTimer, ...]]:
     return f, (arm,)
 
 
+# ---- health ------------------------------------------------------------------------------
+
+
+@row(
+    S.STARTING,
+    ProbeFinished,
+    Decision.HEALTH,
+    "count the result (Docker's rules); without `notify` the first pass makes it RUNNING; "
+    "turning unhealthy acts by `on_unhealthy`: restart ends it as a failed start, stop "
+    "stops it, none only reports",
+    actions=(CancelTimer, SendStopSignal, KillTree, ArmTimer),
+)
+@row(
+    S.RUNNING,
+    ProbeFinished,
+    Decision.HEALTH,
+    "count the result (Docker's rules); turning unhealthy acts by `on_unhealthy`: restart "
+    "ends it as failed whatever its exit code, stop stops it, none only reports",
+    actions=(CancelTimer, SendStopSignal, KillTree, ArmTimer),
+)
+def probed(f: Fields, event: ProbeFinished, now: float, rand: float) -> Next:
+    """Count one probe result; act when the instance turns unhealthy or first passes."""
+    check = f.policy.health
+    if check is None or f.health is None or f.failing is not None or f.phase == "stopping":
+        return Next(f, (), "ignored a health probe result", ignored=True)
+    before = f.health.state
+    health = counted(f.health, check, event.ok, event.output, now)
+    f = f._replace(health=health)
+    if health.state == "unhealthy" and before != "unhealthy":
+        return _unhealthy(f, health)
+    if f.state is S.STARTING and health.state == "healthy" and f.policy.notify is None:
+        f, cancel = f._replace(failures=0).cancel()
+        return _to(f, S.RUNNING, (cancel,), "health probe passed: running")
+    return Next(f, (), f"health probe {'passed' if event.ok else 'failed'}", quiet=True)
+
+
+def _unhealthy(f: Fields, health: Health) -> Next:
+    """The instance just turned unhealthy: restart it as failed, stop it, or only say so."""
+    last = health.results[-1].output if health.results else ""
+    why = f"unhealthy: {health.streak} health probes failed in a row"
+    why += f" (last: {last})" if last else ""
+    action = f.policy.on_unhealthy
+    if action == "none":
+        return Next(f, (), why)
+    f, cancel = f.cancel()
+    if action == "stop":
+        return _stopping(f, (cancel,), f"{why}; on_unhealthy is stop")
+    failed = _end_as_failed(f, why)
+    return Next(failed.fields, (cancel, *failed.actions), failed.reason)
+
+
 # ---- exits ------------------------------------------------------------------------------
 
 
@@ -386,13 +442,16 @@ def exited(f: Fields, event: ProcessExited, now: float, rand: float) -> Next:
 def stop(f: Fields, event: StopRequested, now: float, rand: float) -> Next:
     """Send the stop signal and arm the stop timer (or SIGKILL at once)."""
     f, cancel = f.cancel()
+    return _stopping(f, (cancel,), "stop requested")
+
+
+def _stopping(f: Fields, first: tuple[Action, ...], why: str) -> Next:
+    """STOPPING: the stop signal to the tree, and the stop timer armed (or SIGKILL now)."""
     if f.stop_timeout == 0:
-        return _to(
-            f, S.STOPPING, (cancel, SendStopSignal(), KillTree()), "stop requested; SIGKILL now"
-        )
+        return _to(f, S.STOPPING, (*first, SendStopSignal(), KillTree()), f"{why}; SIGKILL now")
     f, arm = f.arm("stop", f.stop_timeout)
-    why = f"stop requested; SIGKILL in {f.stop_timeout:g} s if still running"
-    return _to(f, S.STOPPING, (cancel, SendStopSignal(), arm), why)
+    why = f"{why}; SIGKILL in {f.stop_timeout:g} s if still running"
+    return _to(f, S.STOPPING, (*first, SendStopSignal(), arm), why)
 
 
 @row(
@@ -466,7 +525,15 @@ def kill(f: Fields, event: TimerFired, now: float, rand: float) -> Next:
 
 
 def _spawn(f: Fields, now: float, first: tuple[Action, ...], why: str) -> Next:
-    f = f._replace(starts=(*f.starts, now), pid=None, next_start_at=None, failing=None, phase=None)
+    health = None if f.policy.health is None else Health(started=now)
+    f = f._replace(
+        starts=(*f.starts, now),
+        pid=None,
+        next_start_at=None,
+        failing=None,
+        phase=None,
+        health=health,
+    )
     return _to(f, S.STARTING, (*first, Spawn()), why)
 
 

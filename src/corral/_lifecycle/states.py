@@ -20,9 +20,11 @@ class InstanceState(enum.Enum):
     """Not running and not meant to be: never started, or stopped on request."""
     STARTING = "STARTING"
     """Spawned; it counts as started once it has stayed up for `start_seconds`, or, with
-    `notify`, once it says it is ready."""
+    `notify`, once it says it is ready, or, with a health check and no `notify`, once a
+    probe passed."""
     RUNNING = "RUNNING"
-    """Up for at least `start_seconds`, or, with `notify`, said it is ready."""
+    """Up for at least `start_seconds`, or, with `notify`, said it is ready, or passed a
+    health probe."""
     BACKOFF = "BACKOFF"
     """Exited; waits out the backoff delay, then is started again."""
     STOPPING = "STOPPING"
@@ -41,10 +43,15 @@ class Decision(enum.Enum):
     """A next state chosen when the input arrives, among a few."""
 
     SPAWN_OUTCOME = "spawn outcome"
-    """RUNNING at once when `start_seconds` is 0 and there is no `notify`, else STARTING
-    until the start timer fires or it says it is ready."""
+    """RUNNING at once when `start_seconds` is 0 and there is no `notify` nor health
+    check, else STARTING until the start timer fires, it says it is ready or a probe
+    passes."""
     READINESS = "readiness"
     """RUNNING, unless it is already being ended as failed (then it stays STARTING)."""
+    HEALTH = "health"
+    """RUNNING at the first pass of a STARTING instance without `notify`; STARTING or
+    RUNNING as it was otherwise; STOPPING when it turns unhealthy and `on_unhealthy` is
+    "stop"."""
     RESTART = "restart decision"
     """BACKOFF if the policy restarts and the start limit allows; FATAL at the start limit;
     EXITED if the policy does not restart."""
@@ -59,4 +66,5 @@ _DECISION_STATES: Mapping[Decision, tuple[InstanceState, ...]] = {
     Decision.SPAWN_OUTCOME: (InstanceState.STARTING, InstanceState.RUNNING),
     Decision.RESTART: (InstanceState.BACKOFF, InstanceState.FATAL, InstanceState.EXITED),
     Decision.READINESS: (InstanceState.RUNNING, InstanceState.STARTING),
+    Decision.HEALTH: (InstanceState.RUNNING, InstanceState.STARTING, InstanceState.STOPPING),
 }

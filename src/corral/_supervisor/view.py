@@ -127,6 +127,33 @@ class NotifyView(View):
     """Datagrams ignored as malformed: too large, not UTF-8, a line without '='."""
 
 
+class HealthResultView(View):
+    """One health probe's result."""
+
+    ago: float
+    """Seconds since it finished."""
+    ok: bool
+    """It passed."""
+    output: str
+    """The head (at most 200 characters) of what it said or why it failed."""
+
+
+class HealthView(View):
+    """The health check of an instance's current (or last) process."""
+
+    kind: str
+    """exec, http or tcp."""
+    target: str
+    """What it probes: the command, the URL or the address."""
+    state: str
+    """starting (no pass yet, and fewer than `retries` counted failures), healthy or
+    unhealthy."""
+    streak: int
+    """Counted failures in a row (not those within `start_period` before the first pass)."""
+    results: tuple[HealthResultView, ...]
+    """The last 5 results, oldest first."""
+
+
 class InstanceView(View):
     """One instance (web:0) at one moment."""
 
@@ -167,6 +194,8 @@ class InstanceView(View):
     """Its current (or last, until swept) process tree; None before the first spawn."""
     notify: NotifyView | None = None
     """What it said through its readiness protocol; None without `notify`."""
+    health: HealthView | None = None
+    """Its health check's state and last results; None without one (or before a spawn)."""
 
 
 class SamplerView(View):
@@ -375,6 +404,8 @@ _NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
     ("InstanceView", "sample"): (SampleView, False),
     ("InstanceView", "tree"): (TreeView, False),
     ("InstanceView", "notify"): (NotifyView, False),
+    ("InstanceView", "health"): (HealthView, False),
+    ("HealthView", "results"): (HealthResultView, True),
     ("DaemonView", "sampler"): (SamplerView, False),
     ("DaemonView", "sockets"): (SocketView, True),
     ("StatusView", "daemon"): (DaemonView, False),

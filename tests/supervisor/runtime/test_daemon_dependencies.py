@@ -7,6 +7,7 @@ program itself, a cycle (printed, with file and line)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,53 @@ def test_bad_dependencies_are_config_errors_with_file_line_and_key() -> None:
     assert "got a -> b -> a" in str(cycle)
     condition = _error('[programs.a]\ncommand = ["true"]\ndepends_on = { b = "ready" }\n')
     assert "programs.a.depends_on.b: expected one of started, healthy, completed" in str(condition)
+
+
+def _health_programs(flag: Path, *, retries: int = 1000) -> str:
+    return f"""
+        [programs.app]
+        command = {SLEEP_FOREVER}
+        start_seconds = 0
+        autostart = false
+        depends_on = {{ db = "healthy" }}
+
+        [programs.db]
+        command = ["sh", "-c", "echo >&3; exec sleep 300"]
+        notify = "fd"
+        on_unhealthy = "none"
+
+        [programs.db.health]
+        exec = ["test", "-e", "{flag}"]
+        interval = 0.1
+        start_interval = 0.1
+        timeout = 5
+        retries = {retries}
+    """
+
+
+def test_healthy_waits_for_the_dependency_s_health_check_to_pass(tmp_path: Path) -> None:
+    flag = tmp_path / "db-healthy"
+    with running_daemon(tmp_path, _health_programs(flag)) as daemon:
+        daemon.wait_state("db:0", "RUNNING")  # ready (notify), but its check fails so far
+        with EventWatch(daemon.socket) as events:
+            answer: list[dict[str, Any]] = []
+            starting = threading.Thread(
+                target=lambda: answer.append(daemon.call("POST", "/start", {"targets": ["app"]}))
+            )
+            starting.start()
+            flag.touch()
+            events.wait_state("app:0", "RUNNING")
+            starting.join(60)
+        kinds = [(e["kind"], e["subject"], e["data"].get("new")) for e in events.seen]
+    assert answer[0]["results"][0]["ok"] is True
+    healthy = kinds.index(("health", "db:0", "healthy"))
+    assert healthy < kinds.index(("state", "app:0", "STARTING"))
+
+
+def test_a_dependency_that_turns_unhealthy_is_not_healthy(tmp_path: Path) -> None:
+    with running_daemon(tmp_path, _health_programs(tmp_path / "never", retries=2)) as daemon:
+        daemon.wait_state("db:0", "RUNNING")
+        reply = daemon.call("POST", "/start", {"targets": ["app"]})
+    outcome = next(r for r in reply["results"] if r["name"] == "app:0")
+    assert outcome["ok"] is False
+    assert outcome["message"] == "not started: dependency db:0 is RUNNING, not healthy"

@@ -123,13 +123,23 @@ def history_table(reply: HistoryReply) -> str:
 
 
 def _info(row: InstanceView) -> str:
-    """Why it is not running, else what a notify program says of itself (its phase and
-    STATUS=) and, for a sandboxed instance, its cgroup against its limits."""
+    """Why it is not running, else its health, what a notify program says of itself (its
+    phase and STATUS=) and, for a sandboxed instance, its cgroup against its limits."""
     if row.state in ("FATAL", "BACKOFF", "EXITED"):
         return row.reason
-    said = _said(row)
-    cgroup = _cgroup_info(row)
-    return f"{said}; {cgroup}" if said and cgroup else said or cgroup
+    parts = (_health_info(row), _said(row), _cgroup_info(row))
+    return "; ".join(part for part in parts if part)
+
+
+def _health_info(row: InstanceView) -> str:
+    """ "healthy", "starting", or "unhealthy: 3 failed (last: connection refused)"."""
+    health = row.health
+    if health is None or row.state not in ("STARTING", "RUNNING"):
+        return ""
+    last = health.results[-1] if health.results else None
+    if health.state == "healthy" or last is None or last.ok:
+        return health.state
+    return f"{health.state}: {health.streak} failed (last: {last.output})"
 
 
 def _said(row: InstanceView) -> str:

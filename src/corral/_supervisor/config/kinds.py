@@ -268,6 +268,18 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _text(value: object, path: KeyPath) -> str:
+    if not isinstance(value, str):
+        raise invalid(path, "a string", described(value))
+    if not value or "\0" in value:
+        raise invalid(path, "a non-empty string without NUL bytes", shown(value))
+    return value
+
+
+TEXT = Kind("a string", _text)
+"""A non-empty string; what it must say is checked by the spec it fills."""
+
+
 def choice(options: Sequence[str]) -> Kind:
     """One of a fixed set of strings, with a "did you mean" for near misses."""
     expected = "one of " + ", ".join(options)

@@ -21,6 +21,7 @@ from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCO
 from corral._supervisor.config.schema import (
     BACKOFF,
     DAEMON,
+    HEALTH,
     LOGS,
     METRICS,
     PROGRAM,
@@ -89,6 +90,7 @@ def render_reference() -> str:
         (BACKOFF, "`backoff` (in `[programs.NAME]`)"),
         (START_LIMIT, "`start_limit` (in `[programs.NAME]`)"),
         (LOGS, "`logs` (in `[programs.NAME]`)"),
+        (HEALTH, "`[programs.NAME.health]`"),
         (SANDBOX, "`[programs.NAME.sandbox]`"),
         (CGROUP, "`[programs.NAME.sandbox.cgroup]`"),
         (SECCOMP, "`[programs.NAME.sandbox.seccomp]`"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from corral._lifecycle.health import ON_UNHEALTHY, HealthCheck
 from corral._lifecycle.policy import NOTIFY_MODES, RESTART_MODES, RestartPolicy, StartLimit
 from corral._paths import (
     AUDIT_LOG_NAME,
@@ -43,6 +44,7 @@ from corral._supervisor.config.kinds import (
     PATH,
     SIGNAL,
     SIZE,
+    TEXT,
     Invalid,
     Kind,
     Problem,
@@ -107,6 +109,29 @@ START_LIMIT = Table(
     StartLimit,
     (Key("burst", integer(1), StartLimit), Key("interval", SECONDS, StartLimit)),
     doc="How many starts in a window an instance gets before it is left in FATAL.",
+)
+
+HEALTH = Table(
+    "health",
+    HealthCheck,
+    (
+        Key("exec", COMMAND, HealthCheck),
+        Key("http", TEXT, HealthCheck),
+        Key("tcp", TEXT, HealthCheck),
+        Key("interval", SECONDS, HealthCheck),
+        Key("timeout", SECONDS, HealthCheck),
+        Key("retries", integer(1), HealthCheck),
+        Key("start_period", SECONDS, HealthCheck),
+        Key("start_interval", SECONDS, HealthCheck),
+        Key("status", TEXT, HealthCheck),
+        Key("body", TEXT, HealthCheck, default="unset"),
+    ),
+    doc=(
+        "A liveness probe of each instance, with Docker's keys and defaults: exactly one of "
+        "`exec`, `http`, `tcp`. How each kind passes and fails, and how failures are "
+        "counted: docs/daemon.md, Health checks. Absent: no probe."
+    ),
+    optional=True,
 )
 
 LOGS = Table(
@@ -194,6 +219,8 @@ PROGRAM = Table(
         Key("notify", choice(NOTIFY_MODES), RestartPolicy, note="See docs/daemon.md, Readiness."),
         Key("ready_timeout", SECONDS, RestartPolicy),
         Key("watchdog", SECONDS, RestartPolicy),
+        Key("health", HEALTH, RestartPolicy),
+        Key("on_unhealthy", choice(ON_UNHEALTHY), RestartPolicy),
         Key("stop_signal", SIGNAL, ProcessSpec),
         Key("stop_timeout", SECONDS, Program),
         Key("priority", integer(), Program),

@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable, Coroutine
 
 from corral._errors import CorralError
+from corral._lifecycle.health import Health
 from corral._lifecycle.machine import InstanceMachine
 from corral._lifecycle.messages import (
     Action,
@@ -47,6 +48,7 @@ from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
+from corral._supervisor.runtime.health import Prober
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
 from corral._supervisor.runtime.sockets import HeldSockets
@@ -58,6 +60,8 @@ STRAY_SWEEP_DELAY = 1.0
 
 LIVE = frozenset({InstanceState.STARTING, InstanceState.RUNNING, InstanceState.STOPPING})
 """States in which an instance has a process."""
+PROBED = frozenset({InstanceState.STARTING, InstanceState.RUNNING})
+"""States in which a health check probes the instance's process."""
 STREAMS = ("stdout", "stderr")
 
 
@@ -76,6 +80,7 @@ class InstanceDriver:
         "_held",
         "_loop",
         "_pending",
+        "_prober",
         "_pumps",
         "_queue",
         "_readiness",
@@ -140,6 +145,7 @@ class InstanceDriver:
         """`logs -f` readers by stream; a stream's entry exists only while someone follows."""
         self._writers = self._open_logs(log_dir)
         self._readiness = self._make_readiness(notify_dir)
+        self._prober = self._make_prober()
 
     def __repr__(self) -> str:
         return repr(self.machine)
@@ -169,6 +175,23 @@ class InstanceDriver:
             tree=lambda: self._tree if self.machine.state in LIVE else None,
             phase=lambda: self.machine.fields.phase,
         )
+
+    def _make_prober(self) -> Prober | None:
+        check = self.program.restart.health
+        if check is None:
+            return None
+        return Prober(
+            check,
+            process=self.program.instance_process(self.index),
+            reaper=self._reaper,
+            feed=self.feed,
+            health=lambda: self.machine.fields.health,
+        )
+
+    @property
+    def health(self) -> Health | None:
+        """The health of its current (or last) process; None without a health check."""
+        return self.machine.fields.health
 
     @property
     def tree(self) -> _tree.Tree | None:
@@ -244,7 +267,9 @@ class InstanceDriver:
 
     def _apply(self, event: Input) -> Step:
         """Apply one input to the machine, announce the change, carry out the actions."""
+        health = self.machine.fields.health
         step = self.machine.apply(event, self._loop.time(), random.random())
+        healthier = self._prober is not None and self._health_changed(health)
         if step.changed or (step.actions and not step.ignored and not step.quiet):
             self._events.emit(
                 "state",
@@ -254,13 +279,40 @@ class InstanceDriver:
                 pid=self.machine.pid,
                 reason=step.reason,
             )
-        if step.changed and self._changed is not None:
+        if (step.changed or healthier) and self._changed is not None:
             callbacks, self._changed = self._changed, None
             for callback in callbacks:
                 callback(self)
         for action in step.actions:
             self._act(action)
         return step
+
+    def _health_changed(self, before: Health | None) -> bool:
+        """Announce a change of health state; probe while the process is live and not failing.
+
+        True when the health state changed (callers waiting for a change are told)."""
+        fields = self.machine.fields
+        health = fields.health
+        changed = health is not None and (before is None or before.state != health.state)
+        if changed:
+            assert health is not None
+            last = health.results[-1] if health.results else None
+            self._events.emit(
+                "health",
+                self.name,
+                level="warning" if health.state == "unhealthy" else "info",
+                old=None if before is None else before.state,
+                new=health.state,
+                streak=health.streak,
+                output=None if last is None else last.output,
+            )
+        assert self._prober is not None
+        probing = fields.state in PROBED and fields.pid is not None and fields.failing is None
+        if probing and fields.phase != "stopping":
+            self._prober.start()
+        else:
+            self._prober.stop()
+        return changed
 
     def call_at_next_change(self, callback: Callable[[InstanceDriver], None]) -> None:
         """Call `callback(self)` once, at the next change of state, before its actions run.
@@ -515,6 +567,8 @@ class InstanceDriver:
     async def close(self) -> None:
         """After the instance stopped: finish pumps and sweeps, close the log files."""
         self._cancel_timer()
+        if self._prober is not None:
+            self._prober.stop()
         self._sweep_strays()
         if (pending := self._pending) is not None:  # not reached by a stop, which waits
             self._pending = None

@@ -29,6 +29,8 @@ def families(view: StatusView, *, wall: float) -> list[Family]:
     cpu_seconds: Samples = []
     rss: Samples = []
     processes: Samples = []
+    healthy: Samples = []
+    streak: Samples = []
     for instance in view.instances:
         labels = {"instance": instance.name, "program": instance.program}
         for state in _STATES:
@@ -39,6 +41,10 @@ def families(view: StatusView, *, wall: float) -> list[Family]:
             started.append((labels, wall - instance.uptime))
         for stream, nbytes in instance.log_dropped_bytes.items():
             dropped.append(({**labels, "stream": stream}, float(nbytes)))
+        health = instance.health
+        if health is not None and instance.pid is not None:
+            healthy.append((labels, 1.0 if health.state == "healthy" else 0.0))
+            streak.append((labels, float(health.streak)))
         sample = instance.sample
         if sample is not None:
             if sample.cpu_percent is not None:
@@ -73,6 +79,17 @@ def families(view: StatusView, *, wall: float) -> list[Family]:
         ),
         _gauge("instance_memory_rss_bytes", "Resident memory of the instance's tree.", rss),
         _gauge("instance_processes", "Live processes in the instance's tree.", processes),
+        _gauge(
+            "instance_healthy",
+            "1 while the health check of the instance's live process passes (healthy), "
+            "0 while it is starting or unhealthy; absent without a check or a process.",
+            healthy,
+        ),
+        _gauge(
+            "instance_health_failing_streak",
+            "Counted health probe failures in a row of the instance's live process.",
+            streak,
+        ),
         *_daemon_families(view.daemon.sampler),
     ]
 

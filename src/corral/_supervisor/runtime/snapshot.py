@@ -8,11 +8,15 @@ and leaves the rest None, so the state file, written on every change, reads no f
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from corral._lifecycle.health import Health
 from corral._supervisor.runtime.driver import LIVE, InstanceDriver
 from corral._supervisor.view import (
+    HealthResultView,
+    HealthView,
     InspectView,
     InstanceView,
     OpenFileView,
@@ -60,6 +64,24 @@ def instance_view(
         sample=None if sample is None else sample_view(sample),
         tree=None if (tree := driver.tree) is None else tree_view(tree),
         notify=None if (readiness := driver.readiness) is None else readiness.view(),
+        health=None if (health := driver.health) is None else health_view(driver, health, now),
+    )
+
+
+def health_view(driver: InstanceDriver, health: Health, now: float) -> HealthView:
+    """The health of an instance's process: state, streak and the last results."""
+    check = driver.program.restart.health
+    assert check is not None
+    target = shlex.join(check.exec) if check.exec is not None else check.http or check.tcp or ""
+    return HealthView(
+        kind=check.kind,
+        target=target,
+        state=health.state,
+        streak=health.streak,
+        results=tuple(
+            HealthResultView(ago=round(max(0.0, now - r.at), 3), ok=r.ok, output=r.output)
+            for r in health.results
+        ),
     )
 
 

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -279,7 +279,7 @@ class Supervisor:
         """Why a dependency of `program` is not where it must be, or None when all are."""
         for dependency, condition in program.depends_on:
             drivers = self.ordered(self.programs[dependency].instance_names())
-            await _Gate(drivers, _COMPLETED if condition == "completed" else _AFTER_START).done
+            await _Gate(drivers, _SETTLED[condition]).done
             for driver in drivers:
                 if not _meets(driver, condition):
                     state = driver.machine.state.value
@@ -296,7 +296,7 @@ class Supervisor:
             closing = self._closing
             step = None if closing else driver.feed(StartRequested())
             rejected[driver.name] = SHUTTING_DOWN if closing else _rejection(step)
-        await _Gate(drivers, _AFTER_START).done
+        await _Gate(drivers, _in(_AFTER_START)).done
         return [_start_outcome(d, rejected[d.name]) for d in drivers]
 
     async def _stop(self, names: Sequence[str]) -> list[Outcome]:
@@ -327,7 +327,7 @@ class Supervisor:
             drivers = list(group)
             async for driver in _paced(drivers):
                 driver.feed(StopRequested())
-            await _Gate(drivers, _AFTER_STOP).done
+            await _Gate(drivers, _in(_AFTER_STOP)).done
             for driver in drivers:  # sweeps run on their own; waiting in turn costs no time
                 await driver.wait_swept()
             outcomes.extend(_stop_outcome(d) for d in drivers)
@@ -455,20 +455,23 @@ async def _paced(drivers: Sequence[_T]) -> AsyncIterator[_T]:
 
 
 class _Gate:
-    """`done` once each driver has been in one of `states`, checked at each of its changes.
+    """`done` once `settled(driver)` has held for each driver, checked at each of its changes
+    (of state, or of health).
 
     One future and one callback for the whole group: no task per instance.
     """
 
-    __slots__ = ("_check", "_left", "_states", "done")
+    __slots__ = ("_check", "_left", "_settled", "done")
 
-    def __init__(self, drivers: Iterable[InstanceDriver], states: frozenset[InstanceState]) -> None:
-        self._states = states
+    def __init__(
+        self, drivers: Iterable[InstanceDriver], settled: Callable[[InstanceDriver], bool]
+    ) -> None:
+        self._settled = settled
         self._check = self._changed  # one bound method, shared by every driver
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._left = 0
         for driver in drivers:
-            if driver.machine.state not in states:
+            if not settled(driver):
                 self._left += 1
                 driver.call_at_next_change(self._check)
         if not self._left:
@@ -477,12 +480,24 @@ class _Gate:
     def _changed(self, driver: InstanceDriver) -> None:
         if self.done.done():  # the waiting call was cancelled
             return
-        if driver.machine.state not in self._states:
+        if not self._settled(driver):
             driver.call_at_next_change(self._check)
             return
         self._left -= 1
         if not self._left:
             self.done.set_result(None)
+
+
+def _in(states: frozenset[InstanceState]) -> Callable[[InstanceDriver], bool]:
+    return lambda driver: driver.machine.state in states
+
+
+def _health_settled(driver: InstanceDriver) -> bool:
+    """Started and, with a health check, past its first verdict (or no longer live)."""
+    health = driver.health
+    state = driver.machine.state
+    undecided = state is S.RUNNING and health is not None and health.state == "starting"
+    return state in _AFTER_START and not undecided
 
 
 def log_group_id(daemon: DaemonSettings) -> int:
@@ -514,6 +529,12 @@ def _start_outcome(driver: InstanceDriver, rejected: str | None) -> Outcome:
 
 
 _COMPLETED = frozenset({S.EXITED, S.FATAL, S.STOPPED})
+_SETTLED: dict[str, Callable[[InstanceDriver], bool]] = {
+    "started": _in(_AFTER_START),
+    "healthy": _health_settled,
+    "completed": _in(_COMPLETED),
+}
+"""When a dependency's instance has settled enough for its condition to be judged."""
 
 
 def _meets(driver: InstanceDriver, condition: str) -> bool:
@@ -523,7 +544,9 @@ def _meets(driver: InstanceDriver, condition: str) -> bool:
         exit_ = driver.machine.last_exit
         codes = driver.program.restart.exit_codes
         return state is S.EXITED and exit_ is not None and exit_.is_expected(codes)
-    return state is S.RUNNING  # started; healthy adds the health check where there is one
+    if condition == "healthy" and (health := driver.health) is not None:
+        return state is S.RUNNING and health.state == "healthy"
+    return state is S.RUNNING
 
 
 def _live(driver: InstanceDriver) -> bool:
