@@ -10,7 +10,8 @@ import pytest
 
 from corral._errors import CorralError, FrameError, FrameTooLarge, TruncatedFrame
 from corral._ipc.framing import HEADER, FrameDecoder, encode
-from corral._ipc.pipe import AsyncFrameReader, FrameReader, send_frame
+from corral._ipc.loop_reader import AsyncFrameReader
+from corral._ipc.pipe import FrameReader, send_frame
 
 
 def test_a_frame_round_trips() -> None:
