@@ -71,3 +71,13 @@ def initialized() -> str:
 
 def set_marker(value: str) -> None:
     os.environ["POOL_INIT"] = value
+
+
+class Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("holds a lock")
+        self.lock = threading.Lock()
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable

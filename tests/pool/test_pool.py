@@ -151,6 +151,33 @@ def test_the_initializer_runs_in_each_worker_before_its_tasks() -> None:
         assert pool.submit(tasks.initialized).result(DEADLINE) == "yes"
 
 
+def test_an_initializer_that_raises_fails_the_tasks_with_its_traceback() -> None:
+    with Pool(1, initializer=tasks.refuse, initargs=("bad setup",)) as pool:
+        future = pool.submit(tasks.add, 1, 2)
+        with pytest.raises(
+            TaskFailed, match="the pool's initializer: raised in a new worker"
+        ) as caught:
+            future.result(DEADLINE)
+        assert "tests.pool.tasks.Refused: bad setup" in caught.value.remote_traceback
+        with pytest.raises(TaskFailed, match="initializer"):
+            pool.submit(tasks.add, 1, 2).result(DEADLINE)
+
+
+def test_workers_that_die_before_they_are_ready_break_the_pool_not_loop() -> None:
+    with Pool(1, initializer=tasks.exit_with, initargs=(5,)) as pool:
+        future = pool.submit(tasks.add, 1, 2)
+        with pytest.raises(TaskFailed, match=r"exited before it was ready \(exit 5\), 3 in a row"):
+            future.result(DEADLINE)
+
+
+def test_an_exception_that_cannot_be_pickled_is_task_failed_with_its_traceback(pool: Pool) -> None:
+    with pytest.raises(
+        TaskFailed, match="raised Unpicklable: holds a lock that cannot be"
+    ) as caught:
+        pool.submit(tasks.raise_unpicklable).result(DEADLINE)
+    assert "in raise_unpicklable" in caught.value.remote_traceback
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

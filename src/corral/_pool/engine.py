@@ -27,6 +27,9 @@ from corral._pool.tasks import Task, settle
 from corral._pool.workers import Worker
 from corral._process.exit import Exit
 
+START_ATTEMPTS = 3
+"""New workers in a row that may die before READY before the pool gives up (no respawn loop)."""
+
 
 class Engine:
     """All pool state, touched only from its loop's thread."""
@@ -40,6 +43,8 @@ class Engine:
         self.workers: set[Worker] = set()
         self.closing = False
         self.broken: CorralError | None = None
+        self.failed_starts = 0
+        """Workers in a row that exited before READY; at START_ATTEMPTS the pool breaks."""
         self._background: set[asyncio.Task[None]] = set()
         self._done: asyncio.Future[None] | None = None
 
@@ -108,6 +113,7 @@ class Engine:
         task_id, kind, body = protocol.parse_reply(frame)
         if kind == protocol.READY:
             worker.ready = True
+            self.failed_starts = 0
         elif kind == protocol.INIT_FAILED:
             text = body.decode("utf-8", "replace")
             self._break(TaskFailed("the pool's initializer", "raised in a new worker", text))
@@ -130,8 +136,16 @@ class Engine:
             task.future.set_exception(self._death_error(worker, task, ended))
         if not worker.ending:
             self._spawn_background(worker.reap_tree())
+        if not worker.ready and not self.closing:
+            self._failed_start(ended)
         self._top_up()
         self._dispatch()
+
+    def _failed_start(self, ended: Exit) -> None:
+        self.failed_starts += 1
+        if self.failed_starts >= START_ATTEMPTS:
+            what = f"exited before it was ready ({ended.describe()}), {START_ATTEMPTS} in a row"
+            self._break(TaskFailed("a new pool worker", what))
 
     def _death_error(self, worker: Worker, task: Task, ended: Exit) -> CorralError:
         if worker.ending and task.timeout is not None:
