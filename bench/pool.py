@@ -1,8 +1,9 @@
 """Pool worker death and timeouts: how soon the task fails, how soon a spare takes over.
 
-Usage: python -m bench.pool [--iterations N] [--json]
+Usage: python -m bench.pool [--iterations N] [--spares N] [--json]
 
-`Pool(1, spares=1)`: one task slot and one warm spare. Each sample submits a task
+`Pool(1, spares=1)`: one task slot and one warm spare (`--spares 0`: none, so the
+next task waits for a fresh interpreter). Each sample submits a task
 that reports its worker's pid through a FIFO and waits, then a second task that
 returns CLOCK_MONOTONIC as it starts (queued behind the first). The bench takes
 CLOCK_MONOTONIC and SIGKILLs the worker; the first task's done-callback (run in the
@@ -68,12 +69,12 @@ def _fail_time(future: Future[Any]) -> list[float]:
     return seen
 
 
-def deaths(pool: Pool, fifo: str, samples: int) -> tuple[list[float], list[float]]:
+def deaths(pool: Pool, fifo: str, samples: int, workers: int) -> tuple[list[float], list[float]]:
     """(death -> future failed, death -> next task started), in ms, per sample."""
     detect: list[float] = []
     replace: list[float] = []
     for _ in range(samples):
-        _warm(pool, 2)
+        _warm(pool, workers)
         doomed = pool.submit(report_pid_and_wait, fifo)
         failed = _fail_time(doomed)
         following = pool.submit(started_at)
@@ -89,11 +90,11 @@ def deaths(pool: Pool, fifo: str, samples: int) -> tuple[list[float], list[float
     return detect, replace
 
 
-def timeouts(pool: Pool, fifo: str, samples: int) -> list[float]:
+def timeouts(pool: Pool, fifo: str, samples: int, workers: int) -> list[float]:
     """How late a 0.2 s timeout fails its future, in ms, per sample."""
     late: list[float] = []
     for _ in range(samples):
-        _warm(pool, 2)
+        _warm(pool, workers)
         submitted = time.monotonic()
         future = pool.schedule(report_pid_and_wait, (fifo,), timeout=0.2)
         failed = _fail_time(future)
@@ -108,16 +109,18 @@ def timeouts(pool: Pool, fifo: str, samples: int) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--iterations", type=int, default=100, help="samples (default 100)")
+    parser.add_argument("--spares", type=int, default=1, help="warm spares (default 1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     # the tasks must be pickled by reference to an importable module, not __main__
     here = importlib.import_module("bench.pool")
 
-    with tempfile.TemporaryDirectory(prefix="cb-pool-") as directory, Pool(1, spares=1) as pool:
+    scratch = tempfile.TemporaryDirectory(prefix="cb-pool-")
+    with scratch as directory, Pool(1, spares=args.spares) as pool:
         fifo = os.path.join(directory, "pids")
         os.mkfifo(fifo)
-        detect, replace = here.deaths(pool, fifo, args.iterations)
-        late = here.timeouts(pool, fifo, max(args.iterations // 4, 1))
+        detect, replace = here.deaths(pool, fifo, args.iterations, 1 + args.spares)
+        late = here.timeouts(pool, fifo, max(args.iterations // 4, 1), 1 + args.spares)
     figures = [
         sampled("death", "SIGKILL -> its future fails", "ms", detect, target=DETECT),
         sampled("death", "SIGKILL -> the spare starts the next task", "ms", replace, target=SPARE),
