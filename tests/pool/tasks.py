@@ -57,12 +57,12 @@ def block(path: str) -> None:
     signal.pause()
 
 
-def start_grandchild_and_block(path: str) -> None:
-    """Start a child that sleeps a minute, report its pid through `path`, then wait."""
+def start_grandchild_and_sleep(path: str) -> None:
+    """Start a child that sleeps a minute, report our pid and its pid through `path`, sleep."""
     child = subprocess.Popen(["sleep", "60"])
-    Path(path + ".tmp").write_text(str(child.pid))
+    Path(path + ".tmp").write_text(f"{os.getpid()} {child.pid}")
     os.rename(path + ".tmp", path)
-    signal.pause()
+    time.sleep(60)  # the task's work: it is ended long before
 
 
 def initialized() -> str:
@@ -81,3 +81,7 @@ class Unpicklable(Exception):
 
 def raise_unpicklable() -> None:
     raise Unpicklable
+
+
+def big_result(size: int) -> bytes:
+    return b"x" * size

@@ -29,8 +29,12 @@ def pool() -> Iterator[Pool]:
         yield p
 
 
+def reported(path: Path) -> str:
+    return wait_until(lambda: path.exists() and path.read_text(), what=f"text in {path}") or ""
+
+
 def reported_pid(path: Path) -> int:
-    return int(wait_until(lambda: path.exists() and path.read_text(), what=f"a pid in {path}"))
+    return int(reported(path))
 
 
 def test_a_pool_is_an_executor_that_returns_results(pool: Pool) -> None:
@@ -103,15 +107,28 @@ def test_the_pool_keeps_working_after_many_failures(pool: Pool) -> None:
 
 
 def test_a_timeout_ends_the_task_and_the_grandchild_it_started(tmp_path: Path) -> None:
-    path = tmp_path / "grandchild"
+    path = tmp_path / "pids"
     with Pool(1, grace=0.5) as pool:
-        future = pool.schedule(tasks.start_grandchild_and_block, (str(path),), timeout=0.2)
-        with watch([reported_pid(path)], must_be_alive=False) as deaths:
+        future = pool.schedule(tasks.start_grandchild_and_sleep, (str(path),), timeout=0.2)
+        worker, grandchild = map(int, reported(path).split())
+        with watch([worker, grandchild], must_be_alive=False) as deaths:
             with pytest.raises(TaskTimedOut, match=r"timed out after 0\.2 s") as caught:
                 future.result(DEADLINE)
             deaths.assert_dead()
         assert isinstance(caught.value, TimeoutError)
         assert pool.submit(tasks.add, 2, 2).result(DEADLINE) == 4  # replaced
+
+
+def test_a_result_over_the_frame_limit_is_task_failed() -> None:
+    with Pool(1, max_frame=4096) as pool:
+        with pytest.raises(TaskFailed, match=r"over the frame limit of 4096 bytes"):
+            pool.submit(tasks.big_result, 5000).result(DEADLINE)
+        assert len(pool.submit(tasks.big_result, 4000).result(DEADLINE)) == 4000
+
+
+def test_a_call_over_the_frame_limit_is_invalid_spec_at_the_call() -> None:
+    with Pool(1, max_frame=4096) as pool, pytest.raises(InvalidSpec, match="of 4096 bytes"):
+        pool.submit(tasks.identity_of, b"x" * 5000)
 
 
 def test_a_task_that_finishes_within_its_timeout_is_not_ended(pool: Pool) -> None:
@@ -159,8 +176,9 @@ def test_an_initializer_that_raises_fails_the_tasks_with_its_traceback() -> None
         ) as caught:
             future.result(DEADLINE)
         assert "tests.pool.tasks.Refused: bad setup" in caught.value.remote_traceback
+        wait_until(lambda: pool._stopped, what="the broken pool's loop to end")
         with pytest.raises(TaskFailed, match="initializer"):
-            pool.submit(tasks.add, 1, 2).result(DEADLINE)
+            pool.submit(tasks.add, 1, 2).result(DEADLINE)  # after the loop ended: no hang
 
 
 def test_workers_that_die_before_they_are_ready_break_the_pool_not_loop() -> None:
@@ -184,6 +202,7 @@ def test_an_exception_that_cannot_be_pickled_is_task_failed_with_its_traceback(p
         ({"max_workers": 0}, "max_workers must be an int of 1 or more; got 0"),
         ({"grace": -1}, "grace must be 0 or more seconds"),
         ({"spares": -1}, "spares must be 0 or more"),
+        ({"max_frame": 10}, "max_frame must be 1024 to"),
     ],
 )
 def test_bad_pool_options_are_invalid_spec(kwargs: dict[str, Any], message: str) -> None:

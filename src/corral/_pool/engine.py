@@ -34,11 +34,14 @@ START_ATTEMPTS = 3
 class Engine:
     """All pool state, touched only from its loop's thread."""
 
-    def __init__(self, *, max_workers: int, spares: int, grace: float, initializer: bytes) -> None:
+    def __init__(
+        self, *, max_workers: int, spares: int, grace: float, initializer: bytes, max_frame: int
+    ) -> None:
         self.max_workers = max_workers
         self.spares = spares
         self.grace = grace
         self.initializer = initializer
+        self.max_frame = max_frame
         self.queue: collections.deque[Task] = collections.deque()
         self.workers: set[Worker] = set()
         self.closing = False
@@ -84,7 +87,7 @@ class Engine:
         alive = sum(not worker.ending for worker in self.workers)
         for _ in range(self.max_workers + self.spares - alive):
             try:
-                worker = Worker(self.initializer, self._on_reply, self._on_exit)
+                worker = Worker(self.initializer, self._on_reply, self._on_exit, self.max_frame)
             except CorralError as exc:
                 self._break(exc)
                 return

@@ -16,6 +16,7 @@ from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar
 
 from corral._errors import InvalidSpec
+from corral._ipc.framing import MAX_FRAME
 from corral._pool import protocol
 from corral._pool.engine import Engine
 from corral._pool.tasks import Task
@@ -31,6 +32,8 @@ class Pool(Executor):
     workers are kept started so a dead or timed-out worker's replacement is ready at
     once. `initializer(*initargs)` runs in each worker before its first task. A
     timed-out task's worker tree gets SIGTERM, then SIGKILL after `grace` seconds.
+    `max_frame` bounds a pickled call or reply, in bytes (an `InvalidSpec` at the
+    call, a `TaskFailed` for a reply).
     """
 
     def __init__(
@@ -41,18 +44,28 @@ class Pool(Executor):
         initargs: tuple[Any, ...] = (),
         grace: float = 1.0,
         spares: int = 1,
+        max_frame: int = MAX_FRAME,
     ) -> None:
         if not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidSpec(f"max_workers must be an int of 1 or more; got {max_workers!r}")
         if spares < 0:
             raise InvalidSpec(f"spares must be 0 or more; got {spares!r}")
+        if not 1024 <= max_frame <= MAX_FRAME:
+            raise InvalidSpec(f"max_frame must be 1024 to {MAX_FRAME} bytes; got {max_frame!r}")
         if grace < 0:
             raise InvalidSpec(f"grace must be 0 or more seconds; got {grace!r}")
         init = b"" if initializer is None else _pickled("the initializer", (initializer, initargs))
-        self._engine = Engine(max_workers=max_workers, spares=spares, grace=grace, initializer=init)
+        self._engine = Engine(
+            max_workers=max_workers,
+            spares=spares,
+            grace=grace,
+            initializer=init,
+            max_frame=max_frame,
+        )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._shut = False
+        self._stopped = False  # the loop has ended: nothing may be posted to it any more
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="corral-pool", daemon=True)
         self._thread.start()
@@ -61,6 +74,8 @@ class Pool(Executor):
         try:
             self._loop.run_until_complete(self._engine.run())
         finally:
+            with self._lock:
+                self._stopped = True
             self._loop.close()
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
@@ -83,10 +98,20 @@ class Pool(Executor):
         if timeout is not None and not timeout > 0:
             raise InvalidSpec(f"timeout must be more than 0 seconds; got {timeout!r}")
         body = _pickled(f"the call of {_name(fn)}", (fn, tuple(args), dict(kwargs or {})))
+        limit = self._engine.max_frame
+        if len(body) > limit - protocol.TASK_ID.size:
+            raise InvalidSpec(
+                f"the call of {_name(fn)} pickles to {len(body)} bytes, over the frame limit "
+                f"of {limit} bytes: pass large data through a file instead"
+            )
         future: Future[T] = Future()
         with self._lock:
             if self._shut:
                 raise RuntimeError("cannot schedule new futures after shutdown")
+            if self._stopped:  # the engine broke (workers cannot start) and has ended
+                future.set_running_or_notify_cancel()
+                future.set_exception(self._engine.broken or RuntimeError("the pool has stopped"))
+                return future
             task_id = next(self._ids)
             task = Task(task_id, f"task {task_id} ({_name(fn)})", body, future, timeout)
             self._loop.call_soon_threadsafe(self._engine.enqueue, task)
@@ -98,9 +123,9 @@ class Pool(Executor):
         `wait` blocks until every worker has exited.
         """
         with self._lock:
-            if not self._shut:
-                self._shut = True
+            if not self._shut and not self._stopped:
                 self._loop.call_soon_threadsafe(self._engine.shutdown, cancel_futures)
+            self._shut = True
         if wait and threading.current_thread() is not self._thread:
             self._thread.join()
 

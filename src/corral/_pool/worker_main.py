@@ -1,6 +1,6 @@
 """What runs inside a pool worker: read a task frame, run it, write a result frame.
 
-Started as `python -I -c BOOT PATHS` through corral's spawn path (a fresh
+Started as `python -I -c BOOT PATHS INIT MAX_FRAME` through corral's spawn path (a fresh
 interpreter: no state copied from the parent, no fork of a threaded process),
 with the task pipe at fd 3 and the result pipe at fd 4 (`protocol`). It runs the
 initializer, says READY, then serves tasks one at a time until EOF on fd 3.
@@ -15,6 +15,7 @@ import sys
 import traceback
 from typing import Any
 
+from corral._ipc.framing import MAX_FRAME
 from corral._ipc.pipe import FrameReader, send_frame
 from corral._pool import protocol as p
 
@@ -30,12 +31,14 @@ def main() -> None:
     os.set_inheritable(p.TASK_FD, False)  # a task's own children must not hold our pipes
     os.set_inheritable(p.RESULT_FD, False)
     init = sys.argv[2] if len(sys.argv) > 2 else ""
+    limit = int(sys.argv[3]) if len(sys.argv) > 3 else MAX_FRAME
     if not _initialize(init):
         sys.exit(1)
-    reader = FrameReader(p.TASK_FD)
+    reader = FrameReader(p.TASK_FD, limit)
     while (frame := reader.recv()) is not None:
         (task_id,) = p.TASK_ID.unpack_from(frame)
-        send_frame(p.RESULT_FD, _run(task_id, frame[p.TASK_ID.size :]))
+        reply = _run(task_id, frame[p.TASK_ID.size :])
+        send_frame(p.RESULT_FD, _within_limit(task_id, reply, limit), limit)
 
 
 def _initialize(init: str) -> bool:
@@ -66,6 +69,14 @@ def _run(task_id: int, body: bytes) -> bytes:
         return p.reply(task_id, p.RESULT, p.dumps(value))
     except Exception as why:
         return _unpicklable(task_id, f"returned a {type(value).__qualname__}", why, "")
+
+
+def _within_limit(task_id: int, reply: bytes, limit: int) -> bytes:
+    """`reply`, or an UNPICKLABLE reply saying it is over the frame limit."""
+    if len(reply) <= limit:
+        return reply
+    reason = f"its reply of {len(reply)} bytes is over the frame limit of {limit} bytes"
+    return p.reply(task_id, p.UNPICKLABLE, reason.encode() + b"\n")
 
 
 def _unpicklable(task_id: int, what: str, why: Exception, text: str) -> bytes:

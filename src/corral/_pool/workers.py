@@ -30,10 +30,10 @@ from corral._process.spec import ProcessSpec
 from corral._process.tree import kill_async
 
 
-def worker_argv(initializer: bytes) -> tuple[str, ...]:
+def worker_argv(initializer: bytes, max_frame: int) -> tuple[str, ...]:
     """The worker's command: this interpreter, isolated, with our import path first."""
     path = [os.path.abspath(entry) if entry else os.getcwd() for entry in sys.path]
-    return (sys.executable, "-I", "-c", BOOT, json.dumps(path), initializer.hex())
+    return (sys.executable, "-I", "-c", BOOT, json.dumps(path), initializer.hex(), str(max_frame))
 
 
 class Worker:
@@ -41,6 +41,7 @@ class Worker:
 
     __slots__ = (
         "_exited",
+        "_max_frame",
         "_reader",
         "child",
         "ending",
@@ -60,7 +61,7 @@ class Worker:
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         try:
             spec = ProcessSpec(
-                argv=worker_argv(initializer),
+                argv=worker_argv(initializer, max_frame),
                 stdin="devnull",
                 stdout="inherit",
                 stderr="inherit",
@@ -80,6 +81,7 @@ class Worker:
         self.task: Any = None
         """The task it runs now (the pool's record), or None when idle."""
         self.ending = False
+        self._max_frame = max_frame
         """Its end has begun (a timeout, a cancel, a death): it takes no more tasks."""
         self._exited = asyncio.get_running_loop().create_future()
         self._reader = AsyncFrameReader(
@@ -100,7 +102,7 @@ class Worker:
         if self.tasks_fd is None:
             return False
         try:
-            send_frame(self.tasks_fd, payload)
+            send_frame(self.tasks_fd, payload, self._max_frame)
         except BrokenPipeError:
             return False
         return True
