@@ -11,6 +11,7 @@ import pytest
 from corral._errors import CorralError, FrameError, FrameTooLarge, TruncatedFrame
 from corral._ipc.framing import HEADER, FrameDecoder, encode
 from corral._ipc.loop_reader import AsyncFrameReader
+from corral._ipc.loop_writer import LoopFrameWriter
 from corral._ipc.pipe import FrameReader, send_frame
 
 
@@ -160,3 +161,47 @@ def test_the_loop_reader_reports_an_oversized_frame() -> None:
         os.close(w)
     assert frames == []
     assert isinstance(error, FrameTooLarge)
+
+
+def test_the_loop_writer_never_blocks_on_a_full_pipe_and_finishes_when_read() -> None:
+    r, w = pipe()
+
+    async def main() -> tuple[int, list[bytes], BaseException | None]:
+        writer = LoopFrameWriter(w)
+        writer.send(b"z" * (1 << 20))  # far more than a pipe holds: returns at once
+        held = writer.pending
+        frames: list[bytes] = []
+        got: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def arrived(frame: bytes) -> None:
+            frames.append(frame)
+            got.set_result(None)
+
+        reader = AsyncFrameReader(r, arrived, lambda _error: None)
+        await asyncio.wait_for(got, 30)
+        reader.close()
+        writer.close()
+        return held, frames, None
+
+    try:
+        held, frames, _ = asyncio.run(main())
+    finally:
+        os.close(r)
+        os.close(w)
+    assert held > 0
+    assert frames == [b"z" * (1 << 20)]
+
+
+def test_the_loop_writer_is_broken_once_the_reader_is_gone() -> None:
+    r, w = pipe()
+    os.close(r)
+
+    async def main() -> bool:
+        writer = LoopFrameWriter(w)
+        writer.send(b"lost")
+        return writer.broken and writer.pending == 0
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        os.close(w)

@@ -85,3 +85,7 @@ def raise_unpicklable() -> None:
 
 def big_result(size: int) -> bytes:
     return b"x" * size
+
+
+def echo(value: bytes) -> bytes:
+    return value

@@ -1,7 +1,8 @@
 """corral.pool.Pool with real worker processes: results, failures that stay local, timeouts.
 
 Every test shuts its pool down and waits, so the autouse checks prove that no
-worker, grandchild or fd was left behind.
+worker, grandchild or fd was left behind. Deaths and timeouts are tested with pidfd
+exit notification and with the waiter-thread fallback.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def test_an_unpicklable_call_is_invalid_spec_at_the_call(pool: Pool) -> None:
         pool.submit(tasks.identity_of, lambda: None)
 
 
+@pytest.mark.usefixtures("exit_notifier")
 def test_a_worker_that_exits_fails_only_its_task_naming_the_exit_code(pool: Pool) -> None:
     others = [pool.submit(tasks.sleep_then, 0.05, n) for n in range(6)]
     doomed = pool.submit(tasks.exit_with, 3)
@@ -83,6 +85,7 @@ def test_a_worker_that_exits_fails_only_its_task_naming_the_exit_code(pool: Pool
     assert [f.result(DEADLINE) for f in later] == [n * n for n in range(6)]
 
 
+@pytest.mark.usefixtures("exit_notifier")
 def test_a_worker_killed_by_a_signal_names_the_signal(pool: Pool) -> None:
     with pytest.raises(WorkerDied, match="died: SIGKILL") as caught:
         pool.submit(tasks.kill_self).result(DEADLINE)
@@ -106,6 +109,7 @@ def test_the_pool_keeps_working_after_many_failures(pool: Pool) -> None:
     assert list(pool.map(tasks.square, range(5), timeout=DEADLINE)) == [0, 1, 4, 9, 16]
 
 
+@pytest.mark.usefixtures("exit_notifier")
 def test_a_timeout_ends_the_task_and_the_grandchild_it_started(tmp_path: Path) -> None:
     path = tmp_path / "pids"
     with Pool(1, grace=0.5) as pool:
@@ -124,6 +128,11 @@ def test_a_result_over_the_frame_limit_is_task_failed() -> None:
         with pytest.raises(TaskFailed, match=r"over the frame limit of 4096 bytes"):
             pool.submit(tasks.big_result, 5000).result(DEADLINE)
         assert len(pool.submit(tasks.big_result, 4000).result(DEADLINE)) == 4000
+
+
+def test_arguments_and_results_larger_than_a_pipe_buffer_round_trip(pool: Pool) -> None:
+    data = os.urandom(3 << 20)
+    assert pool.submit(tasks.echo, data).result(DEADLINE) == data
 
 
 def test_a_call_over_the_frame_limit_is_invalid_spec_at_the_call() -> None:

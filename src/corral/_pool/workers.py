@@ -1,11 +1,12 @@
 """One pool worker as the parent sees it: a Child of the spawn path and its channel.
 
-`Worker.start` launches `python -I -c BOOT` through `corral._process.spawn.launch`
+Making a `Worker` launches `python -I -c BOOT` through `corral._process.spawn.launch`
 with a pipe pair mapped to fds 3 and 4, registers the result pipe
 (`AsyncFrameReader`) and the exit fd (a pidfd: no polling) with the running loop,
-and reports both to its owner through callbacks. Ending it (`end`) signals its whole
-tree with the stop signal, waits the grace for the worker to exit, then kills what
-is left with corral's tree kill. No policy here: the pool decides what an event means.
+and reports both to its owner through callbacks; task frames are written by the
+loop without ever blocking it (`LoopFrameWriter`). Ending it (`end`) signals its
+whole tree with the stop signal, waits the grace for the worker to exit, then kills
+what is left with corral's tree kill. No policy here: the pool decides what an event means.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from corral._ipc.framing import MAX_FRAME
 from corral._ipc.loop_reader import AsyncFrameReader
-from corral._ipc.pipe import send_frame
+from corral._ipc.loop_writer import LoopFrameWriter
 from corral._pool import protocol
 from corral._pool.worker_main import BOOT
 from corral._process.child import Child
@@ -41,8 +42,8 @@ class Worker:
 
     __slots__ = (
         "_exited",
-        "_max_frame",
         "_reader",
+        "_writer",
         "child",
         "ending",
         "ready",
@@ -81,7 +82,7 @@ class Worker:
         self.task: Any = None
         """The task it runs now (the pool's record), or None when idle."""
         self.ending = False
-        self._max_frame = max_frame
+        self._writer = LoopFrameWriter(task_w, max_frame)
         """Its end has begun (a timeout, a cancel, a death): it takes no more tasks."""
         self._exited = asyncio.get_running_loop().create_future()
         self._reader = AsyncFrameReader(
@@ -97,19 +98,15 @@ class Worker:
         """The worker's pid."""
         return self.child.pid
 
-    def send(self, payload: bytes) -> bool:
-        """Send one task frame; False when the worker is gone (its exit fd will say how)."""
-        if self.tasks_fd is None:
-            return False
-        try:
-            send_frame(self.tasks_fd, payload, self._max_frame)
-        except BrokenPipeError:
-            return False
-        return True
+    def send(self, payload: bytes) -> None:
+        """Send one task frame without blocking the loop; a gone worker's exit fd says how."""
+        if self.tasks_fd is not None:
+            self._writer.send(payload)
 
     def close_tasks(self) -> None:
         """Close our end of the task pipe: an idle worker sees EOF and exits 0."""
         if self.tasks_fd is not None:
+            self._writer.close()
             os.close(self.tasks_fd)
             self.tasks_fd = None
 
