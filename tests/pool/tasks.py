@@ -89,3 +89,11 @@ def big_result(size: int) -> bytes:
 
 def echo(value: bytes) -> bytes:
     return value
+
+
+def ignore_term_and_sleep(path: str) -> None:
+    """Ignore SIGTERM, report our pid through `path`, then sleep (only SIGKILL ends us)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Path(path + ".tmp").write_text(str(os.getpid()))
+    os.rename(path + ".tmp", path)
+    time.sleep(60)  # the task's work: it is ended long before

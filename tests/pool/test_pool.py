@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, Executor, Future
@@ -138,6 +139,18 @@ def test_arguments_and_results_larger_than_a_pipe_buffer_round_trip(pool: Pool) 
 def test_a_call_over_the_frame_limit_is_invalid_spec_at_the_call() -> None:
     with Pool(1, max_frame=4096) as pool, pytest.raises(InvalidSpec, match="of 4096 bytes"):
         pool.submit(tasks.identity_of, b"x" * 5000)
+
+
+def test_a_timed_out_task_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
+    path = tmp_path / "pid"
+    with Pool(1, grace=0.3) as pool:
+        started = time.monotonic()
+        future = pool.schedule(tasks.ignore_term_and_sleep, (str(path),), timeout=0.2)
+        with watch([reported_pid(path)], must_be_alive=False) as deaths:
+            with pytest.raises(TaskTimedOut):
+                future.result(DEADLINE)
+            assert time.monotonic() - started >= 0.5  # a lower bound: it waited out the grace
+            deaths.assert_dead()
 
 
 def test_a_task_that_finishes_within_its_timeout_is_not_ended(pool: Pool) -> None:
