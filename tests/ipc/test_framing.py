@@ -205,3 +205,22 @@ def test_the_loop_writer_is_broken_once_the_reader_is_gone() -> None:
         assert asyncio.run(main())
     finally:
         os.close(w)
+
+
+def test_drain_delivers_what_the_pipe_holds_now_without_waiting_for_the_loop() -> None:
+    r, w = pipe()
+    os.write(w, encode(b"one") + encode(b"two"))
+
+    async def main() -> list[bytes]:
+        frames: list[bytes] = []
+        reader = AsyncFrameReader(r, frames.append, lambda _error: None)
+        reader.drain()  # before the loop ever ran the reader callback
+        delivered = list(frames)
+        reader.close()
+        return delivered
+
+    try:
+        assert asyncio.run(main()) == [b"one", b"two"]
+    finally:
+        os.close(r)
+        os.close(w)

@@ -42,14 +42,21 @@ class AsyncFrameReader:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(fd, self._readable)
 
-    def _readable(self) -> None:
+    def drain(self) -> None:
+        """Read and deliver everything the pipe holds now (before acting on a peer's exit,
+        so a reply it wrote just before it died is not lost)."""
+        while not self._done and self._readable():
+            pass
+
+    def _readable(self) -> bool:
+        """Read once and deliver what completed; True when more may be waiting."""
         try:
             data = os.read(self._fd, READ_SIZE)
         except BlockingIOError:
-            return
+            return False
         except OSError as exc:
             self._finish(exc)
-            return
+            return False
         if not data:
             try:
                 self._decoder.end()
@@ -57,16 +64,17 @@ class AsyncFrameReader:
                 self._finish(exc)
             else:
                 self._finish(None)
-            return
+            return False
         try:
             frames = self._decoder.feed(data)
         except FrameError as exc:
             self._finish(exc)
-            return
+            return False
         for frame in frames:
             if self._done:  # a callback closed us: later frames are not ours to deliver
-                return
+                return False
             self._on_frame(frame)
+        return True
 
     def _finish(self, error: BaseException | None) -> None:
         self.close()

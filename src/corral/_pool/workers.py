@@ -43,6 +43,7 @@ class Worker:
     __slots__ = (
         "_exited",
         "_reader",
+        "_results_fd",
         "_writer",
         "child",
         "ending",
@@ -82,13 +83,14 @@ class Worker:
         self.task: Any = None
         """The task it runs now (the pool's record), or None when idle."""
         self.ending = False
-        self._writer = LoopFrameWriter(task_w, max_frame)
         """Its end has begun (a timeout, a cancel, a death): it takes no more tasks."""
+        self._writer = LoopFrameWriter(task_w, max_frame)
+        self._results_fd: int | None = result_r
         self._exited = asyncio.get_running_loop().create_future()
         self._reader = AsyncFrameReader(
             result_r,
             lambda frame: on_reply(self, frame),
-            lambda _error: os.close(result_r),
+            lambda _error: self._close_results(),
             max_frame,
         )
         asyncio.get_running_loop().add_reader(self.child.exit_fd, self._on_exit_fd, on_exit)
@@ -115,6 +117,7 @@ class Worker:
         if ended is None:
             return
         asyncio.get_running_loop().remove_reader(self.child.exit_fd)
+        self._reader.drain()  # a reply written just before the exit counts
         self.close_tasks()
         if not self._exited.done():
             self._exited.set_result(None)
@@ -135,7 +138,15 @@ class Worker:
     async def reap_tree(self) -> None:
         """Kill whatever is left of its tree (children of a dead worker), then release it."""
         await kill_async(self.child.tree)
+        self._reader.drain()  # every writer is dead now: what is left is all there is
+        self._close_results()
         await self.child.release_async()
+
+    def _close_results(self) -> None:
+        self._reader.close()
+        if self._results_fd is not None:
+            os.close(self._results_fd)
+            self._results_fd = None
 
     def __repr__(self) -> str:
         state = (
