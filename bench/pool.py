@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import Future
 from typing import Any
@@ -63,6 +64,22 @@ def _warm(pool: Pool, workers: int) -> None:
         delay = min(delay * 2, 0.05)
 
 
+def _read_fifo(fifo: str) -> str:
+    """What a task writes to the FIFO; SystemExit if no task writes within 30 s."""
+    got: list[str] = []
+
+    def read() -> None:
+        with open(fifo) as reports:
+            got.append(reports.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(WAIT)
+    if not got:
+        raise SystemExit("no task wrote its pid to the FIFO within 30 s")
+    return got[0]
+
+
 def _fail_time(future: Future[Any]) -> list[float]:
     seen: list[float] = []
     future.add_done_callback(lambda _f: seen.append(time.monotonic()))
@@ -78,8 +95,7 @@ def deaths(pool: Pool, fifo: str, samples: int, workers: int) -> tuple[list[floa
         doomed = pool.submit(report_pid_and_wait, fifo)
         failed = _fail_time(doomed)
         following = pool.submit(started_at)
-        with open(fifo) as reports:
-            pid = int(reports.read())
+        pid = int(_read_fifo(fifo))
         killed = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         if not isinstance(doomed.exception(WAIT), WorkerDied):
@@ -98,8 +114,7 @@ def timeouts(pool: Pool, fifo: str, samples: int, workers: int) -> list[float]:
         submitted = time.monotonic()
         future = pool.schedule(report_pid_and_wait, (fifo,), timeout=0.2)
         failed = _fail_time(future)
-        with open(fifo) as reports:
-            reports.read()
+        _read_fifo(fifo)
         if not isinstance(future.exception(WAIT), TaskTimedOut):
             raise SystemExit(f"expected TaskTimedOut, got {future.exception()!r}")
         late.append((failed[0] - submitted - 0.2) * 1e3)

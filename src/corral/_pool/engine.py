@@ -164,6 +164,7 @@ class Engine:
 
     def _timed_out(self, worker: Worker, task: Task) -> None:
         if worker.task is task and not worker.ending:
+            worker.begin_end()  # before anything else: the timeout's accuracy is this signal
             self._spawn_background(worker.end(self.grace))
             self._top_up()  # its replacement starts now, while the tree ends
 

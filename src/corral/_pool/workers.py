@@ -22,6 +22,7 @@ from typing import Any
 from corral._ipc.framing import MAX_FRAME
 from corral._ipc.loop_reader import AsyncFrameReader
 from corral._ipc.loop_writer import LoopFrameWriter
+from corral._platform import send_to_pid
 from corral._pool import protocol
 from corral._pool.worker_main import BOOT
 from corral._process.child import Child
@@ -123,13 +124,24 @@ class Worker:
             self._exited.set_result(None)
         on_exit(self, ended)
 
+    def begin_end(self) -> None:
+        """Mark it ending and send the worker itself the stop signal, now (idempotent).
+
+        The tree scan in `end` takes milliseconds; the worker's descendants keep the tree
+        marker, so that scan still finds them after the worker has died.
+        """
+        if not self.ending:
+            self.ending = True
+            self.close_tasks()
+            if self.child.exit is None:
+                send_to_pid(self.pid, signal.SIGTERM)
+
     async def end(self, grace: float) -> None:
         """End its whole tree: stop signal, the grace for the worker to exit, then SIGKILL.
 
         Returns once the tree is gone (bounded by the tree kill's own limit).
         """
-        self.ending = True
-        self.close_tasks()
+        self.begin_end()
         if self.child.exit is None:
             await self.child.tree.send_async(signal.SIGTERM)
             await asyncio.wait([self._exited], timeout=grace)
