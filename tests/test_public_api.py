@@ -63,6 +63,12 @@ SURFACE: dict[str, dict[str, str]] = {
         "launch": "corral._process.spawn",
         "override_feature": "corral._platform.features",
     },
+    "corral.pool": {
+        "Pool": "corral._pool.pool",
+        "TaskFailed": "corral._errors",
+        "TaskTimedOut": "corral._errors",
+        "WorkerDied": "corral._errors",
+    },
     "corral.sandbox": {
         "CgroupLimits": "corral._sandbox.spec",
         "Identity": "corral._sandbox.spec",

@@ -16,6 +16,12 @@
     │   └── BadWorkingDirectory      the cwd is missing or not a directory
     ├── StdinClosed              a write to a child's stdin found the pipe broken
     ├── StillRunning             wait(timeout, keep_running=True) ran out; it runs on
+    ├── FrameError               a channel's bytes are not a valid sequence of frames
+    │   ├── FrameTooLarge            a frame's length is over the limit (refused unread)
+    │   └── TruncatedFrame           the stream ended in the middle of a frame
+    ├── WorkerDied               a pool worker died running a task (exit code, signal, OOM)
+    ├── TaskTimedOut             a pool task passed its timeout (also a TimeoutError)
+    ├── TaskFailed               a task's result or exception could not come back as itself
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
         ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
@@ -43,6 +49,8 @@ __all__ = [
     "ExitStatusUnknown",
     "ExitedNonZero",
     "FinishedProcess",
+    "FrameError",
+    "FrameTooLarge",
     "InvalidSpec",
     "KilledBySignal",
     "PermissionDenied",
@@ -50,10 +58,14 @@ __all__ = [
     "SpawnError",
     "StdinClosed",
     "StillRunning",
+    "TaskFailed",
+    "TaskTimedOut",
     "TimedOut",
+    "TruncatedFrame",
     "UnknownTarget",
     "UnsafeDirectory",
     "UnsupportedFeature",
+    "WorkerDied",
 ]
 
 _STDERR_TAIL_LINES = 5
@@ -272,6 +284,98 @@ class StdinClosed(CorralError):
             f"pipe is broken (the process exited or closed its stdin); {unwritten} bytes "
             "were not written"
         )
+
+
+class FrameError(CorralError):
+    """A channel's byte stream is not a valid sequence of length-prefixed frames.
+
+    The channel is unusable after it (its position in the stream is lost): close it.
+    """
+
+
+class FrameTooLarge(FrameError):
+    """A frame's announced (or offered) length is over the channel's limit.
+
+    Raised on the header alone, before any buffer of that size is allocated, so a
+    corrupt or hostile peer cannot make us allocate gigabytes.
+    """
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(
+            f"frame of {length} bytes is over the limit of {limit} bytes: refused unread "
+            "(a corrupt stream, or raise max_frame)"
+        )
+
+
+class TruncatedFrame(FrameError):
+    """The stream ended (EOF) in the middle of a frame: the peer died or closed mid-write."""
+
+    def __init__(self, have: int, need: int) -> None:
+        self.have = have
+        self.need = need
+        super().__init__(
+            f"the stream ended in the middle of a frame: {have} of {need} bytes "
+            "(header included) had arrived; the peer closed or died mid-write"
+        )
+
+
+class WorkerDied(CorralError):
+    """The pool worker running this task died before answering; only this task fails.
+
+    `how` is the worker's end as corral decodes every exit ("exit 3", "SIGKILL",
+    "OOM-killed (SIGKILL)"); `exit_code`, `signal_name` and `oom_killed` hold it
+    as fields. The pool replaces the worker; other tasks are not affected.
+    """
+
+    def __init__(
+        self,
+        task: str,
+        pid: int,
+        *,
+        how: str,
+        exit_code: int | None,
+        signal_name: str | None,
+        oom_killed: bool,
+    ) -> None:
+        self.task = task
+        self.pid = pid
+        self.how = how
+        self.exit_code = exit_code
+        self.signal_name = signal_name
+        self.oom_killed = oom_killed
+        super().__init__(f"the pool worker (pid {pid}) running {task} died: {how}")
+
+
+class TaskTimedOut(CorralError, TimeoutError):
+    """A pool task ran past its timeout; its worker's whole tree was ended.
+
+    The worker's tree got the stop signal, then SIGKILL after the pool's grace; the
+    pool replaces the worker.
+    """
+
+    def __init__(self, task: str, pid: int, timeout: float) -> None:
+        self.task = task
+        self.pid = pid
+        self.timeout = timeout
+        super().__init__(
+            f"{task} timed out after {timeout:g} s; its worker's process tree (pid {pid}) was ended"
+        )
+
+
+class TaskFailed(CorralError):
+    """A task's outcome could not come back as itself: its result or the exception it
+    raised could not be pickled. `remote_traceback` is the worker-side traceback text."""
+
+    def __init__(self, task: str, what: str, remote_traceback: str = "") -> None:
+        self.task = task
+        self.what = what
+        self.remote_traceback = remote_traceback
+        text = f"{task}: {what}"
+        if remote_traceback:
+            text += "\n" + remote_traceback.rstrip("\n")
+        super().__init__(text)
 
 
 class CircuitOpen(CorralError):

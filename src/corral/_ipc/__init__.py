@@ -1,0 +1,1 @@
+"""IPC layer (below `_lifecycle`, above `_process`): framing and transports."""

@@ -1,0 +1,87 @@
+"""Frames from a pipe read by an asyncio loop (a pool's parent side): no thread per peer.
+
+`AsyncFrameReader` makes the fd non-blocking and registers it with the running loop
+(`add_reader`); each readable event reads what is there, feeds the one
+`FrameDecoder`, and hands over the whole frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+
+from corral._errors import FrameError
+from corral._ipc.framing import MAX_FRAME, FrameDecoder
+from corral._ipc.pipe import READ_SIZE
+
+
+class AsyncFrameReader:
+    """Frames from a non-blocking fd, read by the running loop's reader callback.
+
+    `on_frame(payload)` runs for each frame in order; `on_end(error)` runs once, with
+    None at a clean EOF or the FrameError (or OSError) that ended the stream. After
+    it the fd is unregistered; closing it is the owner's job.
+    """
+
+    __slots__ = ("_decoder", "_done", "_fd", "_loop", "_on_end", "_on_frame")
+
+    def __init__(
+        self,
+        fd: int,
+        on_frame: Callable[[bytes], None],
+        on_end: Callable[[BaseException | None], None],
+        max_frame: int = MAX_FRAME,
+    ) -> None:
+        self._fd = fd
+        self._on_frame = on_frame
+        self._on_end = on_end
+        self._decoder = FrameDecoder(max_frame)
+        self._done = False
+        os.set_blocking(fd, False)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(fd, self._readable)
+
+    def drain(self) -> None:
+        """Read and deliver everything the pipe holds now (before acting on a peer's exit,
+        so a reply it wrote just before it died is not lost)."""
+        while not self._done and self._readable():
+            pass
+
+    def _readable(self) -> bool:
+        """Read once and deliver what completed; True when more may be waiting."""
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._finish(exc)
+            return False
+        if not data:
+            try:
+                self._decoder.end()
+            except FrameError as exc:
+                self._finish(exc)
+            else:
+                self._finish(None)
+            return False
+        try:
+            frames = self._decoder.feed(data)
+        except FrameError as exc:
+            self._finish(exc)
+            return False
+        for frame in frames:
+            if self._done:  # a callback closed us: later frames are not ours to deliver
+                return False
+            self._on_frame(frame)
+        return True
+
+    def _finish(self, error: BaseException | None) -> None:
+        self.close()
+        self._on_end(error)
+
+    def close(self) -> None:
+        """Stop reading (idempotent); no callback runs after it."""
+        if not self._done:
+            self._done = True
+            self._loop.remove_reader(self._fd)

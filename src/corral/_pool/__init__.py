@@ -1,0 +1,1 @@
+"""Process pools (above `_lifecycle`): workers are children of the one spawn path."""

@@ -1,0 +1,195 @@
+"""The pool's event loop side: queue, dispatch, timeouts, deaths and replacements.
+
+One thread runs one asyncio loop for the whole pool (no thread per worker): result
+pipes and pidfds are loop readers, timeouts are loop timers (`call_at`, not
+polling). Rules:
+
+- A task goes to a READY idle worker while fewer than `max_workers` are busy; the
+  pool keeps `spares` more workers started, so a replacement is warm at once.
+- A worker that exits while running a task fails only that task (`WorkerDied`,
+  named from corral's `Exit`); what it left of its tree is killed; a new worker is
+  started. Other tasks go on.
+- A timeout ends the worker's whole tree (stop signal, grace, SIGKILL) and fails the
+  task with `TaskTimedOut` once the worker has exited.
+- Shutdown: queued tasks run (or are cancelled), then every worker gets EOF on its
+  task pipe and exits; the loop stops once none is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+from corral._errors import CorralError, TaskFailed, TaskTimedOut, WorkerDied
+from corral._pool import protocol
+from corral._pool.tasks import Task, settle
+from corral._pool.workers import Worker
+from corral._process.exit import Exit
+
+START_ATTEMPTS = 3
+"""New workers in a row that may die before READY before the pool gives up (no respawn loop)."""
+
+
+class Engine:
+    """All pool state, touched only from its loop's thread."""
+
+    def __init__(
+        self, *, max_workers: int, spares: int, grace: float, initializer: bytes, max_frame: int
+    ) -> None:
+        self.max_workers = max_workers
+        self.spares = spares
+        self.grace = grace
+        self.initializer = initializer
+        self.max_frame = max_frame
+        self.queue: collections.deque[Task] = collections.deque()
+        self.workers: set[Worker] = set()
+        self.closing = False
+        self.broken: CorralError | None = None
+        self.failed_starts = 0
+        """Workers in a row that exited before READY; at START_ATTEMPTS the pool breaks."""
+        self._background: set[asyncio.Task[None]] = set()
+        self._done: asyncio.Future[None] | None = None
+
+    async def run(self) -> None:
+        """Start the workers and serve until shutdown has ended every worker."""
+        self._done = asyncio.get_running_loop().create_future()
+        self._top_up()
+        await self._done
+        if self._background:
+            await asyncio.wait(self._background)
+
+    # -- from the caller's thread (via call_soon_threadsafe) ----------------------
+
+    def enqueue(self, task: Task) -> None:
+        """Queue a task (already pickled) and dispatch."""
+        if self.broken is not None:
+            task.future.set_running_or_notify_cancel()
+            task.future.set_exception(self.broken)
+            return
+        self.queue.append(task)
+        self._dispatch()
+
+    def shutdown(self, cancel_futures: bool) -> None:
+        """No more tasks; cancel the queued ones if asked; wind down once idle."""
+        self.closing = True
+        if cancel_futures:
+            while self.queue:
+                self.queue.popleft().future.cancel()
+        self._wind_down()
+
+    # -- dispatch -------------------------------------------------------------------
+
+    def _top_up(self) -> None:
+        """Start workers until `max_workers + spares` are alive and not ending."""
+        if self.closing or self.broken is not None:
+            return
+        alive = sum(not worker.ending for worker in self.workers)
+        for _ in range(self.max_workers + self.spares - alive):
+            try:
+                worker = Worker(self.initializer, self._on_reply, self._on_exit, self.max_frame)
+            except CorralError as exc:
+                self._break(exc)
+                return
+            self.workers.add(worker)
+
+    def _dispatch(self) -> None:
+        busy = sum(worker.task is not None for worker in self.workers)
+        idle = [w for w in self.workers if w.ready and w.task is None and not w.ending]
+        while self.queue and idle and busy < self.max_workers:
+            task = self.queue.popleft()
+            if not task.future.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            worker = idle.pop()
+            worker.task = task
+            busy += 1
+            if task.timeout is not None:
+                task.timer = asyncio.get_running_loop().call_later(
+                    task.timeout, self._timed_out, worker, task
+                )
+            worker.send(protocol.task_frame(task.id, task.body))  # a failure shows as its exit
+        self._wind_down()
+
+    # -- events from workers -----------------------------------------------------------
+
+    def _on_reply(self, worker: Worker, frame: bytes) -> None:
+        task_id, kind, body = protocol.parse_reply(frame)
+        if kind == protocol.READY:
+            worker.ready = True
+            self.failed_starts = 0
+        elif kind == protocol.INIT_FAILED:
+            text = body.decode("utf-8", "replace")
+            self._break(TaskFailed("the pool's initializer", "raised in a new worker", text))
+        else:
+            task = worker.task
+            if task is None or task.id != task_id or worker.ending:
+                return  # a reply that lost the race with its timeout
+            worker.task = None
+            if task.timer is not None:
+                task.timer.cancel()
+            settle(task, kind, body)
+        self._dispatch()
+
+    def _on_exit(self, worker: Worker, ended: Exit) -> None:
+        self.workers.discard(worker)
+        task, worker.task = worker.task, None
+        if task is not None and task.timer is not None:
+            task.timer.cancel()
+        if task is not None and not task.future.done():
+            task.future.set_exception(self._death_error(worker, task, ended))
+        if not worker.ending:
+            self._spawn_background(worker.reap_tree())
+        if not worker.ready and not self.closing:
+            self._failed_start(ended)
+        self._top_up()
+        self._dispatch()
+
+    def _failed_start(self, ended: Exit) -> None:
+        self.failed_starts += 1
+        if self.failed_starts >= START_ATTEMPTS:
+            what = f"exited before it was ready ({ended.describe()}), {START_ATTEMPTS} in a row"
+            self._break(TaskFailed("a new pool worker", what))
+
+    def _death_error(self, worker: Worker, task: Task, ended: Exit) -> CorralError:
+        if worker.ending and task.timeout is not None:
+            return TaskTimedOut(task.label, worker.pid, task.timeout)
+        return WorkerDied(
+            task.label,
+            worker.pid,
+            how=ended.describe(),
+            exit_code=ended.code,
+            signal_name=ended.signal,
+            oom_killed=ended.oom,
+        )
+
+    def _timed_out(self, worker: Worker, task: Task) -> None:
+        if worker.task is task and not worker.ending:
+            worker.begin_end()  # before anything else: the timeout's accuracy is this signal
+            self._spawn_background(worker.end(self.grace))
+            self._top_up()  # its replacement starts now, while the tree ends
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def _break(self, error: CorralError) -> None:
+        """Workers cannot be started: fail what waits and every later task with `error`."""
+        self.broken = error
+        while self.queue:
+            task = self.queue.popleft()
+            if task.future.set_running_or_notify_cancel():
+                task.future.set_exception(error)
+        self.closing = True
+        self._wind_down()
+
+    def _wind_down(self) -> None:
+        if not self.closing or self.queue:
+            return
+        for worker in self.workers:
+            if worker.task is None:
+                worker.close_tasks()
+        if not self.workers and self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    def _spawn_background(self, work: Any) -> None:
+        job = asyncio.ensure_future(work)
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)

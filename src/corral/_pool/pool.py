@@ -1,0 +1,148 @@
+"""Pool: a `concurrent.futures.Executor` whose workers are corral children.
+
+The caller's side: validate, pickle the call at `submit` (so an unpicklable
+function is an error at the call), and hand the task to the engine's loop thread.
+Each worker is a fresh `python -I` interpreter started through corral's one spawn
+path; see `engine` for what a death, a timeout and shutdown do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
+
+from corral._errors import InvalidSpec
+from corral._ipc.framing import MAX_FRAME
+from corral._pool import protocol
+from corral._pool.engine import Engine
+from corral._pool.tasks import Task
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Pool(Executor):
+    """A process pool where a worker's death or a timeout fails only its own task.
+
+    `max_workers` tasks run at once, each in its own worker process; `spares` more
+    workers are kept started so a dead or timed-out worker's replacement is ready at
+    once. `initializer(*initargs)` runs in each worker before its first task. A
+    timed-out task's worker tree gets SIGTERM, then SIGKILL after `grace` seconds.
+    `max_frame` bounds a pickled call or reply, in bytes (an `InvalidSpec` at the
+    call, a `TaskFailed` for a reply).
+    """
+
+    def __init__(
+        self,
+        max_workers: int = 2,
+        *,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        grace: float = 1.0,
+        spares: int = 1,
+        max_frame: int = MAX_FRAME,
+    ) -> None:
+        if not isinstance(max_workers, int) or max_workers < 1:
+            raise InvalidSpec(f"max_workers must be an int of 1 or more; got {max_workers!r}")
+        if spares < 0:
+            raise InvalidSpec(f"spares must be 0 or more; got {spares!r}")
+        if not 1024 <= max_frame <= MAX_FRAME:
+            raise InvalidSpec(f"max_frame must be 1024 to {MAX_FRAME} bytes; got {max_frame!r}")
+        if grace < 0:
+            raise InvalidSpec(f"grace must be 0 or more seconds; got {grace!r}")
+        init = b"" if initializer is None else _pickled("the initializer", (initializer, initargs))
+        self._engine = Engine(
+            max_workers=max_workers,
+            spares=spares,
+            grace=grace,
+            initializer=init,
+            max_frame=max_frame,
+        )
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._shut = False
+        self._stopped = False  # the loop has ended: nothing may be posted to it any more
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="corral-pool", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._loop.run_until_complete(self._engine.run())
+        finally:
+            with self._lock:
+                self._stopped = True
+            self._loop.close()
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Run `fn(*args, **kwargs)` in a worker; its future."""
+        return self.schedule(fn, args, kwargs)
+
+    def schedule(
+        self,
+        fn: Callable[..., T],
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Future[T]:
+        """Run `fn(*args, **kwargs)` in a worker, with per-task options; its future.
+
+        `timeout` (seconds from the start of the run) ends the worker's whole tree and
+        fails the future with `TaskTimedOut`.
+        """
+        if timeout is not None and not timeout > 0:
+            raise InvalidSpec(f"timeout must be more than 0 seconds; got {timeout!r}")
+        body = _pickled(f"the call of {_name(fn)}", (fn, tuple(args), dict(kwargs or {})))
+        limit = self._engine.max_frame
+        if len(body) > limit - protocol.TASK_ID.size:
+            raise InvalidSpec(
+                f"the call of {_name(fn)} pickles to {len(body)} bytes, over the frame limit "
+                f"of {limit} bytes: pass large data through a file instead"
+            )
+        future: Future[T] = Future()
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if self._stopped:  # the engine broke (workers cannot start) and has ended
+                future.set_running_or_notify_cancel()
+                future.set_exception(self._engine.broken or RuntimeError("the pool has stopped"))
+                return future
+            task_id = next(self._ids)
+            task = Task(task_id, f"task {task_id} ({_name(fn)})", body, future, timeout)
+            self._loop.call_soon_threadsafe(self._engine.enqueue, task)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No new tasks; queued ones run (or are cancelled); workers exit once idle.
+
+        `wait` blocks until every worker has exited.
+        """
+        with self._lock:
+            if not self._shut and not self._stopped:
+                self._loop.call_soon_threadsafe(self._engine.shutdown, cancel_futures)
+            self._shut = True
+        if wait and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def __repr__(self) -> str:
+        state = "shut down" if self._shut else "running"
+        return f"<Pool max_workers={self._engine.max_workers} {state}>"
+
+
+def _name(fn: Callable[..., object]) -> str:
+    module = getattr(fn, "__module__", None) or "?"
+    return f"{module}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _pickled(what: str, value: object) -> bytes:
+    """`value` pickled for a worker, or InvalidSpec naming what cannot be."""
+    try:
+        return protocol.dumps(value)
+    except Exception as exc:
+        hint = "" if protocol.PICKLER == "cloudpickle" else "; install cloudpickle for lambdas"
+        raise InvalidSpec(f"{what} cannot be pickled for a worker ({exc}){hint}") from exc

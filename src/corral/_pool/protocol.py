@@ -1,0 +1,71 @@
+"""The pool's parent<->worker messages, over `_ipc` frames: what each frame holds.
+
+Parent to worker, fd 3 of the worker: one frame per task, an 8-byte task id
+(big-endian) and the pickled `(fn, args, kwargs)`; EOF means "exit now, cleanly".
+Worker to parent, fd 4: an 8-byte task id, a 1-byte kind, and the body:
+
+- READY (id 0): the worker has started and run its initializer; body empty.
+- INIT_FAILED (id 0): the initializer raised; body is its traceback text (UTF-8).
+- RESULT: body is the pickled return value.
+- RAISED: body is the pickled `(exception, traceback text)`.
+- UNPICKLABLE: the result or exception could not be pickled; body is the reason
+  and the traceback text (UTF-8).
+
+Pickling uses cloudpickle when it is installed (lambdas, functions from
+`__main__`), else the standard pickle; the worker loads with pickle, which reads
+both. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from typing import Any
+
+HEAD = struct.Struct(">QB")
+"""Task id and kind, ahead of every worker-to-parent body."""
+TASK_ID = struct.Struct(">Q")
+"""The task id ahead of every parent-to-worker body."""
+
+READY = 0
+INIT_FAILED = 1
+RESULT = 2
+RAISED = 3
+UNPICKLABLE = 4
+
+TASK_FD = 3
+"""The worker's fd for task frames (read end)."""
+RESULT_FD = 4
+"""The worker's fd for result frames (write end)."""
+
+try:  # pragma: no cover - depends on what is installed
+    import cloudpickle as _cloudpickle  # type: ignore[import-not-found, unused-ignore]
+
+    def dumps(value: Any) -> bytes:
+        """Pickle `value` (cloudpickle: by value for lambdas and `__main__` functions)."""
+        return bytes(_cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    PICKLER = "cloudpickle"
+except ImportError:
+
+    def dumps(value: Any) -> bytes:
+        """Pickle `value` with the standard pickle (functions by reference)."""
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+    PICKLER = "pickle"
+
+
+def task_frame(task_id: int, body: bytes) -> bytes:
+    """The payload of a task frame."""
+    return TASK_ID.pack(task_id) + body
+
+
+def reply(task_id: int, kind: int, body: bytes = b"") -> bytes:
+    """The payload of a worker-to-parent frame."""
+    return HEAD.pack(task_id, kind) + body
+
+
+def parse_reply(payload: bytes) -> tuple[int, int, bytes]:
+    """(task id, kind, body) of a worker-to-parent frame."""
+    task_id, kind = HEAD.unpack_from(payload)
+    return task_id, kind, payload[HEAD.size :]

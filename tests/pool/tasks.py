@@ -1,0 +1,99 @@
+"""Functions the pool tests run in workers (importable there by reference: plain pickle)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+class Refused(Exception):
+    """Raised on purpose by `refuse`."""
+
+
+def refuse(why: str) -> None:
+    raise Refused(why)
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def identity_of(value: object) -> int:
+    return id(value)
+
+
+def exit_with(code: int) -> None:
+    os._exit(code)
+
+
+def kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def lock() -> object:
+    return threading.Lock()  # cannot be pickled
+
+
+def sleep_then(seconds: float, value: int) -> int:
+    time.sleep(seconds)  # the task's own work, not a test waiting
+    return value
+
+
+def block(path: str) -> None:
+    """Report our pid through `path`, then wait for a signal."""
+    Path(path).write_text(str(os.getpid()))
+    signal.pause()
+
+
+def start_grandchild_and_sleep(path: str) -> None:
+    """Start a child that sleeps a minute, report our pid and its pid through `path`, sleep."""
+    child = subprocess.Popen(["sleep", "60"])
+    Path(path + ".tmp").write_text(f"{os.getpid()} {child.pid}")
+    os.rename(path + ".tmp", path)
+    time.sleep(60)  # the task's work: it is ended long before
+
+
+def initialized() -> str:
+    return os.environ.get("POOL_INIT", "")
+
+
+def set_marker(value: str) -> None:
+    os.environ["POOL_INIT"] = value
+
+
+class Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("holds a lock")
+        self.lock = threading.Lock()
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable
+
+
+def big_result(size: int) -> bytes:
+    return b"x" * size
+
+
+def echo(value: bytes) -> bytes:
+    return value
+
+
+def ignore_term_and_sleep(path: str) -> None:
+    """Ignore SIGTERM, report our pid through `path`, then sleep (only SIGKILL ends us)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Path(path + ".tmp").write_text(str(os.getpid()))
+    os.rename(path + ".tmp", path)
+    time.sleep(60)  # the task's work: it is ended long before
