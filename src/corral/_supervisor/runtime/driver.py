@@ -17,6 +17,7 @@ import os
 import random
 import signal
 from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING
 
 from corral._errors import CorralError
 from corral._lifecycle.machine import InstanceMachine
@@ -39,7 +40,6 @@ from corral._lifecycle.messages import (
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
 from corral._observe.logs.directory import LogDirectory
-from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._platform import send_to_group
 from corral._process import tree as _tree
@@ -48,6 +48,9 @@ from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name
 from corral._supervisor.runtime.output import OutputPump
+
+if TYPE_CHECKING:
+    from corral._observe.logs.follower import LogFollower
 
 log = logging.getLogger("corral.daemon")
 
@@ -63,7 +66,8 @@ class InstanceDriver:
     """One instance (NAME:i) of a program: its machine, its process, its logs.
 
     A daemon holds one per instance, a thousand or more, so it has slots and makes
-    its containers (follower queues, sweeps, change callbacks) only while in use.
+    its containers (held inputs, strays, follower sets, sweeps, change callbacks) only
+    while in use.
     """
 
     __slots__ = (
@@ -77,7 +81,6 @@ class InstanceDriver:
         "_pumps",
         "_queue",
         "_reaper",
-        "_report",
         "_stray_timer",
         "_strays",
         "_sweeps",
@@ -118,12 +121,11 @@ class InstanceDriver:
         """Inputs waiting while one is applied; None when none is being applied."""
         self._pending: PendingLaunch | None = None
         """A sandboxed spawn whose child has not exec'd yet (its report is awaited)."""
-        self._report: list[bytes] = []
-        self._held: list[Input] = []
-        self._strays: list[_tree.Tree] = []
+        self._held: list[Input] | None = None
+        """Inputs that arrived while a spawn was in flight: applied after its outcome."""
+        self._strays: list[_tree.Tree] | None = None
         """Trees let go in BACKOFF whose leftovers are still to be killed."""
         self._stray_timer: asyncio.TimerHandle | None = None
-        """Inputs that arrived while a spawn was in flight: applied after its outcome."""
         self._changed: list[Callable[[InstanceDriver], None]] | None = None
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
@@ -201,17 +203,24 @@ class InstanceDriver:
             self._queue.append(event)
             return None
         if self._pending is not None:  # a sandboxed spawn in flight: its outcome comes first
-            self._held.append(event)
+            self._hold([event])
             return None
         queue = self._queue = []
         try:
             step = self._apply(event)
             while queue and self._pending is None:
                 self._apply(queue.pop(0))
-            self._held.extend(queue)
+            if queue:
+                self._hold(queue)
         finally:
             self._queue = None
         return step
+
+    def _hold(self, inputs: list[Input]) -> None:
+        """Keep `inputs` until the spawn in flight has its outcome (`_settle`)."""
+        if self._held is None:
+            self._held = []
+        self._held.extend(inputs)
 
     def _apply(self, event: Input) -> Step:
         """Apply one input to the machine, announce the change, carry out the actions."""
@@ -288,11 +297,10 @@ class InstanceDriver:
         # A sandboxed child runs its steps (a cgroup to join, namespaces to make) before
         # it execs; its report is awaited on the loop, and inputs wait behind it.
         self._pending = pending
-        self._report = []
         os.set_blocking(fd, False)
-        self._loop.add_reader(fd, self._on_report, pending, fd)
+        self._loop.add_reader(fd, self._on_report, pending, fd, [])
 
-    def _on_report(self, pending: PendingLaunch, fd: int) -> None:
+    def _on_report(self, pending: PendingLaunch, fd: int, chunks: list[bytes]) -> None:
         """The sandboxed child's report pipe is readable: a piece of a report, or EOF."""
         try:
             chunk = os.read(fd, 4096)
@@ -301,10 +309,10 @@ class InstanceDriver:
         except OSError:
             chunk = b""
         if chunk:
-            self._report.append(chunk)
+            chunks.append(chunk)
             return
         self._loop.remove_reader(fd)
-        report, self._report, self._pending = b"".join(self._report), [], None
+        report, self._pending = b"".join(chunks), None
         try:
             launched = pending.finish(report)
         except Exception as exc:
@@ -319,6 +327,8 @@ class InstanceDriver:
             self.feed(outcome)
         while self._held and self._pending is None:
             self.feed(self._held.pop(0))
+        if not self._held:
+            self._held = None
 
     def _spawn_failed(self, exc: Exception) -> SpawnFailed:
         if isinstance(exc, CorralError):  # spawn errors, unsupported features, a vanished user
@@ -362,6 +372,8 @@ class InstanceDriver:
             self._tree = None
         if let_go and self.machine.state is InstanceState.BACKOFF:
             if tree is not None:
+                if self._strays is None:
+                    self._strays = []
                 self._strays.append(tree)
             if self._strays and self._stray_timer is None:
                 self._stray_timer = self._loop.call_later(STRAY_SWEEP_DELAY, self._sweep_strays)
@@ -375,7 +387,7 @@ class InstanceDriver:
         if self._stray_timer is not None:
             self._stray_timer.cancel()
             self._stray_timer = None
-        trees, self._strays = self._strays, []
+        trees, self._strays = self._strays or [], None
         for tree in trees:  # started in one loop turn: `_process.tree` scans for all at once
             self._track(_tree.kill_async(tree))
 
@@ -432,6 +444,8 @@ class InstanceDriver:
 
     def follow(self, stream: str) -> LogFollower:
         """A follower that receives every new chunk of `stream` until `unfollow` (or cut off)."""
+        from corral._observe.logs.follower import LogFollower  # made for `logs -f` only
+
         if stream not in STREAMS:
             raise KeyError(stream)
         follower = LogFollower()
