@@ -21,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -103,20 +103,28 @@ class Daemon:
         self.config.write_text(head + "\n" + textwrap.dedent(programs))
 
     def start(
-        self, *, leak_fds: tuple[int, ...] = (), nofile: tuple[int, int] | None = None
+        self,
+        *,
+        leak_fds: tuple[int, ...] = (),
+        nofile: tuple[int, int] | None = None,
+        argv: Sequence[str] | None = None,
     ) -> None:
         """Start the daemon and return once its API answers.
 
         `leak_fds` are passed to the daemon without close-on-exec, as a careless
         launcher (a shell, a parent with an open socket) would. `nofile` is the
-        (soft, hard) RLIMIT_NOFILE it is started with (a launcher's limit).
+        (soft, hard) RLIMIT_NOFILE it is started with (a launcher's limit). `argv`
+        replaces the guarded daemon's command line, e.g. by `corral daemon -c CONFIG`
+        as a user runs it (then there is no loop guard).
         """
         limits = None if nofile is None else Sandbox(rlimits={"nofile": nofile})
         read, write = os.pipe()
         _UNCHECKED_REPORTS.add(self.loop_report)
         try:
             self.process = corral.start(
-                daemon_argv(self.config, report_known=self.report_known),
+                list(argv)
+                if argv is not None
+                else daemon_argv(self.config, report_known=self.report_known),
                 extra_env={"CORRAL_READY_FD": str(write), REPORT_VARIABLE: str(self.loop_report)},
                 pass_fds=[write, *leak_fds],
                 stdout=corral.File(str(self.output)),

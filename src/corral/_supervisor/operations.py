@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from corral._errors import InvalidSpec
 from corral._lifecycle.states import InstanceState
-from corral._observe.logs.tail import tail_lines
 from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
 from corral._observe.metrics.sampler import Sample
@@ -230,6 +229,8 @@ class Operations:
 
     def logs(self, target: str, *, lines: int, stream: str = "stdout") -> list[bytes]:
         """The last `lines` lines of an instance's log."""
+        from corral._observe.logs.tail import tail_lines  # for `logs` only, not held at rest
+
         driver = self._log_target(target, stream)
         return tail_lines(driver.log_paths[stream], lines, backups=driver.program.logs.backups)
 
