@@ -28,6 +28,7 @@ follows does not hold them (tests/control/test_daemon_imports.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from corral._control.server.http import MAX_DIGITS, HttpError, Request, StreamingResponse
 from corral._control.wire import EventJSON
@@ -76,8 +77,12 @@ def open_stream(log: EventLog, request: Request, settings: StreamSettings) -> St
 
 
 def event_json(event: Event) -> EventJSON:
-    """The wire shape of one event."""
-    data = dict(event.data)
+    """The wire shape of one event; its `data` is the event's own dict, not a copy.
+
+    Only encoders read the shape, at once; a copy per event was a sixth of the peak
+    memory of a reply of 450 events.
+    """
+    data = cast(dict[str, object], event.data)  # a plain dict underneath (Event.data)
     return EventJSON(
         seq=event.seq, time=event.time, kind=event.kind, subject=event.subject, data=data
     )
