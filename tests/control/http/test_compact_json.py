@@ -1,8 +1,9 @@
 """A JSON reply's body: the bytes `json.dumps` makes, built with a bounded peak of memory.
 
 `compact_json` encodes a top-level object's long lists a slice at a time (CPython 3.11's
-encoder holds each token of a document as a string until its end); the text must not
-change for that, whatever the data.
+encoder holds each token of a document as a string until its end), and with
+`default=json_fields` makes each view's dict only when its slice is encoded; the text
+must not change for that, whatever the data.
 """
 
 from __future__ import annotations
@@ -10,10 +11,21 @@ from __future__ import annotations
 import json
 import tracemalloc
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from corral._control.server.http.messages import ROWS_PER_PIECE, Response, compact_json
+from corral._supervisor.view import (
+    DaemonView,
+    InstanceView,
+    SamplerView,
+    SampleView,
+    StatusView,
+    TreeView,
+    json_fields,
+    to_json,
+)
 
 _SCALARS = (
     st.none()
@@ -75,3 +87,57 @@ def test_the_peak_of_a_long_reply_is_a_few_times_its_size_not_ten() -> None:
     size = len(_dumps(reply))
     assert _peak(_dumps, reply) > 6 * size  # what the whole-document encoder holds
     assert _peak(compact_json, reply) < 3 * size
+
+
+def _instance(n: int) -> InstanceView:
+    return InstanceView(
+        name=f"web:{n}",
+        program="web",
+        state="RUNNING",
+        pid=100 + n,
+        uptime=1.5,
+        restarts=0,
+        last_exit=None,
+        reason="",
+        cpu_seconds=0.25,
+        cpu_percent=None,
+        memory_rss=4096,
+        processes=1,
+        limits={"nofile": [1024, 4096]},
+        cgroup=None,
+        log_dropped_bytes={"stdout": 0, "stderr": 0},
+        sample=SampleView(cpu_percent=0.5, cpu_seconds=0.25, memory_rss=4096, processes=1),
+        tree=TreeView(root=100 + n, pgid=100 + n, marker=f"CORRAL_TREE=1.{n}"),
+    )
+
+
+def _status(instances: int) -> StatusView:
+    sampler = SamplerView(
+        interval=5.0,
+        taken_at=None,
+        sample_seconds=0.0,
+        daemon_cpu_percent=None,
+        daemon_memory_rss=None,
+    )
+    daemon = DaemonView(
+        version="1", pid=1, uptime=2.5, config="/c.toml", states={"RUNNING": 2}, sampler=sampler
+    )
+    return StatusView(daemon=daemon, instances=tuple(_instance(n) for n in range(instances)))
+
+
+def test_a_status_view_encoded_through_its_fields_is_to_json_of_it() -> None:
+    for instances in (0, 1, ROWS_PER_PIECE, 3 * ROWS_PER_PIECE + 1):
+        view = _status(instances)
+        assert compact_json(json_fields(view), default=json_fields) == _dumps(to_json(view))
+
+
+def test_an_object_neither_json_nor_a_view_is_refused_as_json_refuses_it() -> None:
+    with pytest.raises(TypeError, match="object is not JSON serializable"):
+        compact_json({"x": object()}, default=json_fields)
+
+
+def test_the_status_of_200_instances_never_holds_all_their_dicts_at_once() -> None:
+    view = _status(200)
+    whole = _peak(lambda v: compact_json(to_json(v)), view)
+    sliced = _peak(lambda v: compact_json(json_fields(v), default=json_fields), view)
+    assert sliced < 0.6 * whole  # 219 KB against 399 KB when written
