@@ -32,6 +32,7 @@ command = {SLEEP_FOREVER}
 
 NOT_AT_REST = (
     "corral._control.client",  # the CLI's; `corral daemon` never makes a client
+    "corral._control.cli.render",  # the CLI's tables and lines
     "platform",  # os.uname() tells the machine
     "shlex",  # for a command given as one string; these are arrays
 )
