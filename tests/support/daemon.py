@@ -21,7 +21,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -108,20 +108,25 @@ class Daemon:
         leak_fds: tuple[int, ...] = (),
         nofile: tuple[int, int] | None = None,
         env: Mapping[str, str] | None = None,
+        argv: Sequence[str] | None = None,
     ) -> None:
         """Start the daemon and return once its API answers.
 
         `leak_fds` are passed to the daemon without close-on-exec, as a careless
         launcher (a shell, a parent with an open socket) would. `nofile` is the
         (soft, hard) RLIMIT_NOFILE it is started with (a launcher's limit). `env`
-        adds variables to its environment (what a service manager sets).
+        adds variables to its environment (what a service manager sets). `argv`
+        replaces the guarded daemon's command line, e.g. by `corral daemon -c CONFIG`
+        as a user runs it (then there is no loop guard).
         """
         limits = None if nofile is None else Sandbox(rlimits={"nofile": nofile})
         read, write = os.pipe()
         _UNCHECKED_REPORTS.add(self.loop_report)
         try:
             self.process = corral.start(
-                daemon_argv(self.config, report_known=self.report_known),
+                list(argv)
+                if argv is not None
+                else daemon_argv(self.config, report_known=self.report_known),
                 extra_env={
                     **(env or {}),
                     "CORRAL_READY_FD": str(write),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from corral._errors import InvalidSpec
@@ -10,6 +9,8 @@ from corral._platform import sandbox_names as _tables
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:
+    import difflib  # only for a bad name: a running daemon need not hold it (130 KiB)
+
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {close[0]}?" if close else ""
 

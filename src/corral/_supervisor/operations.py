@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from corral._errors import InvalidSpec
 from corral._lifecycle.states import InstanceState
-from corral._observe.logs.tail import tail_lines
 from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
 from corral._observe.metrics.sampler import Sample
@@ -276,6 +275,8 @@ class Operations:
 
     def logs(self, target: str, *, lines: int, stream: str = "stdout") -> list[bytes]:
         """The last `lines` lines of an instance's log."""
+        from corral._observe.logs.tail import tail_lines  # for `logs` only, not held at rest
+
         driver = self._log_target(target, stream)
         return tail_lines(driver.log_paths[stream], lines, backups=driver.program.logs.backups)
 

@@ -340,11 +340,21 @@ class InspectView(View):
 
 def to_json(view: View) -> dict[str, Any]:
     """The JSON object of a view: nested views become objects, tuples lists."""
-    values = view.__dict__
-    data = {name: values[name] for name in view._fields}
+    data = json_fields(view)
     for name in _nested_fields(type(view)):
         data[name] = _encode(data[name])
     return data
+
+
+def json_fields(view: object) -> dict[str, Any]:
+    """A view's fields by name, nested views left as they are: the `default` of a JSON
+    encoder, which calls it again for each nested view it meets. The text is what
+    `to_json` gives, without its whole tree of dicts built first (a status reply is
+    encoded a slice of instances at a time: `Response.json`)."""
+    if not isinstance(view, View):
+        raise TypeError(f"{type(view).__name__} is not JSON serializable")
+    values = view.__dict__
+    return {name: values[name] for name in view._fields}
 
 
 def _encode(value: object) -> object:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import corral
+from tests.support.imports import imported_modules
 
 ALLOWED_PREFIXES = ("corral._control.cli", "corral._control.client", "corral._control.wire")
 ALLOWED = {
@@ -39,11 +40,7 @@ def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(
     )
     assert result.exit_code == 3, result.stderr_text  # no daemon; the imports happened anyway
     assert str(tmp_path / "absent.sock") in result.stderr_text
-    imported = {
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr_text.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    imported = imported_modules(result.stderr_text)
     ours = {name for name in imported if name == "corral" or name.startswith("corral.")}
     assert "corral._control.cli.main" in ours
     extra = {n for n in ours if n not in ALLOWED and not n.startswith(ALLOWED_PREFIXES)}

@@ -8,10 +8,10 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from corral._control.client import Client
 from corral._errors import ApiError, DaemonUnavailable, InvalidSpec
 
 if TYPE_CHECKING:
+    from corral._control.client import Client
     from corral._paths import DaemonPaths
 
 EXIT_OK = 0
@@ -74,7 +74,12 @@ class Context:
             raise Fail(exc.message, code) from exc
 
     def client(self, timeout: float | None) -> Client:
-        """A client of the daemon: on --tcp (with --token-file, --tls-ca), else its socket."""
+        """A client of the daemon: on --tcp (with --token-file, --tls-ca), else its socket.
+
+        The client is imported here, not with the CLI: `corral daemon` never makes one.
+        """
+        from corral._control.client import Client
+
         if self.tcp is None:
             if self.token_file or self.tls_ca:
                 raise Fail("--token-file and --tls-ca need --tcp HOST:PORT", EXIT_USAGE)

@@ -8,6 +8,7 @@ bad config); 3 no daemon answers on the socket.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -129,6 +130,10 @@ def main(argv: list[str], run_daemon: DaemonRunner | None = None) -> int:
         if run_daemon is None:
             print("corral: the daemon cannot be started from here", file=sys.stderr)
             return EXIT_USAGE
+        # The parser (90 KiB) would live as long as the daemon; argparse's objects refer
+        # to each other, so they are collected now rather than at some full collection.
+        del parser
+        gc.collect()
         return run_daemon(args)
     ctx = Context(
         # An explicit -c names the daemon as surely as --socket: it wins over the environment.

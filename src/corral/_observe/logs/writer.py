@@ -67,7 +67,6 @@ class LogWriter:
         "_limit",
         "_lost",
         "_millis",
-        "_name",
         "_newline_prefix",
         "_on_drop",
         "_on_error",
@@ -113,7 +112,6 @@ class LogWriter:
         if max_bytes < 0 or backups < 0:
             raise InvalidSpec(f"log max_bytes and backups must be >= 0: {max_bytes}, {backups}")
         self._path = path
-        self._name = os.path.basename(path)
         self._own_directory = directory is None
         self._directory = (
             LogDirectory(os.path.dirname(path) or ".") if directory is None else directory
@@ -149,6 +147,12 @@ class LogWriter:
     def path(self) -> str:
         """The file being written (rotated files are path.1, path.2, ...)."""
         return self._path
+
+    @property
+    def _file_name(self) -> str:
+        """The file's name in its directory; worked out when used (a rotation, the
+        once-a-second check), not kept: a daemon holds two writers per instance."""
+        return os.path.basename(self._path)
 
     @property
     def size(self) -> int:
@@ -260,7 +264,7 @@ class LogWriter:
 
     def _open(self, *, truncate: bool = False) -> None:
         """Open `path` for appending; on failure the current descriptor stays as it was."""
-        self._adopt(self._directory.open_for_append(self._name, truncate=truncate))
+        self._adopt(self._directory.open_for_append(self._file_name, truncate=truncate))
 
     def _adopt(self, fd: int) -> None:
         self._size = self._held.adopt(fd).st_size
@@ -275,7 +279,7 @@ class LogWriter:
             self._reopen_or_drop_fd()
             return
         try:
-            status = self._directory.stat(self._name)
+            status = self._directory.stat(self._file_name)
         except OSError:
             self._reopen_or_drop_fd()
             return
@@ -304,9 +308,9 @@ class LogWriter:
         line = self._read_begun_line() if carry else b""
         try:
             if self._backups:
-                fd = rotate_files(self._directory, self._name, self._backups)
+                fd = rotate_files(self._directory, self._file_name, self._backups)
             else:
-                fd = self._directory.open_for_append(self._name, truncate=True)
+                fd = self._directory.open_for_append(self._file_name, truncate=True)
         except OSError as exc:
             if self._on_error is not None:
                 self._on_error(f"cannot rotate {self._path}: {_describe(exc)}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import platform
+import os
 
 from corral._platform import libc
 
@@ -89,7 +89,7 @@ def keep_across_setuid() -> None:
 
 
 def _capset_number() -> int:
-    machine = platform.machine()
+    machine = os.uname().machine
     try:
         return _SYS_CAPSET[machine]
     except KeyError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import signal
 
 from corral._errors import InvalidSpec
@@ -25,6 +24,8 @@ def parse_signal(value: str | int) -> signal.Signals:
         return found
     # Compare without the shared "SIG", which would make any name look close to some signal.
     bare = [known.removeprefix("SIG") for known in _BY_NAME]
+    import difflib  # only for a bad name: a running daemon need not hold it (130 KiB)
+
     close = difflib.get_close_matches(name.removeprefix("SIG"), bare, n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     raise InvalidSpec(f"unknown signal name {value!r}{hint}")

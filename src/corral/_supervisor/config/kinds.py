@@ -8,11 +8,9 @@ right type shows the value alone ("'sometimes'").
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
-import shlex
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -56,6 +54,8 @@ def invalid(
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """ "did you mean X?" for the closest choice, or None when nothing is close."""
+    import difflib  # only for a bad value: a running daemon need not hold it (130 KiB)
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"did you mean {close[0]}?" if close else None
 
@@ -346,6 +346,8 @@ _NO_NUL = "arguments without NUL bytes"
 
 def _command(value: object, path: KeyPath) -> tuple[str, ...]:
     if isinstance(value, str):
+        import shlex  # only for a command given as one string; arrays need no shlex
+
         try:
             argv = shlex.split(value)
         except ValueError as exc:

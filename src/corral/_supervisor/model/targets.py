@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping, Sequence
 
 from corral._errors import InvalidSpec, UnknownTarget
@@ -91,5 +90,7 @@ def _instances(programs: Mapping[str, Program]) -> Iterator[str]:
 
 def _unknown(target: str, programs: Mapping[str, Program]) -> UnknownTarget:
     candidates = [ALL, *programs, *_instances(programs)]
+    import difflib  # only for a bad name: a running daemon need not hold it (130 KiB)
+
     close = difflib.get_close_matches(target, candidates, n=_SUGGESTIONS)
     return UnknownTarget(target, suggestions=close, known=list(programs))

@@ -17,6 +17,7 @@ import os
 import random
 import signal
 from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING
 
 from corral._errors import CorralError
 from corral._lifecycle.health import Health
@@ -40,7 +41,6 @@ from corral._lifecycle.messages import (
 from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
 from corral._observe.logs.directory import LogDirectory
-from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._platform import send_to_group
 from corral._process import tree as _tree
@@ -52,6 +52,9 @@ from corral._supervisor.runtime.health import Prober
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
 from corral._supervisor.runtime.sockets import HeldSockets
+
+if TYPE_CHECKING:
+    from corral._observe.logs.follower import LogFollower
 
 log = logging.getLogger("corral.daemon")
 
@@ -69,7 +72,8 @@ class InstanceDriver:
     """One instance (NAME:i) of a program: its machine, its process, its logs.
 
     A daemon holds one per instance, a thousand or more, so it has slots and makes
-    its containers (follower queues, sweeps, change callbacks) only while in use.
+    its containers (held inputs, strays, follower sets, sweeps, change callbacks) only
+    while in use.
     """
 
     __slots__ = (
@@ -85,7 +89,6 @@ class InstanceDriver:
         "_queue",
         "_readiness",
         "_reaper",
-        "_report",
         "_sockets",
         "_stray_timer",
         "_strays",
@@ -131,12 +134,11 @@ class InstanceDriver:
         """Inputs waiting while one is applied; None when none is being applied."""
         self._pending: PendingLaunch | None = None
         """A sandboxed spawn whose child has not exec'd yet (its report is awaited)."""
-        self._report: list[bytes] = []
-        self._held: list[Input] = []
-        self._strays: list[_tree.Tree] = []
+        self._held: list[Input] | None = None
+        """Inputs that arrived while a spawn was in flight: applied after its outcome."""
+        self._strays: list[_tree.Tree] | None = None
         """Trees let go in BACKOFF whose leftovers are still to be killed."""
         self._stray_timer: asyncio.TimerHandle | None = None
-        """Inputs that arrived while a spawn was in flight: applied after its outcome."""
         self._changed: list[Callable[[InstanceDriver], None]] | None = None
         """Called once at the next change of state (see `call_at_next_change`)."""
         self._sweeps: list[asyncio.Task[object]] | None = None
@@ -253,17 +255,24 @@ class InstanceDriver:
             self._queue.append(event)
             return None
         if self._pending is not None:  # a sandboxed spawn in flight: its outcome comes first
-            self._held.append(event)
+            self._hold([event])
             return None
         queue = self._queue = []
         try:
             step = self._apply(event)
             while queue and self._pending is None:
                 self._apply(queue.pop(0))
-            self._held.extend(queue)
+            if queue:
+                self._hold(queue)
         finally:
             self._queue = None
         return step
+
+    def _hold(self, inputs: list[Input]) -> None:
+        """Keep `inputs` until the spawn in flight has its outcome (`_settle`)."""
+        if self._held is None:
+            self._held = []
+        self._held.extend(inputs)
 
     def _apply(self, event: Input) -> Step:
         """Apply one input to the machine, announce the change, carry out the actions."""
@@ -384,9 +393,8 @@ class InstanceDriver:
         # A sandboxed child runs its steps (a cgroup to join, namespaces to make) before
         # it execs; its report is awaited on the loop, and inputs wait behind it.
         self._pending = pending
-        self._report = []
         os.set_blocking(fd, False)
-        self._loop.add_reader(fd, self._on_report, pending, fd)
+        self._loop.add_reader(fd, self._on_report, pending, fd, [])
 
     def _listen_fds(self) -> ListenFds | None:
         """The program's sockets as this spawn hands them over, if it has any."""
@@ -395,7 +403,7 @@ class InstanceDriver:
             return None
         return self._sockets.listen_fds(names)
 
-    def _on_report(self, pending: PendingLaunch, fd: int) -> None:
+    def _on_report(self, pending: PendingLaunch, fd: int, chunks: list[bytes]) -> None:
         """The sandboxed child's report pipe is readable: a piece of a report, or EOF."""
         try:
             chunk = os.read(fd, 4096)
@@ -404,10 +412,10 @@ class InstanceDriver:
         except OSError:
             chunk = b""
         if chunk:
-            self._report.append(chunk)
+            chunks.append(chunk)
             return
         self._loop.remove_reader(fd)
-        report, self._report, self._pending = b"".join(self._report), [], None
+        report, self._pending = b"".join(chunks), None
         try:
             launched = pending.finish(report)
         except Exception as exc:
@@ -422,6 +430,8 @@ class InstanceDriver:
             self.feed(outcome)
         while self._held and self._pending is None:
             self.feed(self._held.pop(0))
+        if not self._held:
+            self._held = None
 
     def _spawn_failed(self, exc: Exception) -> SpawnFailed:
         if isinstance(exc, CorralError):  # spawn errors, unsupported features, a vanished user
@@ -465,6 +475,8 @@ class InstanceDriver:
             self._tree = None
         if let_go and self.machine.state is InstanceState.BACKOFF:
             if tree is not None:
+                if self._strays is None:
+                    self._strays = []
                 self._strays.append(tree)
             if self._strays and self._stray_timer is None:
                 self._stray_timer = self._loop.call_later(STRAY_SWEEP_DELAY, self._sweep_strays)
@@ -478,7 +490,7 @@ class InstanceDriver:
         if self._stray_timer is not None:
             self._stray_timer.cancel()
             self._stray_timer = None
-        trees, self._strays = self._strays, []
+        trees, self._strays = self._strays or [], None
         for tree in trees:  # started in one loop turn: `_process.tree` scans for all at once
             self._track(_tree.kill_async(tree))
 
@@ -535,6 +547,8 @@ class InstanceDriver:
 
     def follow(self, stream: str) -> LogFollower:
         """A follower that receives every new chunk of `stream` until `unfollow` (or cut off)."""
+        from corral._observe.logs.follower import LogFollower  # made for `logs -f` only
+
         if stream not in STREAMS:
             raise KeyError(stream)
         follower = LogFollower()

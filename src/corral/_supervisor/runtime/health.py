@@ -30,8 +30,6 @@ from corral._lifecycle.health import (
     parse_status_range,
 )
 from corral._lifecycle.messages import Input, ProbeFinished
-from corral._process.async_handle import AsyncProcess
-from corral._process.options import RunOptions
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import launch
 from corral._process.spec import ProcessSpec
@@ -140,7 +138,14 @@ def _target(check: HealthCheck) -> HttpTarget | TcpTarget:
 
 
 async def probe_exec(spec: ProcessSpec, timeout: float, reaper: OwningReaper) -> Outcome:
-    """Run `spec` to its exit: exit 0 passes; its output (stdout, then stderr) is the text."""
+    """Run `spec` to its exit: exit 0 passes; its output (stdout, then stderr) is the text.
+
+    The library's async handle is imported here, at the first exec probe: a daemon
+    without one never loads it (tests/control/test_daemon_imports.py).
+    """
+    from corral._process.async_handle import AsyncProcess
+    from corral._process.options import RunOptions
+
     try:
         launched = launch(spec, notifier=reaper.notifier)
     except CorralError as exc:

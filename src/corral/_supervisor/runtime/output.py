@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from corral._observe.logs.follower import LogFollower
 from corral._observe.logs.writer import LogWriter
 from corral._process.reading import READ_SIZE, READS_PER_WAKEUP, PipeReader
+
+if TYPE_CHECKING:
+    from corral._observe.logs.follower import LogFollower
 
 __all__ = ["READS_PER_WAKEUP", "READ_SIZE", "OutputPump"]
 

@@ -8,7 +8,6 @@ and leaves the rest None, so the state file, written on every change, reads no f
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -72,7 +71,12 @@ def health_view(driver: InstanceDriver, health: Health, now: float) -> HealthVie
     """The health of an instance's process: state, streak and the last results."""
     check = driver.program.restart.health
     assert check is not None
-    target = shlex.join(check.exec) if check.exec is not None else check.http or check.tcp or ""
+    if check.exec is not None:
+        import shlex  # only for an exec check: a daemon without one never loads it
+
+        target = shlex.join(check.exec)
+    else:
+        target = check.http or check.tcp or ""
     return HealthView(
         kind=check.kind,
         target=target,

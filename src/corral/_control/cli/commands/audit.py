@@ -14,7 +14,6 @@ import sys
 from typing import Any
 
 from corral._control.cli.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Context, Fail
-from corral._control.cli.render import audit_line
 
 _PATH_KEYS = ("socket", "state_file", "audit_log")
 """What the audit log's path follows: its key, else beside the state file, else the socket."""
@@ -35,6 +34,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Print the last records, oldest first; --json prints them as stored, one a line."""
+    from corral._control.cli.render import audit_line
     from corral._observe.audit import read_records
 
     if args.lines < 0:

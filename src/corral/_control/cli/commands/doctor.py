@@ -10,7 +10,6 @@ import argparse
 from typing import Any
 
 from corral._control.cli.context import EXIT_OK, Context
-from corral._control.cli.render import doctor_report
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -24,6 +23,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Probe this machine's features and print them (or JSON); always exits 0."""
+    from corral._control.cli.render import doctor_report
     from corral._platform.features import features
     from corral._sandbox.doctor import doctor_rows
 

@@ -8,7 +8,6 @@ import sys
 from typing import Any, cast
 
 from corral._control.cli.context import EXIT_NO_DAEMON, EXIT_OK, EXIT_USAGE, Context, Fail
-from corral._control.cli.render import event_line
 from corral._control.wire import API_PREFIX, EventJSON, EventsReply
 from corral._errors import ApiError, DaemonUnavailable
 
@@ -56,6 +55,8 @@ def _follow(ctx: Context, since: int | None) -> None:
 
 
 def _print(ctx: Context, events: list[EventJSON]) -> None:
+    from corral._control.cli.render import event_line
+
     for event in events:
         print(json.dumps(event) if ctx.json else event_line(event))
     sys.stdout.flush()

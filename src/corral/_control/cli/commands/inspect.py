@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from corral._control.cli.context import EXIT_OK, Context
-from corral._control.cli.render import inspect_report
 from corral._control.wire import API_PREFIX, InspectReply
 from corral._supervisor.view import from_json as decode
 
@@ -23,6 +22,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Print the snapshot, or its JSON with --json."""
+    from corral._control.cli.render import inspect_report  # only here: a command that prints
+
     reply = ctx.call("GET", f"{API_PREFIX}/inspect/{args.name}")
     if ctx.json:
         ctx.emit_json(reply)

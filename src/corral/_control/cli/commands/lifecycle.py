@@ -6,7 +6,6 @@ import argparse
 from typing import Any, cast
 
 from corral._control.cli.context import EXIT_FAILED, EXIT_OK, Context
-from corral._control.cli.render import outcomes_table
 from corral._control.wire import API_PREFIX, OutcomesReply
 
 _HELP = {
@@ -41,6 +40,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _lifecycle(ctx: Context, verb: str, body: dict[str, object]) -> int:
+    from corral._control.cli.render import outcomes_table
+
     reply = cast(OutcomesReply, ctx.call("POST", f"{API_PREFIX}/{verb}", body, timeout=None))
     if ctx.json:
         ctx.emit_json(reply)

@@ -6,7 +6,6 @@ import argparse
 from typing import Any, cast
 
 from corral._control.cli.context import EXIT_OK, EXIT_USAGE, Context, Fail
-from corral._control.cli.render import history_table, metrics_table
 from corral._control.wire import API_PREFIX, HistoryReply, MetricsReply
 
 
@@ -23,6 +22,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Print the last sample of each instance, or one instance's history."""
+    from corral._control.cli.render import history_table, metrics_table
+
     if args.history:
         if len(args.names) != 1:
             raise Fail("--history needs exactly one instance, e.g. web:0", EXIT_USAGE)

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from corral._control.cli.context import EXIT_FAILED, EXIT_OK, Context, Fail
-from corral._control.cli.render import sockets_table, status_table
 from corral._control.wire import API_PREFIX, StatusReply
 from corral._supervisor.view import from_json as decode
 
@@ -19,6 +18,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     """Print the status table (or JSON)."""
+    from corral._control.cli.render import sockets_table, status_table
+
     query = {"names": ",".join(args.names)} if args.names else None
     reply = ctx.call("GET", API_PREFIX + "/status", query=query)
     if ctx.json:

@@ -15,7 +15,6 @@ for this machine, so an unknown architecture is reported here too.
 from __future__ import annotations
 
 import os
-import platform
 import socket
 
 from corral._platform.features import Feature, FeatureStatus
@@ -41,7 +40,7 @@ def probe(feature: Feature) -> FeatureStatus:
 
     kind = KINDS[feature]
     if clone_number() is None:
-        machine = platform.machine()
+        machine = os.uname().machine
         return _missing(
             feature,
             f"the clone syscall number is unknown on {machine}",

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import signal
 from collections.abc import Callable
 from functools import cache
@@ -63,7 +62,7 @@ _SYS_CLONE = {
 
 def clone_number() -> int | None:
     """The clone syscall number on this machine, None when we do not know it."""
-    return _SYS_CLONE.get(platform.machine())
+    return _SYS_CLONE.get(os.uname().machine)
 
 
 def clone_forker(flags: int) -> Forker:
@@ -74,7 +73,7 @@ def clone_forker(flags: int) -> Forker:
     """
     number = clone_number()
     if number is None:
-        raise OSError(0, f"the clone syscall number is unknown on {platform.machine()}")
+        raise OSError(0, f"the clone syscall number is unknown on {os.uname().machine}")
     syscall = _raw_syscall()
     api = ctypes.pythonapi
 
