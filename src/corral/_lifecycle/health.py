@@ -140,7 +140,9 @@ class HealthCheck:
     connection, a malformed answer or no answer within `timeout` fails."""
     tcp: str | None = None
     """A `HOST:PORT` (`[::1]:PORT` for IPv6) address: a connection accepted within
-    `timeout` passes (it is closed at once); refused or too slow fails."""
+    `timeout` passes (it is closed at once); refused or too slow fails. `{index}` (and
+    `{9100 + index}`) in an address or an exec argument is the instance's number, as in
+    `command`."""
     interval: float = 30.0
     """Seconds between the end of one probe and the start of the next, the first one
     counted from the spawn (Docker's default)."""
@@ -176,10 +178,10 @@ class HealthCheck:
         parse_status_range(self.status)
         if self.http is None and (self.status != "200-399" or self.body is not None):
             raise InvalidSpec("status and body are for http probes only")
-        if self.http is not None:
-            parse_probe_address("http", self.http)
-        if self.tcp is not None:
-            parse_probe_address("tcp", self.tcp)
+        for kind in ("http", "tcp"):
+            address = getattr(self, kind)
+            if address is not None and "{" not in address:  # a template: the program
+                parse_probe_address(kind, address)  # checks it rendered for each instance
 
     @property
     def kind(self) -> Literal["exec", "http", "tcp"]:

@@ -73,3 +73,15 @@ def test_a_bad_on_unhealthy_names_its_line() -> None:
     error = config_error(*PROGRAM, 'on_unhealthy = "kill"')
     assert (error.line, error.key) == (3, "programs.web.on_unhealthy")
     assert "expected one of restart, stop, none; got 'kill'" in str(error)
+
+
+def test_an_index_probe_address_is_checked_for_each_instance() -> None:
+    # {index} arithmetic in a probe address is checked rendered: port 65535 + 1 is none
+    error = config_error(
+        "[programs.web]",
+        'command = ["true"]',
+        "numprocs = 2",
+        "[programs.web.health]",
+        'tcp = "127.0.0.1:{65535 + index}"',
+    )
+    assert "65536" in str(error)

@@ -231,3 +231,44 @@ def prometheus(daemon: Daemon) -> str:
     from tests.supervisor.runtime.test_daemon_metrics import prometheus as scrape
 
     return scrape(daemon)[1]
+
+
+def _two_free_ports() -> int:
+    """A port P with P and P + 1 free on loopback now (bound, then closed)."""
+    for _ in range(100):
+        base = closed_port()
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", base))
+                second.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise AssertionError("no two free ports in a row on loopback")
+
+
+def test_each_instance_is_probed_at_its_own_index(tmp_path: Path) -> None:
+    # {BASE + index} in the command and in the probe: instance i listens and is probed
+    # on BASE + i, so each is healthy only if each is probed at its own address
+    base = _two_free_ports()
+    listen = (
+        "import socket, sys, time; s = socket.socket(); "
+        "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); time.sleep(300)"
+    )
+    programs = f"""
+        [programs.api]
+        command = ["{sys.executable}", "-c", "{listen}", "{{{base} + index}}"]
+        numprocs = 2
+        stop_timeout = 1
+        [programs.api.health]
+        tcp = "127.0.0.1:{{{base} + index}}"
+        interval = 0.1
+        start_interval = 0.1
+        timeout = 2
+        retries = 100
+    """
+    with running_daemon(tmp_path, programs) as daemon, daemon.watch(since=0) as events:
+        for name in ("api:0", "api:1"):
+            events.wait_for(health(name, "healthy"), what=f"{name} healthy")
+        rows = daemon.status()
+    assert [rows[n]["health"]["state"] for n in ("api:0", "api:1")] == ["healthy", "healthy"]

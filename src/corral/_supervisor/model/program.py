@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
+from corral._lifecycle.health import HealthCheck, parse_probe_address
 from corral._lifecycle.policy import RestartPolicy
 from corral._process.spec import ProcessSpec, listen_fds_end
 from corral._supervisor.model.index_template import parse_template, substitute
@@ -124,10 +125,35 @@ class Program:
             )
 
     def _check_templates(self) -> None:
-        """Every `{index}` expression of argv and environment values parses (InvalidSpec)."""
+        """Every `{index}` expression of argv, environment values and the health check's
+        target parses, and the probe address it makes for each instance is one (InvalidSpec)."""
         for text in (*self.process.argv, *(value for _, value in self.process.env_add)):
             if "index" in text:
                 parse_template(text)
+        check = self.restart.health
+        for text in () if check is None or check.exec is None else check.exec:
+            if "index" in text:
+                parse_template(text)
+        if check is not None and check.exec is None:
+            for index in {0, self.numprocs - 1}:
+                self.instance_health(index)
+
+    def instance_health(self, index: int) -> HealthCheck | None:
+        """The health check of instance `index`: `{index}` substituted in its target."""
+        check = self.restart.health
+        if check is None:
+            return None
+        if check.exec is not None:
+            argv = tuple(substitute(arg, index) for arg in check.exec)
+            return check if argv == check.exec else dataclasses.replace(check, exec=argv)
+        if check.http is not None:
+            address = substitute(check.http, index)
+            parse_probe_address("http", address)  # InvalidSpec naming what is wrong with it
+            return check if address == check.http else dataclasses.replace(check, http=address)
+        assert check.tcp is not None
+        address = substitute(check.tcp, index)
+        parse_probe_address("tcp", address)
+        return check if address == check.tcp else dataclasses.replace(check, tcp=address)
 
     def instance_process(self, index: int) -> ProcessSpec:
         """The process of instance `index`: `{index}` substituted in argv and environment values.

@@ -179,7 +179,7 @@ class InstanceDriver:
         )
 
     def _make_prober(self) -> Prober | None:
-        check = self.program.restart.health
+        check = self.program.instance_health(self.index)
         if check is None:
             return None
         return Prober(
