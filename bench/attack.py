@@ -26,6 +26,7 @@ root:
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import socket
@@ -102,7 +103,13 @@ def _idle_flood(path: str, stop: threading.Event) -> int:
     attempts = 0
     with ExitStack() as held:
         while not stop.is_set() and attempts < 100_000:
-            sock = held.enter_context(socket.socket(socket.AF_UNIX))
+            try:
+                sock = held.enter_context(socket.socket(socket.AF_UNIX))
+            except OSError as exc:  # our own fd limit: hold what we have until the end
+                if exc.errno != errno.EMFILE:
+                    raise
+                stop.wait()
+                break
             sock.connect(path)
             attempts += 1
     return attempts
