@@ -19,7 +19,6 @@ one core.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import textwrap
@@ -28,8 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bench.daemon.harness import Daemon, cpu_ns, scratch_dir, write_config
-from bench.daemon.report import Figure, Target, sampled, table
-from bench.machine import machine
+from bench.daemon.report import Figure, Target, print_figures, sampled
 
 TARGET = Target(15.0, "<= 15 % of one core at ~1,000 probes/s (issue 12)")
 WAIT = 60.0
@@ -155,19 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch directories")
     args = parser.parse_args(argv)
     figures = measure(args.instances, args.interval, args.seconds, keep=args.keep)
-    command = "python -m bench.health " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.json:
-        rows = [
-            {"name": f.name, "unit": f.unit, "p50": f.median, "p90": f.tail, "met": f.met}
-            for f in figures
-        ]
-        print(json.dumps({"command": command, "machine": machine(), "figures": rows}, indent=2))
-    else:
-        print(f"# {command.strip()}")
-        for key, value in machine().items():
-            print(f"# {key}: {value}")
-        print(table(figures))
-    return 0 if all(f.met is not False for f in figures) else 1
+    return print_figures("bench.health", argv, figures, as_json=args.json)
 
 
 if __name__ == "__main__":

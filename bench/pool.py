@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import signal
 import sys
@@ -31,8 +30,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from bench.daemon.report import Target, sampled, table
-from bench.machine import machine
+from bench.daemon.report import Target, print_figures, sampled
 from corral.pool import Pool, TaskTimedOut, WorkerDied
 
 DETECT = Target(10.0, "<= 10 ms (issue 14)")
@@ -141,19 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         sampled("death", "SIGKILL -> the spare starts the next task", "ms", replace, target=SPARE),
         sampled("timeout", "0.2 s timeout: TaskTimedOut this late", "ms", late, target=LATE),
     ]
-    command = "python -m bench.pool " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.json:
-        rows = [
-            {"name": f.name, "unit": f.unit, "p50": f.median, "p90": f.tail, "met": f.met}
-            for f in figures
-        ]
-        print(json.dumps({"command": command, "machine": machine(), "figures": rows}, indent=2))
-    else:
-        print(f"# {command.strip()}")
-        for key, value in machine().items():
-            print(f"# {key}: {value}")
-        print(table(figures))
-    return 0 if all(f.met is not False for f in figures) else 1
+    return print_figures("bench.pool", argv, figures, as_json=args.json)
 
 
 if __name__ == "__main__":

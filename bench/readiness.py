@@ -27,8 +27,7 @@ import textwrap
 import time
 
 from bench.daemon.harness import Daemon, scratch_dir, write_config
-from bench.daemon.report import Figure, Target, sampled, table
-from bench.machine import machine
+from bench.daemon.report import Figure, Target, print_figures, sampled
 from corral._control.client import Client, EventFeed
 
 TARGET = Target(5.0, "<= 5 ms (issue 12)")
@@ -114,19 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args(argv)
     figures = measure(args.iterations, args.warmup, keep=args.keep)
-    command = "python -m bench.readiness " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.json:
-        rows = [
-            {"name": f.name, "unit": f.unit, "p50": f.median, "p99": f.tail, "met": f.met}
-            for f in figures
-        ]
-        print(json.dumps({"command": command, "machine": machine(), "figures": rows}, indent=2))
-    else:
-        print(f"# {command.strip()}")
-        for key, value in machine().items():
-            print(f"# {key}: {value}")
-        print(table(figures))
-    return 0 if all(f.met is not False for f in figures) else 1
+    return print_figures("bench.readiness", argv, figures, as_json=args.json, tail="p99")
 
 
 if __name__ == "__main__":

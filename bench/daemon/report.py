@@ -158,3 +158,35 @@ def as_json(report: Report) -> str:
         },
         indent=2,
     )
+
+
+def print_figures(
+    module: str,
+    argv: Sequence[str] | None,
+    figures: Sequence[Figure],
+    *,
+    as_json: bool,
+    tail: str = "p90",
+) -> int:
+    """Print a small bench's figures (a table, or JSON with `--json`); 1 if a target is missed.
+
+    `module` is how it is run (`bench.pool`), `argv` its arguments (None: sys.argv's),
+    `tail` the name of each figure's tail percentile in the JSON.
+    """
+    import sys
+
+    from bench.machine import machine
+
+    command = f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])
+    if as_json:
+        rows = [
+            {"name": f.name, "unit": f.unit, "p50": f.median, tail: f.tail, "met": f.met}
+            for f in figures
+        ]
+        print(json.dumps({"command": command, "machine": machine(), "figures": rows}, indent=2))
+    else:
+        print(f"# {command.strip()}")
+        for key, value in machine().items():
+            print(f"# {key}: {value}")
+        print(table(figures))
+    return 0 if all(f.met is not False for f in figures) else 1

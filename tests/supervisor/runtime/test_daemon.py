@@ -402,12 +402,16 @@ def test_the_api_keeps_answering_while_a_program_floods_without_pause(tmp_path: 
         assert words.startswith(last.split(" ", 1)[1])  # SIGTERM may cut the last line short
 
 
-def test_an_fd_leaked_to_the_daemon_does_not_reach_its_programs(tmp_path: Path) -> None:
-    programs = """
+_LISTER = """
         [programs.lister]
         command = ["sh", "-c", "ls /proc/$$/fd; echo listed; exec sleep 300"]
         start_seconds = 0
-    """
+        priority = 2
+"""
+
+
+def _program_fds(tmp_path: Path, programs: str) -> set[int]:
+    """The fds the lister started with, under a daemon that was leaked a pipe's write end."""
 
     def listing() -> str:
         text = _log_text(daemon, "lister:0")
@@ -423,39 +427,23 @@ def test_an_fd_leaked_to_the_daemon_does_not_reach_its_programs(tmp_path: Path) 
         os.close(read)
         os.close(write)
     words = [line.split()[-1] for line in text.splitlines() if line.strip()]  # after the stamp
-    fds = {int(word) for word in words if word.isdigit()}
-    assert fds == {0, 1, 2}, f"the program had fds {sorted(fds)}; {write} was leaked to the daemon"
+    return {int(word) for word in words if word.isdigit()}
+
+
+def test_an_fd_leaked_to_the_daemon_does_not_reach_its_programs(tmp_path: Path) -> None:
+    fds = _program_fds(tmp_path, _LISTER)
+    assert fds == {0, 1, 2}, f"the program had fds {sorted(fds)}; a pipe was leaked to the daemon"
 
 
 def test_a_daemon_holding_many_fds_still_gives_its_programs_only_stdio(tmp_path: Path) -> None:
     # 30 sleepers hold pipes, pidfds and log files: the daemon spawns the lister with
     # more than 64 fds open, where a spawn closes from the first unused fd (issue #11).
-    programs = """
+    sleepers = """
         [programs.sleepers]
         command = ["sleep", "300"]
         numprocs = 30
         start_seconds = 0
         priority = 1
-
-        [programs.lister]
-        command = ["sh", "-c", "ls /proc/$$/fd; echo listed; exec sleep 300"]
-        start_seconds = 0
-        priority = 2
     """
-
-    def listing() -> str:
-        text = _log_text(daemon, "lister:0")
-        return text if "listed" in text else ""
-
-    read, write = os.pipe()
-    daemon = Daemon(tmp_path, programs)
-    try:
-        daemon.start(leak_fds=(write,))
-        text = wait_until(listing, what="the program's fd listing")
-    finally:
-        daemon.stop()
-        os.close(read)
-        os.close(write)
-    words = [line.split()[-1] for line in text.splitlines() if line.strip()]  # after the stamp
-    fds = {int(word) for word in words if word.isdigit()}
+    fds = _program_fds(tmp_path, sleepers + _LISTER)
     assert fds == {0, 1, 2}, f"the program had fds {sorted(fds)}"

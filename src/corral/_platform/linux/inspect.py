@@ -196,15 +196,20 @@ def _env(base: str, info: ProcessInfo, _sockets: dict[int, Socket]) -> None:
             info.environment[name] = value
 
 
-def _inet_sockets(path: str, protocol: str) -> Iterable[tuple[int, Socket]]:
+def _rows(path: str, fields: int) -> Iterable[list[str]]:
+    """The rows of a /proc/net table (its header skipped) with at least `fields` fields."""
     try:
         lines = _read(path).splitlines()[1:]
     except OSError:
         return
     for line in lines:
         parts = line.split()
-        if len(parts) < 10:
-            continue
+        if len(parts) >= fields:
+            yield parts
+
+
+def _inet_sockets(path: str, protocol: str) -> Iterable[tuple[int, Socket]]:
+    for parts in _rows(path, 10):
         local, remote, state, inode = parts[1], parts[2], parts[3], int(parts[9])
         listening = protocol.startswith("tcp") and state == _TCP_LISTEN
         peer = "" if remote.endswith(":0000") else _address(remote)  # not connected
@@ -212,14 +217,7 @@ def _inet_sockets(path: str, protocol: str) -> Iterable[tuple[int, Socket]]:
 
 
 def _unix_sockets(path: str) -> Iterable[tuple[int, Socket]]:
-    try:
-        lines = _read(path).splitlines()[1:]
-    except OSError:
-        return
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 7:
-            continue
+    for parts in _rows(path, 7):
         flags, inode = parts[3], int(parts[6])
         listening = int(flags, 16) & 0x10000 != 0  # __SO_ACCEPTCON
         yield inode, Socket("unix", parts[7] if len(parts) > 7 else "", "", listening)

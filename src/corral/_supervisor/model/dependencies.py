@@ -10,7 +10,7 @@ other way: a program's dependents stop before it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
 Condition = Literal["started", "healthy", "completed"]
@@ -65,14 +65,7 @@ def find_cycle(programs: Mapping[str, Dependent]) -> list[str] | None:
 
 def with_dependencies(names: Iterable[str], programs: Mapping[str, Dependent]) -> set[str]:
     """`names` and every program they need, transitively."""
-    found: set[str] = set()
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        if name not in found:
-            found.add(name)
-            pending.extend(_needs(programs[name]))
-    return found
+    return _reach(names, lambda name: _needs(programs[name]))
 
 
 def with_dependents(names: Iterable[str], programs: Mapping[str, Dependent]) -> set[str]:
@@ -81,13 +74,18 @@ def with_dependents(names: Iterable[str], programs: Mapping[str, Dependent]) -> 
     for program in programs.values():
         for dependency in _needs(program):
             needed_by.setdefault(dependency, []).append(program.name)
+    return _reach(names, lambda name: needed_by.get(name, ()))
+
+
+def _reach(names: Iterable[str], edges: Callable[[str], Iterable[str]]) -> set[str]:
+    """Every name reachable from `names` along `edges`, the names themselves included."""
     found: set[str] = set()
     pending = list(names)
     while pending:
         name = pending.pop()
         if name not in found:
             found.add(name)
-            pending.extend(needed_by.get(name, ()))
+            pending.extend(edges(name))
     return found
 
 
