@@ -220,3 +220,32 @@ def test_a_dependency_that_turns_unhealthy_is_not_healthy(tmp_path: Path) -> Non
     outcome = next(r for r in reply["results"] if r["name"] == "app:0")
     assert outcome["ok"] is False
     assert outcome["message"] == "not started: dependency db:0 is RUNNING, not healthy"
+
+
+def test_a_reload_or_rolling_restart_of_a_dependency_leaves_its_dependents_running(
+    tmp_path: Path,
+) -> None:
+    # only an explicit stop or restart takes the dependents along: a reload replaces
+    # what changed, and a rolling restart keeps the dependency serving
+    programs = f"""
+        [programs.app]
+        command = {SLEEP_FOREVER}
+        start_seconds = 0
+        depends_on = ["db"]
+
+        [programs.db]
+        command = {SLEEP_FOREVER}
+        start_seconds = 0
+        numprocs = 2
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        app = daemon.wait_state("app:0", "RUNNING")["pid"]
+        daemon.write_config(programs.replace("numprocs = 2", "numprocs = 2\n        priority = 5"))
+        reloaded = daemon.call("POST", "/reload")
+        rolled = daemon.call("POST", "/restart", {"targets": ["db"], "rolling": True})
+        rows = daemon.status()
+    assert reloaded["changed"] == ["db"]
+    assert all(r["ok"] for r in rolled["results"])
+    assert [r["name"] for r in rolled["results"]] == ["db:0", "db:1"]
+    assert rows["app:0"]["pid"] == app
+    assert rows["app:0"]["state"] == "RUNNING"

@@ -182,7 +182,7 @@ class Supervisor:
                         why = f"not restarted: the rolling restart stopped at {failed}"
                         outcomes += [_refused(self.drivers[name], why) for name in batch]
                         continue
-                    await self._stop(batch)
+                    await self._stop_together(batch)  # the rest serve: dependents stay up
                     started = await self._start(batch)
                     outcomes += started
                     failed = next((o.name for o in started if not o.ok), None)
@@ -202,6 +202,9 @@ class Supervisor:
         self._closing = True
         await self._turns.until_no_exclusive()
         outcomes = await self._stop(list(self.drivers))
+        for reaction in list(self._reactions):  # a dependency's failure being followed
+            reaction.cancel()
+        await asyncio.gather(*self._reactions, return_exceptions=True)
         await asyncio.gather(*(d.close() for d in self.drivers.values()))
         self.log_dir.close()
         self.sockets.close()
@@ -360,7 +363,7 @@ class Supervisor:
                 raise CorralError(f"reload refused, the running config is kept: {exc}") from exc
             leaving = set(plan.removed + plan.changed)
             going = [d.name for d in self.ordered() if d.program.name in leaving]
-            await self._stop(going)
+            await self._stop_together(going)  # only what changes: its dependents run on
             for name in going:
                 await self.drivers.pop(name).close()
             sockets.commit()  # the old instances are gone: removed sockets close now
@@ -397,7 +400,7 @@ class Supervisor:
 
     async def _resize(self, old: Program, new: Program) -> list[Outcome]:
         names = [old.instance_name(i) for i in range(new.numprocs, old.numprocs)]
-        stopped = await self._stop(names) if names else []
+        stopped = await self._stop_together(names) if names else []
         for name in names:
             await self.drivers.pop(name).close()
         built = self._build_instances([(new, range(old.numprocs, new.numprocs))])
