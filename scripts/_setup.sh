@@ -22,3 +22,16 @@ corral_setup() {
         touch "$stamp"
     fi
 }
+
+# The shells whose completion scripts the tests load (tests/control/cli/test_completion.py).
+# Installed with apt-get when we are root and it is there; otherwise those tests skip,
+# saying which shell is missing.
+corral_test_packages() {
+    command -v zsh >/dev/null && command -v fish >/dev/null && return 0
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get install -y -qq zsh fish >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq zsh fish >/dev/null 2>&1; } \
+            || echo "could not install zsh and fish: their completion tests will skip" >&2
+    fi
+}
+

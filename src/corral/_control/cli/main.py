@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from corral._control.cli.commands import (
     audit,
+    completion,
     daemon,
     doctor,
     events,
@@ -45,6 +46,8 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "doctor": doctor.run,
     "audit": audit.run,
     "startup": startup.run,
+    "completion": completion.completion,
+    "complete-names": completion.complete_names,
 }
 
 
@@ -73,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)
     startup.add_parser(sub, common)
+    completion.add_parsers(sub, common)
     return parser
 
 
