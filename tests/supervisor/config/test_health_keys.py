@@ -84,4 +84,5 @@ def test_an_index_probe_address_is_checked_for_each_instance() -> None:
         "[programs.web.health]",
         'tcp = "127.0.0.1:{65535 + index}"',
     )
+    assert (error.file, error.line, error.key) == (FILE, 5, "programs.web.health.tcp")
     assert "65536" in str(error)

@@ -611,7 +611,9 @@ def build_program(name: str, raw: object, context: _Context) -> Program:
         raise invalid((*path, "ready_timeout"), "notify set too", hint=hint)
     restart = build_spec(RestartPolicy, parts[RestartPolicy], path, "program", where)
     parts[Program]["restart"] = restart
-    return build_spec(Program, parts[Program], path, "program")
+    if restart.health is not None:  # a probe target rendered for an instance is blamed on its key
+        where |= {kind: (*path, "health", kind) for kind in ("exec", "http", "tcp")}
+    return build_spec(Program, parts[Program], path, "program", where)
 
 
 def check_table(table: Table, raw: object, path: KeyPath) -> dict[str, object]:
