@@ -210,7 +210,7 @@ def retrying(policy: RetryPolicy | None, attempt: Callable[[], T]) -> T:
     tries = 1
     while True:
         try:
-            with _guarded(breaker):
+            with _UNGUARDED if breaker is None else _guarded(breaker):
                 return attempt()
         except Exception as exc:
             if policy is None or not policy.should_retry(tries, exc):
@@ -225,7 +225,7 @@ async def retrying_async(policy: RetryPolicy | None, attempt: Callable[[], Await
     tries = 1
     while True:
         try:
-            with _guarded(breaker):
+            with _UNGUARDED if breaker is None else _guarded(breaker):
                 return await attempt()
         except Exception as exc:
             if policy is None or not policy.should_retry(tries, exc):
@@ -234,15 +234,16 @@ async def retrying_async(policy: RetryPolicy | None, attempt: Callable[[], Await
             tries += 1
 
 
+_UNGUARDED = contextlib.nullcontext()
+"""A try without a breaker: every run() takes this path, so no generator is made for it."""
+
+
 @contextlib.contextmanager
-def _guarded(breaker: CircuitBreaker | None) -> Iterator[None]:
+def _guarded(breaker: CircuitBreaker) -> Iterator[None]:
     """One try under the breaker: refused while it is open, its ending recorded.
 
     A failed command counts against the breaker; a cancellation or a bug does not.
     """
-    if breaker is None:
-        yield
-        return
     breaker.before()
     try:
         yield
