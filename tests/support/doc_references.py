@@ -345,7 +345,13 @@ def cli_options() -> dict[str | None, frozenset[str]]:
 
 
 def _options_of(parser: argparse.ArgumentParser) -> frozenset[str]:
-    return frozenset(s for action in parser._actions for s in action.option_strings)
+    """A command's options, and those of its own subcommands (`sandbox profile`)."""
+    found = {s for action in parser._actions for s in action.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _options_of(sub)
+    return frozenset(found)
 
 
 def _check_command(reference: Reference, root: Path) -> str | None:

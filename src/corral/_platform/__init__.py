@@ -115,6 +115,7 @@ __all__ = [
     "peer_credentials",
     "pidfd_exited",
     "prepare_fd_listing",
+    "process_credentials",
     "process_table",
     "read_report",
     "read_stats",
@@ -387,6 +388,16 @@ def inspect_processes(pids: Sequence[int]) -> list[ProcessInfo]:
 
     known = inspect.sockets()
     return [inspect.snapshot(pid, known) for pid in pids]
+
+
+def process_credentials(pid: int | str) -> ProcessInfo:
+    """What bounds one process, "self" for ours (`linux/inspect.py` credentials):
+    uids, capability sets, seccomp, no_new_privs, umask, namespaces. UnsupportedFeature
+    without /proc; OSError when the process is gone."""
+    _features.status(Feature.PROC_SCAN).require()
+    from corral._platform.linux import inspect
+
+    return inspect.credentials(pid)
 
 
 def is_tree_member(tree: TreeIdentity, pid: int) -> bool:

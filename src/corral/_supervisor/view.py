@@ -338,6 +338,42 @@ class InspectView(View):
     """What the snapshot could not include, and why."""
 
 
+class ExposureView(View):
+    """One check of `corral security`: a way out of the sandbox, open or closed."""
+
+    check: str
+    """A short, stable name ("root", "cap-sys-admin", "namespace-net")."""
+    description: str
+    """What was found, in words."""
+    exposed: bool
+    """Whether this way is open."""
+    weight: int
+    """How much it counts towards the score."""
+    key: str
+    """The key under [programs.NAME] that closes it."""
+    source: str
+    """running: read from the live process; config: from the sandbox spec."""
+
+
+class SecurityView(View):
+    """How exposed an instance is (`corral security`): every check and a score."""
+
+    name: str
+    """The instance."""
+    program: str
+    """Its program."""
+    pid: int | None
+    """The process the running checks were read from, while it has one."""
+    score: float
+    """0.0 (every check closed) to 10.0 (every check open): the open share of the weight."""
+    rating: str
+    """OK (<= 2), MEDIUM (<= 5), EXPOSED (<= 8) or UNSAFE."""
+    exposures: tuple[ExposureView, ...]
+    """Every check, open ones first, heaviest first."""
+    notes: tuple[str, ...]
+    """What the score leaves out, and why."""
+
+
 def to_json(view: View) -> dict[str, Any]:
     """The JSON object of a view: nested views become objects, tuples lists."""
     data = json_fields(view)
@@ -422,6 +458,7 @@ _NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
     ("StatusView", "instances"): (InstanceView, True),
     ("ProcessView", "fds"): (OpenFileView, True),
     ("InspectView", "processes"): (ProcessView, True),
+    ("SecurityView", "exposures"): (ExposureView, True),
 }
 """(view, field) -> the view type it holds and whether a tuple of them: what `from_json`
 rebuilds. Written out because resolving annotations at run time costs the CLI its

@@ -23,6 +23,7 @@ from corral._control.cli.commands import (
     lifecycle,
     logs,
     metrics,
+    security,
     startup,
     status,
 )
@@ -41,6 +42,8 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "events": events.run,
     "metrics": metrics.run,
     "inspect": inspect.run,
+    "security": security.security,
+    "sandbox": security.sandbox,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
@@ -72,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_parser(sub, common)
     metrics.add_parser(sub, common)
     inspect.add_parser(sub, common)
+    security.add_parsers(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)

@@ -42,6 +42,7 @@ from corral._control.wire import (
     OutcomeJSON,
     OutcomesReply,
     PointJSON,
+    ProfileReply,
     ReloadReply,
 )
 from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
@@ -72,6 +73,8 @@ def build_router(
         ("GET", "/metrics", routes.metrics, ("names",)),
         ("GET", "/metrics/{name}/history", routes.history, ()),
         ("GET", "/inspect/{name}", routes.inspect, ()),
+        ("GET", "/security/{name}", routes.security, ()),
+        ("GET", "/sandbox/{name}/apparmor", routes.apparmor, ()),
         ("POST", "/start", routes.start, ()),
         ("POST", "/stop", routes.stop, ()),
         ("POST", "/restart", routes.restart, ()),
@@ -158,6 +161,14 @@ class _Routes:
     async def inspect(self, request: Request) -> Response:
         view = await self.ops.inspect(request.params["name"])
         return Response.json(json_fields(view), default=json_fields)
+
+    async def security(self, request: Request) -> Response:
+        view = await self.ops.security(request.params["name"])
+        return Response.json(json_fields(view), default=json_fields)
+
+    async def apparmor(self, request: Request) -> Response:
+        program, profile = self.ops.apparmor_profile(request.params["name"])
+        return Response.json(ProfileReply(program=program, profile=profile))
 
     async def prometheus(self, request: Request) -> Response:
         text = render(self.ops.prometheus())

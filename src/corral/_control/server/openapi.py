@@ -29,9 +29,11 @@ from corral._control.wire import (
     LogsReply,
     MetricsReply,
     OutcomesReply,
+    ProfileReply,
     ReloadReply,
     RestartRequest,
     ScaleRequest,
+    SecurityReply,
     SignalRequest,
     StatusReply,
     TargetsRequest,
@@ -97,6 +99,17 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         "and sockets, limits, namespaces, cgroups, capabilities and environment "
         "(secret-looking values masked).",
         InspectReply,
+    ),
+    ("GET", f"{API_PREFIX}/security/{{name}}"): RouteDoc(
+        "How exposed an instance is: each way out of its sandbox, open or closed, with "
+        "its weight and the key that closes it, read from the live process where the "
+        "kernel shows it; and a score from 0 (closed) to 10.",
+        SecurityReply,
+    ),
+    ("GET", f"{API_PREFIX}/sandbox/{{name}}/apparmor"): RouteDoc(
+        "An AppArmor profile derived from a program's sandbox spec (name a program or "
+        "one of its instances).",
+        ProfileReply,
     ),
     ("POST", f"{API_PREFIX}/start"): RouteDoc(
         "Start; replies when each instance is RUNNING or has failed.",
