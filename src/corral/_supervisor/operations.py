@@ -213,7 +213,8 @@ class Operations:
                 pids.remove(tree.root)
                 notes.append(
                     f"pid {tree.root} is corral's init in the program's pid namespace: it "
-                    "keeps the daemon's identity and capabilities and is not scored"
+                    "runs as the daemon's user with only CAP_KILL and no_new_privs, to reap "
+                    "and relay signals, and is not scored"
                 )
             seen = []
             for pid in pids:

@@ -82,8 +82,9 @@ def test_security_scores_what_the_running_process_actually_has(tmp_path: Path) -
     assert tight["score"] < 1.0 < wide["score"]
     assert tight["rating"] == "OK"
     assert tight["notes"] == [
-        f"pid {boxed_row['pid']} is corral's init in the program's pid namespace: it keeps "
-        "the daemon's identity and capabilities and is not scored"
+        f"pid {boxed_row['pid']} is corral's init in the program's pid namespace: it runs "
+        "as the daemon's user with only CAP_KILL and no_new_privs, to reap and relay "
+        "signals, and is not scored"
     ]
     assert text.startswith(f"boxed:0  exposure {tight['score']:.1f} / 10  OK  (pid ")
     assert "open    3  root inside is root outside (no user namespace)" in text
