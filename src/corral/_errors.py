@@ -22,6 +22,7 @@
     ├── WorkerDied               a pool worker died running a task (exit code, signal, OOM)
     ├── TaskTimedOut             a pool task passed its timeout (also a TimeoutError)
     ├── TaskFailed               a task's result or exception could not come back as itself
+    ├── DeadlineMissed           a pool task's deadline passed before it started (Edf "drop")
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
         ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "CorralError",
     "DaemonUnavailable",
+    "DeadlineMissed",
     "ExecutableNotFound",
     "ExitStatusUnknown",
     "ExitedNonZero",
@@ -361,6 +363,18 @@ class TaskTimedOut(CorralError, TimeoutError):
         self.timeout = timeout
         super().__init__(
             f"{task} timed out after {timeout:g} s; its worker's process tree (pid {pid}) was ended"
+        )
+
+
+class DeadlineMissed(CorralError):
+    """A pool task was still queued when its deadline passed, and the pool's `Edf`
+    scheduler drops late tasks (`miss="drop"`): it never ran."""
+
+    def __init__(self, task: str, late: float) -> None:
+        self.task = task
+        self.late = late
+        super().__init__(
+            f"{task} was dropped: its deadline passed {late * 1000:.1f} ms before a worker was free"
         )
 
 

@@ -97,3 +97,20 @@ def ignore_term_and_sleep(path: str) -> None:
     Path(path + ".tmp").write_text(str(os.getpid()))
     os.rename(path + ".tmp", path)
     time.sleep(60)  # the task's work: it is ended long before
+
+
+def hold_until(path: str) -> None:
+    """Keep the worker busy until `path` exists (at most a minute): the tests queue
+    tasks behind it, then create the file."""
+    end = time.monotonic() + 60
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.002)  # the task's own wait for the test's go
+
+
+def record(path: str, name: str) -> None:
+    """Append `name` as one line to `path` (O_APPEND: one write, never torn)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (name + "\n").encode())
+    finally:
+        os.close(fd)

@@ -4,8 +4,9 @@ One thread runs one asyncio loop for the whole pool (no thread per worker): resu
 pipes and pidfds are loop readers, timeouts are loop timers (`call_at`, not
 polling). Rules:
 
-- A task goes to a READY idle worker while fewer than `max_workers` are busy; the
-  pool keeps `spares` more workers started, so a replacement is warm at once.
+- A task goes to a READY idle worker while fewer than `max_workers` are busy, in the
+  order the scheduler (`scheduling.py`) picks; the pool keeps `spares` more workers
+  started, so a replacement is warm at once.
 - A worker that exits while running a task fails only that task (`WorkerDied`,
   named from corral's `Exit`); what it left of its tree is killed; a new worker is
   started. Other tasks go on.
@@ -18,11 +19,13 @@ polling). Rules:
 from __future__ import annotations
 
 import asyncio
-import collections
-from typing import Any
+import time
+from typing import Any, cast
 
-from corral._errors import CorralError, TaskFailed, TaskTimedOut, WorkerDied
+from corral._errors import CorralError, DeadlineMissed, TaskFailed, TaskTimedOut, WorkerDied
 from corral._pool import protocol
+from corral._pool.scheduling import Pick, Scheduler
+from corral._pool.stats import Recorder
 from corral._pool.tasks import Task, settle
 from corral._pool.workers import Worker
 from corral._process.exit import Exit
@@ -35,14 +38,22 @@ class Engine:
     """All pool state, touched only from its loop's thread."""
 
     def __init__(
-        self, *, max_workers: int, spares: int, grace: float, initializer: bytes, max_frame: int
+        self,
+        *,
+        max_workers: int,
+        spares: int,
+        grace: float,
+        initializer: bytes,
+        max_frame: int,
+        scheduler: Scheduler,
     ) -> None:
         self.max_workers = max_workers
         self.spares = spares
         self.grace = grace
         self.initializer = initializer
         self.max_frame = max_frame
-        self.queue: collections.deque[Task] = collections.deque()
+        self.queue = scheduler
+        self.stats = Recorder()
         self.workers: set[Worker] = set()
         self.closing = False
         self.broken: CorralError | None = None
@@ -67,15 +78,15 @@ class Engine:
             task.future.set_running_or_notify_cancel()
             task.future.set_exception(self.broken)
             return
-        self.queue.append(task)
+        self.queue.push(task, time.monotonic())
         self._dispatch()
 
     def shutdown(self, cancel_futures: bool) -> None:
         """No more tasks; cancel the queued ones if asked; wind down once idle."""
         self.closing = True
         if cancel_futures:
-            while self.queue:
-                self.queue.popleft().future.cancel()
+            for task in self._drained():
+                task.future.cancel()
         self._wind_down()
 
     # -- dispatch -------------------------------------------------------------------
@@ -97,9 +108,15 @@ class Engine:
         busy = sum(worker.task is not None for worker in self.workers)
         idle = [w for w in self.workers if w.ready and w.task is None and not w.ending]
         while self.queue and idle and busy < self.max_workers:
-            task = self.queue.popleft()
-            if not task.future.set_running_or_notify_cancel():
-                continue  # cancelled while queued
+            now = time.monotonic()
+            picked = self.queue.pop(now)
+            if picked is None:
+                break
+            task = self._picked(picked, now)
+            if task is None or not task.future.set_running_or_notify_cancel():
+                continue  # dropped, or cancelled while queued
+            task.started = now
+            self.stats.record_start(task.priority, task.tenant, now - task.enqueued)
             worker = idle.pop()
             worker.task = task
             busy += 1
@@ -109,6 +126,25 @@ class Engine:
                 )
             worker.send(protocol.task_frame(task.id, task.body))  # a failure shows as its exit
         self._wind_down()
+
+    def _picked(self, picked: Pick, now: float) -> Task | None:
+        """The task to run from a scheduler's pick (None: dropped), misses counted."""
+        for demoted in picked.demoted:
+            self._missed(cast(Task, demoted))
+        task = cast(Task, picked.task)
+        if picked.missed:
+            self._missed(task)
+        if picked.drop:
+            if task.future.set_running_or_notify_cancel():
+                past = now - (task.deadline or now)
+                task.future.set_exception(DeadlineMissed(task.label, past))
+            return None
+        return task
+
+    def _missed(self, task: Task) -> None:
+        if not task.missed:
+            task.missed = True
+            self.stats.record_miss(task.priority, task.tenant)
 
     # -- events from workers -----------------------------------------------------------
 
@@ -127,6 +163,10 @@ class Engine:
             worker.task = None
             if task.timer is not None:
                 task.timer.cancel()
+            now = time.monotonic()
+            self.queue.finished(task, now - task.started)
+            if task.deadline is not None and now > task.deadline:
+                self._missed(task)  # it started in time but finished late
             settle(task, kind, body)
         self._dispatch()
 
@@ -173,12 +213,14 @@ class Engine:
     def _break(self, error: CorralError) -> None:
         """Workers cannot be started: fail what waits and every later task with `error`."""
         self.broken = error
-        while self.queue:
-            task = self.queue.popleft()
+        for task in self._drained():
             if task.future.set_running_or_notify_cancel():
                 task.future.set_exception(error)
         self.closing = True
         self._wind_down()
+
+    def _drained(self) -> list[Task]:
+        return cast(list[Task], self.queue.drain())
 
     def _wind_down(self) -> None:
         if not self.closing or self.queue:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar
@@ -19,6 +21,8 @@ from corral._errors import InvalidSpec
 from corral._ipc.framing import MAX_FRAME
 from corral._pool import protocol
 from corral._pool.engine import Engine
+from corral._pool.scheduling import FairShare, Priority, Scheduler
+from corral._pool.stats import PoolStats
 from corral._pool.tasks import Task
 
 P = ParamSpec("P")
@@ -33,7 +37,9 @@ class Pool(Executor):
     once. `initializer(*initargs)` runs in each worker before its first task. A
     timed-out task's worker tree gets SIGTERM, then SIGKILL after `grace` seconds.
     `max_frame` bounds a pickled call or reply, in bytes (an `InvalidSpec` at the
-    call, a `TaskFailed` for a reply).
+    call, a `TaskFailed` for a reply). `scheduler` picks which queued task runs next
+    (`corral.pool.Fifo`, `Priority` — the default, FIFO among equal priorities —,
+    `Mlfq`, `FairShare`, `Edf`); `tenants={"a": 3, "b": 1}` is `FairShare(tenants)`.
     """
 
     def __init__(
@@ -45,7 +51,11 @@ class Pool(Executor):
         grace: float = 1.0,
         spares: int = 1,
         max_frame: int = MAX_FRAME,
+        scheduler: Scheduler | None = None,
+        tenants: Mapping[str, float] | None = None,
     ) -> None:
+        if scheduler is not None and tenants is not None:
+            raise InvalidSpec("give tenants or a scheduler, not both: FairShare(tenants) is one")
         if not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidSpec(f"max_workers must be an int of 1 or more; got {max_workers!r}")
         if spares < 0:
@@ -55,12 +65,16 @@ class Pool(Executor):
         if grace < 0:
             raise InvalidSpec(f"grace must be 0 or more seconds; got {grace!r}")
         init = b"" if initializer is None else _pickled("the initializer", (initializer, initargs))
+        if scheduler is None:
+            scheduler = FairShare(tenants) if tenants is not None else Priority()
+        self._scheduler = scheduler
         self._engine = Engine(
             max_workers=max_workers,
             spares=spares,
             grace=grace,
             initializer=init,
             max_frame=max_frame,
+            scheduler=scheduler,
         )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -89,14 +103,27 @@ class Pool(Executor):
         kwargs: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        priority: int = 0,
+        deadline: float | None = None,
+        tenant: str | None = None,
+        key: str | None = None,
     ) -> Future[T]:
         """Run `fn(*args, **kwargs)` in a worker, with per-task options; its future.
 
         `timeout` (seconds from the start of the run) ends the worker's whole tree and
-        fails the future with `TaskTimedOut`.
+        fails the future with `TaskTimedOut`. `priority` (higher first), `deadline`
+        (seconds from now), `tenant` and `key` (what MLFQ groups run times by; the
+        function's name by default) are read by the pool's scheduler; one it cannot
+        honour is an `InvalidSpec`, never silently ignored.
         """
+        now = time.monotonic()
         if timeout is not None and not timeout > 0:
             raise InvalidSpec(f"timeout must be more than 0 seconds; got {timeout!r}")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise InvalidSpec(f"priority must be an int; got {priority!r}")
+        if deadline is not None and not (deadline > 0 and math.isfinite(deadline)):
+            raise InvalidSpec(f"deadline must be seconds from now, more than 0: got {deadline!r}")
+        self._scheduler.check(priority=priority, deadline=deadline, tenant=tenant)
         body = _pickled(f"the call of {_name(fn)}", (fn, tuple(args), dict(kwargs or {})))
         limit = self._engine.max_frame
         if len(body) > limit - protocol.TASK_ID.size:
@@ -114,8 +141,20 @@ class Pool(Executor):
                 return future
             task_id = next(self._ids)
             task = Task(task_id, f"task {task_id} ({_name(fn)})", body, future, timeout)
+            task.priority, task.tenant, task.key, task.enqueued = (
+                priority,
+                tenant,
+                _name(fn) if key is None else key,
+                now,
+            )
+            task.deadline = None if deadline is None else now + deadline
             self._loop.call_soon_threadsafe(self._engine.enqueue, task)
         return future
+
+    def stats(self) -> PoolStats:
+        """Queue waits (p50, p99) and deadline misses, overall, per priority and per
+        tenant; `corral.pool.prometheus_text` renders them for a scrape."""
+        return self._engine.stats.snapshot(len(self._scheduler))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No new tasks; queued ones run (or are cancelled); workers exit once idle.

@@ -1,7 +1,8 @@
 """A task as the pool holds it, and how a worker's reply becomes its outcome.
 
 Pure apart from pickle: a `Task` is its id, its pickled call, its future, its
-timeout; `settle` turns a RESULT/RAISED/UNPICKLABLE reply into the future's result
+timeout and what the scheduler reads (priority, deadline, tenant, key); `settle`
+turns a RESULT/RAISED/UNPICKLABLE reply into the future's result
 or exception. An exception raised in the task comes back as itself, with the
 worker's traceback text as its `__cause__` (as `concurrent.futures` does).
 """
@@ -40,6 +41,18 @@ class Task:
     timeout: float | None = None
     timer: Any = field(default=None)
     """The loop's timer handle for its timeout, while it runs."""
+    priority: int = 0
+    deadline: float | None = None
+    """Monotonic seconds by which it should have run; None: none."""
+    tenant: str | None = None
+    key: str = ""
+    """What MLFQ learns run times by (the function's name unless given)."""
+    enqueued: float = 0.0
+    """Monotonic seconds at submit."""
+    started: float = 0.0
+    """Monotonic seconds when a worker took it."""
+    missed: bool = False
+    """Its deadline passed before it finished (counted once)."""
 
 
 def settle(task: Task, kind: int, body: bytes) -> None:
