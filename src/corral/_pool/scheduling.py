@@ -48,8 +48,6 @@ class Schedulable(Protocol):
     enqueued: float
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Pick:
     """A popped task and what the policy decided about it."""
