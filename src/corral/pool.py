@@ -53,6 +53,8 @@ def prometheus_text(stats: PoolStats, *, pool: str = "pool") -> str:
         [
             Family("corral_pool_queued_tasks", "Tasks waiting for a worker.", "gauge",
                    [({"pool": pool}, stats.queued)]),
+            Family("corral_pool_workers", "Workers started and not ending.", "gauge",
+                   [({"pool": pool}, stats.workers)]),
             family("corral_pool_started_tasks_total", "Tasks a worker took.", "counter", "started"),
             family("corral_pool_deadline_misses_total",
                    "Tasks that started or finished after their deadline.", "counter", "misses"),

@@ -106,7 +106,7 @@ def test_aging_bounds_how_long_a_low_priority_task_waits_behind_later_ones(
     assert _popped(policy) == [old, new]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.dictionaries(st.sampled_from("abcde"), st.floats(0.1, 10), min_size=2, max_size=5))
 def test_fair_share_gives_each_backlogged_tenant_its_weight_within_five_percent(
     weights: dict[str, float],

@@ -9,21 +9,23 @@ path; see `engine` for what a death, a timeout and shutdown do.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar
 
 from corral._errors import InvalidSpec
 from corral._ipc.framing import MAX_FRAME
+from corral._platform import Feature, feature_status
 from corral._pool import protocol
 from corral._pool.engine import Engine
 from corral._pool.scheduling import FairShare, Priority, Scheduler
 from corral._pool.stats import PoolStats
-from corral._pool.tasks import Task
+from corral._pool.tasks import PoolFuture, Task, chunks, run_chunk
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,6 +42,10 @@ class Pool(Executor):
     call, a `TaskFailed` for a reply). `scheduler` picks which queued task runs next
     (`corral.pool.Fifo`, `Priority` — the default, FIFO among equal priorities —,
     `Mlfq`, `FairShare`, `Edf`); `tenants={"a": 3, "b": 1}` is `FairShare(tenants)`.
+    A worker is replaced after `max_tasks` tasks, or after a task that leaves its RSS
+    over `max_memory` bytes. With `min_workers` under `max_workers`, workers are
+    started as tasks wait and an idle one above `min_workers` exits after
+    `idle_timeout` seconds. A running task's `future.cancel()` ends its worker's tree.
     """
 
     def __init__(
@@ -53,9 +59,14 @@ class Pool(Executor):
         max_frame: int = MAX_FRAME,
         scheduler: Scheduler | None = None,
         tenants: Mapping[str, float] | None = None,
+        min_workers: int | None = None,
+        idle_timeout: float | None = None,
+        max_tasks: int | None = None,
+        max_memory: int | None = None,
     ) -> None:
         if scheduler is not None and tenants is not None:
             raise InvalidSpec("give tenants or a scheduler, not both: FairShare(tenants) is one")
+        _check_recycling(max_workers, min_workers, idle_timeout, max_tasks, max_memory)
         if not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidSpec(f"max_workers must be an int of 1 or more; got {max_workers!r}")
         if spares < 0:
@@ -75,6 +86,10 @@ class Pool(Executor):
             initializer=init,
             max_frame=max_frame,
             scheduler=scheduler,
+            min_workers=min_workers,
+            idle_timeout=idle_timeout,
+            max_tasks=max_tasks,
+            max_memory=max_memory,
         )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -131,7 +146,7 @@ class Pool(Executor):
                 f"the call of {_name(fn)} pickles to {len(body)} bytes, over the frame limit "
                 f"of {limit} bytes: pass large data through a file instead"
             )
-        future: Future[T] = Future()
+        future: PoolFuture[T] = PoolFuture()
         with self._lock:
             if self._shut:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -148,13 +163,47 @@ class Pool(Executor):
                 now,
             )
             task.deadline = None if deadline is None else now + deadline
+            future._end_run = functools.partial(self._end_run, task)
             self._loop.call_soon_threadsafe(self._engine.enqueue, task)
         return future
+
+    def _end_run(self, task: Task) -> None:
+        with self._lock:
+            if not self._stopped:
+                self._loop.call_soon_threadsafe(self._engine.cancel_running, task)
+
+    def map(
+        self,
+        fn: Callable[..., T],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]:
+        """`Executor.map`; `chunksize` items go to a worker as one task (fewer round trips)."""
+        if not isinstance(chunksize, int) or chunksize < 1:
+            raise InvalidSpec(f"chunksize must be an int of 1 or more; got {chunksize!r}")
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        batches = super().map(
+            functools.partial(run_chunk, fn), chunks(iterables, chunksize), timeout=timeout
+        )
+        return itertools.chain.from_iterable(batches)
+
+    async def submit_async(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`submit`, awaited: the task's result (cancelling the await cancels the task,
+        ending its worker's tree if it runs)."""
+        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+
+    async def __aenter__(self) -> Pool:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.shutdown, True)
 
     def stats(self) -> PoolStats:
         """Queue waits (p50, p99) and deadline misses, overall, per priority and per
         tenant; `corral.pool.prometheus_text` renders them for a scrape."""
-        return self._engine.stats.snapshot(len(self._scheduler))
+        return self._engine.stats.snapshot(len(self._scheduler), self._engine.alive)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No new tasks; queued ones run (or are cancelled); workers exit once idle.
@@ -171,6 +220,28 @@ class Pool(Executor):
     def __repr__(self) -> str:
         state = "shut down" if self._shut else "running"
         return f"<Pool max_workers={self._engine.max_workers} {state}>"
+
+
+def _check_recycling(
+    max_workers: int,
+    min_workers: int | None,
+    idle_timeout: float | None,
+    max_tasks: int | None,
+    max_memory: int | None,
+) -> None:
+    """InvalidSpec for a bad recycling or autoscaling setting."""
+    if min_workers is not None and not (
+        isinstance(min_workers, int) and 0 <= min_workers <= max(max_workers, 0)
+    ):
+        raise InvalidSpec(f"min_workers must be 0 to max_workers; got {min_workers!r}")
+    if idle_timeout is not None and not idle_timeout > 0:
+        raise InvalidSpec(f"idle_timeout must be more than 0 seconds; got {idle_timeout!r}")
+    if max_tasks is not None and not (isinstance(max_tasks, int) and max_tasks >= 1):
+        raise InvalidSpec(f"max_tasks must be an int of 1 or more; got {max_tasks!r}")
+    if max_memory is not None:
+        if not (isinstance(max_memory, int) and max_memory >= 1):
+            raise InvalidSpec(f"max_memory must be bytes, 1 or more; got {max_memory!r}")
+        feature_status(Feature.PROC_SCAN).require()  # RSS is read from /proc
 
 
 def _name(fn: Callable[..., object]) -> str:

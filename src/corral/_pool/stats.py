@@ -31,6 +31,8 @@ class PoolStats:
 
     queued: int
     """Tasks waiting now."""
+    workers: int
+    """Workers started and not ending (spares included)."""
     overall: GroupStats
     by_priority: dict[int, GroupStats]
     by_tenant: dict[str, GroupStats]
@@ -77,10 +79,11 @@ class Recorder:
             for group in self._groups(priority, tenant):
                 group.misses += 1
 
-    def snapshot(self, queued: int) -> PoolStats:
+    def snapshot(self, queued: int, workers: int) -> PoolStats:
         with self._lock:
             return PoolStats(
                 queued=queued,
+                workers=workers,
                 overall=self._overall.frozen(),
                 by_priority={p: g.frozen() for p, g in sorted(self._priority.items())},
                 by_tenant={t: g.frozen() for t, g in sorted(self._tenant.items())},
