@@ -75,6 +75,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "PoolStats": "corral._pool.stats",
         "Priority": "corral._pool.scheduling",
         "Scheduler": "corral._pool.scheduling",
+        "SoftTimeout": "corral._errors",
         "TaskFailed": "corral._errors",
         "TaskTimedOut": "corral._errors",
         "WorkerDied": "corral._errors",

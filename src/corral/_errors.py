@@ -21,6 +21,7 @@
     │   └── TruncatedFrame           the stream ended in the middle of a frame
     ├── WorkerDied               a pool worker died running a task (exit code, signal, OOM)
     ├── TaskTimedOut             a pool task passed its timeout (also a TimeoutError)
+    ├── SoftTimeout              raised inside a pool task at its soft timeout (a TimeoutError)
     ├── TaskFailed               a task's result or exception could not come back as itself
     ├── DeadlineMissed           a pool task's deadline passed before it started (Edf "drop")
     └── ProcessFailed            it ran, and the outcome counts as failure
@@ -57,6 +58,7 @@ __all__ = [
     "KilledBySignal",
     "PermissionDenied",
     "ProcessFailed",
+    "SoftTimeout",
     "SpawnError",
     "StdinClosed",
     "StillRunning",
@@ -364,6 +366,16 @@ class TaskTimedOut(CorralError, TimeoutError):
         super().__init__(
             f"{task} timed out after {timeout:g} s; its worker's process tree (pid {pid}) was ended"
         )
+
+
+class SoftTimeout(CorralError, TimeoutError):
+    """Raised inside a running pool task when it passes its `soft_timeout`: the task
+    may catch it to clean up and return; one that lets it out fails with it, and one
+    still running at its `timeout` has its worker's tree ended (`TaskTimedOut`).
+
+    Like KeyboardInterrupt it can arrive at any line, also inside library code that
+    catches Exception broadly (an import, say) and so swallows it: keep the hard
+    `timeout` for what must end."""
 
 
 class DeadlineMissed(CorralError):

@@ -9,7 +9,7 @@ one spawn path. Schedulers pick which queued task runs next: `Fifo`, `Priority`
 
 from __future__ import annotations
 
-from corral._errors import DeadlineMissed, TaskFailed, TaskTimedOut, WorkerDied
+from corral._errors import DeadlineMissed, SoftTimeout, TaskFailed, TaskTimedOut, WorkerDied
 from corral._pool.pool import Pool
 from corral._pool.scheduling import Edf, FairShare, Fifo, Mlfq, Pick, Priority, Scheduler
 from corral._pool.stats import GroupStats, PoolStats
@@ -26,6 +26,7 @@ __all__ = [
     "PoolStats",
     "Priority",
     "Scheduler",
+    "SoftTimeout",
     "TaskFailed",
     "TaskTimedOut",
     "WorkerDied",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from corral.pool import SoftTimeout  # imported with the module: before any task's timer runs
 
 
 def add(a: int, b: int) -> int:
@@ -123,3 +126,21 @@ def grow(size: int) -> int:
     """Keep `size` bytes alive in this worker (touched, so they are resident); our pid."""
     _HELD.append(b"\x01" * size)  # written, so resident (zeroed pages may not be)
     return os.getpid()
+
+
+def clean_up_on_soft_timeout(seconds: float) -> str:
+    """Work for `seconds`; at the soft timeout, clean up and return what happened."""
+    try:
+        time.sleep(seconds)  # the task's work, interrupted by the soft timeout
+    except SoftTimeout:
+        return "cleaned up"
+    return "finished"
+
+
+def sleep_through(seconds: float) -> str:
+    """Ignore the soft timeout's exception and keep working (the hard timeout ends us)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with contextlib.suppress(SoftTimeout):
+            time.sleep(0.05)  # the task's work
+    return "finished"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corral import InvalidSpec
-from corral.pool import Pool
+from corral.pool import Pool, SoftTimeout, TaskTimedOut
 from tests.pool import tasks
 from tests.support.waiting import DEADLINE, wait_until
 
@@ -107,3 +107,19 @@ def test_the_asyncio_face_awaits_results_and_cancels_by_cancelling_the_await(
 def test_bad_recycling_settings_are_refused(options: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidSpec, match=message):
         Pool(2, **options)  # type: ignore[arg-type]
+
+
+def test_a_soft_timeout_raises_inside_the_task_which_may_clean_up() -> None:
+    with Pool(1) as pool:
+        caught = pool.schedule(tasks.clean_up_on_soft_timeout, (30,), soft_timeout=0.1)
+        assert caught.result(DEADLINE) == "cleaned up"
+        let_out = pool.schedule(tasks.sleep_then, (30, 1), soft_timeout=0.1)
+        with pytest.raises(SoftTimeout, match="ran past its soft timeout") as raised:
+            let_out.result(DEADLINE)
+        assert isinstance(raised.value, TimeoutError)
+        ignored = pool.schedule(tasks.sleep_through, (30,), soft_timeout=0.1, timeout=0.5)
+        with pytest.raises(TaskTimedOut):
+            ignored.result(DEADLINE)
+        assert pool.submit(tasks.add, 1, 1).result(DEADLINE) == 2
+        with pytest.raises(InvalidSpec, match="soft_timeout must be more than 0 seconds and less"):
+            pool.schedule(tasks.add, (1, 1), soft_timeout=2, timeout=1)

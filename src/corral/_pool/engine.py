@@ -155,7 +155,8 @@ class Engine:
                 task.timer = asyncio.get_running_loop().call_later(
                     task.timeout, self._timed_out, worker, task
                 )
-            worker.send(protocol.task_frame(task.id, task.body))  # a failure shows as its exit
+            frame = protocol.task_frame(task.id, task.body, task.soft_timeout)
+            worker.send(frame)  # a failure shows as its exit
         if self.queue and busy < self.max_workers:
             self._top_up()  # work waits and there is room: grow (autoscaling)
         self._arm_idle_timers(idle)
@@ -227,8 +228,7 @@ class Engine:
             if task is None or task.id != task_id or worker.ending:
                 return  # a reply that lost the race with its timeout
             worker.task = None
-            if task.timer is not None:
-                task.timer.cancel()
+            _cancel_timers(task)
             now = time.monotonic()
             self.queue.finished(task, now - task.started)
             if task.deadline is not None and now > task.deadline:
@@ -240,8 +240,8 @@ class Engine:
     def _on_exit(self, worker: Worker, ended: Exit) -> None:
         self.workers.discard(worker)
         task, worker.task = worker.task, None
-        if task is not None and task.timer is not None:
-            task.timer.cancel()
+        if task is not None:
+            _cancel_timers(task)
         if task is not None and not task.future.done():
             task.future.set_exception(self._death_error(worker, task, ended))
         if not worker.ending or worker.retired:
@@ -302,3 +302,8 @@ class Engine:
         job = asyncio.ensure_future(work)
         self._background.add(job)
         job.add_done_callback(self._background.discard)
+
+
+def _cancel_timers(task: Task) -> None:
+    if task.timer is not None:
+        task.timer.cancel()

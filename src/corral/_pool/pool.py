@@ -118,6 +118,7 @@ class Pool(Executor):
         kwargs: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        soft_timeout: float | None = None,
         priority: int = 0,
         deadline: float | None = None,
         tenant: str | None = None,
@@ -126,14 +127,23 @@ class Pool(Executor):
         """Run `fn(*args, **kwargs)` in a worker, with per-task options; its future.
 
         `timeout` (seconds from the start of the run) ends the worker's whole tree and
-        fails the future with `TaskTimedOut`. `priority` (higher first), `deadline`
-        (seconds from now), `tenant` and `key` (what MLFQ groups run times by; the
-        function's name by default) are read by the pool's scheduler; one it cannot
-        honour is an `InvalidSpec`, never silently ignored.
+        fails the future with `TaskTimedOut`; `soft_timeout` (less than `timeout`) first
+        raises `SoftTimeout` inside the task, which may catch it and clean up.
+        `priority` (higher first), `deadline` (seconds from now), `tenant` and `key`
+        (what MLFQ groups run times by; the function's name by default) are read by the
+        pool's scheduler; one it cannot honour is an `InvalidSpec`, never silently
+        ignored.
         """
         now = time.monotonic()
         if timeout is not None and not timeout > 0:
             raise InvalidSpec(f"timeout must be more than 0 seconds; got {timeout!r}")
+        if soft_timeout is not None and not (
+            soft_timeout > 0 and (timeout is None or soft_timeout < timeout)
+        ):
+            raise InvalidSpec(
+                f"soft_timeout must be more than 0 seconds and less than timeout; got "
+                f"{soft_timeout!r} (timeout {timeout!r})"
+            )
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise InvalidSpec(f"priority must be an int; got {priority!r}")
         if deadline is not None and not (deadline > 0 and math.isfinite(deadline)):
@@ -141,7 +151,7 @@ class Pool(Executor):
         self._scheduler.check(priority=priority, deadline=deadline, tenant=tenant)
         body = _pickled(f"the call of {_name(fn)}", (fn, tuple(args), dict(kwargs or {})))
         limit = self._engine.max_frame
-        if len(body) > limit - protocol.TASK_ID.size:
+        if len(body) > limit - protocol.TASK_HEAD.size:
             raise InvalidSpec(
                 f"the call of {_name(fn)} pickles to {len(body)} bytes, over the frame limit "
                 f"of {limit} bytes: pass large data through a file instead"
@@ -163,6 +173,7 @@ class Pool(Executor):
                 now,
             )
             task.deadline = None if deadline is None else now + deadline
+            task.soft_timeout = soft_timeout
             future._end_run = functools.partial(self._end_run, task)
             self._loop.call_soon_threadsafe(self._engine.enqueue, task)
         return future

@@ -88,6 +88,8 @@ class Task:
     timeout: float | None = None
     timer: Any = field(default=None)
     """The loop's timer handle for its timeout, while it runs."""
+    soft_timeout: float | None = None
+    """Seconds after the call starts (timed in the worker) to raise SoftTimeout in it."""
     priority: int = 0
     deadline: float | None = None
     """Monotonic seconds by which it should have run; None: none."""
