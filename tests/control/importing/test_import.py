@@ -149,6 +149,23 @@ def test_from_forces_the_format_of_a_file_named_otherwise(tmp_path: Path) -> Non
     assert sorted(programs_of(out)) == ["clock", "release", "web", "worker"]
 
 
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("; services\n[program:web]\ncommand=sleep 300\n", "supervisord"),
+        ("module.exports = { apps: [{ script: 'x.py' }] };\n", "pm2"),
+        ("web: sleep 300\n", "procfile"),
+    ],
+)
+def test_a_file_named_nothing_telling_is_recognised_by_its_content(
+    tmp_path: Path, text: str, kind: str
+) -> None:
+    source = tmp_path / "services"
+    source.write_text(text)
+    result, _ = imported(tmp_path, source)
+    assert f"{source} ({kind})" in result.stderr_text
+
+
 def test_an_existing_output_is_kept_unless_forced(tmp_path: Path) -> None:
     out = tmp_path / "corral.toml"
     out.write_text("mine\n")

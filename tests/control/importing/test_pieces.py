@@ -28,6 +28,8 @@ def pieces(text: str, start: int = 0) -> tuple[object, ...]:
         ("w-%(process_num)02d", 2, 0, "w-{index}", False),  # corral does not pad
         ("%(program_name)s-%(process_num)d {index}", 2, 0, "web-{index} {{index}}", True),
         ("100%% of %(here)s", 1, 0, "100% of /etc", True),
+        ("n=%(process_num)-3d|", 2, 0, "n={index}|", False),  # left-aligned: "0  |"
+        ("%(process_num)+d", 2, 0, "{index}", False),  # corral writes no sign
     ],
 )
 def test_process_num_becomes_index_arithmetic_checked_against_supervisord(
@@ -43,6 +45,7 @@ def test_process_num_becomes_index_arithmetic_checked_against_supervisord(
         ("%(nope)s", "an expansion supervisord knows here"),
         ("50%", "an expansion %(name)s, or %% for a percent sign"),
         ("%(here)", "no format letter"),
+        ("%(here)d", "a value %d can format"),
     ],
 )
 def test_a_bad_expansion_names_the_file_line_and_setting(source: str, expected: str) -> None:
@@ -104,3 +107,18 @@ def test_anything_but_plain_data_is_refused_at_its_line(source: str, line: int, 
         parse_data(source, "/e.js")
     assert caught.value.line == line
     assert got in str(caught.value)
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_a_lone_one_is_refused() -> None:
+    assert parse_data('{"a": "\\ud83d\\ude00"}', "/e.json") == {"a": "\U0001f600"}
+    with pytest.raises(ConfigError, match="surrogate"):
+        parse_data('{"a": "\\ud83d"}', "/e.json")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("[" * 100 + "]" * 100, "nested at most 64 deep"), ('{"a": 1e400}', "a finite number")],
+)
+def test_data_no_ecosystem_file_holds_is_refused_not_crashed_on(source: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_data(source, "/e.json")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from corral._control.importing.report import Origin, refuse
 from corral._supervisor.model.index_template import parse_template
 
-__all__ = ["ProcessNum", "escape", "expand", "first_text", "index_text", "instance_texts", "varies"]
+__all__ = ["ProcessNum", "escape", "expand", "first_text", "index_text", "varies"]
 
 _SPEC = re.compile(
     r"%\((?P<name>[^()]*)\)(?P<flags>[-#0 "
@@ -43,8 +43,7 @@ class ProcessNum:
 
     def at(self, index: int) -> str:
         """The text supervisord gives instance `index`."""
-        number, base = self.start + index, self.spec[:-1]
-        return format(number, base + "d") if self.spec[-1] in "di" else format(str(number), base)
+        return f"%{self.spec}" % (self.start + index)  # supervisord's own operator
 
     @property
     def width(self) -> int:
@@ -122,6 +121,7 @@ def expand(
             used.setdefault(name[4:], origin)
         spec = text[match.start("flags") : match.end()]
         if name == "process_num":
+            _format(0, spec, origin, setting)  # the spec checked once; at() formats each one
             pieces += ["".join(literal), ProcessNum(spec, int(str(names[name])))]
             literal = []
         else:
@@ -132,25 +132,20 @@ def expand(
 
 
 def _format(item: object, spec: str, origin: Origin, setting: str) -> str:
-    kind = spec[-1]
+    """One expansion, formatted by the % operator as supervisord formats it."""
     try:
-        if kind in "di":
-            return format(int(str(item)), spec[:-1] + "d")
-        return format(repr(item) if kind == "r" else str(item), spec[:-1])
-    except ValueError:
+        return f"%{spec}" % (item,)
+    except (TypeError, ValueError):
         refuse(origin, f"a value %{spec} can format", repr(item), setting)
 
 
-def instance_texts(pieces: Pieces, count: int) -> list[str]:
-    """What supervisord makes of the value for each of `count` instances."""
-    return [
-        "".join(p if isinstance(p, str) else p.at(index) for p in pieces) for index in range(count)
-    ]
+def _instance_text(pieces: Pieces, index: int) -> str:
+    return "".join(p if isinstance(p, str) else p.at(index) for p in pieces)
 
 
 def first_text(pieces: Pieces) -> str:
     """Instance 0's value."""
-    return instance_texts(pieces, 1)[0]
+    return _instance_text(pieces, 0)
 
 
 def index_text(pieces: Pieces, count: int) -> tuple[str, bool]:
@@ -182,7 +177,8 @@ def index_text(pieces: Pieces, count: int) -> tuple[str, bool]:
         out.append(f"{{{base}+index}}" if base else "{index}")  # no space: shlex splits later
     text = "".join(out)
     template = parse_template(text)
-    exact = [template.render(index) for index in range(count)] == instance_texts(pieces, count)
+    sample = sorted({*range(min(count, 256)), count - 1})  # numprocs may be large
+    exact = all(template.render(i) == _instance_text(pieces, i) for i in sample)
     return text, exact
 
 

@@ -11,6 +11,7 @@ the line of each of its keys, so a report can name it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import NoReturn
@@ -44,11 +45,16 @@ class JsArray(list[object]):
         self.lines: list[int] = []
 
 
+MAX_DEPTH = 64
+"""Objects and arrays nested deeper than this are refused (an ecosystem file needs 4)."""
+
+
 @dataclass(slots=True)
 class _Reader:
     text: str
     file: str
     at: int = 0
+    depth: int = 0
 
     @property
     def line(self) -> int:
@@ -138,10 +144,13 @@ def _exports(reader: _Reader) -> bool:
 def _value(reader: _Reader) -> object:
     char = reader.peek()
     line = reader.line
-    if char == "{":
-        return _object(reader, line)
-    if char == "[":
-        return _array(reader, line)
+    if char in "{[":
+        if reader.depth >= MAX_DEPTH:
+            reader.fail(f"objects and arrays nested at most {MAX_DEPTH} deep")
+        reader.depth += 1
+        nested = _object(reader, line) if char == "{" else _array(reader, line)
+        reader.depth -= 1
+        return nested
     if char in "'\"`":
         return _string(reader)
     if (
@@ -208,6 +217,8 @@ def _number(reader: _Reader) -> int | float:
     if text[:2].lower() in ("0x", "0o", "0b"):
         return sign * int(text, 0)
     number = float(text)
+    if not math.isfinite(number):
+        reader.fail("a finite number")
     return sign * (int(number) if number.is_integer() and re.fullmatch(r"\d+", text) else number)
 
 
@@ -261,11 +272,19 @@ def _escape(reader: _Reader) -> str:
                 reader.fail("an escape \\u{HEX}")
             reader.at = end + 1
             return chr(int(digits, 16))
-        return _code(reader, 4)
+        code = _code(reader, 4)
+        if "\ud800" <= code <= "\udbff" and reader.text.startswith("\\u", reader.at):
+            low = _code(reader, 4, skip=2)
+            if "\udc00" <= low <= "\udfff":
+                return chr(0x10000 + ((ord(code) - 0xD800) << 10) + (ord(low) - 0xDC00))
+        if "\ud800" <= code <= "\udfff":
+            reader.fail("a \\u escape of a character (a surrogate only in a pair)")
+        return code
     return char
 
 
-def _code(reader: _Reader, size: int) -> str:
+def _code(reader: _Reader, size: int, skip: int = 0) -> str:
+    reader.at += skip
     digits = reader.text[reader.at : reader.at + size]
     if not re.fullmatch(rf"[0-9a-fA-F]{{{size}}}", digits):
         reader.fail(f"an escape of {size} hexadecimal digits")

@@ -224,7 +224,9 @@ def _instances(app: _App) -> int:
     if "instances" in data:
         item = data["instances"]
         cpus = os.cpu_count() or 1
-        if item in ("max", 0, -1) or item == "-1":
+        if isinstance(item, bool):
+            refuse(app.origin("instances"), 'a count >= 1, "max" or -1', _shown(item), "instances")
+        if item in ("max", 0, -1, "-1"):
             count = max(1, cpus - 1) if item in (-1, "-1") else cpus
             app.note(
                 "instances",

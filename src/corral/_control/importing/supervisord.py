@@ -92,7 +92,8 @@ class _Program:
         text, exact = index_text(pieces, self.numprocs)
         if not exact:
             self.note(
-                entry, f"approximated: corral's {{index}} is never zero-padded, so this is {text!r}"
+                entry,
+                f"approximated: corral's {{index}} is a plain number (not padded), so this is {text!r}",
             )
         return text
 
