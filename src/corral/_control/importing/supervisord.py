@@ -93,7 +93,7 @@ class _Program:
         if not exact:
             self.note(
                 entry,
-                f"approximated: corral's {{index}} is a plain number (not padded), so this is {text!r}",
+                f"approximated: corral's {{index}} is a plain number, so this is {text!r}",
             )
         return text
 
