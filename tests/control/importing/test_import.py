@@ -17,7 +17,8 @@ import pytest
 
 import corral
 from corral._supervisor.config.load import load_config
-from tests.support.daemon import running_daemon
+from tests.support.daemon import Daemon, running_daemon
+from tests.support.waiting import wait_until
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 ENV = {"CORRAL_IMPORT_USER": "deploy"}
@@ -189,6 +190,54 @@ def test_the_imported_supervisord_config_runs_in_a_real_daemon(tmp_path: Path) -
         cmdline = Path(f"/proc/{rows[1]['pid']}/cmdline").read_bytes().split(b"\0")
         assert b"--port=8001" in cmdline
         assert b"--name=web-site" in cmdline
+
+
+APP = (
+    "import os, sys, time\nprint(*sys.argv[1:], os.environ['PORT'], flush=True)\ntime.sleep(300)\n"
+)
+"""A program that prints its arguments and PORT, then runs until stopped."""
+
+
+def logged(daemon: Daemon, instance: str) -> str:
+    """The instance's stdout log once it holds a line."""
+    path = daemon.log_path(instance)
+    text = wait_until(lambda: path.exists() and path.read_text().strip(), what=f"{instance} logs")
+    return str(text)
+
+
+def test_an_imported_procfile_runs_each_type_with_its_foreman_port(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"web: python3 {tmp_path}/app.py web\nworker: python3 {tmp_path}/app.py w\n"
+    )
+    result = corral_import(str(procfile))
+    assert result.exit_code == 0, result.stderr_text
+    (tmp_path / "run").mkdir()
+    with running_daemon(tmp_path / "run", result.stdout_text) as daemon:
+        for name in ("web:0", "worker:0"):
+            daemon.wait_state(name, "RUNNING")
+        assert logged(daemon, "web:0").endswith("web 5000")
+        assert logged(daemon, "worker:0").endswith("w 5100")
+
+
+def test_an_imported_pm2_app_runs_its_instances_with_incremented_ports(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    source = tmp_path / "ecosystem.config.js"
+    source.write_text(
+        "module.exports = {\n  apps: [{\n    name: 'api',\n    script: 'app.py',\n"
+        "    args: 'api',\n    instances: 2,\n    env: { PORT: 3000 },\n"
+        "    increment_var: 'PORT',\n  }],\n};\n"
+    )
+    result = corral_import(str(source))
+    assert result.exit_code == 0, result.stderr_text
+    (tmp_path / "run").mkdir()
+    with running_daemon(tmp_path / "run", result.stdout_text) as daemon:
+        rows = [daemon.wait_state(f"api:{index}", "RUNNING") for index in (0, 1)]
+        assert logged(daemon, "api:0").endswith("api 3000")
+        assert logged(daemon, "api:1").endswith("api 3001")
+        environ = Path(f"/proc/{rows[1]['pid']}/environ").read_bytes().split(b"\0")
+        assert b"NODE_APP_INSTANCE=1" in environ
 
 
 BAD = {
