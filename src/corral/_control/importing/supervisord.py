@@ -368,6 +368,22 @@ def _autorestart(p: _Program, entry: Entry, pieces: Pieces) -> None:
     else:
         refuse(entry.origin, "true, false or unexpected", repr(first_text(pieces)), entry.key)
     p.put(("restart",), mode, entry)
+    if mode == "never":
+        p.note(
+            entry,
+            "approximated: restart = never; corral does not retry a start that fails (an exit "
+            "within start_seconds) either, where supervisord retries it startretries times",
+        )
+
+
+def _startsecs(p: _Program, entry: Entry, pieces: Pieces) -> None:
+    p.put(("start_seconds",), v.integer(p.single(entry, pieces), entry.origin, entry.key), entry)
+    p.note(
+        entry,
+        "mapped to start_seconds, the same test (up this long is RUNNING; an exit before, "
+        "whatever its code, is a failed start); a failed start is retried after corral's "
+        "backoff (0.1 s doubling to 30 s), not after supervisord's 1 s, 2 s, 3 s ...",
+    )
 
 
 def _exitcodes(p: _Program, entry: Entry, pieces: Pieces) -> None:
@@ -531,7 +547,7 @@ KEYS: dict[str, Handler] = {
     "numprocs_start": _numprocs_start,
     "priority": _priority,
     "autostart": _autostart,
-    "startsecs": _integer_key(("start_seconds",)),
+    "startsecs": _startsecs,
     "startretries": _startretries,
     "autorestart": _autorestart,
     "exitcodes": _exitcodes,
