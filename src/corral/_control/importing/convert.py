@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from corral._control.importing import pm2, procfile, supervisord
 from corral._control.importing.emit import toml_document
-from corral._control.importing.report import Draft, Note, read_text, refuse
+from corral._control.importing.report import Draft, Note, Origin, read_text, refuse
 from corral._errors import ConfigError
 from corral._supervisor.config.load import parse_config
 
@@ -102,19 +102,28 @@ def detect(path: str, text: str) -> str:
 
 def render(draft: Draft) -> str:
     """The draft as TOML, headed by where it came from and what did not carry over."""
+    base = os.path.dirname(draft.source)
     comments = [f"Imported by `corral import` from {draft.source} ({draft.kind})."]
     if draft.expanded:
-        used = ", ".join(f"${name} ({origin})" for name, origin in draft.expanded.items())
+        used = ", ".join(f"${name} ({_near(o, base)})" for name, o in draft.expanded.items())
         comments.append(f"Expanded at import from the importing environment: {used}.")
     if draft.notes:
-        comments += ["", "Settings with no equal in corral, and what the import did (as reported):"]
-        comments += [f"  {note}" for note in draft.notes]
+        comments += [
+            "",
+            f"Settings with no equal in corral, and what the import did (files in {base}):",
+        ]
+        comments += [f"  {_near(n.origin, base)}: {n.setting}: {n.action}" for n in draft.notes]
     tables: dict[str, Mapping[str, object]] = {
         "daemon": draft.daemon,
         "sockets": draft.sockets,
         "programs": draft.programs,
     }
     return toml_document(comments, tables)
+
+
+def _near(origin: Origin, base: str) -> str:
+    """FILE:LINE with FILE relative to the imported file's directory."""
+    return f"{os.path.relpath(origin.file, base)}:{origin.line}"
 
 
 def check(toml: str, draft: Draft, target: str) -> None:
