@@ -305,6 +305,12 @@ BAD = {
         "nothing after the exported data",
     ),
     "a procfile line without a command": ("Procfile", "web: run\nworker:\n", 2, "NAME: COMMAND"),
+    "a NUL byte in a value": (
+        "ecosystem.json",
+        '{"apps": [{"script": "x.js",\n  "user": "a\\u0000b"}]}',
+        2,
+        "a value without NUL bytes",
+    ),
 }
 
 

@@ -81,6 +81,8 @@ class Draft:
             "sockets": self.sockets,
             "programs": self.programs,
         }
+        if _has_nul(value):
+            refuse(origin, "a value without NUL bytes", repr(value), setting)
         target = table[path[0]]
         for part in path[1:-1]:
             target = target.setdefault(part, {})
@@ -97,6 +99,14 @@ class Draft:
             if inside and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), found)
         return None if best is None else best[1]
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list | tuple) and any(_has_nul(item) for item in value)
 
 
 def read_text(path: str) -> str:
