@@ -69,6 +69,8 @@ class _Program:
     name: str
     section: Section
     numprocs: int
+    names: dict[str, object]
+    """The expansions of this section (process_num's start included)."""
     sizes: dict[str, tuple[int, Entry]] = field(default_factory=dict)
 
     def put(self, key: tuple[str, ...], value: object, entry: Entry) -> None:
@@ -281,7 +283,7 @@ def _program(  # noqa: PLR0917 - one call site, each argument a different thing
         )
     if "command" not in entries:
         refuse(section.origin, f"a command = ... key in [{section.name}]", "nothing", "command")
-    program = _Program(draft, corral_name, section, numprocs)
+    program = _Program(draft, corral_name, section, numprocs, names)
     draft.programs[corral_name] = {}
     keys = KEYS if kind == "program" else {**KEYS, **FCGI_KEYS}
     for key, entry in entries.items():
@@ -499,15 +501,7 @@ def _fcgi(p: _Program) -> None:
     entry = entries.get("socket")
     if entry is None:
         refuse(p.section.origin, f"a socket = ... key in [{p.section.name}]", "nothing", "socket")
-    address = first_text(
-        expand(
-            entry.value,
-            {"here": p.section.here, **{f"ENV_{k}": x for k, x in os.environ.items()}},
-            entry.origin,
-            "socket",
-            p.draft.expanded,
-        )
-    )
+    address = first_text(expand(entry.value, p.names, entry.origin, "socket", p.draft.expanded))
     if address.startswith("tcp://"):
         host, _, port = address.removeprefix("tcp://").rpartition(":")
         host = {"": "0.0.0.0", "*": "0.0.0.0", "localhost": "127.0.0.1"}.get(host, host)
