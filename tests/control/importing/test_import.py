@@ -136,6 +136,20 @@ def test_a_pm2_json_file_imports(tmp_path: Path) -> None:
     assert sorted(programs_of(out)) == ["cron-ish", "static"]
 
 
+def test_env_merges_a_pm2_apps_env_name_over_its_env(tmp_path: Path) -> None:
+    result, out = imported(tmp_path, CORPUS / "ecosystem.config.js", "--env", "production")
+    environment = tomllib.loads(out.read_text())["programs"]["api"]["environment"]
+    assert environment["NODE_ENV"] == "production"
+    assert environment["PORT"] == "{3000+index}"
+    assert "ecosystem.config.js:19: env_production: merged over env" in result.stderr_text
+
+
+def test_env_is_only_for_pm2_files() -> None:
+    result = corral_import(str(CORPUS / "Procfile"), "--env", "production")
+    assert result.exit_code == 2
+    assert "expected a PM2 ecosystem file with --env; got a procfile file" in result.stderr_text
+
+
 def test_the_toml_goes_to_stdout_without_o_and_the_report_to_stderr() -> None:
     result = corral_import(str(CORPUS / "Procfile"))
     assert result.exit_code == 0, result.stderr_text

@@ -46,17 +46,22 @@ class Imported:
     notes: tuple[Note, ...]
 
 
-def import_config(path: str, *, kind: str | None = None, target: str | None = None) -> Imported:
+def import_config(
+    path: str, *, kind: str | None = None, target: str | None = None, env_name: str | None = None
+) -> Imported:
     """The corral TOML for the config at `path`, checked by corral's loader.
 
     `kind` forces the format (one of FORMATS); `target` is where the TOML will be
     written, which relative defaults resolve against (the working directory when
-    it goes to stdout). `ConfigError` names the source file and line on bad input.
+    it goes to stdout); `env_name` picks a PM2 file's `env_NAME`. `ConfigError` names
+    the source file and line on bad input.
     """
     source = os.path.abspath(path)
     text = read_text(source)
     kind = kind or detect(source, text)
-    draft = CONVERTERS[kind](source)
+    if env_name is not None and kind != "pm2":
+        refuse(source, "a PM2 ecosystem file with --env", f"a {kind} file")
+    draft = pm2.convert(source, env_name) if kind == "pm2" else CONVERTERS[kind](source)
     expanded = [
         Note(
             origin,

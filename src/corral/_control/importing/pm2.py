@@ -94,6 +94,8 @@ class _App:
     name: str
     data: JsObject
     file: str
+    env_name: str | None
+    """`--env NAME`: the env_NAME merged over env."""
 
     def origin(self, key: str) -> Origin:
         return Origin(self.file, self.data.lines.get(key, self.data.line))
@@ -133,8 +135,11 @@ def _shown(item: object) -> str:
     )
 
 
-def convert(path: str) -> Draft:
-    """The draft of the ecosystem file at `path`; `ConfigError` at what is not plain data."""
+def convert(path: str, env_name: str | None = None) -> Draft:
+    """The draft of the ecosystem file at `path`; `ConfigError` at what is not plain data.
+
+    `env_name` merges each app's `env_NAME` over its `env`, as `pm2 start --env NAME`.
+    """
     data = parse_data(read_text(path), path)
     draft = Draft(source=path, kind="pm2")
     if isinstance(data, JsObject) and "apps" in data:
@@ -158,7 +163,7 @@ def convert(path: str) -> Draft:
     for app, line in zip(apps, apps.lines, strict=True):
         if not isinstance(app, JsObject):
             refuse(Origin(path, line), "an app object with a script", _shown(app))
-        _app(draft, app, path)
+        _app(draft, app, path, env_name)
     return draft
 
 
@@ -169,7 +174,7 @@ def _one(app: JsObject) -> JsArray:
     return apps
 
 
-def _app(draft: Draft, data: JsObject, path: str) -> None:
+def _app(draft: Draft, data: JsObject, path: str, env_name: str | None) -> None:
     if "script" not in data:
         refuse(Origin(path, data.line), "an app with a script", "none", "script")
     script = data["script"]
@@ -187,34 +192,42 @@ def _app(draft: Draft, data: JsObject, path: str) -> None:
     if name in draft.programs:
         refuse(Origin(path, data.line), "apps with distinct names", f"{raw_name!r} again")
     draft.programs[name] = {}
-    app = _App(draft, name, data, path)
+    app = _App(draft, name, data, path, env_name)
     if name != raw_name:
         app.note("name", f"renamed to {name!r}: corral's names are letters, digits, _ . -")
     numprocs = _instances(app)
     environment = _environment(app, numprocs)
     _command(app)
     app.put(("restart",), "always", "script")
-    for key in data:
-        handler = KEYS.get(key)
-        if handler is not None:
-            handler(app, key)
-        elif key.startswith("env_"):
-            app.note(
-                key,
-                f"dropped: the variables of `pm2 start --env {key[4:]}`; copy those wanted "
-                "into env",
-            )
-        elif key in DROPPED:
-            if DROPPED[key]:
-                app.note(key, DROPPED[key])
-        elif key not in HANDLED:
-            app.note(key, "dropped: not a PM2 setting this import knows")
+    _other_keys(app)
     if environment:
         app.put(
             ("environment",),
             dict(sorted(environment.items())),
             "env" if "env" in data else "script",
         )
+
+
+def _other_keys(app: _App) -> None:
+    """Every key that maps on its own (KEYS), or is dropped with a note."""
+    env_name = app.env_name
+    for key in app.data:
+        handler = KEYS.get(key)
+        if handler is not None:
+            handler(app, key)
+        elif env_name is not None and key == f"env_{env_name}":
+            app.note(key, f"merged over env, as `pm2 start --env {env_name}` does")
+        elif key.startswith("env_"):
+            app.note(
+                key,
+                f"dropped: the variables of `pm2 start --env {key[4:]}` (corral import "
+                f"--env {key[4:]} merges them)",
+            )
+        elif key in DROPPED:
+            if DROPPED[key]:
+                app.note(key, DROPPED[key])
+        elif key not in HANDLED:
+            app.note(key, "dropped: not a PM2 setting this import knows")
 
 
 def _instances(app: _App) -> int:
@@ -253,19 +266,9 @@ def _instances(app: _App) -> int:
 def _environment(app: _App, numprocs: int) -> dict[str, str]:
     """env, with PM2's per-instance variables (instance_var, increment_var) and port."""
     data = app.data
-    environment: dict[str, str] = {}
-    env = data.get("env", {})
-    if not isinstance(env, dict):
-        refuse(app.origin("env"), "an object of NAME: value", _shown(env), "env")
-    for key, item in env.items():
-        if isinstance(item, JsObject | JsArray) or item is None:
-            refuse(
-                Origin(app.file, env.lines[key] if isinstance(env, JsObject) else 1),
-                "a string, number or boolean",
-                _shown(item),
-                f"env.{key}",
-            )
-        environment[key] = escape(_stringified(item))
+    environment = _variables(app, "env")
+    if app.env_name is not None:
+        environment |= _variables(app, f"env_{app.env_name}")
     if "port" in data:
         environment["PORT"] = str(int(app.number("port")))
     variable = data.get("instance_var", "NODE_APP_INSTANCE")
@@ -285,6 +288,20 @@ def _environment(app: _App, numprocs: int) -> dict[str, str]:
             )
         environment[name] = f"{{{int(base)}+index}}"
     return environment
+
+
+def _variables(app: _App, key: str) -> dict[str, str]:
+    """One env object of an app as strings (PM2 stringifies numbers and booleans)."""
+    env = app.data.get(key, JsObject(app.data.line))
+    if not isinstance(env, JsObject):
+        refuse(app.origin(key), "an object of NAME: value", _shown(env), key)
+    variables: dict[str, str] = {}
+    for name, item in env.items():
+        if isinstance(item, JsObject | JsArray) or item is None:
+            origin = Origin(app.file, env.lines[name])
+            refuse(origin, "a string, number or boolean", _shown(item), f"{key}.{name}")
+        variables[name] = escape(_stringified(item))
+    return variables
 
 
 def _stringified(item: object) -> str:

@@ -34,6 +34,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         choices=FORMATS,
         help="the format of FILE (default: told from its name and content)",
     )
+    parser.add_argument(
+        "--env",
+        dest="pm2_env",
+        metavar="NAME",
+        help="PM2 only: merge each app's env_NAME over its env, as pm2 start --env NAME",
+    )
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -45,7 +51,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if output is not None and os.path.lexists(output) and not args.force:
         raise Fail(f"{output} exists: pass --force to replace it", EXIT_USAGE)
     try:
-        imported = import_config(args.file, kind=args.source_format, target=output)
+        imported = import_config(
+            args.file, kind=args.source_format, target=output, env_name=args.pm2_env
+        )
     except ConfigError as exc:
         raise Fail(f"cannot import: {exc}", EXIT_USAGE) from None
     for note in imported.notes:
