@@ -80,6 +80,30 @@ def test_a_supervisord_config_with_includes_groups_numprocs_and_env_imports_and_
     )
 
 
+def test_the_ini_dialect_continuations_colons_inline_comments_and_env_in_include(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "q.conf").write_text(
+        "[program:q]\n"
+        "command: sleep 300 ; a comment\n"
+        "numprocs = 3\n"
+        "numprocs_start = 10\n"
+        "environment =\n"
+        "    QUEUE=%(process_num)d,\n"
+        '    NAME="%(program_name)s, a queue"\n'
+    )
+    main = tmp_path / "main.conf"
+    main.write_text("[include]\nfiles = %(ENV_CORRAL_IMPORT_USER)s/*.conf none/*.conf\n")
+    result = corral_import(str(main), env={"CORRAL_IMPORT_USER": str(tmp_path / "extra")})
+    assert result.exit_code == 0, result.stderr_text
+    q = tomllib.loads(result.stdout_text)["programs"]["q"]
+    assert q["command"] == ["sleep", "300"]
+    assert q["numprocs"] == 3
+    assert q["environment"] == {"QUEUE": "{10+index}", "NAME": "q, a queue"}
+    assert "q.conf:4: numprocs_start: approximated" in result.stderr_text
+
+
 def test_a_django_celery_config_maps_users_priorities_and_fcgi_sockets(tmp_path: Path) -> None:
     result, out = imported(tmp_path, CORPUS / "django-celery.conf")
     data = tomllib.loads(out.read_text())
