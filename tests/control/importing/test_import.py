@@ -174,6 +174,14 @@ def test_env_is_only_for_pm2_files() -> None:
     assert "expected a PM2 ecosystem file with --env; got a procfile file" in result.stderr_text
 
 
+def test_a_pm2_key_this_import_does_not_know_is_dropped_and_reported(tmp_path: Path) -> None:
+    source = tmp_path / "ecosystem.json"
+    source.write_text('{"apps": [{"script": "a.js",\n  "instances": "max",\n  "shiny": 1}]}')
+    result, out = imported(tmp_path, source)
+    assert f"{source}:3: shiny: dropped: not a PM2 setting this import knows" in result.stderr_text
+    assert tomllib.loads(out.read_text())["programs"]["a"]["numprocs"] == os.cpu_count()
+
+
 def test_the_toml_goes_to_stdout_without_o_and_the_report_to_stderr() -> None:
     result = corral_import(str(CORPUS / "Procfile"))
     assert result.exit_code == 0, result.stderr_text
@@ -217,6 +225,7 @@ def test_an_existing_output_is_kept_unless_forced(tmp_path: Path) -> None:
     assert forced.exit_code == 0, forced.stderr_text
     assert sorted(programs_of(out)) == ["clock", "release", "web", "worker"]
     assert [p.name for p in tmp_path.iterdir()] == ["corral.toml"]  # no temporary left
+    assert out.stat().st_mode & 0o777 == 0o600  # it may hold expanded environment values
 
 
 def test_the_imported_supervisord_config_runs_in_a_real_daemon(tmp_path: Path) -> None:
@@ -304,6 +313,13 @@ BAD = {
         "[program:web]\n\ncommand=echo %(ENV_CORRAL_IMPORT_UNSET)s\n",
         3,
         "CORRAL_IMPORT_UNSET set when importing",
+    ),
+    "a key twice": ("x.conf", "[program:web]\ncommand=true\ncommand=false\n", 3, "each key once"),
+    "a section twice": (
+        "x.conf",
+        "[program:web]\ncommand=true\n[program:web]\ncommand=false\n",
+        3,
+        "each section once",
     ),
     "missing include": (
         "x.conf",
