@@ -74,6 +74,9 @@ def test_a_supervisord_config_with_includes_groups_numprocs_and_env_imports_and_
     assert f"{web_conf}:10: startretries: approximated" in report
     assert f"{web_conf}:9: startsecs: mapped to start_seconds, the same test" in report
     assert f"{CORPUS / 'supervisord' / 'supervisord.conf'}:21: [group:site]: dropped" in report
+    assert (
+        f"{CORPUS / 'supervisord' / 'supervisord.conf'}:28: [inet_http_server]: dropped" in report
+    )
     assert "Traceback" not in report
     assert (
         "Expanded at import from the importing environment: $CORRAL_IMPORT_USER" in out.read_text()
