@@ -16,6 +16,7 @@ from collections.abc import Callable
 from corral._control.cli.commands import (
     audit,
     completion,
+    config_import,
     daemon,
     doctor,
     events,
@@ -51,6 +52,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "startup": startup.run,
     "completion": completion.completion,
     "complete-names": completion.complete_names,
+    "import": config_import.run,
 }
 
 
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(sub, common)
     startup.add_parser(sub, common)
     completion.add_parsers(sub, common)
+    config_import.add_parser(sub, common)
     return parser
 
 
