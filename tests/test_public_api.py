@@ -63,6 +63,15 @@ SURFACE: dict[str, dict[str, str]] = {
         "launch": "corral._process.spawn",
         "override_feature": "corral._platform.features",
     },
+    "corral.coordinate": {
+        "CoordinationError": "corral._errors",
+        "FileLock": "corral._coordinate.filelock",
+        "Holder": "corral._coordinate.holder",
+        "LeaseLost": "corral._errors",
+        "LocalElection": "corral._coordinate.election",
+        "LockTimeout": "corral._errors",
+        "StoreUnavailable": "corral._errors",
+    },
     "corral.pool": {
         "Pool": "corral._pool.pool",
         "TaskFailed": "corral._errors",
