@@ -70,7 +70,9 @@ SURFACE: dict[str, dict[str, str]] = {
         "LeaseLost": "corral._errors",
         "LocalElection": "corral._coordinate.election",
         "LockTimeout": "corral._errors",
+        "Rendezvous": "corral._coordinate.hashing",
         "StoreUnavailable": "corral._errors",
+        "jump_hash": "corral._coordinate.hashing",
     },
     "corral.pool": {
         "Pool": "corral._pool.pool",
