@@ -27,11 +27,13 @@ corral_setup() {
 # Installed with apt-get when we are root and it is there; otherwise those tests skip,
 # saying which shell is missing.
 corral_test_packages() {
-    command -v zsh >/dev/null && command -v fish >/dev/null && return 0
+    # etcd-server: tests/coordinate start their own etcd on a free loopback port (never the
+    # package's system etcd on 2379, which they leave alone)
+    command -v zsh >/dev/null && command -v fish >/dev/null && command -v etcd >/dev/null && return 0
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        apt-get install -y -qq zsh fish >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq zsh fish >/dev/null 2>&1; } \
-            || echo "could not install zsh and fish: their completion tests will skip" >&2
+        apt-get install -y -qq zsh fish etcd-server >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq zsh fish etcd-server >/dev/null 2>&1; } \
+            || echo "could not install zsh, fish and etcd-server: their tests will skip" >&2
     fi
 }
 

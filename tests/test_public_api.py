@@ -65,6 +65,11 @@ SURFACE: dict[str, dict[str, str]] = {
     },
     "corral.coordinate": {
         "CoordinationError": "corral._errors",
+        "EtcdClient": "corral._coordinate.etcd.client",
+        "EtcdElection": "corral._coordinate.etcd.election",
+        "EtcdGroup": "corral._coordinate.etcd.group",
+        "EtcdLease": "corral._coordinate.etcd.lease",
+        "EtcdLock": "corral._coordinate.etcd.lock",
         "FileLock": "corral._coordinate.filelock",
         "Holder": "corral._coordinate.holder",
         "LeaseLost": "corral._errors",
