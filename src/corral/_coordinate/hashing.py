@@ -19,11 +19,15 @@ Keys are str, bytes or int; a str or bytes key is hashed with BLAKE2b to 64 bits
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from corral._errors import InvalidSpec
+
+try:  # CPython's own BLAKE2: `hashlib` would load OpenSSL's libcrypto too (3.6 MiB of RSS)
+    from _blake2 import blake2b
+except ImportError:  # another interpreter: hashlib's is the same function
+    from hashlib import blake2b
 
 __all__ = ["Key", "Rendezvous", "jump_hash", "key_hash"]
 
@@ -41,7 +45,7 @@ def key_hash(key: Key) -> int:
     if isinstance(key, int):
         return _mix(key & _MASK)
     data = key.encode() if isinstance(key, str) else key
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "little")
 
 
 def _mix(z: int) -> int:
