@@ -26,16 +26,25 @@ def free_port() -> int:
 
 
 class Etcd:
-    """The session's etcd: `url`, `kill()` (SIGKILL) and `start()` (same data)."""
+    """An etcd: `url`, `kill()` (SIGKILL) and `start()` (same data); https with `flags`
+    naming its --cert-file and --key-file."""
 
-    def __init__(self) -> None:
+    def __init__(self, scheme: str = "http", flags: tuple[str, ...] = ()) -> None:
         self.data = tempfile.mkdtemp(
             prefix="corral-etcd-", dir=TMPFS if Path(TMPFS).is_dir() else None
         )
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self._keeper = subprocess.Popen(
-            [sys.executable, str(KEEPER), self.data, str(self.port), str(free_port())],
+            [
+                sys.executable,
+                str(KEEPER),
+                self.data,
+                str(self.port),
+                str(free_port()),
+                scheme,
+                *flags,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -124,9 +124,8 @@ class EtcdClient:
 
     async def close(self) -> None:
         """Close the idle connections (calls in progress finish on their own)."""
-        for connection in self._idle:
-            connection.close()
-        self._idle.clear()
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(connection.aclose() for connection in idle))
 
     async def __aenter__(self) -> EtcdClient:
         return self

@@ -27,7 +27,7 @@ __all__ = ["Endpoint", "GatewayError", "HttpConnection", "Unreachable", "parse_e
 
 _READ_SIZE = 65536
 _MAX_LINE = 16 * 1024 * 1024
-"""A stream message larger than this is refused (a broken or hostile server)."""
+"""An answer or stream message larger than this is refused (a broken or hostile server)."""
 
 
 class Unreachable(Exception):
@@ -97,6 +97,8 @@ class HttpConnection:
         data = bytearray()
         while isinstance(event := await self._next(), h11.Data):
             data += event.data
+            if len(data) > _MAX_LINE:
+                raise Unreachable("an answer is over 16 MiB")
         self._h11.start_next_cycle()
         return _decode(status, bytes(data))
 
@@ -118,8 +120,21 @@ class HttpConnection:
         raise Unreachable("the stream ended")
 
     def close(self) -> None:
-        """Close the socket (a stream in progress ends with Unreachable)."""
+        """Drop the connection at once (a stream in progress ends with Unreachable).
+
+        An abort, not a close: a TLS close waits for the peer's close_notify, and a loop
+        that ends before it arrives would leave the socket open.
+        """
+        self._writer.transport.abort()
+
+    async def aclose(self, timeout: float = 1.0) -> None:
+        """Close politely (TLS close_notify included), dropping it after `timeout`."""
         self._writer.close()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.wait_closed()
+        except (OSError, TimeoutError):
+            self.close()
 
     async def _send(self, path: str, body: dict[str, Any], headers: list[tuple[str, str]]) -> None:
         payload = json.dumps(body).encode()
