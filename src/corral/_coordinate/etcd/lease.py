@@ -74,11 +74,16 @@ class EtcdLease:
         self._task = asyncio.get_running_loop().create_task(self._keep_alive())
 
     async def revoke(self) -> None:
-        """Stop refreshing and end the lease (its keys go with it); quiet if etcd is gone."""
+        """Stop refreshing and end the lease (its keys go with it); quiet if etcd is gone.
+
+        A lease already counted as lost is revoked too: etcd may still hold it (a
+        restarted etcd restores its leases with their full TTL), and its keys would
+        keep the next holder waiting until it ran out.
+        """
         await self._stop()
-        if self.id and not self.lost.is_set():
+        if self.id:
             self._lose("revoked")
-            with contextlib.suppress(StoreUnavailable):
+            with contextlib.suppress(CoordinationError):  # StoreUnavailable, or refused
                 await self._client.revoke(self.id)
 
     async def __aenter__(self) -> Self:
