@@ -8,7 +8,6 @@ be abandoned at the deadline without leaving a thread that may still take the lo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import os
@@ -111,6 +110,8 @@ class FileLock:
 
     async def acquire_async(self, timeout: float | _Default | None = DEFAULT) -> Self:
         """`acquire` for asyncio: waits without blocking the loop."""
+        import asyncio  # here: a program that only locks in threads loads no asyncio (nor ssl)
+
         limit = self.timeout if timeout is DEFAULT else timeout
         deadline = None if limit is None else time.monotonic() + limit
         pause = _FIRST_PAUSE
