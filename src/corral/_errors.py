@@ -24,6 +24,10 @@
     ├── SoftTimeout              raised inside a pool task at its soft timeout (a TimeoutError)
     ├── TaskFailed               a task's result or exception could not come back as itself
     ├── DeadlineMissed           a pool task's deadline passed before it started (Edf "drop")
+    ├── CoordinationError        a lock, election or coordination store cannot be used
+    │   ├── LockTimeout              not acquired within the timeout (also a TimeoutError)
+    │   ├── StoreUnavailable         etcd does not answer (down, refusing, too slow)
+    │   └── LeaseLost                a lock or leadership held on a lease is no longer held
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
         ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
@@ -45,6 +49,7 @@ __all__ = [
     "ApiError",
     "BadWorkingDirectory",
     "ConfigError",
+    "CoordinationError",
     "CorralError",
     "DaemonUnavailable",
     "DeadlineMissed",
@@ -56,12 +61,15 @@ __all__ = [
     "FrameTooLarge",
     "InvalidSpec",
     "KilledBySignal",
+    "LeaseLost",
+    "LockTimeout",
     "PermissionDenied",
     "ProcessFailed",
     "SoftTimeout",
     "SpawnError",
     "StdinClosed",
     "StillRunning",
+    "StoreUnavailable",
     "TaskFailed",
     "TaskTimedOut",
     "TimedOut",
@@ -492,6 +500,47 @@ class TimedOut(ProcessFailed):
             f"timed out after {timeout:g} s and its process tree was ended "
             f"(pid {result.pid}); raise the timeout if the command needs longer",
         )
+
+
+class CoordinationError(CorralError):
+    """A lock, an election or the coordination store cannot be used as asked.
+
+    Raised as itself for a lock file that cannot be opened (a read-only directory, a
+    symlink where the lock file should be, not a regular file): the message names the
+    path and the reason.
+    """
+
+
+class LockTimeout(CoordinationError, TimeoutError):
+    """The lock (or leadership) was not acquired within the timeout; it names the holder."""
+
+    def __init__(self, name: str, timeout: float, holder: str | None) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.holder = holder
+        held = f"held by {holder}" if holder else "held by another process"
+        super().__init__(f"lock {name!r} not acquired within {timeout:g} s: {held}")
+
+
+class StoreUnavailable(CoordinationError):
+    """The coordination store (etcd) did not answer: down, refusing, or too slow."""
+
+    def __init__(self, endpoints: Sequence[str], reason: str) -> None:
+        self.endpoints = tuple(endpoints)
+        self.reason = reason
+        super().__init__(f"etcd at {', '.join(self.endpoints)} is unavailable: {reason}")
+
+
+class LeaseLost(CoordinationError):
+    """A lock or leadership held on a lease is no longer held (expired, revoked, store gone).
+
+    Whatever the holder was doing under it must stop: another holder may have it now.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name!r} is no longer held: {reason}")
 
 
 def stderr_tail(stderr: bytes, lines: int = _STDERR_TAIL_LINES) -> str:

@@ -42,6 +42,9 @@ from corral._platform.posix.exits import (
     reap_any,
 )
 from corral._platform.posix.fds import Strays
+from corral._platform.posix.filelock import is_locked, open_lock_file, try_lock, unlock
+from corral._platform.posix.filelock import read_record as read_lock_record
+from corral._platform.posix.filelock import write_record as write_lock_record
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.listeners import (
     bind_tcp,
@@ -106,9 +109,11 @@ __all__ = [
     "find_trees",
     "fork_exec",
     "inspect_processes",
+    "is_locked",
     "is_tree_member",
     "max_unix_socket_path",
     "open_exit_notifier",
+    "open_lock_file",
     "open_watch_fd",
     "override_feature",
     "parse_signal",
@@ -117,6 +122,7 @@ __all__ = [
     "prepare_fd_listing",
     "process_credentials",
     "process_table",
+    "read_lock_record",
     "read_report",
     "read_stats",
     "reap_any",
@@ -133,8 +139,11 @@ __all__ = [
     "socket_inode",
     "spawn",
     "tree_members",
+    "try_lock",
     "unlink_socket",
+    "unlock",
     "wait_all_gone",
+    "write_lock_record",
 ]
 
 
