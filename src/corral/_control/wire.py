@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from corral._supervisor.view import InspectView, StatusView
+from corral._supervisor.view import AlertsView, InspectView, StatusView
 
 API_PREFIX = "/v1"
 """Every JSON route's path starts with this."""
@@ -23,6 +23,9 @@ StatusReply = StatusView
 
 InspectReply = InspectView
 """GET /v1/inspect/{name}: one snapshot of an instance's process tree."""
+
+AlertsReply = AlertsView
+"""GET /v1/alerts: the alerts firing now, and the counts of their actions."""
 
 
 class InstanceMetricsJSON(TypedDict):

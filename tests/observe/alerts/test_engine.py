@@ -176,3 +176,10 @@ def test_forgetting_an_instance_resolves_what_it_had() -> None:
         ("resolved", "dead", "web:0"),
     ]
     assert engine.holding() == 0
+
+
+def test_the_end_of_a_process_resolves_its_metric_alerts_and_the_next_starts_afresh() -> None:
+    engine = Engine([rule("big", "memory > 1K")])
+    engine.tick(0, sample(memory=4096))
+    assert kinds(engine.process_ended("web:0", 1)) == [("resolved", "big", "web:0")]
+    assert kinds(engine.tick(2, sample(memory=4096))) == [("firing", "big", "web:0")]

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 from corral._control.cli.commands import (
+    alerts,
     audit,
     completion,
     daemon,
@@ -41,6 +42,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "events": events.run,
     "metrics": metrics.run,
     "inspect": inspect.run,
+    "alerts": alerts.run,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_parser(sub, common)
     metrics.add_parser(sub, common)
     inspect.add_parser(sub, common)
+    alerts.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)

@@ -72,6 +72,7 @@ def build_router(
         ("GET", "/metrics", routes.metrics, ("names",)),
         ("GET", "/metrics/{name}/history", routes.history, ()),
         ("GET", "/inspect/{name}", routes.inspect, ()),
+        ("GET", "/alerts", routes.alerts, ()),
         ("POST", "/start", routes.start, ()),
         ("POST", "/stop", routes.stop, ()),
         ("POST", "/restart", routes.restart, ()),
@@ -158,6 +159,9 @@ class _Routes:
     async def inspect(self, request: Request) -> Response:
         view = await self.ops.inspect(request.params["name"])
         return Response.json(json_fields(view), default=json_fields)
+
+    async def alerts(self, request: Request) -> Response:
+        return Response.json(json_fields(self.ops.alerts()), default=json_fields)
 
     async def prometheus(self, request: Request) -> Response:
         text = render(self.ops.prometheus())

@@ -216,6 +216,14 @@ class Engine:
         self._occur(rid, instance, program, line, now)
         return out
 
+    def process_ended(self, instance: str, now: float) -> list[Transition]:
+        """The instance's process is gone (stopped, exited): its sampled metrics have no
+        value from now on, as if it were missing from a tick; the next process starts afresh."""
+        out = self._begin()
+        if instance in self._levels:
+            self._clear_levels(instance, now)
+        return out
+
     def forget(self, instance: str, now: float) -> list[Transition]:
         """The instance no longer exists (a reload or scale removed it): resolve its alerts."""
         out = self._begin()
