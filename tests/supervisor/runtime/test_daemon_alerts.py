@@ -20,6 +20,7 @@ from typing import Any
 import corral
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.events import Event
+from tests.support.waiting import wait_until
 
 _HOLD = "import time; x = 'x' * (64 << 20); print(1, flush=True); time.sleep(300)"
 HOLD_64M = json.dumps([sys.executable, "-c", _HOLD])
@@ -162,3 +163,48 @@ def test_a_bad_rule_is_a_config_error_with_file_line_and_key(tmp_path: Path) -> 
     expected = f"{daemon.config}:{line}: alerts.x.condition: expected a condition string"
     assert expected in result.stderr_text
     assert "unknown metric 'disk'" in result.stderr_text
+
+
+def test_an_exit_rule_runs_its_command_with_the_alerts_facts(tmp_path: Path) -> None:
+    out = tmp_path / "alert.env"
+    programs = f"""
+        [programs.crash]
+        command = ["sh", "-c", "kill -9 $$"]
+        restart = "never"
+
+        [alerts.killed]
+        program = "crash"
+        condition = "exit == SIGKILL"
+        command = ["sh", "-c", "env | grep ^CORRAL_ALERT_ | sort > {out}.tmp && mv {out}.tmp {out}"]
+    """
+    with running_daemon(tmp_path, programs) as daemon, daemon.watch(since=0) as events:
+        fired = events.wait_for(alert_event("alert.firing", "killed"), what="the exit rule")
+        assert fired["data"]["value"] == "SIGKILL"
+        text = wait_until(lambda: out.exists() and out.read_text(), what="the command's output")
+        facts = dict(line.split("=", 1) for line in text.splitlines())
+        assert facts["CORRAL_ALERT_ALERT"] == "killed"
+        assert facts["CORRAL_ALERT_STATUS"] == "firing"
+        assert facts["CORRAL_ALERT_INSTANCE"] == "crash:0"
+        assert facts["CORRAL_ALERT_CONDITION"] == "exit == SIGKILL"
+        assert daemon.call("GET", "/alerts")["actions"]["commands_run"] == 1
+
+
+def test_a_reload_brings_new_rules_and_a_bad_one_is_refused_with_its_line(tmp_path: Path) -> None:
+    base = """
+        [programs.web]
+        command = ["sleep", "300"]
+    """
+    with running_daemon(tmp_path, base) as daemon:
+        daemon.wait_state("web:0", "RUNNING")
+        assert daemon.call("GET", "/alerts")["rules"] == 0
+        daemon.write_config(base + '\n[alerts.up]\ncondition = "state == RUNNING"\n')
+        with daemon.watch() as events:
+            daemon.call("POST", "/reload")
+            events.wait_for(alert_event("alert.firing", "up"), what="the new rule")
+        daemon.write_config(base + '\n[alerts.up]\ncondition = "state == RUNING"\n')
+        result = daemon.cli("reload")
+        assert result.exit_code != 0
+        assert "alerts.up.condition: expected state == one of" in result.stderr_text
+        assert "did you mean RUNNING?" in result.stderr_text
+        assert daemon.state("web:0") == "RUNNING"  # the daemon kept its program and rules
+        assert [a["alert"] for a in daemon.call("GET", "/alerts")["firing"]] == ["up"]
