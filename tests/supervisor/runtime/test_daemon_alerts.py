@@ -180,8 +180,8 @@ def test_an_exit_rule_runs_its_command_with_the_alerts_facts(tmp_path: Path) -> 
     with running_daemon(tmp_path, programs) as daemon, daemon.watch(since=0) as events:
         fired = events.wait_for(alert_event("alert.firing", "killed"), what="the exit rule")
         assert fired["data"]["value"] == "SIGKILL"
-        text = wait_until(lambda: out.exists() and out.read_text(), what="the command's output")
-        facts = dict(line.split("=", 1) for line in text.splitlines())
+        text = wait_until(lambda: out.read_text() if out.exists() else "", what="its output")
+        facts = dict(line.partition("=")[::2] for line in text.splitlines())
         assert facts["CORRAL_ALERT_ALERT"] == "killed"
         assert facts["CORRAL_ALERT_STATUS"] == "firing"
         assert facts["CORRAL_ALERT_INSTANCE"] == "crash:0"
