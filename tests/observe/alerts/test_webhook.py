@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+
+import pytest
 
 from corral._observe.alerts.webhook import Webhooks
 
@@ -150,5 +153,19 @@ def test_deliveries_beyond_the_bound_are_dropped_and_counted() -> None:
             assert hooks.stats.dropped == 6
             await hooks.close()
         assert hooks.pending == 0
+
+    asyncio.run(main())
+
+
+def test_https_without_ssl_fails_at_once_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ssl", None)  # what ssl_gate does to a daemon without TLS
+
+    async def main() -> None:
+        hooks = Webhooks(first_retry=0.01)
+        hooks.send("https://127.0.0.1:9/hook", {})
+        await until(lambda: hooks.stats.failed == 1)
+        assert hooks.stats.retried == 0
+        [reason] = hooks.stats.last_error.values()
+        assert reason.startswith("https needs a daemon started with an https webhook")
 
     asyncio.run(main())

@@ -20,6 +20,7 @@ from typing import Any
 import corral
 from tests.support.daemon import Daemon, running_daemon
 from tests.support.events import Event
+from tests.support.imports import imported_modules
 from tests.support.waiting import wait_until
 
 _HOLD = "import time; x = 'x' * (64 << 20); print(1, flush=True); time.sleep(300)"
@@ -208,3 +209,25 @@ def test_a_reload_brings_new_rules_and_a_bad_one_is_refused_with_its_line(tmp_pa
         assert "did you mean RUNNING?" in result.stderr_text
         assert daemon.state("web:0") == "RUNNING"  # the daemon kept its program and rules
         assert [a["alert"] for a in daemon.call("GET", "/alerts")["firing"]] == ["up"]
+
+
+def test_an_http_webhook_delivers_without_the_daemon_loading_ssl(tmp_path: Path) -> None:
+    with hook_server() as (url, received):
+        programs = f"""
+            [programs.web]
+            command = ["sleep", "300"]
+
+            [alerts.up]
+            condition = "state == RUNNING"
+            webhook = "{url}"
+        """
+        daemon = Daemon(tmp_path, programs)
+        daemon.start(argv=[sys.executable, "-X", "importtime", "-m", "corral", "daemon",
+                           "-c", str(daemon.config)])  # fmt: skip
+        try:
+            wait_until(lambda: received, what="the webhook delivered")
+            imported = imported_modules(daemon.output.read_text(errors="replace"))
+        finally:
+            daemon.stop()
+    assert "corral._observe.alerts.webhook" in imported  # the report is there
+    assert "_ssl" not in imported  # OpenSSL's module: `ssl` itself is blocked (ssl_gate)

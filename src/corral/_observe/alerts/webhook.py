@@ -8,7 +8,8 @@ after 0.5 s, 1 s, ... up to `attempts` in all. A 2xx-4xx answer other than 429 e
 it: a 4xx is counted failed but not retried (the payload would not change).
 Every outcome is counted (`stats`); the last failure of each URL is kept, without
 its query string (which may hold a token). HTTPS imports `ssl` on its first use
-only: a daemon without such a webhook never loads OpenSSL.
+only, and the daemon keeps `ssl` out altogether unless its config, when it started,
+had an https webhook (or TLS): one a reload adds fails, saying so.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class Webhooks:
         delay = self.first_retry
         for attempt in range(1, self.attempts + 1):
             try:
-                await post(url, body, timeout=self.timeout, tls=self._context(url))
+                tls = self._context(url)
+                await post(url, body, timeout=self.timeout, tls=tls)
             except WebhookFailed as exc:
                 if exc.retry and attempt < self.attempts:
                     self.stats.retried += 1
@@ -130,8 +132,11 @@ class Webhooks:
         if not url.startswith("https:"):
             return None
         if self._tls is None:
-            import ssl  # only once an https webhook is used: OpenSSL costs the daemon memory
-
+            try:
+                import ssl  # only once an https webhook is used: OpenSSL costs the daemon memory
+            except ImportError:  # kept out at start (`_control/ssl_gate.py`): no https then
+                hint = "https needs a daemon started with an https webhook in its config"
+                raise WebhookFailed(hint, retry=False) from None
             self._tls = ssl.create_default_context()
         return self._tls
 
