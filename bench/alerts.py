@@ -9,7 +9,10 @@ busy daemon. Variants, interleaved per round in a shuffled order:
 - `no rules`: the same tick into an engine without rules (the floor: building
   the samples mapping and the call itself);
 - `1 program's rules`: the ten rules name one program of ten: an instance of
-  another program touches none of them (the index at work).
+  another program touches none of them (the index at work);
+- `reference loop`: plain Python reading each instance's five figures and comparing
+  each with one constant, no engine: a yardstick of how fast Python runs on the machine
+  right now, so that a figure taken on a loaded machine can be judged by its ratio.
 
 Run:
 
@@ -84,6 +87,7 @@ def measure(instances: int, rounds: int) -> tuple[dict[str, list[int]], dict[str
         "no rules": Engine([]),
         "1 program's rules": Engine(rules("p3")),
     }
+    engines["reference loop"] = _Reference()  # type: ignore[assignment]
     walks = {name: Walk(instances, SEED) for name in engines}
     ticks = {name: [walk.next() for _ in range(rounds + 20)] for name, walk in walks.items()}
     samples: dict[str, list[int]] = {name: [] for name in engines}
@@ -101,6 +105,18 @@ def measure(instances: int, rounds: int) -> tuple[dict[str, list[int]], dict[str
                 samples[name].append(took)
                 moved[name] += len(out)
     return samples, moved
+
+
+class _Reference:
+    """Reads every figure and compares it with a constant: the least any engine must do."""
+
+    def tick(self, now: float, samples: Samples) -> list[object]:
+        over = 0
+        for _, metrics in samples.values():
+            for value in metrics.values():
+                if value is not None and value > 1e12:
+                    over += 1
+        return [] if not over else [over]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -123,9 +139,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         medians[name] = p50
         per = moved[name] / args.rounds
         print(f"  {name:<18} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   {per:6.1f} transitions/tick")
+    ratio = medians["10 rules"] / medians["reference loop"]
+    print(f"10 rules / reference loop: {ratio:.2f}x (load average {_load()})")
     met = medians["10 rules"] <= TARGET_MS
     print(f"target: 10 rules p50 <= {TARGET_MS:g} ms per tick: {'met' if met else 'NOT met'}")
     return 0
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as stream:
+        return stream.read().split()[0]
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import heapq
 import itertools
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corral._observe.alerts.rules import Rule
@@ -139,7 +139,7 @@ class Engine:
         for (scope, metric, op), members in grouped.items():
             sign, strict = _STRICT[op]
             self._ladders.setdefault(scope, []).append((metric, _Ladder(sign, strict, members)))
-        self._plans: dict[str, tuple[tuple[str, _Ladder], ...]] = {}
+        self._plans: dict[str, tuple[_Step, ...]] = {}
         self._levels: dict[str, tuple[str, list[int]]] = {}
         """Instance -> how many rules of each ladder of its plan hold (sampled metrics)."""
         self._restart_levels: dict[str, list[int]] = {}
@@ -160,8 +160,26 @@ class Engine:
     def tick(self, now: float, samples: Samples) -> list[Transition]:
         """A metrics tick: every live instance's sample; then `advance(now)`."""
         out = self._begin()
-        for instance, (program, metrics) in samples.items():
-            self._observe(instance, program, metrics, now)
+        plans, plan_of, all_levels, latest = self._plans, self._plan, self._levels, self._latest
+        for instance, (program, metrics) in samples.items():  # _observe, inlined: the hot loop
+            plan = plans.get(program) or plan_of(program)
+            if not plan:
+                continue
+            latest[instance] = metrics
+            kept = all_levels.get(instance)
+            if kept is None:
+                kept = all_levels[instance] = (program, [0] * len(plan))
+            levels = kept[1]
+            get = metrics.get
+            for i, (metric, ladder, find, keys, sign) in enumerate(plan):
+                value = get(metric)
+                if value is not None:
+                    level = find(keys, value * sign)
+                    if level != levels[i]:
+                        self._shift(
+                            ladder, levels[i], level, instance, program, value=value, now=now
+                        )
+                        levels[i] = level
         for gone in self._levels.keys() - samples.keys():
             self._clear_levels(gone, now)
         out += self.advance(now)
@@ -280,38 +298,23 @@ class Engine:
         self._out = []
         return self._out
 
-    def _plan(self, program: str) -> tuple[tuple[str, _Ladder], ...]:
+    def _plan(self, program: str) -> tuple[_Step, ...]:
+        """The sampled ladders that concern `program`, each with what a sample needs of it."""
         plan = self._plans.get(program)
         if plan is None:
             scoped = [*self._ladders.get(program, ()), *self._ladders.get(_ANY, ())]
-            plan = self._plans[program] = tuple(p for p in scoped if p[0] in _SAMPLED)
+            plan = self._plans[program] = tuple(
+                (metric, ladder, bisect_left if ladder.strict else bisect_right, ladder.keys,
+                 ladder.sign)
+                for metric, ladder in scoped
+                if metric in _SAMPLED
+            )  # fmt: skip
         return plan
-
-    def _observe(self, instance: str, program: str, metrics: Metrics, now: float) -> None:
-        plan = self._plan(program)
-        if not plan:
-            return
-        self._latest[instance] = metrics
-        kept = self._levels.get(instance)
-        if kept is None:
-            kept = self._levels[instance] = (program, [0] * len(plan))
-        levels = kept[1]
-        get = metrics.get
-        for i, (metric, ladder) in enumerate(plan):
-            value = get(metric)
-            if value is None:
-                continue
-            level = (bisect_left if ladder.strict else bisect_right)(
-                ladder.keys, value * ladder.sign
-            )
-            if level != levels[i]:
-                self._shift(ladder, levels[i], level, instance, program, value=value, now=now)
-                levels[i] = level
 
     def _clear_levels(self, instance: str, now: float) -> None:
         program, levels = self._levels.pop(instance)
         self._latest.pop(instance, None)
-        for (_, ladder), level in zip(self._plan(program), levels, strict=False):
+        for (_, ladder, *_), level in zip(self._plan(program), levels, strict=False):
             if level:
                 self._shift(ladder, level, 0, instance, program, value=None, now=now)
 
@@ -455,6 +458,8 @@ class Engine:
         )  # fmt: skip
 
 
+_Step = tuple[str, "_Ladder", "Callable[[list[float], float], int]", list[float], float]
+"""(metric, ladder, its bisection, its keys, its sign): one ladder as a sample walks it."""
 _SAMPLED = frozenset({"cpu", "memory", "memory_percent", "processes", "fds"})
 """Metrics a tick's samples carry; restarts are counted by the engine itself."""
 _LADDERED = _SAMPLED | {"restarts"}
