@@ -231,3 +231,47 @@ def test_an_http_webhook_delivers_without_the_daemon_loading_ssl(tmp_path: Path)
             daemon.stop()
     assert "corral._observe.alerts.webhook" in imported  # the report is there
     assert "_ssl" not in imported  # OpenSSL's module: `ssl` itself is blocked (ssl_gate)
+
+
+def test_health_restarts_and_log_rules_drive_their_actions(tmp_path: Path) -> None:
+    programs = """
+        [programs.sick]
+        command = ["sleep", "300"]
+        start_seconds = 0
+        health = { exec = ["false"], interval = 0.1, retries = 1 }
+        on_unhealthy = "none"
+
+        [programs.flaky]
+        command = ["sh", "-c", "exit 1"]
+        start_seconds = 0
+        backoff = { initial = 0.05, max = 0.05, jitter = 0 }
+        start_limit = { burst = 100, interval = 60 }
+
+        [programs.quitter]
+        command = ["sh", "-c", "echo 'please stop me'; exec sleep 300"]
+
+        [alerts.sick]
+        program = "sick"
+        condition = "health == unhealthy"
+
+        [alerts.flapping]
+        program = "flaky"
+        condition = "restarts > 2 in 60s"
+
+        [alerts.asked]
+        program = "quitter"
+        condition = "stdout ~ please stop"
+        actions = ["stop"]
+    """
+    with running_daemon(tmp_path, programs) as daemon, daemon.watch(since=0) as events:
+        sick = events.wait_for(alert_event("alert.firing", "sick"), what="the health rule")
+        assert (sick["subject"], sick["data"]["value"]) == ("sick:0", "unhealthy")
+        flapping = events.wait_for(alert_event("alert.firing", "flapping"), what="restarts")
+        assert flapping["subject"] == "flaky:0"
+        assert flapping["data"]["value"] == 3
+        stopped = events.wait_for(
+            lambda e: e["kind"] == "alert.action" and e["data"].get("alert") == "asked",
+            what="the stop action",
+        )
+        assert (stopped["data"]["action"], stopped["data"]["ok"]) == ("stop", True)
+        assert daemon.state("quitter:0") == "STOPPED"
