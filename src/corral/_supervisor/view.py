@@ -106,6 +106,9 @@ class SampleView(View):
     """Resident memory of the tree's live members, in bytes."""
     processes: int
     """Live members of the tree."""
+    fds: int | None = None
+    """Open fds of the tree's live members; None unless an alert rule watches fds (counting
+    them costs a directory read per process per tick)."""
 
 
 class NotifyView(View):

@@ -137,6 +137,13 @@ def test_a_webhook_is_posted_and_one_that_refuses_is_retried_and_counted(tmp_pat
 
 def test_a_log_pattern_rule_fires_on_a_matching_line(tmp_path: Path) -> None:
     programs = """
+        [metrics]
+        interval = 0.1
+
+        [alerts.fds]
+        program = "app"
+        condition = "fds > 2"
+
         [programs.app]
         command = ["sh", "-c", "echo starting; echo 'ERROR disk full' >&2; exec sleep 300"]
 
@@ -147,6 +154,9 @@ def test_a_log_pattern_rule_fires_on_a_matching_line(tmp_path: Path) -> None:
     with running_daemon(tmp_path, programs) as daemon, daemon.watch(since=0) as events:
         fired = events.wait_for(alert_event("alert.firing", "errors"), what="the log rule")
         assert (fired["subject"], fired["data"]["value"]) == ("app:0", "ERROR disk full")
+        counted = events.wait_for(alert_event("alert.firing", "fds"), what="the fds rule")
+        assert counted["data"]["value"] >= 3  # stdin, stdout and stderr at least
+        assert daemon.status()["app:0"]["sample"]["fds"] >= 3
         result = daemon.cli("alerts")
         assert result.exit_code == 0
         assert "errors" in result.stdout_text
