@@ -219,6 +219,13 @@ def test_a_reload_brings_new_rules_and_a_bad_one_is_refused_with_its_line(tmp_pa
         assert "did you mean RUNNING?" in result.stderr_text
         assert daemon.state("web:0") == "RUNNING"  # the daemon kept its program and rules
         assert [a["alert"] for a in daemon.call("GET", "/alerts")["firing"]] == ["up"]
+        with daemon.watch() as events:
+            daemon.call("POST", "/scale", {"program": "web", "count": 2})
+            events.wait_for(alert_event("alert.firing", "up"), what="web:1's alert")
+            daemon.call("POST", "/scale", {"program": "web", "count": 1})
+            gone = events.wait_for(alert_event("alert.resolved", "up"), what="web:1's end")
+        assert gone["subject"] == "web:1"
+        assert [a["instance"] for a in daemon.call("GET", "/alerts")["firing"]] == ["web:0"]
 
 
 def test_an_http_webhook_delivers_without_the_daemon_loading_ssl(tmp_path: Path) -> None:

@@ -127,8 +127,16 @@ class AlertRunner:
             self._engine = Engine(rules)
             self._rules_changed()
             return
-        for instance in set(self._seen) - set(self._sup.drivers):
-            self._seen.pop(instance, None)
+        self._forget_removed()
+
+    def _forget_removed(self) -> None:
+        """Instances a reload or a scale removed: their alerts resolve, their state goes."""
+        gone = self._seen.keys() - self._sup.drivers.keys()
+        now = self._now()
+        for instance in gone:
+            del self._seen[instance]
+            self._restarted.pop(instance, None)
+            self._watching.pop(instance, None)
             self._handle(self._engine.forget(instance, now))
 
     async def close(self) -> None:
@@ -250,6 +258,7 @@ class AlertRunner:
 
     def _advance(self) -> None:
         try:
+            self._forget_removed()
             self._handle(self._engine.advance(self._now()))
         except Exception:  # an alert bug must not stop the clock, nor reach the loop
             log.exception("alerts: advance failed")
