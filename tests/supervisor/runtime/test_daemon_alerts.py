@@ -292,3 +292,28 @@ def test_health_restarts_and_log_rules_drive_their_actions(tmp_path: Path) -> No
         )
         assert (stopped["data"]["action"], stopped["data"]["ok"]) == ("stop", True)
         assert daemon.state("quitter:0") == "STOPPED"
+
+
+def test_the_signal_action_reaches_the_instance(tmp_path: Path) -> None:
+    programs = """
+        [programs.trap]
+        command = ["sh", "-c", "trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.1; done"]
+
+        [alerts.poke]
+        program = "trap"
+        condition = "stdout ~ ^ready"
+        actions = ["signal"]
+        signal = "USR1"
+
+        [alerts.poked]
+        program = "trap"
+        condition = "stdout ~ got-usr1"
+    """
+    with running_daemon(tmp_path, programs) as daemon, daemon.watch(since=0) as events:
+        sent = events.wait_for(
+            lambda e: e["kind"] == "alert.action" and e["data"].get("alert") == "poke",
+            what="the signal sent",
+        )
+        assert (sent["data"]["ok"], sent["data"]["message"]) == (True, "sent SIGUSR1")
+        events.wait_for(alert_event("alert.firing", "poked"), what="the trap's line")
+        daemon.wait_state("trap:0", "RUNNING")  # the signal did not end it

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from corral._errors import CorralError
 from corral._observe.alerts.engine import Engine, Metrics, Transition
 from corral._observe.alerts.rules import Action, Rule
 from corral._observe.events import Event, EventLog
@@ -37,12 +38,13 @@ from corral._process.spec import ProcessSpec
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.health import probe_exec
 from corral._supervisor.runtime.metrics import MetricsLoop
+from corral._supervisor.runtime.supervisor import Outcome
 from corral._supervisor.view import AlertsView, AlertView
 
 if TYPE_CHECKING:
     from corral._observe.alerts.webhook import Webhooks
     from corral._supervisor.runtime.alert_logs import LogWatcher
-    from corral._supervisor.runtime.supervisor import Outcome, Supervisor
+    from corral._supervisor.runtime.supervisor import Supervisor
 
 log = logging.getLogger("corral.alerts")
 
@@ -342,7 +344,10 @@ class AlertRunner:
         if actions is None:
             return
         if action.kind == "signal":
-            outcomes = actions.signal(str(action.argument), [name])
+            try:
+                outcomes = actions.signal(str(action.argument), [name])
+            except CorralError as exc:
+                outcomes = [Outcome(name, False, "", str(exc))]
             self._acted(t, "signal", outcomes)
         elif action.kind == "stop":
             self._spawn_task(self._awaited(t, "stop", actions.stop([name])))
@@ -370,7 +375,10 @@ class AlertRunner:
         return True
 
     async def _awaited(self, t: Transition, what: str, work: Awaitable[list[Outcome]]) -> None:
-        outcomes = await work
+        try:
+            outcomes = await work
+        except CorralError as exc:  # the instance went meanwhile, the daemon is stopping
+            outcomes = [Outcome(t.instance, False, "", str(exc))]
         self._acted(t, what, outcomes)
 
     def _acted(self, t: Transition, what: str, outcomes: list[Outcome]) -> None:
