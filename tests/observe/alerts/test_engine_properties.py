@@ -9,6 +9,7 @@ without resolving; it resolves exactly when the condition stops holding.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from hypothesis import given, settings
@@ -123,3 +124,28 @@ def test_fired_and_resolved_alternate_for_every_rule(steps: list[tuple[float, bo
             else:
                 assert before in ("firing", "repeat")
             last[t.rule.name] = t.kind
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["ok", "ERROR disk", "x ERROR", "Traceback", "", "ERR"]), max_size=12),
+    st.lists(st.integers(1, 30), min_size=1, max_size=8),
+    st.sampled_from(["^ERROR", "Traceback", "ERROR$", "(?i)error"]),
+)
+def test_a_log_pattern_is_found_whatever_the_reads_cut_lines_at(
+    lines: list[str], cuts: list[int], pattern: str
+) -> None:
+    import re
+
+    from corral._observe.alerts.logmatch import LogMatcher
+
+    text = "".join(line + "\n" for line in lines).encode()
+    expected = any(re.search(pattern.encode(), line.encode()) for line in lines)
+    matcher, found, at = LogMatcher([(0, pattern)]), False, 0
+    for size in itertools.cycle(cuts):
+        if at >= len(text):
+            break
+        found |= bool(matcher.feed(text[at : at + size]))
+        at += size
+    found |= bool(matcher.flush())
+    assert found == expected
