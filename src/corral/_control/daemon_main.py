@@ -38,6 +38,7 @@ from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
+from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, DaemonRecord
 from corral._supervisor.runtime.checkpoint import read as read_state
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
@@ -160,13 +161,14 @@ async def _serve(
     supervisor = Supervisor(config, events=events, reaper=reaper, sockets=sockets)
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
-    metrics = MetricsLoop(config.metrics, supervisor.live_trees)
+    metrics, alerts = _watchers(config, supervisor, events, reaper)
     ops = Operations(
         supervisor,
         metrics=metrics,
         on_shutdown=stopping.set,
         clock=loop.time,
         on_reload=service.reload_phase,
+        alerts=alerts,
     )
     reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
@@ -189,13 +191,13 @@ async def _serve(
     checkpoint.start()
     _announce(config, sockets, events, service)
     autostart = loop.create_task(supervisor.start_autostart())
-    metrics.start(loop)
+    _start_watching(loop, metrics, alerts, ops)
     try:
         await stopping.wait()
     finally:
         events.emit("daemon", "", message="shutting down")
         service.stopping()
-        metrics.close()
+        await _stop_watching(metrics, alerts)
         await supervisor.shutdown()
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
@@ -205,6 +207,31 @@ async def _serve(
         audit.close()
         reaper.uninstall()
         uninstall_signals()
+
+
+def _watchers(
+    config: Config, supervisor: Supervisor, events: EventLog, reaper: OwningReaper
+) -> tuple[MetricsLoop, AlertRunner]:
+    """The metrics sampler, and the alert rules it (and the event stream) feeds."""
+    metrics = MetricsLoop(config.metrics, supervisor.live_trees)
+    alerts = AlertRunner(
+        config.alerts, supervisor=supervisor, events=events, metrics=metrics, reaper=reaper
+    )
+    return metrics, alerts
+
+
+def _start_watching(
+    loop: asyncio.AbstractEventLoop, metrics: MetricsLoop, alerts: AlertRunner, ops: Operations
+) -> None:
+    """Sampling and the alert rules begin (the rules first: they are told the first tick)."""
+    alerts.start(loop, ops)
+    metrics.start(loop)
+
+
+async def _stop_watching(metrics: MetricsLoop, alerts: AlertRunner) -> None:
+    """Before everything stops: no sample is taken, and no alert acts, from now on."""
+    metrics.close()
+    await alerts.close()
 
 
 def _announce(

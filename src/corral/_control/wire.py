@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from corral._supervisor.view import InspectView, SecurityView, StatusView
+from corral._supervisor.view import AlertsView, InspectView, SecurityView, StatusView
 
 API_PREFIX = "/v1"
 """Every JSON route's path starts with this."""
@@ -26,6 +26,8 @@ InspectReply = InspectView
 
 SecurityReply = SecurityView
 """GET /v1/security/{name}: how exposed an instance is, check by check."""
+AlertsReply = AlertsView
+"""GET /v1/alerts: the alerts firing now, and the counts of their actions."""
 
 
 class InstanceMetricsJSON(TypedDict):

@@ -113,6 +113,7 @@ __all__ = [
     "is_tree_member",
     "max_unix_socket_path",
     "open_exit_notifier",
+    "open_fds",
     "open_lock_file",
     "open_watch_fd",
     "override_feature",
@@ -544,6 +545,16 @@ def read_stats(pids: Iterable[int]) -> dict[int, ProcStat]:
     from corral._platform.linux.procfs import read_stats as read
 
     return read(pids)
+
+
+def open_fds(pid: int) -> int | None:
+    """How many fds a process has open; None when it cannot be read (gone, another
+    user's, or no /proc)."""
+    if not _features.has(Feature.PROC_SCAN):
+        return None
+    from corral._platform.linux.procfs import count_fds
+
+    return count_fds(pid)
 
 
 def boot_clock() -> float:

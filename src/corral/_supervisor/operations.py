@@ -35,6 +35,7 @@ from corral._platform import (
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.scale import Scaled, check_count
 from corral._supervisor.model.targets import resolve_targets
+from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.prometheus import families
@@ -46,6 +47,7 @@ from corral._supervisor.runtime.snapshot import (
 )
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
 from corral._supervisor.view import (
+    AlertsView,
     DaemonView,
     InspectView,
     InstanceView,
@@ -94,12 +96,14 @@ class Operations:
         on_shutdown: Callable[[], None],
         clock: Callable[[], float],
         on_reload: Callable[[str], None] | None = None,
+        alerts: AlertRunner | None = None,
     ) -> None:
         """`on_reload` is told "reloading" before a reload and "reloaded" after it (taken
         or refused): the daemon tells its own service manager."""
         self._sup = supervisor
         self._on_reload = on_reload
         self._metrics = metrics
+        self._alerts = alerts
         self._on_shutdown = on_shutdown
         self._clock = clock
         self._reloading = asyncio.Lock()
@@ -297,6 +301,12 @@ class Operations:
         """The kept samples of one instance, oldest first."""
         return self._metrics.history.points(self._one(target).name)
 
+    def alerts(self) -> AlertsView:
+        """The alerts firing now (`corral alerts`), and how their actions have fared."""
+        if self._alerts is None:
+            return AlertsView(rules=0, firing=(), actions={})
+        return self._alerts.view()
+
     def prometheus(self) -> list[Family]:
         """Every metric family the Prometheus endpoint serves."""
         return families(self.snapshot(), wall=time.time())
@@ -396,6 +406,8 @@ class Operations:
                 plan = await self._sup.reload(config)
                 self._metrics.reconfigure(config.metrics)
                 self._metrics.forget_except(set(self._sup.drivers))
+                if self._alerts is not None:
+                    self._alerts.reconfigure(config.alerts)
             finally:
                 if self._on_reload is not None:
                     self._on_reload("reloaded")

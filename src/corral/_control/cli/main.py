@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 from corral._control.cli.commands import (
+    alerts,
     audit,
     completion,
     config_import,
@@ -45,6 +46,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "inspect": inspect.run,
     "security": security.security,
     "sandbox": security.sandbox,
+    "alerts": alerts.run,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_parser(sub, common)
     inspect.add_parser(sub, common)
     security.add_parsers(sub, common)
+    alerts.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)

@@ -75,6 +75,7 @@ def build_router(
         ("GET", "/inspect/{name}", routes.inspect, ()),
         ("GET", "/security/{name}", routes.security, ()),
         ("GET", "/sandbox/{name}/apparmor", routes.apparmor, ()),
+        ("GET", "/alerts", routes.alerts, ()),
         ("POST", "/start", routes.start, ()),
         ("POST", "/stop", routes.stop, ()),
         ("POST", "/restart", routes.restart, ()),
@@ -169,6 +170,9 @@ class _Routes:
     async def apparmor(self, request: Request) -> Response:
         program, profile = self.ops.apparmor_profile(request.params["name"])
         return Response.json(ProfileReply(program=program, profile=profile))
+
+    async def alerts(self, request: Request) -> Response:
+        return Response.json(json_fields(self.ops.alerts()), default=json_fields)
 
     async def prometheus(self, request: Request) -> Response:
         text = render(self.ops.prometheus())

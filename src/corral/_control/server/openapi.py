@@ -22,6 +22,7 @@ from corral._control.wire import (
     API_PREFIX,
     PROMETHEUS_PATH,
     AcceptedReply,
+    AlertsReply,
     ErrorReply,
     EventsReply,
     HistoryReply,
@@ -110,6 +111,11 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         "An AppArmor profile derived from a program's sandbox spec (name a program or "
         "one of its instances).",
         ProfileReply,
+    ),
+    ("GET", f"{API_PREFIX}/alerts"): RouteDoc(
+        "The alerts firing now (rule, instance, since, last value), and how their actions "
+        "have fared (webhooks delivered and failed, commands, restarts refused).",
+        AlertsReply,
     ),
     ("POST", f"{API_PREFIX}/start"): RouteDoc(
         "Start; replies when each instance is RUNNING or has failed.",

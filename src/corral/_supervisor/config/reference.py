@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from corral._docstrings import attribute_docs
+from corral._supervisor.config.alerts import ALERT
 from corral._supervisor.config.kinds import Kind
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
 from corral._supervisor.config.schema import (
@@ -97,6 +98,7 @@ def render_reference() -> str:
         (NAMESPACES, "`[programs.NAME.sandbox.namespaces]`"),
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
         (SOCKET, "`[sockets.NAME]`"),
+        (ALERT, "`[alerts.NAME]`"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)

@@ -31,6 +31,7 @@ from corral._paths import (
 from corral._platform import max_unix_socket_path
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
+from corral._supervisor.config.alerts import RESTART_ON, build_alerts
 from corral._supervisor.config.kinds import (
     ADDRESS,
     BOOLEAN,
@@ -236,6 +237,7 @@ PROGRAM = Table(
                 "the number of its sockets."
             ),
         ),
+        Key("restart_on", RESTART_ON, Program, note="See docs/alerts.md, restart_on."),
     ),
     doc=(
         "One table per program; NAME (letters, digits, _ . -) names the program and its "
@@ -379,7 +381,7 @@ SOCKET = Table(
     ),
 )
 
-TOP_LEVEL = ("daemon", "metrics", "programs", "sockets")
+TOP_LEVEL = ("alerts", "daemon", "metrics", "programs", "sockets")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -394,9 +396,18 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
         problems += _unknown_sockets(programs, {socket.name for socket in sockets})
     if programs is not None:
         problems += _dependency_problems(programs)
+    raw_alerts = data.get("alerts", {})
+    alerts = collect(problems, lambda: build_alerts(raw_alerts, programs or (), check_table))
     if problems or daemon is None or programs is None or metrics is None or sockets is None:
         raise Invalid(problems)
-    return Config(path=path, daemon=daemon, programs=programs, metrics=metrics, sockets=sockets)
+    return Config(
+        path=path,
+        daemon=daemon,
+        programs=programs,
+        metrics=metrics,
+        sockets=sockets,
+        alerts=alerts or (),
+    )
 
 
 def build_sockets(raw: object, context: _Context) -> tuple[SocketSpec, ...]:

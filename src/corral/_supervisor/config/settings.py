@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
+from corral._observe.alerts.rules import Rule
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.sockets import SocketSpec
 
@@ -96,6 +97,8 @@ class Config:
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
     sockets: tuple[SocketSpec, ...] = ()
     """Every [sockets.NAME] table, by name."""
+    alerts: tuple[Rule, ...] = ()
+    """Every [alerts.NAME] rule, then those the programs' `restart_on` stand for."""
 
     def program_map(self) -> dict[str, Program]:
         """Programs by name, in start order."""

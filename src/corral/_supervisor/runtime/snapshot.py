@@ -108,6 +108,7 @@ def sample_view(sample: Sample) -> SampleView:
         cpu_seconds=sample.cpu_seconds,
         memory_rss=sample.rss_bytes,
         processes=sample.processes,
+        fds=sample.fds,
     )
 
 
