@@ -27,6 +27,7 @@ from corral._supervisor.config.schema import (
     PROGRAM,
     SOCKET,
     START_LIMIT,
+    WEB,
 )
 from corral._supervisor.config.table import Key, Table
 
@@ -97,6 +98,7 @@ def render_reference() -> str:
         (NAMESPACES, "`[programs.NAME.sandbox.namespaces]`"),
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
         (SOCKET, "`[sockets.NAME]`"),
+        (WEB, "`[web]`"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)
