@@ -7,9 +7,9 @@ each test gets a fresh browser context (its own cookies) logged in with a token.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +42,6 @@ for _ in range(3000):
 
 
 def _toml_array(*argv: str) -> str:
-    import json
-
     return json.dumps(list(argv))  # a JSON array of strings is a TOML array
 
 
@@ -75,7 +73,8 @@ restart = "never"
 def web_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """A daemon serving the dashboard on a loopback TCP port, with the tokens of remote.py."""
     workdir = tmp_path_factory.mktemp("web")
-    daemon = Daemon(workdir, PROGRAMS, token_keys(workdir))
+    keys = f"audit_log = '{workdir / 'audit' / 'corral.audit'}'\n" + token_keys(workdir)
+    daemon = Daemon(workdir, PROGRAMS, keys)
     daemon.start()
     try:
         yield daemon
@@ -109,8 +108,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
-    """A fresh browser profile: no cookies."""
-    made = browser.new_context(viewport={"width": 1400, "height": 900})
+    """A fresh browser profile: no cookies.
+
+    The page's Content-Security-Policy is bypassed, since Playwright's string predicates
+    are eval'd in the page: what a program prints is then shown safely by the page's
+    escaping alone (the policy is checked in the page-weight test)."""
+    made = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
     made.set_default_timeout(10_000)
     try:
         yield made
@@ -136,5 +139,7 @@ def page(context: Any, base_url: str) -> Any:
     return log_in(context, base_url)
 
 
-def dashboard_root() -> Path:
-    return Path(__file__).resolve().parents[3] / "src" / "corral" / "_control" / "server" / "web"
+def audit_records(daemon: Daemon) -> list[dict[str, Any]]:
+    """Every record of the daemon's audit log, oldest first."""
+    path = daemon.workdir / "audit" / "corral.audit"
+    return [json.loads(line) for line in path.read_text().splitlines()]
