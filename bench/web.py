@@ -189,7 +189,7 @@ def measure(rounds: int, programs: int, screenshot: str | None) -> dict[str, Any
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
                 )
                 try:
-                    # Playwright evaluates its predicates with eval(), which the page's policy forbids.
+                    # Playwright evaluates predicates with eval(), which the page's policy forbids.
                     context = browser.new_context(
                         viewport={"width": 1500, "height": 900}, bypass_csp=True
                     )
