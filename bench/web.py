@@ -116,7 +116,8 @@ class _Daemon:
     def url(self) -> str:
         messages = [e["data"].get("message", "") for e in self.call("GET", "/v1/events")["events"]]
         prefix = "listening on http://"
-        return "http://" + next(m for m in messages if m.startswith(prefix)).removeprefix(prefix)
+        found = str(next(m for m in messages if m.startswith(prefix)))
+        return "http://" + found.removeprefix(prefix)
 
     def rss_kib(self) -> int:
         pid = self.call("GET", "/v1/status")["daemon"]["pid"]
