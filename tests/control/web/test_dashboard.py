@@ -282,3 +282,40 @@ def test_over_tls_the_cookie_is_secure(tmp_path: Path) -> None:
     cookie = reply.getheader("set-cookie") or ""
     assert cookie.startswith("corral_session=")
     assert cookie.endswith("; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure")
+
+
+def test_scale_from_the_page_asks_for_the_count_and_the_new_row_appears(
+    page: Any, web_daemon: Daemon
+) -> None:
+    page.click(f'{ROW.format("sleeper:0")} button[data-action="scale"]')
+    assert page.text_content("#confirm-text") == "Run how many instances of sleeper?"
+    assert page.input_value("#confirm-input") == "2"
+    page.fill("#confirm-input", "3")
+    page.click("#confirm-ok")
+    try:
+        _row_state(page, "sleeper:2", "RUNNING")
+        scales = [r for r in audit_records(web_daemon) if r["what"]["path"] == "/v1/scale"]
+        assert (scales[-1]["what"]["program"], scales[-1]["what"]["count"]) == ("sleeper", 3)
+        assert scales[-1]["who"]["session"] is not None
+    finally:
+        web_daemon.call("POST", "/scale", {"program": "sleeper", "count": 2})
+    page.wait_for_selector(ROW.format("sleeper:2"), state="detached")
+
+
+def test_logging_out_ends_the_session(page: Any, context: Any, base_url: str) -> None:
+    (cookie,) = context.cookies()
+    jar = {"cookie": f"{cookie['name']}={cookie['value']}"}
+    assert _request(base_url, "GET", "/v1/status", jar)[0] == 200
+    page.click("#logout")
+    page.wait_for_url(base_url + "/login")
+    assert context.cookies() == []
+    assert _request(base_url, "GET", "/v1/status", jar)[0] == 401
+
+
+def test_a_login_body_that_is_not_a_token_is_a_400(base_url: str) -> None:
+    for body in [b"", b"token=abc", b'{"token": 5}', b"[1]", '{"token": "é"}'.encode()]:
+        status, _, reply = _request(base_url, "POST", "/login", {"content-type": "x"}, body)
+        assert status == 400, body
+        assert b'the login body must be JSON {\\"token\\": \\"...\\"}' in reply
+    too_big = b'{"token": "' + b"a" * (300 << 10) + b'"}'
+    assert _request(base_url, "POST", "/login", {}, too_big)[0] == 413
