@@ -319,3 +319,14 @@ def test_a_login_body_that_is_not_a_token_is_a_400(base_url: str) -> None:
         assert b'the login body must be JSON {\\"token\\": \\"...\\"}' in reply
     too_big = b'{"token": "' + b"a" * (300 << 10) + b'"}'
     assert _request(base_url, "POST", "/login", {}, too_big)[0] == 413
+
+
+def test_the_openapi_document_is_the_apis_without_the_dashboards_pages(
+    context: Any, base_url: str
+) -> None:
+    page = log_in(context, base_url)
+    reply = page.request.get(base_url + "/v1/openapi.json")
+    assert reply.status == 200
+    paths = reply.json()["paths"]
+    assert "/v1/restart" in paths
+    assert [path for path in paths if not path.startswith(("/v1/", "/metrics"))] == []
