@@ -321,6 +321,15 @@ def test_a_login_body_that_is_not_a_token_is_a_400(base_url: str) -> None:
     assert _request(base_url, "POST", "/login", {}, too_big)[0] == 413
 
 
+def test_a_login_from_another_site_is_refused(context: Any, base_url: str) -> None:
+    body = json.dumps({"token": TOKENS["ops"]}).encode()
+    evil = {"origin": "http://evil.example", "content-type": "application/json"}
+    status, headers, reply = _request(base_url, "POST", "/login", evil, body)
+    assert (status, "set-cookie" in headers) == (403, False)
+    assert b"cross-site login refused" in reply
+    assert _request(base_url, "POST", "/login", evil | {"origin": base_url}, body)[0] == 200
+
+
 def test_the_openapi_document_is_the_apis_without_the_dashboards_pages(
     context: Any, base_url: str
 ) -> None:
