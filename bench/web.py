@@ -8,6 +8,9 @@ once. Then, interleaved per round:
 - `first render`: the page is loaded again; the figure is the Performance API's
   `corral-first-render` mark (set once the first status is in the table), in ms since
   the navigation began: the HTML, the script, `/web/session` and `/v1/status` included.
+  Shown with it, for information: the same load's DOMContentLoaded and the end of its
+  `/v1/status` reply, and the time of `GET /v1/status` on the unix socket from Python
+  just before (what the daemon's answer costs, without the browser).
 - `event lag`: an instance is restarted through the unix socket; the figure is, for its
   `RUNNING` state event, the wall-clock time the page had updated the row minus the
   time the daemon emitted the event (both clocks are this machine's).
@@ -34,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.machine import machine
 from corral._control.client import Client
@@ -72,6 +75,10 @@ def _config(workdir: Path, programs: int, *, web: bool) -> Path:
         "[programs.api]",
         f"command = {json.dumps([sys.executable, '-u', '-c', _COLOURFUL])}",
         "numprocs = 2",
+        "sandbox = { rlimits = { nofile = 1024, core = 0 } }",
+        "[programs.api.health]",
+        "exec = ['true']",
+        "interval = 1",
         "[programs.crasher]",
         "command = ['sh', '-c', 'echo \"connection refused\" >&2; exit 3']",
         "restart = 'never'",
@@ -143,11 +150,21 @@ def _log_in(page: Any, url: str) -> None:
     page.wait_for_function("window.corral && window.corral.firstRender !== null")
 
 
-def _first_render_ms(page: Any, url: str) -> float:
+def _first_render_ms(page: Any, url: str) -> tuple[float, float, float]:
+    """(first render, DOMContentLoaded, the first status reply's end), ms from navigation."""
     page.goto(url + "/")
     page.wait_for_function("window.corral && window.corral.firstRender !== null")
-    mark = "performance.getEntriesByName('corral-first-render')[0].startTime"
-    return float(page.evaluate(mark))
+    return cast(
+        tuple[float, float, float],
+        tuple(
+            page.evaluate(
+                "[performance.getEntriesByName('corral-first-render')[0].startTime,"
+                " performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,"
+                " performance.getEntriesByType('resource')"
+                ".find(e => e.name.endsWith('/v1/status')).responseEnd]"
+            )
+        ),
+    )
 
 
 def _event_lag_ms(page: Any, daemon: _Daemon, name: str) -> float:
@@ -197,9 +214,15 @@ def measure(rounds: int, programs: int, screenshot: str | None) -> dict[str, Any
                     page = context.new_page()
                     page.set_default_timeout(DEADLINE * 1000)
                     _log_in(page, url)
-                    renders, lags = [], []
+                    renders, parsed, replied, direct, lags = [], [], [], [], []
                     for index in range(rounds):
-                        renders.append(_first_render_ms(page, url))
+                        started = time.perf_counter()
+                        with_web.call("GET", "/v1/status")
+                        direct.append((time.perf_counter() - started) * 1000)
+                        render, dom, status = _first_render_ms(page, url)
+                        renders.append(render)
+                        parsed.append(dom)
+                        replied.append(status)
                         lags.append(_event_lag_ms(page, with_web, f"worker{index % programs}:0"))
                     if screenshot:
                         _screenshot(page, with_web, screenshot)
@@ -212,7 +235,14 @@ def measure(rounds: int, programs: int, screenshot: str | None) -> dict[str, Any
         finally:
             with_web.stop()
             without.stop()
-    return {"first_render_ms": renders, "event_lag_ms": lags, "rss_kib": rss}
+    return {
+        "first_render_ms": renders,
+        "dom_content_loaded_ms": parsed,
+        "status_reply_end_ms": replied,
+        "status_unix_ms": direct,
+        "event_lag_ms": lags,
+        "rss_kib": rss,
+    }
 
 
 def _screenshot(page: Any, daemon: _Daemon, path: str) -> None:
@@ -237,10 +267,16 @@ def report(result: dict[str, Any]) -> list[str]:
     lines = [f"{'figure':<16} {'p50':>9} {'p99':>9} {'target':>10}  met"]
     for key, label, target in (
         ("first_render_ms", "first render", FIRST_RENDER_TARGET_MS),
+        ("dom_content_loaded_ms", " page parsed", None),
+        ("status_reply_end_ms", " status reply", None),
+        ("status_unix_ms", "status (unix)", None),
         ("event_lag_ms", "event lag", EVENT_LAG_TARGET_MS),
     ):
         values = result[key]
         p50, p99 = _percentile(values, 0.5), _percentile(values, 0.99)
+        if target is None:  # a part of the first render, for information
+            lines.append(f"{label:<16} {p50:>6.1f} ms {p99:>6.1f} ms {'(info)':>10}")
+            continue
         met = "yes" if p50 <= target else "NO"
         lines.append(f"{label:<16} {p50:>6.1f} ms {p99:>6.1f} ms {target:>7.0f} ms  {met}")
     rss = result["rss_kib"]
