@@ -50,6 +50,8 @@ from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
 if TYPE_CHECKING:
     import ssl
 
+    from corral._control.server.http.auth import Gate, Tokens
+
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
 
@@ -172,10 +174,10 @@ async def _serve(
     )
     reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
-    server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
+    server, gate = _http_server(config, ops, events, audit, tls)
     await server.listen_unix(config.daemon.socket)
     if config.daemon.http_listen is not None:  # the config made sure it has tokens
-        await _listen_tcp(server, config.daemon, tls, events)
+        await _listen_tcp(server, config.daemon, tls, events, gate)
     try:
         await _take_over(config, previous, supervisor, events, bind_late=bind_late)
     except ConfigError:  # a socket still in use once what was left running is ended
@@ -264,16 +266,38 @@ async def _take_over(
         supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
 
 
+def _http_server(
+    config: Config, ops: Operations, events: EventLog, audit: AuditLog, tls: ssl.SSLContext | None
+) -> tuple[HttpServer, Callable[[Tokens], Gate] | None]:
+    """The API's server, with the web dashboard's routes when `[web] enabled`; the
+    dashboard's gate for the TCP listener (None without it).
+
+    The dashboard is imported only here: a daemon without it holds none of it."""
+    router = build_router(ops, events)
+    server = HttpServer(router, observer=audit_observer(audit))
+    if not config.web.enabled:
+        return server, None
+    from corral._control.server.web import Dashboard
+
+    dashboard = Dashboard.load(tls=tls is not None)
+    dashboard.add_routes(router)
+    return server, dashboard.gate
+
+
 async def _listen_tcp(
-    server: HttpServer, settings: DaemonSettings, tls: ssl.SSLContext | None, events: EventLog
+    server: HttpServer,
+    settings: DaemonSettings,
+    tls: ssl.SSLContext | None,
+    events: EventLog,
+    gate: Callable[[Tokens], Gate] | None = None,
 ) -> None:
-    """The opt-in TCP listener (HTTPS with `tls`); a port that cannot be bound stops the
-    daemon (exit 1)."""
+    """The opt-in TCP listener (HTTPS with `tls`, the dashboard's `gate` when it is on); a
+    port that cannot be bound stops the daemon (exit 1)."""
     address = str(settings.http_listen)
     host, port = split_address(address)
     tokens = {token.name: token.secret for token in settings.http_tokens}
     try:
-        bound = await server.listen_tcp(host, port, tokens, tls=tls)
+        bound = await server.listen_tcp(host, port, tokens, tls=tls, gate=gate)
     except OSError as exc:
         await server.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
@@ -281,6 +305,8 @@ async def _listen_tcp(
     shown = f"[{host}]" if ":" in host else host
     scheme = "http" if tls is None else "https"
     events.emit("daemon", "", message=f"listening on {scheme}://{shown}:{bound}")
+    if gate is not None:
+        events.emit("daemon", "", message=f"web dashboard at {scheme}://{shown}:{bound}/")
 
 
 def _audit_failed(events: EventLog) -> Callable[[str], None]:

@@ -90,7 +90,9 @@ def build_router(
     for method, path, handler, query in table:
         router.add(method, API_PREFIX + path, _translated(handler), query=query)
     router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus), query=())
-    router.add("GET", OPENAPI_PATH, _document(router), query=())
+    documented: list[tuple[str, str]] = []  # the API's routes; not those added later (web)
+    router.add("GET", OPENAPI_PATH, _document(documented), query=())
+    documented += router.routes()
     return router
 
 
@@ -98,16 +100,17 @@ OPENAPI_PATH = API_PREFIX + "/openapi.json"
 """The API's OpenAPI 3.1 document, generated on its first request and then kept."""
 
 
-def _document(router: Router) -> Handler:
-    """The OpenAPI route: built when first asked for, since reading the field docstrings
-    parses source files, which a daemon nobody asks costs about 1 MB of resident memory."""
+def _document(routes: list[tuple[str, str]]) -> Handler:
+    """The OpenAPI route of `routes`: built when first asked for, since reading the field
+    docstrings parses source files, which a daemon nobody asks costs about 1 MB of
+    resident memory."""
     made: list[Response] = []
 
     async def serve(request: Request) -> Response:
         if not made:
             from corral._control.server import openapi
 
-            made.append(Response.json(openapi.document(router.routes())))
+            made.append(Response.json(openapi.document(routes)))
         return made[0]
 
     return serve

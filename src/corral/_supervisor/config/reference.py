@@ -28,6 +28,7 @@ from corral._supervisor.config.schema import (
     PROGRAM,
     SOCKET,
     START_LIMIT,
+    WEB,
 )
 from corral._supervisor.config.table import Key, Table
 
@@ -99,6 +100,7 @@ def render_reference() -> str:
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
         (SOCKET, "`[sockets.NAME]`"),
         (ALERT, "`[alerts.NAME]`"),
+        (WEB, "`[web]`"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)

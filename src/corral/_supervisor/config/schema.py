@@ -54,6 +54,7 @@ from corral._supervisor.config.kinds import (
     integer,
     invalid,
     number,
+    split_address,
     with_index,
 )
 from corral._supervisor.config.positions import KeyPath, format_key
@@ -71,6 +72,7 @@ from corral._supervisor.config.settings import (
     Config,
     DaemonSettings,
     MetricsSettings,
+    WebSettings,
 )
 from corral._supervisor.config.table import (
     Key,
@@ -381,7 +383,18 @@ SOCKET = Table(
     ),
 )
 
-TOP_LEVEL = ("alerts", "daemon", "metrics", "programs", "sockets")
+WEB = Table(
+    "web",
+    WebSettings,
+    (Key("enabled", BOOLEAN, WebSettings),),
+    doc=(
+        "The web dashboard ([web.md](web.md)): served at `/` on the TCP listener, behind "
+        "a login with one of its tokens. It needs `http_listen`, and TLS unless the "
+        "listener is on a loopback address."
+    ),
+)
+
+TOP_LEVEL = ("alerts", "daemon", "metrics", "programs", "sockets", "web")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -392,6 +405,7 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     sockets = collect(problems, lambda: build_sockets(data.get("sockets", {}), context))
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
+    web = collect(problems, lambda: build_web(data.get("web", {}), daemon))
     if programs is not None and sockets is not None:
         problems += _unknown_sockets(programs, {socket.name for socket in sockets})
     if programs is not None:
@@ -407,6 +421,7 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
         metrics=metrics,
         sockets=sockets,
         alerts=alerts or (),
+        web=web or WebSettings(),
     )
 
 
@@ -489,6 +504,29 @@ def build_metrics(raw: object) -> MetricsSettings:
         expected = f"0 (off) or at least {MIN_INTERVAL:g} seconds"
         raise invalid(("metrics", "interval"), expected, described(interval))
     return cast(MetricsSettings, construct(METRICS, values, ("metrics",), {}))
+
+
+def build_web(raw: object, daemon: DaemonSettings | None) -> WebSettings:
+    """The [web] table: the dashboard needs the TCP listener, and TLS off loopback."""
+    values = check_table(WEB, raw, ("web",))
+    web = cast(WebSettings, construct(WEB, values, ("web",), {}))
+    if not web.enabled or daemon is None:
+        return web
+    where: KeyPath = ("web", "enabled")
+    if daemon.http_listen is None:
+        hint = "the dashboard is served on the TCP listener: set [daemon] http_listen"
+        raise invalid(where, "[daemon] http_listen set too", "true", hint=hint)
+    host, _ = split_address(daemon.http_listen)
+    if daemon.tls_cert_file is None and not _loopback(host):
+        hint = "a browser would send the token and cookie in clear: set tls_cert_file"
+        expected = "TLS on a listener that is not loopback"
+        raise invalid(where, expected, daemon.http_listen, hint=hint)
+    return web
+
+
+def _loopback(host: str) -> bool:
+    """Whether a listener's host is a loopback address (127.0.0.0/8, ::1, localhost)."""
+    return host in {"localhost", "::1"} or (host.startswith("127.") and host.count(".") == 3)
 
 
 def build_daemon(raw: object, config_file: str) -> DaemonSettings:

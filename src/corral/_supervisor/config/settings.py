@@ -84,6 +84,15 @@ MIN_INTERVAL = 0.1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """The web dashboard (docs/web.md): off unless asked for."""
+
+    enabled: bool = False
+    """Serve the dashboard at `/` on the TCP listener (`http_listen`), behind a login with
+    one of its tokens; a non-loopback listener needs TLS. Read when the daemon starts."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole validated config file: built all at once or not at all."""
 
@@ -93,6 +102,8 @@ class Config:
     """The [daemon] table."""
     metrics: MetricsSettings = MetricsSettings()
     """The [metrics] table."""
+    web: WebSettings = WebSettings()
+    """The [web] table."""
     programs: tuple[Program, ...]
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
     sockets: tuple[SocketSpec, ...] = ()
