@@ -36,6 +36,8 @@ NOT_AT_REST = (
     "corral._process.async_handle",  # the library's handle: an exec health probe's only
     "platform",  # os.uname() tells the machine
     "shlex",  # for a command given as one string; these are arrays
+    "msgspec",  # corral.ipc's codec: only corral.ipc imports it
+    "corral.ipc",
 )
 """Modules a running daemon never imports for this config, whatever it is asked."""
 

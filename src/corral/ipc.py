@@ -1,0 +1,74 @@
+"""IPC façade: framed, encoded messages between processes, sync and async.
+
+One message API (`Channel`: `send`, `recv`, `close`; `AsyncChannel`: the same,
+awaited) over an anonymous pipe pair or a unix socketpair (hand one end to a child
+with `Command(...).map_fds(*end.child_fds())`, open it there with `from_fds`), a
+named FIFO, a unix socket (stream or seqpacket, with the peer's credentials, a
+listener's `allow`, and fd passing) and TCP. Every blocking call takes a timeout
+(`ChannelTimeout`); a peer that hangs up is `ChannelClosed`; a frame over the limit
+is `FrameTooLarge`, refused on its header. Messages are msgpack by msgspec unless a
+channel is given another codec (`Raw`, `Json`, `Pickle`).
+"""
+
+from __future__ import annotations
+
+from corral._errors import (
+    ChannelClosed,
+    ChannelError,
+    ChannelTimeout,
+    CodecError,
+    FrameError,
+    FrameTooLarge,
+    PeerRefused,
+    TruncatedFrame,
+)
+from corral._ipc.async_channel import AsyncChannel
+from corral._ipc.channel import Channel, Peer
+from corral._ipc.codecs import Codec, Json, Msgpack, Pickle, Raw
+from corral._ipc.framing import MAX_FRAME
+from corral._ipc.transports import (
+    Listener,
+    connect_tcp,
+    connect_tcp_async,
+    connect_unix,
+    connect_unix_async,
+    from_fds,
+    listen_tcp,
+    listen_unix,
+    make_fifo,
+    open_fifo,
+    pipe,
+    socketpair,
+)
+
+__all__ = [
+    "MAX_FRAME",
+    "AsyncChannel",
+    "Channel",
+    "ChannelClosed",
+    "ChannelError",
+    "ChannelTimeout",
+    "Codec",
+    "CodecError",
+    "FrameError",
+    "FrameTooLarge",
+    "Json",
+    "Listener",
+    "Msgpack",
+    "Peer",
+    "PeerRefused",
+    "Pickle",
+    "Raw",
+    "TruncatedFrame",
+    "connect_tcp",
+    "connect_tcp_async",
+    "connect_unix",
+    "connect_unix_async",
+    "from_fds",
+    "listen_tcp",
+    "listen_unix",
+    "make_fifo",
+    "open_fifo",
+    "pipe",
+    "socketpair",
+]
