@@ -61,6 +61,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "ChannelTimeout": "corral._errors",
         "Codec": "corral._ipc.codecs",
         "CodecError": "corral._errors",
+        "ConnectionPool": "corral._ipc.tcp_pool",
         "FrameError": "corral._errors",
         "FrameTooLarge": "corral._errors",
         "Json": "corral._ipc.codecs",

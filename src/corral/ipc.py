@@ -26,6 +26,7 @@ from corral._ipc.async_channel import AsyncChannel
 from corral._ipc.channel import Channel, Peer
 from corral._ipc.codecs import Codec, Json, Msgpack, Pickle, Raw
 from corral._ipc.framing import MAX_FRAME
+from corral._ipc.tcp_pool import ConnectionPool
 from corral._ipc.transports import (
     Listener,
     connect_tcp,
@@ -50,6 +51,7 @@ __all__ = [
     "ChannelTimeout",
     "Codec",
     "CodecError",
+    "ConnectionPool",
     "FrameError",
     "FrameTooLarge",
     "Json",
