@@ -71,6 +71,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "PeerRefused": "corral._errors",
         "Pickle": "corral._ipc.codecs",
         "Raw": "corral._ipc.codecs",
+        "RingEnd": "corral._ipc.ring",
         "TruncatedFrame": "corral._errors",
         "connect_tcp": "corral._ipc.transports",
         "connect_tcp_async": "corral._ipc.transports",
@@ -82,6 +83,8 @@ SURFACE: dict[str, dict[str, str]] = {
         "make_fifo": "corral._ipc.transports",
         "open_fifo": "corral._ipc.transports",
         "pipe": "corral._ipc.transports",
+        "ring": "corral._ipc.ring",
+        "ring_from_fds": "corral._ipc.ring",
         "socketpair": "corral._ipc.transports",
     },
     "corral.lowlevel": {

@@ -3,7 +3,8 @@
 One message API (`Channel`: `send`, `recv`, `close`; `AsyncChannel`: the same,
 awaited) over an anonymous pipe pair or a unix socketpair (hand one end to a child
 with `Command(...).map_fds(*end.child_fds())`, open it there with `from_fds`), a
-named FIFO, a unix socket (stream or seqpacket, with the peer's credentials, a
+named FIFO, a shared-memory ring (`ring`: one sender, one receiver, a memfd handed
+over as an fd), a unix socket (stream or seqpacket, with the peer's credentials, a
 listener's `allow`, and fd passing) and TCP. Every blocking call takes a timeout
 (`ChannelTimeout`); a peer that hangs up is `ChannelClosed`; a frame over the limit
 is `FrameTooLarge`, refused on its header. Messages are msgpack by msgspec unless a
@@ -26,6 +27,7 @@ from corral._ipc.async_channel import AsyncChannel
 from corral._ipc.channel import Channel, Peer
 from corral._ipc.codecs import Codec, Json, Msgpack, Pickle, Raw
 from corral._ipc.framing import MAX_FRAME
+from corral._ipc.ring import RingEnd, ring, ring_from_fds
 from corral._ipc.tcp_pool import ConnectionPool
 from corral._ipc.transports import (
     Listener,
@@ -61,6 +63,7 @@ __all__ = [
     "PeerRefused",
     "Pickle",
     "Raw",
+    "RingEnd",
     "TruncatedFrame",
     "connect_tcp",
     "connect_tcp_async",
@@ -72,5 +75,7 @@ __all__ = [
     "make_fifo",
     "open_fifo",
     "pipe",
+    "ring",
+    "ring_from_fds",
     "socketpair",
 ]

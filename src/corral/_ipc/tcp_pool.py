@@ -201,4 +201,3 @@ class ConnectionPool:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
