@@ -72,6 +72,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "Pickle": "corral._ipc.codecs",
         "Raw": "corral._ipc.codecs",
         "RingEnd": "corral._ipc.ring",
+        "Transfer": "corral._ipc.zerocopy",
         "TruncatedFrame": "corral._errors",
         "connect_tcp": "corral._ipc.transports",
         "connect_tcp_async": "corral._ipc.transports",
@@ -86,6 +87,7 @@ SURFACE: dict[str, dict[str, str]] = {
         "ring": "corral._ipc.ring",
         "ring_from_fds": "corral._ipc.ring",
         "socketpair": "corral._ipc.transports",
+        "transfer": "corral._ipc.zerocopy",
     },
     "corral.lowlevel": {
         "TREE_VARIABLE": "corral._process.spawn",

@@ -8,7 +8,8 @@ over as an fd), a unix socket (stream or seqpacket, with the peer's credentials,
 listener's `allow`, and fd passing) and TCP. Every blocking call takes a timeout
 (`ChannelTimeout`); a peer that hangs up is `ChannelClosed`; a frame over the limit
 is `FrameTooLarge`, refused on its header. Messages are msgpack by msgspec unless a
-channel is given another codec (`Raw`, `Json`, `Pickle`).
+channel is given another codec (`Raw`, `Json`, `Pickle`). `transfer` and
+`Channel.send_file` move file bytes in the kernel (sendfile, splice) where it can.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from corral._ipc.transports import (
     pipe,
     socketpair,
 )
+from corral._ipc.zerocopy import Transfer, transfer
 
 __all__ = [
     "MAX_FRAME",
@@ -64,6 +66,7 @@ __all__ = [
     "Pickle",
     "Raw",
     "RingEnd",
+    "Transfer",
     "TruncatedFrame",
     "connect_tcp",
     "connect_tcp_async",
@@ -78,4 +81,5 @@ __all__ = [
     "ring",
     "ring_from_fds",
     "socketpair",
+    "transfer",
 ]

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
 
-from corral._errors import ChannelClosed, ChannelError
+from corral._errors import ChannelClosed, ChannelError, FrameTooLarge
 from corral._ipc.codecs import Codec, Msgpack
-from corral._ipc.framing import MAX_FRAME
-from corral._ipc.pipe import FrameReader, deadline_of, send_frame
+from corral._ipc.framing import HEADER, MAX_FRAME
+from corral._ipc.pipe import FrameReader, deadline_of, send_frame, write_all
+from corral._ipc.zerocopy import Transfer, transfer
 
 
 class _Default:
@@ -158,6 +159,56 @@ class Channel:
 
     def _seconds(self, timeout: float | _Default | None) -> float | None:
         return self.timeout if isinstance(timeout, _Default) else timeout
+
+    def send_file(
+        self,
+        fd: int,
+        count: int | None = None,
+        *,
+        offset: int | None = None,
+        timeout: float | _Default | None = DEFAULT,
+    ) -> Transfer:
+        """Send `count` bytes of the file at `fd` (all of it from its position, unless
+        told) as one frame, the body moved in the kernel where it can be (sendfile,
+        splice); the returned `Transfer` says how. The receiver gets an ordinary frame.
+        """
+        if self._closed:
+            raise ChannelClosed(self.what, "send on a channel we closed")
+        if self._write_fd is None:
+            raise ChannelError(f"{self.what}: this end only receives")
+        start = os.lseek(fd, 0, os.SEEK_CUR) if offset is None else offset
+        size = os.fstat(fd).st_size - start if count is None else count
+        if size > self.max_frame:
+            raise FrameTooLarge(size, self.max_frame)
+        seconds = self._seconds(timeout)
+        if self._record:  # a record is one write: sendfile would split it
+            self.send_bytes(os.pread(fd, size, start), seconds)
+            if offset is None:
+                os.lseek(fd, start + size, os.SEEK_SET)
+            return Transfer(size, "copy", "seqpacket: a frame is one record, sent by one write")
+        deadline = deadline_of(seconds)
+        out = self._write_fd
+        try:
+            write_all(
+                out,
+                HEADER.pack(size),
+                sock=self._sock,
+                deadline=deadline,
+                what=self.what,
+                timeout=seconds,
+            )
+            blocking = os.get_blocking(out)
+            if deadline is not None and blocking:
+                os.set_blocking(out, False)  # so the timeout bounds the body too
+            try:
+                return transfer(
+                    fd, out, size, offset=offset, deadline=deadline, timeout=seconds, what=self.what
+                )
+            finally:
+                if deadline is not None and blocking:
+                    os.set_blocking(out, True)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise ChannelClosed(self.what, f"the peer is gone ({exc.strerror})") from None
 
     # -- unix sockets ------------------------------------------------------------------
 

@@ -79,7 +79,29 @@ def send_frame(
     non-blocking by its channel), each full buffer waited for with poll, and
     ChannelTimeout raised when it stays full past `deadline`.
     """
-    view = memoryview(encode(payload, max_frame))
+    write_all(
+        fd,
+        encode(payload, max_frame),
+        sock=sock,
+        deadline=deadline,
+        what=what,
+        timeout=timeout,
+        fds=fds,
+    )
+
+
+def write_all(
+    fd: int,
+    data: bytes,
+    *,
+    sock: socket.socket | None = None,
+    deadline: float | None = None,
+    what: str = "channel",
+    timeout: float | None = None,
+    fds: Sequence[int] = (),
+) -> None:
+    """Write all of `data` to `fd` (or `sock`), as `send_frame` writes a frame."""
+    view = memoryview(data)
     flags = 0 if deadline is None else socket.MSG_DONTWAIT
     ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
     while view:
