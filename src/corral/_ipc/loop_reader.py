@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from corral._errors import FrameError
 from corral._ipc.framing import MAX_FRAME, FrameDecoder
-from corral._ipc.pipe import read_chunk
+from corral._ipc.pipe import READ_SIZE, read_chunk
 
 
 class AsyncFrameReader:
@@ -27,6 +27,7 @@ class AsyncFrameReader:
     """
 
     __slots__ = (
+        "_buffer",
         "_decoder",
         "_done",
         "_fd",
@@ -53,6 +54,7 @@ class AsyncFrameReader:
         self._sock = sock
         self._record = record
         self._fds = fds
+        self._buffer = bytearray(READ_SIZE)
         self._on_frame = on_frame
         self._on_end = on_end
         self._decoder = FrameDecoder(max_frame)
@@ -71,7 +73,12 @@ class AsyncFrameReader:
         """Read once and deliver what completed; True when more may be waiting."""
         try:
             data = read_chunk(
-                self._fd, self._decoder, self._sock, record=self._record, fds=self._fds
+                self._fd,
+                self._decoder,
+                self._sock,
+                record=self._record,
+                fds=self._fds,
+                buffer=self._buffer,
             )
         except BlockingIOError:
             return False

@@ -26,7 +26,9 @@ from collections.abc import Sequence
 from corral._errors import ChannelTimeout, FrameTooLarge
 from corral._ipc.framing import HEADER, MAX_FRAME, FrameDecoder, encode
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 64 * 1024
+"""Bytes asked of one read: under glibc's mmap threshold (128 KiB), so a read buffer
+is not an mmap and munmap per read."""
 
 
 def deadline_of(timeout: float | None) -> float | None:
@@ -131,18 +133,18 @@ def read_chunk(
     *,
     record: bool = False,
     fds: list[int] | None = None,
-) -> bytes:
-    """One read's bytes for `decoder` (b"" at EOF); BlockingIOError when none are there.
+    buffer: bytearray | None = None,
+) -> bytes | memoryview:
+    """One read's bytes for `decoder` (empty at EOF); BlockingIOError when none are there.
 
-    `record` (SOCK_SEQPACKET on `sock`): one whole record, its header checked against
-    the limit before the body is read. `fds` (a unix `sock`): read with recvmsg, and
-    the fds that came with the bytes are appended to it (a plain read would let the
-    kernel close them).
+    Read into `buffer` (reused: the decoder copies what it keeps) when it is big
+    enough, else into a new bytes of what the frame still wants. `record`
+    (SOCK_SEQPACKET on `sock`): one whole record, its header checked against the limit
+    before the body is read. `fds` (a unix `sock`): read with recvmsg, and the fds
+    that came with the bytes are appended to it (a plain read lets the kernel close them).
     """
     size = max(decoder.wanted(), READ_SIZE)
-    if sock is None:
-        return os.read(fd, size)
-    if record:
+    if record and sock is not None:
         head = sock.recv(HEADER.size, socket.MSG_PEEK)
         if len(head) < HEADER.size:
             return sock.recv(HEADER.size)  # EOF (b"") or a runt record: the decoder judges
@@ -151,20 +153,26 @@ def read_chunk(
             sock.recv(1)  # drop the record unread
             raise FrameTooLarge(length, decoder.max_frame)
         size = HEADER.size + length
-    if fds is None:
-        return sock.recv(size)
-    data, ancillary, _flags, _address = sock.recvmsg(size, _FDS_SPACE)
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            whole = len(payload) - len(payload) % 4
-            fds.extend(memoryview(payload[:whole]).cast("i"))
-    return data
+    if buffer is None or size > len(buffer):
+        buffer = bytearray(size)
+    view = memoryview(buffer)[:size]
+    if sock is None:
+        got = os.readv(fd, [view])
+    elif fds is None:
+        got = sock.recv_into(view)
+    else:
+        got, ancillary, _flags, _address = sock.recvmsg_into([view], _FDS_SPACE)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                whole = len(payload) - len(payload) % 4
+                fds.extend(memoryview(payload[:whole]).cast("i"))
+    return view[:got]
 
 
 class FrameReader:
     """Blocking frame reads from one fd (a worker's side of the pool, a sync channel)."""
 
-    __slots__ = ("_decoder", "_fd", "_fds", "_ready", "_record", "_sock", "what")
+    __slots__ = ("_buffer", "_decoder", "_fd", "_fds", "_ready", "_record", "_sock", "what")
 
     def __init__(
         self,
@@ -182,6 +190,7 @@ class FrameReader:
         self._sock = sock
         self._record = record
         self._fds = fds
+        self._buffer = bytearray(READ_SIZE)
         self.what = what
 
     def recv(self, deadline: float | None = None, timeout: float | None = None) -> bytes | None:
@@ -197,7 +206,12 @@ class FrameReader:
                 )
             try:
                 data = read_chunk(
-                    self._fd, self._decoder, self._sock, record=self._record, fds=self._fds
+                    self._fd,
+                    self._decoder,
+                    self._sock,
+                    record=self._record,
+                    fds=self._fds,
+                    buffer=self._buffer,
                 )
             except BlockingIOError:  # a non-blocking fd with nothing yet
                 wait_for(
