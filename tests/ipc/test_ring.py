@@ -116,3 +116,14 @@ def test_garbage_in_the_ring_is_a_frame_error_not_an_allocation() -> None:
             memory.write((3 << 30).to_bytes(4, "little"))
         with pytest.raises(ipc.FrameError, match="a record of 3221225472 bytes"):
             receiver.recv_bytes()
+
+
+def test_recv_into_copies_into_the_callers_buffer_and_refuses_a_small_one() -> None:
+    sender, receiver = ipc.ring(1024)
+    with sender, receiver:
+        sender.send_bytes(b"abcdef")
+        small, buffer = bytearray(3), bytearray(100)
+        with pytest.raises(ipc.ChannelError, match="a 6-byte message for a 3-byte buffer"):
+            receiver.recv_into(small)
+        assert receiver.recv_into(buffer) == 6
+        assert buffer[:6] == b"abcdef"

@@ -58,6 +58,9 @@ _TAIL, _HEAD, _RECV_WAITING, _SEND_WAITING, _SEND_CLOSED, _RECV_CLOSED, _CAPACIT
 )  # indexes into the control page viewed as uint64s: one 64-byte line each
 _LEN = 4
 RECHECK = 0.01
+SPINS = 200
+"""Times an unfenced side re-reads the other's word before it sleeps (tens of µs):
+a peer on another CPU usually moves within that, and a sleep costs two syscalls."""
 """Seconds a sleeping side waits before it looks again (a missed wakeup's whole cost)."""
 FENCED_BY_DEFAULT = platform.machine().lower() not in ("x86_64", "amd64")
 """True where the CPU may reorder stores (not x86-64): every message takes the eventfd."""
@@ -138,9 +141,10 @@ class RingEnd:
         data[start : start + _LEN] = size.to_bytes(_LEN, "little")
         body = (start + _LEN) & self._mask
         first = min(size, self.capacity - body)
-        data[body : body + first] = payload[:first]
+        view = memoryview(payload)  # slices of a view copy nothing
+        data[body : body + first] = view[:first]
         if first < size:
-            data[: size - first] = payload[first:]
+            data[: size - first] = view[first:]
         self._mine = tail + need
         ctl = self._ctl
         ctl[_TAIL] = self._mine  # publish: the record's bytes were stored before this
@@ -155,6 +159,33 @@ class RingEnd:
 
     def recv_bytes(self, timeout: float | _Default | None = DEFAULT) -> bytes:
         """The next message's bytes (a copy out of the ring)."""
+        head, size, body, first = self._next(timeout)
+        payload = bytes(self._data[body : body + first])
+        if first < size:
+            payload += bytes(self._data[: size - first])
+        self._release(head, size)
+        return payload
+
+    def recv_into(
+        self, buffer: bytearray | memoryview, timeout: float | _Default | None = DEFAULT
+    ) -> int:
+        """Copy the next message into `buffer` (reused by the caller: no allocation per
+        message) and return its size; a buffer too small is a ChannelError and the
+        message stays in the ring."""
+        head, size, body, first = self._next(timeout)
+        if size > len(buffer):
+            raise ChannelError(
+                f"{self.what}: a {size}-byte message for a {len(buffer)}-byte buffer"
+            )
+        target = memoryview(buffer)
+        target[:first] = self._data[body : body + first]
+        if first < size:
+            target[first:size] = self._data[: size - first]
+        self._release(head, size)
+        return size
+
+    def _next(self, timeout: float | _Default | None) -> tuple[int, int, int, int]:
+        """Wait for the next record: (head, payload size, body offset, bytes before the wrap)."""
         self._check("recv")
         head = self._mine
         if self._seen == head:
@@ -162,22 +193,20 @@ class RingEnd:
         tail = self._seen
         if tail - head > self.capacity:
             raise FrameError(f"{self.what}: corrupt control words (tail {tail}, head {head})")
-        data = self._data
         start = head & self._mask
-        size = int.from_bytes(data[start : start + _LEN], "little")
+        size = int.from_bytes(self._data[start : start + _LEN], "little")
         if size > self.max_frame or _pad(_LEN + size) > tail - head:
             raise FrameError(f"{self.what}: a record of {size} bytes in {tail - head} published")
         body = (start + _LEN) & self._mask
-        first = min(size, self.capacity - body)
-        payload = bytes(data[body : body + first])
-        if first < size:
-            payload += bytes(data[: size - first])
+        return head, size, body, min(size, self.capacity - body)
+
+    def _release(self, head: int, size: int) -> None:
+        """Give the record's space back to the sender (after its bytes were copied out)."""
         self._mine = head + _pad(_LEN + size)
         ctl = self._ctl
-        ctl[_HEAD] = self._mine  # release the space: the copy out was done before this
+        ctl[_HEAD] = self._mine
         if self.fenced or ctl[_SEND_WAITING]:
             os.eventfd_write(self._fds[2], 1)
-        return payload
 
     # -- waiting ---------------------------------------------------------------------
 
@@ -197,6 +226,11 @@ class RingEnd:
         fd = self._fds[2 if call == "send" else 1]
         timeout = self.timeout if isinstance(given, _Default) else given
         deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.fenced:  # the other side is likely busy on its own CPU: look a while
+            for _ in range(SPINS):
+                self._seen = int(ctl[word])
+                if ok(self._seen):
+                    return
         try:
             while True:
                 woken = _drain(fd) if self.fenced else True
