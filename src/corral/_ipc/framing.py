@@ -43,7 +43,7 @@ class FrameDecoder:
 
         `data` is copied, never kept: a caller may reuse its read buffer.
         """
-        if not self._buffer:  # the usual case: whole frames straight out of `data`
+        if not self._buffer and self._need is None:  # the usual case: frames straight out
             return self._feed_fresh(memoryview(data))
         self._buffer += data
         return self._drain()
