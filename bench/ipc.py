@@ -219,7 +219,11 @@ def nng() -> Transport | None:
         return None
 
     def ends(address: str, listen: bool) -> Ends:
-        sock = pynng.Pair0(listen=address) if listen else pynng.Pair0(dial=address)
+        sock = pynng.Pair0()
+        if listen:
+            sock.listen(address)
+        else:
+            sock.dial(address, block=False)  # nng retries until the listener is there
         return sock.send, sock.recv
 
     return Transport(

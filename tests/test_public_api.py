@@ -55,6 +55,7 @@ SURFACE: dict[str, dict[str, str]] = {
     "corral.ipc": {
         "MAX_FRAME": "corral._ipc.framing",
         "AsyncChannel": "corral._ipc.async_channel",
+        "AsyncRingEnd": "corral._ipc.async_ring",
         "Channel": "corral._ipc.channel",
         "ChannelClosed": "corral._errors",
         "ChannelError": "corral._errors",

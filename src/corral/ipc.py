@@ -25,6 +25,7 @@ from corral._errors import (
     TruncatedFrame,
 )
 from corral._ipc.async_channel import AsyncChannel
+from corral._ipc.async_ring import AsyncRingEnd
 from corral._ipc.channel import Channel, Peer
 from corral._ipc.codecs import Codec, Json, Msgpack, Pickle, Raw
 from corral._ipc.framing import MAX_FRAME
@@ -49,6 +50,7 @@ from corral._ipc.zerocopy import Transfer, transfer
 __all__ = [
     "MAX_FRAME",
     "AsyncChannel",
+    "AsyncRingEnd",
     "Channel",
     "ChannelClosed",
     "ChannelError",

@@ -74,11 +74,12 @@ def test_messages_are_encoded_by_the_default_codec() -> None:
 
 
 def test_the_ring_has_no_name_anywhere() -> None:
+    before = set(Path("/dev/shm").iterdir())
     sender, receiver = ipc.ring(1024)
     with sender, receiver:
         memfd = sender.fds()[0]
         assert os.readlink(f"/proc/self/fd/{memfd}").startswith("/memfd:corral-ring")
-        assert not list(Path("/dev/shm").glob("*corral*"))
+        assert set(Path("/dev/shm").iterdir()) - before == set()  # no segment was named
 
 
 def test_a_message_bigger_than_the_ring_is_refused() -> None:
@@ -127,3 +128,29 @@ def test_recv_into_copies_into_the_callers_buffer_and_refuses_a_small_one() -> N
             receiver.recv_into(small)
         assert receiver.recv_into(buffer) == 6
         assert buffer[:6] == b"abcdef"
+
+
+@pytest.mark.parametrize("fenced", [False, True], ids=["unfenced", "fenced"])
+def test_an_async_end_receives_from_a_child_and_times_out(fenced: bool) -> None:
+    import asyncio
+
+    async def scenario() -> None:
+        sender, receiver = ipc.ring(4096, timeout=30, fenced=fenced)
+        child = ring_peer("send", sender, fenced)
+        async with ipc.AsyncRingEnd(receiver) as ours:
+            for index in range(COUNT):
+                assert await ours.recv_bytes() == pattern(index), f"message {index}"
+            with pytest.raises(ipc.ChannelClosed, match="sender closed the ring"):
+                await ours.recv_bytes()
+        assert (await asyncio.to_thread(child.wait, 30)).exit_code == 0
+        quiet_sender, quiet = ipc.ring(1024)
+        async with ipc.AsyncRingEnd(quiet) as idle:
+            started = time.monotonic()
+            with pytest.raises(ipc.ChannelTimeout, match="recv"):
+                await idle.recv(timeout=0.2)
+            assert time.monotonic() - started < 2
+            await ipc.AsyncRingEnd(quiet_sender).send({"late": True})
+            assert await idle.recv(timeout=5) == {"late": True}
+        quiet_sender.close()
+
+    asyncio.run(scenario())

@@ -255,6 +255,32 @@ class RingEnd:
             if not self.fenced:
                 ctl[waiting] = 0
 
+    def _words(self, call: Role) -> tuple[int, int, int, int]:
+        """(the other side's word, our waiting flag, the other's closed flag, our eventfd)."""
+        if call == "send":
+            return _HEAD, _SEND_WAITING, _RECV_CLOSED, self._fds[2]
+        return _TAIL, _RECV_WAITING, _SEND_CLOSED, self._fds[1]
+
+    def _look(self, ok: Callable[[int], bool], call: Role) -> bool:
+        """One non-blocking look (for an AsyncRingEnd): True when `ok` holds (`_seen`
+        updated); else our waiting flag is left set, so the other side will signal."""
+        word, waiting, _gone, fd = self._words(call)
+        ctl = self._ctl
+        if self.fenced and not _drain(fd):
+            return False
+        self._seen = int(ctl[word])
+        if ok(self._seen):
+            return True
+        if not self.fenced and not ctl[waiting]:
+            ctl[waiting] = 1
+            self._seen = int(ctl[word])
+            return ok(self._seen)
+        return False
+
+    def _done_waiting(self, call: Role) -> None:
+        if not self.fenced:
+            self._ctl[self._words(call)[1]] = 0
+
     # -- ends ------------------------------------------------------------------------
 
     def _check(self, call: Role) -> None:
