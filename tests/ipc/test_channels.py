@@ -319,3 +319,19 @@ def test_async_unix_and_tcp_listeners_accept_and_check_peers(tmp_path: Path) -> 
                 assert await client_tcp.recv(timeout=5) == "hi"
 
     asyncio.run(scenario())
+
+
+def test_a_batch_goes_out_in_one_call_and_comes_back_message_by_message(
+    socket_to_child: ipc.Channel,
+) -> None:
+    # small enough that the echoes fit the way back while we are still sending (a
+    # seqpacket socketpair queues few records: net.unix.max_dgram_qlen)
+    batch = [{"n": n} for n in range(8)]
+    socket_to_child.send_many(batch)
+    assert [socket_to_child.recv() for _ in batch] == batch
+
+
+def test_a_batch_over_a_pipe_comes_back_whole(pipe_to_child: ipc.Channel) -> None:
+    batch = [bytes([n % 256]) * n for n in range(300)]
+    pipe_to_child.send_many_bytes(batch)
+    assert [pipe_to_child.recv_bytes() for _ in batch] == batch

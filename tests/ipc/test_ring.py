@@ -154,3 +154,14 @@ def test_an_async_end_receives_from_a_child_and_times_out(fenced: bool) -> None:
         quiet_sender.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("fenced", [False, True], ids=["unfenced", "fenced"])
+def test_batches_reach_a_child_whole_and_in_order(fenced: bool) -> None:
+    sender, receiver = ipc.ring(4096, timeout=30, fenced=fenced)
+    child = ring_peer("recv", receiver, fenced)
+    with sender:
+        for start in range(0, COUNT, 50):  # a batch may fill the ring: it publishes, waits
+            sender.send_many_bytes([pattern(index) for index in range(start, start + 50)])
+    assert child.readline(timeout=30) == str(COUNT)
+    assert child.wait(timeout=30).exit_code == 0

@@ -43,7 +43,7 @@ import os
 import platform
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -129,12 +129,42 @@ class RingEnd:
     def send_bytes(self, payload: bytes, timeout: float | _Default | None = DEFAULT) -> None:
         """Copy `payload` into the ring as one message."""
         self._check("send")
+        self._put(payload, timeout)
+        self._publish()
+
+    def send_many(
+        self, messages: Sequence[Any], timeout: float | _Default | None = DEFAULT
+    ) -> None:
+        """Encode and copy in `messages`, publishing `tail` once for the batch (and
+        whenever the ring fills, before waiting for space)."""
+        self.send_many_bytes([self.codec.encode(message) for message in messages], timeout)
+
+    def send_many_bytes(
+        self, payloads: Sequence[bytes], timeout: float | _Default | None = DEFAULT
+    ) -> None:
+        """Copy in each payload as one message; one publish for the batch."""
+        self._check("send")
+        for payload in payloads:
+            self._put(payload, timeout)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Make every record copied in so far visible: store `tail`, wake a waiting receiver."""
+        ctl = self._ctl
+        ctl[_TAIL] = self._mine  # the records' bytes were stored before this
+        if self.fenced or ctl[_RECV_WAITING]:
+            os.eventfd_write(self._fds[1], 1)
+
+    def _put(self, payload: bytes, timeout: float | _Default | None) -> None:
+        """Copy one record in after `_mine` (published later by `_publish`)."""
         size = len(payload)
         if size > self.max_frame:
             raise FrameTooLarge(size, self.max_frame)
         need = _pad(_LEN + size)
         tail = self._mine
         if self.capacity - (tail - self._seen) < need:
+            if self._ctl[_TAIL] != tail:
+                self._publish()  # the receiver must see what is in before we wait on it
             self._await(lambda head: self.capacity - (tail - head) >= need, timeout, "send")
         start = tail & self._mask
         data = self._data
@@ -146,10 +176,6 @@ class RingEnd:
         if first < size:
             data[: size - first] = view[first:]
         self._mine = tail + need
-        ctl = self._ctl
-        ctl[_TAIL] = self._mine  # publish: the record's bytes were stored before this
-        if self.fenced or ctl[_RECV_WAITING]:
-            os.eventfd_write(self._fds[1], 1)
 
     # -- receiving -------------------------------------------------------------------
 
