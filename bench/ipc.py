@@ -538,7 +538,10 @@ def batched(
     transports: list[Transport], batch: int, floor: Callable[[str, int, int], float] | None
 ) -> None:
     """The one-way figures, against the C floor and between the ring and a socketpair."""
-    print("\nOne-way 64 B messages, batched (messages/s, higher is better)")
+    print(
+        f"\nOne-way 64 B messages, batched (messages/s, higher is better; corral: "
+        f"send_many of {BATCH} a call, the others one call a message)"
+    )
     flows: dict[str, float] = {}
     for _round in range(ROUNDS):
         for transport in transports:
