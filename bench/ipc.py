@@ -9,8 +9,9 @@ as transports; the codec has its own figure. Figures (issue 15's targets):
 
 - a 100-byte round trip per transport, µs (each transport >= 0.8x its raw Python
   floor; corral faster than multiprocessing.Pipe and >= 2x faster than pyzmq, pynng);
-- one-way 64 B messages, batched (corral: `send_many` of 64 messages a call; the
-  others, which have no batch call, one call a message; one reply at the end),
+- one-way 64 B messages, batched (corral: `send_many` of 64 messages a call, and the
+  ring's receiver `recv_many`; the others, which have no batch call, one call a
+  message; one reply at the end),
   messages per second (>= 0.5x the C pipe floor, one write and one read a message);
 - the shm ring against a socketpair channel at 64 B batched (>= 2x);
 - the shm ring's bandwidth with 1 MiB messages against a memcpy floor (>= 0.5x);
@@ -69,6 +70,8 @@ class Transport:
     floor: str = ""
     batch: Callable[[Any], Callable[[list[bytes]], None]] | None = None
     """The parent's send_many, where the transport has one (corral's)."""
+    drain: Callable[[Any], Callable[[], list[bytes]]] | None = None
+    """The child's recv_many, where the transport has one (the ring's)."""
     isolate: bool = False
     """Measure in a fresh forked driver: the library must not be initialised before a
     fork (nng panics in a forked child of a process that used it)."""
@@ -127,6 +130,7 @@ def corral_ring(capacity: int = 1 << 16) -> Transport:
         lambda s: (s[1][0].send_bytes, s[0][1].recv_bytes),
         "raw socketpair",
         batch=lambda s: s[0][0].send_many_bytes,
+        drain=lambda s: s[0][1].recv_many_bytes,
     )
 
 
@@ -323,8 +327,13 @@ def one_way(transport: Transport, n: int, size: int = 64) -> float:
 
     def sink() -> None:
         send, recv = transport.child(state)
-        for _ in range(n):
-            recv()
+        if transport.drain is not None:  # the ring: recv_many, all that is there a call
+            drain, got = transport.drain(state), 0
+            while got < n:
+                got += len(drain())
+        else:
+            for _ in range(n):
+                recv()
         send(b"done")
 
     pid = _fork(sink)
@@ -540,7 +549,8 @@ def batched(
     """The one-way figures, against the C floor and between the ring and a socketpair."""
     print(
         f"\nOne-way 64 B messages, batched (messages/s, higher is better; corral: "
-        f"send_many of {BATCH} a call, the others one call a message)"
+        f"send_many of {BATCH} a call, the ring's receiver recv_many; the others one "
+        "call a message)"
     )
     flows: dict[str, float] = {}
     for _round in range(ROUNDS):

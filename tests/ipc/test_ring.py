@@ -165,3 +165,19 @@ def test_batches_reach_a_child_whole_and_in_order(fenced: bool) -> None:
             sender.send_many_bytes([pattern(index) for index in range(start, start + 50)])
     assert child.readline(timeout=30) == str(COUNT)
     assert child.wait(timeout=30).exit_code == 0
+
+
+@pytest.mark.parametrize("fenced", [False, True], ids=["unfenced", "fenced"])
+def test_recv_many_takes_a_childs_messages_in_batches_whole_and_in_order(fenced: bool) -> None:
+    sender, receiver = ipc.ring(4096, timeout=30, fenced=fenced)
+    child = ring_peer("send", sender, fenced)
+    with receiver:
+        got: list[bytes] = []
+        while len(got) < COUNT:
+            batch = receiver.recv_many_bytes(limit=100)
+            assert 1 <= len(batch) <= 100
+            got.extend(batch)
+        assert got == [pattern(index) for index in range(COUNT)]
+        with pytest.raises(ipc.ChannelClosed, match="sender closed the ring"):
+            receiver.recv_many_bytes()
+    assert child.wait(timeout=30).exit_code == 0

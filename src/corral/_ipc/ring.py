@@ -42,6 +42,7 @@ import mmap
 import os
 import platform
 import select
+import struct
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -57,6 +58,7 @@ _TAIL, _HEAD, _RECV_WAITING, _SEND_WAITING, _SEND_CLOSED, _RECV_CLOSED, _CAPACIT
     8 * n for n in range(7)
 )  # indexes into the control page viewed as uint64s: one 64-byte line each
 _LEN = 4
+_SIZE = struct.Struct("<I")
 RECHECK = 0.01
 SPINS = 200
 """Times an unfenced side re-reads the other's word before it sleeps (tens of µs):
@@ -166,15 +168,17 @@ class RingEnd:
             if self._ctl[_TAIL] != tail:
                 self._publish()  # the receiver must see what is in before we wait on it
             self._await(lambda head: self.capacity - (tail - head) >= need, timeout, "send")
-        start = tail & self._mask
-        data = self._data
-        data[start : start + _LEN] = size.to_bytes(_LEN, "little")
-        body = (start + _LEN) & self._mask
-        first = min(size, self.capacity - body)
-        view = memoryview(payload)  # slices of a view copy nothing
-        data[body : body + first] = view[:first]
-        if first < size:
-            data[: size - first] = view[first:]
+        start = CONTROL + (tail & self._mask)  # offsets into the mmap itself (the fast path)
+        memory = self._map
+        _SIZE.pack_into(memory, start, size)
+        body = CONTROL + ((tail + _LEN) & self._mask)
+        first = min(size, CONTROL + self.capacity - body)
+        if first == size:
+            memory[body : body + size] = payload
+        else:
+            view = memoryview(payload)  # slices of a view copy nothing
+            memory[body : body + first] = view[:first]
+            memory[CONTROL : CONTROL + size - first] = view[first:]
         self._mine = tail + need
 
     # -- receiving -------------------------------------------------------------------
@@ -191,6 +195,41 @@ class RingEnd:
             payload += bytes(self._data[: size - first])
         self._release(head, size)
         return payload
+
+    def recv_many(self, limit: int = 1024, timeout: float | _Default | None = DEFAULT) -> list[Any]:
+        """Every message in the ring now, up to `limit` (at least one: waits for it), decoded."""
+        return [self.codec.decode(data) for data in self.recv_many_bytes(limit, timeout)]
+
+    def recv_many_bytes(
+        self, limit: int = 1024, timeout: float | _Default | None = DEFAULT
+    ) -> list[bytes]:
+        """Every message's bytes in the ring now, up to `limit` (waiting for the first);
+        the space is given back once for the batch."""
+        self._check("recv")
+        head = self._mine
+        if self._seen == head:
+            self._await(lambda tail: tail != head, timeout, "recv")
+        tail = self._seen
+        if tail - head > self.capacity:
+            raise FrameError(f"{self.what}: corrupt control words (tail {tail}, head {head})")
+        data, mask, capacity, largest = self._data, self._mask, self.capacity, self.max_frame
+        out: list[bytes] = []
+        while head != tail and len(out) < limit:
+            start = head & mask
+            size = int.from_bytes(data[start : start + _LEN], "little")
+            if size > largest or _pad(_LEN + size) > tail - head:
+                raise FrameError(
+                    f"{self.what}: a record of {size} bytes in {tail - head} published"
+                )
+            body = (start + _LEN) & mask
+            first = min(size, capacity - body)
+            payload = bytes(data[body : body + first])
+            if first < size:
+                payload += bytes(data[: size - first])
+            out.append(payload)
+            head += _pad(_LEN + size)
+        self._give_back(head)
+        return out
 
     def recv_into(
         self, buffer: bytearray | memoryview, timeout: float | _Default | None = DEFAULT
@@ -220,15 +259,19 @@ class RingEnd:
         if tail - head > self.capacity:
             raise FrameError(f"{self.what}: corrupt control words (tail {tail}, head {head})")
         start = head & self._mask
-        size = int.from_bytes(self._data[start : start + _LEN], "little")
+        (size,) = _SIZE.unpack_from(self._map, CONTROL + start)
         if size > self.max_frame or _pad(_LEN + size) > tail - head:
             raise FrameError(f"{self.what}: a record of {size} bytes in {tail - head} published")
         body = (start + _LEN) & self._mask
         return head, size, body, min(size, self.capacity - body)
 
     def _release(self, head: int, size: int) -> None:
-        """Give the record's space back to the sender (after its bytes were copied out)."""
-        self._mine = head + _pad(_LEN + size)
+        """Give the record of `size` bytes at `head` back to the sender (copied out)."""
+        self._give_back(head + _pad(_LEN + size))
+
+    def _give_back(self, head: int) -> None:
+        """Store the new `head`: the space before it is the sender's again."""
+        self._mine = head
         ctl = self._ctl
         ctl[_HEAD] = self._mine
         if self.fenced or ctl[_SEND_WAITING]:
