@@ -8,6 +8,8 @@ fds 3 and 4 (a pipe pair). Modes:
 - `half socket`: write the header and half of a frame's body, then exit.
 - `connect PATH KIND`: drop to uid/gid 65534 (nobody), connect to the unix socket
   at PATH and print what became of it: "closed" when the listener hung up unread.
+- `halfclose socket`: shut down its sending side (a half-open peer), then print
+  the one message it receives.
 - `fds socket`: receive fds, write "peer-was-here" to each, send back the count.
 """
 
@@ -40,6 +42,13 @@ def main(argv: list[str]) -> int:
         return 0
     if mode == "half":
         os.write(3, b"\x00\x00\x00\x10halfway")
+        return 0
+    if mode == "halfclose":
+        import socket
+
+        with inherited("socket") as channel:
+            socket.socket(fileno=os.dup(3)).shutdown(socket.SHUT_WR)
+            print(channel.recv(timeout=30), flush=True)
         return 0
     if mode == "fds":
         with inherited(argv[1]) as channel:

@@ -335,3 +335,14 @@ def test_a_batch_over_a_pipe_comes_back_whole(pipe_to_child: ipc.Channel) -> Non
     batch = [bytes([n % 256]) * n for n in range(300)]
     pipe_to_child.send_many_bytes(batch)
     assert [pipe_to_child.recv_bytes() for _ in batch] == batch
+
+
+def test_a_half_open_peer_is_closed_for_reading_and_still_reads() -> None:
+    ours, theirs = ipc.socketpair(timeout=10)
+    child = peer("halfclose", "socket", end=theirs)
+    with ours:
+        with pytest.raises(ipc.ChannelClosed, match="closed its end"):
+            ours.recv()  # the peer shut down its sending side: EOF, within the timeout
+        ours.send("still heard")  # while its receiving side is open
+        assert child.readline(timeout=10) == "still heard"
+    assert child.wait(timeout=10).exit_code == 0
