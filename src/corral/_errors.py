@@ -19,6 +19,11 @@
     ├── FrameError               a channel's bytes are not a valid sequence of frames
     │   ├── FrameTooLarge            a frame's length is over the limit (refused unread)
     │   └── TruncatedFrame           the stream ended in the middle of a frame
+    ├── ChannelError             an IPC channel cannot carry the message
+    │   ├── ChannelClosed            the peer closed (EOF, EPIPE, reset), or we did
+    │   ├── ChannelTimeout           a blocking channel call passed its timeout (a TimeoutError)
+    │   ├── PeerRefused              a unix peer's pid/uid/gid is not allowed to connect
+    │   └── CodecError               a message cannot be encoded, or its bytes decoded
     ├── WorkerDied               a pool worker died running a task (exit code, signal, OOM)
     ├── TaskTimedOut             a pool task passed its timeout (also a TimeoutError)
     ├── SoftTimeout              raised inside a pool task at its soft timeout (a TimeoutError)
@@ -48,6 +53,10 @@ from typing import Protocol
 __all__ = [
     "ApiError",
     "BadWorkingDirectory",
+    "ChannelClosed",
+    "ChannelError",
+    "ChannelTimeout",
+    "CodecError",
     "ConfigError",
     "CoordinationError",
     "CorralError",
@@ -63,6 +72,7 @@ __all__ = [
     "KilledBySignal",
     "LeaseLost",
     "LockTimeout",
+    "PeerRefused",
     "PermissionDenied",
     "ProcessFailed",
     "SoftTimeout",
@@ -331,6 +341,55 @@ class TruncatedFrame(FrameError):
             f"the stream ended in the middle of a frame: {have} of {need} bytes "
             "(header included) had arrived; the peer closed or died mid-write"
         )
+
+
+class ChannelError(CorralError):
+    """An IPC channel (`corral.ipc`) cannot carry the message; the message says why."""
+
+
+class ChannelClosed(ChannelError):
+    """The channel is closed: the peer hung up (EOF, EPIPE, reset) or we closed it.
+
+    `what` names the channel ("unix stream /run/x.sock", "pipe"), `how` the event.
+    """
+
+    def __init__(self, what: str, how: str) -> None:
+        self.what = what
+        self.how = how
+        super().__init__(f"{what}: {how}")
+
+
+class ChannelTimeout(ChannelError, TimeoutError):
+    """A blocking channel call (connect, accept, send, recv) passed its timeout.
+
+    Nothing was lost: a recv that timed out leaves any partial frame buffered, a send
+    that timed out mid-frame leaves the stream unusable (the message says so).
+    """
+
+    def __init__(self, what: str, call: str, timeout: float) -> None:
+        self.what = what
+        self.call = call
+        self.timeout = timeout
+        super().__init__(f"{what}: {call} did not complete within {timeout:g} s")
+
+
+class PeerRefused(ChannelError):
+    """A unix peer connected whose credentials the listener's `allow` rejects.
+
+    The connection was closed at once, before anything was read from it.
+    """
+
+    def __init__(self, what: str, pid: int, uid: int, gid: int) -> None:
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+        super().__init__(
+            f"{what}: refused a peer with pid {pid}, uid {uid}, gid {gid} (not allowed)"
+        )
+
+
+class CodecError(ChannelError):
+    """A message cannot be encoded by the channel's codec, or a frame's bytes decoded."""
 
 
 class WorkerDied(CorralError):

@@ -37,6 +37,8 @@ NOT_AT_REST = (
     "corral._control.server.web",  # the dashboard: only with [web] enabled
     "platform",  # os.uname() tells the machine
     "shlex",  # for a command given as one string; these are arrays
+    "msgspec",  # corral.ipc's codec: only corral.ipc imports it
+    "corral.ipc",
 )
 """Modules a running daemon never imports for this config, whatever it is asked."""
 

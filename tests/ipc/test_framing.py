@@ -35,6 +35,16 @@ def test_frames_split_at_every_byte_come_out_whole_and_in_order() -> None:
     decoder.end()  # at a boundary: no error
 
 
+def test_frames_split_anywhere_in_two_reads_come_out_whole_and_in_order() -> None:
+    # the second read may start right after a header (a payload of >= 4 bytes then)
+    stream = encode(b"first") + encode(b"") + encode(b"third" * 50) + encode(b"fourth")
+    for cut in range(len(stream) + 1):
+        decoder = FrameDecoder()
+        frames = decoder.feed(stream[:cut]) + decoder.feed(memoryview(stream)[cut:])
+        assert frames == [b"first", b"", b"third" * 50, b"fourth"], f"cut at {cut}"
+        decoder.end()
+
+
 def test_eof_inside_a_frame_is_truncated_frame() -> None:
     decoder = FrameDecoder()
     assert decoder.feed(encode(b"0123456789")[:7]) == []

@@ -94,6 +94,11 @@ def echo(value: bytes) -> bytes:
     return value
 
 
+def ignore_term() -> None:
+    """An initializer: this worker ignores SIGTERM (only SIGKILL ends it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def ignore_term_and_sleep(path: str) -> None:
     """Ignore SIGTERM, report our pid through `path`, then sleep (only SIGKILL ends us)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

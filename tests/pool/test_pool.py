@@ -143,7 +143,9 @@ def test_a_call_over_the_frame_limit_is_invalid_spec_at_the_call() -> None:
 
 def test_a_timed_out_task_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
     path = tmp_path / "pid"
-    with Pool(1, grace=0.3) as pool:
+    # The worker ignores SIGTERM from its initializer on, before any task is given to
+    # it: on a loaded machine the 0.2 s may pass before the task itself gets to run.
+    with Pool(1, grace=0.3, initializer=tasks.ignore_term) as pool:
         started = time.monotonic()
         future = pool.schedule(tasks.ignore_term_and_sleep, (str(path),), timeout=0.2)
         with watch([reported_pid(path)], must_be_alive=False) as deaths:

@@ -38,9 +38,34 @@ class FrameDecoder:
         self._buffer = bytearray()
         self._need: int | None = None  # the current frame's payload length, once its header is in
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add `data`; return every frame it completed, in order (maybe none)."""
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Add `data`; return every frame it completed, in order (maybe none).
+
+        `data` is copied, never kept: a caller may reuse its read buffer.
+        """
+        if not self._buffer and self._need is None:  # the usual case: frames straight out
+            return self._feed_fresh(memoryview(data))
         self._buffer += data
+        return self._drain()
+
+    def _feed_fresh(self, view: memoryview) -> list[bytes]:
+        frames: list[bytes] = []
+        position, end = 0, len(view)
+        while end - position >= HEADER.size:
+            (length,) = HEADER.unpack_from(view, position)
+            if length > self.max_frame:
+                raise FrameTooLarge(length, self.max_frame)
+            if end - position - HEADER.size < length:
+                break
+            start = position + HEADER.size
+            frames.append(bytes(view[start : start + length]))
+            position = start + length
+        if position < end:
+            self._buffer += view[position:]
+            frames.extend(self._drain())
+        return frames
+
+    def _drain(self) -> list[bytes]:
         frames: list[bytes] = []
         while True:
             if self._need is None:

@@ -1,19 +1,21 @@
-"""Frames from a pipe read by an asyncio loop (a pool's parent side): no thread per peer.
+"""Frames from an fd read by an asyncio loop (a pool's parent side, an AsyncChannel).
 
 `AsyncFrameReader` makes the fd non-blocking and registers it with the running loop
 (`add_reader`); each readable event reads what is there, feeds the one
-`FrameDecoder`, and hands over the whole frames.
+`FrameDecoder`, and hands over the whole frames: no thread per peer. A socket's
+reads go through `pipe.read_chunk` like a blocking reader's (records, fds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Callable
 
 from corral._errors import FrameError
 from corral._ipc.framing import MAX_FRAME, FrameDecoder
-from corral._ipc.pipe import READ_SIZE
+from corral._ipc.pipe import READ_SIZE, read_chunk
 
 
 class AsyncFrameReader:
@@ -24,7 +26,18 @@ class AsyncFrameReader:
     it the fd is unregistered; closing it is the owner's job.
     """
 
-    __slots__ = ("_decoder", "_done", "_fd", "_loop", "_on_end", "_on_frame")
+    __slots__ = (
+        "_buffer",
+        "_decoder",
+        "_done",
+        "_fd",
+        "_fds",
+        "_loop",
+        "_on_end",
+        "_on_frame",
+        "_record",
+        "_sock",
+    )
 
     def __init__(
         self,
@@ -32,8 +45,16 @@ class AsyncFrameReader:
         on_frame: Callable[[bytes], None],
         on_end: Callable[[BaseException | None], None],
         max_frame: int = MAX_FRAME,
+        *,
+        sock: socket.socket | None = None,
+        record: bool = False,
+        fds: list[int] | None = None,
     ) -> None:
         self._fd = fd
+        self._sock = sock
+        self._record = record
+        self._fds = fds
+        self._buffer = bytearray(READ_SIZE)
         self._on_frame = on_frame
         self._on_end = on_end
         self._decoder = FrameDecoder(max_frame)
@@ -51,8 +72,18 @@ class AsyncFrameReader:
     def _readable(self) -> bool:
         """Read once and deliver what completed; True when more may be waiting."""
         try:
-            data = os.read(self._fd, READ_SIZE)
+            data = read_chunk(
+                self._fd,
+                self._decoder,
+                self._sock,
+                record=self._record,
+                fds=self._fds,
+                buffer=self._buffer,
+            )
         except BlockingIOError:
+            return False
+        except FrameError as exc:  # a seqpacket record over the limit
+            self._finish(exc)
             return False
         except OSError as exc:
             self._finish(exc)

@@ -122,6 +122,12 @@ class Command:
         """Let the child inherit these fds of ours under the same numbers."""
         return self._with(pass_fds=self.spec.pass_fds + fds)
 
+    def map_fds(self, *pairs: tuple[int, int]) -> Command:
+        """Give the child a copy of each (our fd, child fd) pair at the child's number
+        (3 and above), whatever number it has here: how a `corral.ipc` channel end is
+        handed to a child (`Command(...).map_fds(*end.child_fds())`)."""
+        return self._with(map_fds=self.spec.map_fds + tuple(pairs))
+
     def new_session(self) -> Command:
         """Start the child in a new session (setsid) rather than only a new group."""
         return self._with(new_session=True)

@@ -46,6 +46,7 @@ def test_status_imports_only_the_cli_the_client_the_wire_and_the_errors(
     extra = {n for n in ours if n not in ALLOWED and not n.startswith(ALLOWED_PREFIXES)}
     assert extra == set()
     assert "asyncio" not in imported
+    assert "msgspec" not in imported  # corral.ipc's codec: only corral.ipc imports it
 
 
 def test_every_allowed_module_exists() -> None:
