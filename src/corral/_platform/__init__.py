@@ -19,6 +19,7 @@ from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
+from corral._platform.linux.host import HostTotals  # any POSIX
 from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
@@ -75,6 +76,7 @@ __all__ = [
     "Feature",
     "FeatureStatus",
     "Forker",
+    "HostTotals",
     "OpenFile",
     "PendingExec",
     "ProcStat",
@@ -117,6 +119,7 @@ __all__ = [
     "prepare_fd_listing",
     "process_credentials",
     "process_table",
+    "read_host",
     "read_report",
     "read_stats",
     "reap_any",
@@ -535,6 +538,15 @@ def read_stats(pids: Iterable[int]) -> dict[int, ProcStat]:
     from corral._platform.linux.procfs import read_stats as read
 
     return read(pids)
+
+
+def read_host() -> HostTotals | None:
+    """The host's CPU ticks, memory and load average; None without /proc."""
+    if not _features.has(Feature.PROC_SCAN):
+        return None
+    from corral._platform.linux.host import read_host as read
+
+    return read()
 
 
 def boot_clock() -> float:

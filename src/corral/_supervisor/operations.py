@@ -36,7 +36,7 @@ from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.scale import Scaled, check_count
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
-from corral._supervisor.runtime.metrics import MetricsLoop
+from corral._supervisor.runtime.metrics import MetricsLoop, Watcher
 from corral._supervisor.runtime.prometheus import families
 from corral._supervisor.runtime.snapshot import (
     inspect_view,
@@ -296,6 +296,10 @@ class Operations:
     def history(self, target: str) -> list[Point]:
         """The kept samples of one instance, oldest first."""
         return self._metrics.history.points(self._one(target).name)
+
+    def watch_metrics(self, watcher: Watcher) -> Callable[[], None]:
+        """Hand `watcher` every later tick of the sampler; returns how to stop."""
+        return self._metrics.watch(watcher)
 
     def prometheus(self) -> list[Family]:
         """Every metric family the Prometheus endpoint serves."""

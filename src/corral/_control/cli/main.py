@@ -26,6 +26,7 @@ from corral._control.cli.commands import (
     security,
     startup,
     status,
+    top,
 )
 from corral._control.cli.context import EXIT_USAGE, Context, Fail
 
@@ -51,6 +52,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "startup": startup.run,
     "completion": completion.completion,
     "complete-names": completion.complete_names,
+    "top": top.run,
 }
 
 
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(sub, common)
     startup.add_parser(sub, common)
     completion.add_parsers(sub, common)
+    top.add_parser(sub, common)
     return parser
 
 
