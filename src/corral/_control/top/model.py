@@ -98,14 +98,11 @@ class Change:
 NOTHING = Change()
 
 
-def _sort_key(column: str) -> Any:
-    def key(row: Row) -> tuple[bool, Any]:
-        value = getattr(row, column) if column != "uptime" else row.since
-        if column == "uptime" and value is not None:
-            value = -value  # a longer uptime is an earlier start
-        return (value is None, value if value is not None else 0)
-
-    return key
+def _value(row: Row, column: str) -> Any:
+    """The value a row sorts by in `column`; None when it has none (sorted last)."""
+    if column == "uptime":
+        return None if row.since is None else -row.since  # a longer uptime: an earlier start
+    return getattr(row, column)
 
 
 COLUMNS = (
@@ -174,12 +171,17 @@ class Fleet:
         return found
 
     def visible(self, text: str = "", sort: str = "name", reverse: bool = False) -> list[Row]:
-        """The rows whose name, program or state contains `text`, sorted by `sort`."""
+        """The rows whose name or state contains `text`, sorted by `sort` (then by name);
+        rows without a value in `sort` come last in either order."""
         needle = text.lower()
         rows: Iterable[Row] = self.rows.values()
         if needle:
             rows = [r for r in rows if needle in r.name.lower() or needle in r.state.lower()]
-        return sorted(rows, key=_sort_key(sort), reverse=reverse)
+        keyed = [(_value(row, sort), row) for row in rows]
+        present = [pair for pair in keyed if pair[0] is not None]
+        present.sort(key=lambda pair: (pair[0], pair[1].name), reverse=reverse)
+        missing = sorted((row for value, row in keyed if value is None), key=lambda r: r.name)
+        return [row for _, row in present] + missing
 
     def _state(self, name: str, when: float, data: Mapping[str, Any]) -> Change:
         row = self.rows.get(name)
