@@ -168,7 +168,7 @@ def test_cells_render_as_exact_text() -> None:
     assert [size(n) for n in (512, 2048, 3 << 20, 5 << 30)] == ["512", "2K", "3.0M", "5.0G"]
     fleet = _fleet(_instance("web:0"))
     fleet.apply(_metrics({"web:0": [1.25, 2048, 1]}))
-    cells = [str(cell) for cell in row_cells(fleet.rows["web:0"], T0 + 5)]
+    cells = [text for text, _ in row_cells(fleet.rows["web:0"], T0 + 5)]
     assert cells[:8] == ["web:0", "RUNNING", "", "100", "15s", "0", "", "1.2"]
     header = header_text(fleet, T0 + 5, shown=1).plain
     assert header.startswith("corral 9.9  up 1m05s  RUNNING 1")

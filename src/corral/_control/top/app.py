@@ -7,9 +7,9 @@ message each tick. The blocking client runs in worker threads (one for the feed,
 per followed log stream, one per action); the model and the widgets change on the
 app's thread only (`call_from_thread`).
 
-Only the rows in view are formatted and written to the DataTable; a row that changed
-out of view is marked stale and written when it scrolls in. The DataTable itself
-renders only the lines in view.
+The table (widgets.InstanceTable) formats a row only when it is drawn, and a change
+repaints only the rows in view that it touched; a row that changed out of view is
+formatted when it scrolls in.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Log, Static, Tree
+from textual.widgets import Footer, Input, Log, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from corral._control.client import Client
 from corral._control.top.cells import COLUMN_WIDTHS, header_text, row_cells
 from corral._control.top.model import COLUMNS, Change, Fleet
 from corral._control.top.screens import AskCount, Confirm, PickSignal
+from corral._control.top.widgets import Cell, ColumnHeader, InstanceTable
 from corral._control.wire import API_PREFIX
 from corral._errors import CorralError
 
@@ -57,6 +58,7 @@ class TopApp(App[int]):
     #small { display: none; width: 100%; height: 100%; content-align: center middle; }
     #header { height: 2; background: $boost; }
     #filter { display: none; height: 3; }
+    #columns { height: 1; text-style: bold; }
     #table { height: 1fr; }
     #bottom { height: 12; display: none; }
     #tree { width: 1fr; display: none; }
@@ -91,7 +93,6 @@ class TopApp(App[int]):
         self.loaded = False
         """The first status reply was applied."""
         self.events_applied = 0
-        self._stale: set[str] = set()
         self._closing = False
         self._log_generation = 0
         self._log_name: str | None = None
@@ -100,7 +101,8 @@ class TopApp(App[int]):
         self.main_view = Vertical(id="main")
         self.header_line = Static("corral top: connecting...", id="header")
         self.filter_box = Input(placeholder="filter by name or state; enter to keep", id="filter")
-        self.table: DataTable[Any] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
+        self.columns = ColumnHeader(COLUMN_WIDTHS, id="columns")
+        self.table = InstanceTable(COLUMN_WIDTHS, self.cells, id="table")
         self.bottom_panel = Horizontal(id="bottom")
         self.tree_panel: Tree[None] = Tree("processes", id="tree")
         self.log_panel = Log(id="log", max_lines=500)
@@ -113,6 +115,7 @@ class TopApp(App[int]):
         with self.main_view:
             yield self.header_line
             yield self.filter_box
+            yield self.columns
             yield self.table
             with self.bottom_panel:
                 yield self.tree_panel
@@ -121,10 +124,6 @@ class TopApp(App[int]):
             yield Footer()
 
     def on_mount(self) -> None:
-        table = self.table
-        for key, label, width in COLUMN_WIDTHS:
-            table.add_column(label, key=key, width=width)
-        self.watch(table, "scroll_y", self._scrolled, init=False)
         self._fit(self.size.width, self.size.height)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self._feed, thread=True, exclusive=False, group="feed")
@@ -196,64 +195,34 @@ class TopApp(App[int]):
     # -- the table --------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        """Fill the table again in the current filter and order; keeps the selection."""
-        table = self.table
-        selected = self.selected
+        """Show the rows again in the current filter and order; keeps the selection."""
         rows = self.fleet.visible(self.filter_text, self.sort_column, self.reverse)
         self.order = [row.name for row in rows]
-        now = time.time()
-        table.clear()
-        blank = [""] * len(COLUMN_WIDTHS)
-        first, last = self._window()
-        for index, row in enumerate(rows):
-            cells = row_cells(row, now) if first <= index < last else blank
-            table.add_row(*cells, key=row.name)
-        self._stale = set(self.order[:first] + self.order[last:])
-        if selected in self.order:
-            table.move_cursor(row=self.order.index(selected), animate=False)
+        self.table.show(self.order, keep=self.table.selected)
+        self.table.changed(set(self.order))
         self._draw_header()
 
     def _resorted(self) -> bool:
         rows = self.fleet.visible(self.filter_text, self.sort_column, self.reverse)
         return [row.name for row in rows] != self.order
 
-    def _window(self) -> tuple[int, int]:
-        """The indexes of the rows in view: [first, last)."""
-        table = self.table
-        first = int(table.scroll_y)
-        return first, first + max(table.size.height, 40) + 1
-
     def _changed(self, names: frozenset[str] | set[str]) -> None:
-        first, last = self._window()
-        in_view = set(self.order[first:last])
-        self._stale |= names - in_view
-        self._write(names & in_view)
+        self.table.changed(names)
 
-    def _write(self, names: set[str] | frozenset[str]) -> None:
-        table, now = self.table, time.time()
-        for name in names:
-            row = self.fleet.rows.get(name)
-            if row is None or name not in self.order:
-                continue
-            for (key, _, _), value in zip(COLUMN_WIDTHS, row_cells(row, now), strict=True):
-                table.update_cell(name, key, value)
-            self._stale.discard(name)
+    def cells(self, name: str) -> list[Cell]:
+        """The cells of row `name` now (the table asks when it draws the row)."""
+        return row_cells(self.fleet.rows[name], time.time())
 
-    def _scrolled(self, _: float) -> None:
-        if self._stale:
-            first, last = self._window()
-            self._write(self._stale & set(self.order[first:last]))
+    def cell(self, name: str, column: str) -> str:
+        """The text of one cell as the table draws it."""
+        keys = [key for key, _, _ in COLUMN_WIDTHS]
+        return self.cells(name)[keys.index(column)][0]
 
     def _tick_clock(self) -> None:
         """Once a second: the uptimes in view and the header."""
         if not self.loaded:
             return
-        first, last = self._window()
-        now = time.time()
-        for name in self.order[first:last]:
-            row = self.fleet.rows.get(name)
-            if row is not None and row.since is not None and name not in self._stale:
-                self.table.update_cell(name, "uptime", row_cells(row, now)[4])
+        self.table.changed({n for n in self.table.in_view() if self.fleet.rows[n].since})
         self._draw_header()
 
     def _draw_header(self) -> None:
@@ -262,13 +231,12 @@ class TopApp(App[int]):
         if self.filter_text:
             sort += f"  filter {self.filter_text!r}"
         text.append(sort, style="dim")
-        self.header_line.update(text)
+        self.header_line.update(text, layout=False)  # a fixed height: no layout pass
 
     @property
     def selected(self) -> str | None:
         """The name of the row under the cursor."""
-        row = self.table.cursor_row
-        return self.order[row] if 0 <= row < len(self.order) else None
+        return self.table.selected
 
     # -- sorting and filtering --------------------------------------------------
 
@@ -286,8 +254,8 @@ class TopApp(App[int]):
     def action_invert(self) -> None:
         self.sort_by(self.sort_column, not self.reverse)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
+    def on_column_header_sort(self, event: ColumnHeader.Sort) -> None:
+        key = event.column
         if key in COLUMNS:
             self.sort_by(key, not self.reverse if key == self.sort_column else False)
 
@@ -384,7 +352,7 @@ class TopApp(App[int]):
         self.run_worker(run, thread=True, group="actions")
 
     def _notice(self, text: str) -> None:
-        self.notice_line.update(text)
+        self.notice_line.update(text, layout=False)
 
     # -- the selected instance: its tree and its log ----------------------------
 
@@ -431,7 +399,7 @@ class TopApp(App[int]):
         if log.display:
             self._follow_selected()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_instance_table_highlighted(self, event: InstanceTable.Highlighted) -> None:
         if self.log_panel.display and self.selected != self._log_name:
             if self._log_timer is not None:
                 self._log_timer.stop()

@@ -74,23 +74,23 @@ def size(count: float | None) -> str:
     return ""  # unreachable
 
 
-def row_cells(row: Row, now: float) -> list[Text | str]:
-    """The cells of one row, in `COLUMN_WIDTHS` order."""
+def row_cells(row: Row, now: float) -> list[tuple[str, str]]:
+    """The cells of one row as (text, style), in `COLUMN_WIDTHS` order."""
     share = row.memory_share
     return [
-        row.name,
-        Text(row.state, style=STATE_STYLES.get(row.state, "")),
-        Text(row.health or "", style=HEALTH_STYLES.get(row.health or "", "")),
-        "" if row.pid is None else str(row.pid),
-        duration(row.uptime(now)),
-        str(row.restarts),
-        row.last_exit or "",
-        "" if row.cpu_percent is None else f"{row.cpu_percent:.1f}",
-        Text(sparkline(row.cpu_history, 10), style="cyan"),
-        size(row.rss),
-        "" if share is None else f"{share:.0f}",
-        Text(sparkline(row.rss_history, 10), style="blue"),
-        "" if row.fds is None else str(row.fds),
+        (row.name, ""),
+        (row.state, STATE_STYLES.get(row.state, "")),
+        (row.health or "", HEALTH_STYLES.get(row.health or "", "")),
+        ("" if row.pid is None else str(row.pid), ""),
+        (duration(row.uptime(now)), ""),
+        (str(row.restarts), ""),
+        (row.last_exit or "", ""),
+        ("" if row.cpu_percent is None else f"{row.cpu_percent:.1f}", ""),
+        (sparkline(row.cpu_history, 10), "cyan"),
+        (size(row.rss), ""),
+        ("" if share is None else f"{share:.0f}", ""),
+        (sparkline(row.rss_history, 10), "blue"),
+        ("" if row.fds is None else str(row.fds), ""),
     ]
 
 
