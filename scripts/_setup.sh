@@ -25,13 +25,14 @@ corral_setup() {
 
 # What the tests use from the system: the shells whose completion scripts they load
 # (tests/control/cli/test_completion.py) and apparmor_parser, which compiles the AppArmor
-# profiles corral writes (tests/sandbox/test_apparmor.py). Installed with apt-get when we
+# profiles corral writes (tests/sandbox/test_apparmor.py), and tmux, the real terminal
+# `corral top` is run in once (tests/control/top/test_tmux.py). Installed with apt-get when we
 # are root and it is there; otherwise those tests skip, saying what is missing.
 corral_test_packages() {
-    command -v zsh >/dev/null && command -v fish >/dev/null \
+    command -v zsh >/dev/null && command -v fish >/dev/null && command -v tmux >/dev/null \
         && [ -f /usr/share/apparmor-features/features ] && return 0
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        local packages="zsh fish apparmor"
+        local packages="zsh fish apparmor tmux"
         apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages >/dev/null 2>&1 \
             || { apt-get update -qq >/dev/null 2>&1 \
                 && apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages >/dev/null 2>&1; } \
