@@ -50,7 +50,11 @@ def tmux(tmp_path: Path) -> Iterator[list[str]]:
 
 def _screen(tmux: list[str]) -> str:
     done = subprocess.run(
-        [*tmux, "capture-pane", "-p", "-t", "top"], capture_output=True, text=True, timeout=10
+        [*tmux, "capture-pane", "-p", "-t", "top"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     )
     return done.stdout
 
@@ -68,12 +72,14 @@ def test_corral_top_draws_in_a_real_terminal_and_q_exits_0(
         env=env,
         timeout=10,
     )
-    screen = wait_until(
-        lambda: (text := _screen(tmux)) and "corral 0.1.0" in text and "web:2" in text and text,
-        what="the header and the rows on the tmux screen",
-    )
-    assert "RUNNING" in screen
-    assert "NAME" in screen and "STATE" in screen
+
+    def drawn() -> str | None:
+        text = _screen(tmux)
+        return text if "corral 0.1.0" in text and "web:2" in text else None
+
+    screen = wait_until(drawn, what="the header and the rows on the tmux screen")
+    for part in ("RUNNING", "NAME", "STATE", "host cpu"):
+        assert part in screen
     subprocess.run([*tmux, "send-keys", "-t", "top", "q"], check=True, timeout=10)
     wait_until(lambda: rc.exists() and rc.read_text().strip(), what="corral top to exit")
     assert rc.read_text().strip() == "0"
