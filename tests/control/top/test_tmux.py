@@ -73,9 +73,9 @@ def test_corral_top_draws_in_a_real_terminal_and_q_exits_0(
         timeout=10,
     )
 
-    def drawn() -> str | None:
+    def drawn() -> str:
         text = _screen(tmux)
-        return text if "corral 0.1.0" in text and "web:2" in text else None
+        return text if "corral 0.1.0" in text and "web:2" in text else ""
 
     screen = wait_until(drawn, what="the header and the rows on the tmux screen")
     for part in ("RUNNING", "NAME", "STATE", "host cpu"):
