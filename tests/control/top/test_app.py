@@ -58,6 +58,19 @@ def test_the_table_shows_every_instance_and_the_header_the_daemon_and_host(
     _run(daemon, scenario)
 
 
+def test_the_sparklines_start_from_the_daemons_kept_history(daemon: Daemon) -> None:
+    async def scenario(app: TopApp, pilot: Pilot[int]) -> None:
+        row = app.fleet.rows["web:2"]
+        await until(
+            pilot.pause,
+            lambda: len(row.rss_history) > app.fleet.header.samples + 1,
+            "more points in web:2's sparkline than metrics messages received",
+        )
+        assert app.cell("web:2", "rss_spark").strip()
+
+    _run(daemon, scenario)
+
+
 def test_a_program_that_exits_appears_live_from_the_event_stream(daemon: Daemon) -> None:
     async def scenario(app: TopApp, pilot: Pilot[int]) -> None:
         applied = app.events_applied

@@ -174,3 +174,18 @@ def test_cells_render_as_exact_text() -> None:
     assert header.startswith("corral 9.9  up 1m05s  RUNNING 1")
     assert "host cpu 12.5%  mem 3.0G/8.0G  load 1.00 2.00 3.00" in header
     assert header.endswith("showing 1/1  fds: not sampled")
+
+
+def test_the_daemons_kept_samples_come_before_those_received() -> None:
+    fleet = _fleet(_instance("web:0"))
+    fleet.apply(_metrics({"web:0": [7.0, 70, 1]}))
+    points = [
+        {"time": T0 - n, "cpu_percent": float(n), "rss_bytes": n, "processes": 1} for n in (3, 2, 1)
+    ]
+    assert fleet.seed_history("web:0", points)
+    assert list(fleet.rows["web:0"].cpu_history) == [
+        3.0,
+        2.0,
+        7.0,
+    ]  # the last kept one is the received one
+    assert not fleet.seed_history("gone:0", points)

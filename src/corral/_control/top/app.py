@@ -43,6 +43,9 @@ MIN_HEIGHT = 12
 _DYNAMIC = frozenset({"cpu_percent", "rss", "memory_share", "fds", "uptime"})
 """Sort columns whose values change with every sample (the order is checked each tick)."""
 
+HISTORY_BATCH = 60
+"""Rows whose history one worker asks for at a time (a screenful)."""
+
 _WAIT = 0.5
 """Seconds a worker waits for bytes before it checks whether it should stop."""
 
@@ -97,6 +100,10 @@ class TopApp(App[int]):
         self._log_generation = 0
         self._log_name: str | None = None
         self._log_timer: Any = None
+        self._history_asked: set[str] = set()
+        """Rows whose kept samples were asked for (once each, when first drawn)."""
+        self._history_wanted: list[str] = []
+        self._history_busy = False
         self.small_note = Static("", id="small")
         self.main_view = Vertical(id="main")
         self.header_line = Static("corral top: connecting...", id="header")
@@ -210,7 +217,13 @@ class TopApp(App[int]):
         self.table.changed(names)
 
     def cells(self, name: str) -> list[Cell]:
-        """The cells of row `name` now (the table asks when it draws the row)."""
+        """The cells of row `name` now (the table asks when it draws the row).
+
+        A row drawn for the first time has its kept samples asked for, for its sparklines.
+        """
+        if name not in self._history_asked:
+            self._history_asked.add(name)
+            self._history_wanted.append(name)
         return row_cells(self.fleet.rows[name], time.time())
 
     def cell(self, name: str, column: str) -> str:
@@ -219,11 +232,37 @@ class TopApp(App[int]):
         return self.cells(name)[keys.index(column)][0]
 
     def _tick_clock(self) -> None:
-        """Once a second: the uptimes in view and the header."""
+        """Once a second: the uptimes in view, the header, and the history rows need."""
         if not self.loaded:
             return
+        if self._history_wanted and not self._history_busy:
+            batch, self._history_wanted = (
+                self._history_wanted[:HISTORY_BATCH],
+                self._history_wanted[HISTORY_BATCH:],
+            )
+            self._history_busy = True
+            self.run_worker(lambda: self._histories(batch), thread=True, group="history")
         self.table.changed({n for n in self.table.in_view() if self.fleet.rows[n].since})
         self._draw_header()
+
+    def _histories(self, names: list[str]) -> None:
+        """Worker thread: each row's kept samples (`GET /v1/metrics/NAME/history`)."""
+        try:
+            with self._connect() as client:
+                for name in names:
+                    if self._closing:
+                        return
+                    with suppress(CorralError):  # gone meanwhile: nothing to show
+                        reply = client.request("GET", f"{API_PREFIX}/metrics/{name}/history")
+                        self.call_from_thread(self._seeded, name, reply)
+        except CorralError:
+            pass
+        finally:
+            self._history_busy = False
+
+    def _seeded(self, name: str, reply: Any) -> None:
+        if self.fleet.seed_history(name, reply.get("points") or ()):
+            self.table.changed({name})
 
     def _draw_header(self) -> None:
         text = header_text(self.fleet, time.time(), len(self.order))

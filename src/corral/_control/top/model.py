@@ -163,6 +163,23 @@ class Fleet:
             return Change(reload=True)
         return NOTHING
 
+    def seed_history(self, name: str, points: Iterable[Mapping[str, Any]]) -> bool:
+        """Put the daemon's kept samples (`GET /v1/metrics/NAME/history`) before the
+        ones received since; False if there is no such row."""
+        row = self.rows.get(name)
+        if row is None:
+            return False
+        received = list(zip(row.cpu_history, row.rss_history, strict=True))
+        kept = [
+            (float(p.get("cpu_percent") or 0.0), float(p.get("rss_bytes") or 0)) for p in points
+        ]
+        row.cpu_history.clear()
+        row.rss_history.clear()
+        for cpu, rss in kept[: max(0, len(kept) - len(received))] + received:
+            row.cpu_history.append(cpu)
+            row.rss_history.append(rss)
+        return True
+
     def counts(self) -> dict[str, int]:
         """Instances by state."""
         found: dict[str, int] = {}
