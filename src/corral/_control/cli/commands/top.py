@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from corral._control.cli.context import EXIT_OK, EXIT_USAGE, Context, Fail
+from corral._control.wire import API_PREFIX
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -25,6 +26,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         raise Fail(
             f"corral top needs textual: pip install 'corral[top]' ({exc})", EXIT_USAGE
         ) from None
-    ctx.client(timeout=5.0).close()  # a bad --tcp or token file fails here, before the screen
+    # No daemon, a bad --tcp or token: the usual message and exit code, before the screen.
+    # (Events after a seq no daemon reaches: the cheapest request that needs an answer.)
+    ctx.call("GET", f"{API_PREFIX}/events", query={"since": str(2**62)}, timeout=5.0)
     TopApp(lambda: ctx.client(timeout=30.0)).run()
     return EXIT_OK
