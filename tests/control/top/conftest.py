@@ -20,6 +20,8 @@ interval = 0.2
 [programs.web]
 command = {SLEEP_FOREVER}
 numprocs = 3
+start_seconds = 0
+backoff = {{ initial = 0.05 }}
 
 [programs.crash]
 command = ["sh", "-c", "echo about to fail; exit 3"]

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 
 from corral._control.client import Client
 from corral._control.top.app import TopApp
+from corral._control.top.screens import SIGNALS
 from tests.control.top.conftest import until
 from tests.support.daemon import Daemon
 
@@ -173,5 +174,43 @@ def test_the_tree_view_shows_the_selected_instance_processes(daemon: Daemon) -> 
             pilot.pause, lambda: any(s.startswith(f"{pid} ") for s in labels()), "web:2's pid"
         )
         assert any("sleep 300" in label for label in labels())
+
+    _run(daemon, scenario)
+
+
+def test_scale_from_the_ui_asks_the_count_then_confirms_and_the_new_instance_shows(
+    daemon: Daemon,
+) -> None:
+    async def scenario(app: TopApp, pilot: Pilot[int]) -> None:
+        app.table.move_to(app.order.index("web:1"))
+        await pilot.press("c")
+        await pilot.press("backspace", "4", "enter")  # the box holds the count now: 3
+        await pilot.press("y")
+        await until(
+            pilot.pause,
+            lambda: "web:3" in app.fleet.rows and app.fleet.rows["web:3"].state == "RUNNING",
+            "web:3 RUNNING in the table",
+        )
+        assert "web:3" in app.table.order
+        daemon.call("POST", "/scale", {"program": "web", "count": 3})
+        await until(pilot.pause, lambda: "web:3" not in daemon.status(), "web back to 3")
+
+    _run(daemon, scenario)
+
+
+def test_the_signal_menu_sends_the_chosen_signal_after_confirmation(daemon: Daemon) -> None:
+    async def scenario(app: TopApp, pilot: Pilot[int]) -> None:
+        app.table.move_to(app.order.index("web:2"))
+        before = app.fleet.rows["web:2"].pid
+        await pilot.press("k")
+        for _ in range(SIGNALS.index("KILL")):
+            await pilot.press("down")
+        await pilot.press("enter", "y")
+        row = app.fleet.rows["web:2"]
+        await until(
+            pilot.pause,
+            lambda: row.last_exit == "SIGKILL" and row.pid not in (None, before),
+            "web:2 killed by SIGKILL and restarted",
+        )
 
     _run(daemon, scenario)

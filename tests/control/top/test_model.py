@@ -151,7 +151,7 @@ def test_visible_rows_are_filtered_by_name_or_state_and_sorted_with_missing_valu
 
 
 def test_memory_share_is_rss_over_the_sandbox_memory_max() -> None:
-    fleet = _fleet(_instance("web:0", limits={"memory_max": 1000}))
+    fleet = _fleet(_instance("web:0", limits={"cgroup.memory_max": 1000}))
     fleet.apply(_metrics({"web:0": [0.0, 250, 1]}))
     assert fleet.rows["web:0"].memory_share == 25.0
 

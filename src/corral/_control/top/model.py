@@ -45,7 +45,7 @@ class Row:
     cpu_percent: float | None = None
     rss: int | None = None
     memory_limit: int | None = None
-    """Its sandbox's memory_max in bytes, if it has one."""
+    """Its sandbox's cgroup memory_max in bytes, if it has one."""
     processes: int | None = None
     fds: int | None = None
     """Open fds of its tree, when the sample carries them (None: not measured)."""
@@ -267,7 +267,7 @@ def _row(item: Mapping[str, Any], now: float) -> Row:
     uptime = item.get("uptime")
     sample = item.get("sample") or {}
     limits = item.get("limits") or {}
-    limit = limits.get("memory_max")
+    limit = limits.get("cgroup.memory_max")  # the plan's summary (_sandbox/cgroup_plan.py)
     return Row(
         name=item["name"],
         program=item["program"],

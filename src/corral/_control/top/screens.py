@@ -49,6 +49,7 @@ class PickSignal(ModalScreen[str | None]):
     """The signal to send to `name`, or None (escape)."""
 
     DEFAULT_CSS = _CSS
+    AUTO_FOCUS = "#signals"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, name: str) -> None:
@@ -71,6 +72,7 @@ class AskCount(ModalScreen[int | None]):
     """How many instances `program` should have, or None (escape)."""
 
     DEFAULT_CSS = _CSS
+    AUTO_FOCUS = "#count"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, program: str, current: int) -> None:
