@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from corral._control.server.event_stream import StreamSettings, WatchMetrics, event_json
@@ -46,7 +46,8 @@ class Subscriber:
         self._finishing = False
         self._sample: bytes | None = None
         """The newest tick's message not yet sent; a newer one replaces it."""
-        self._unwatch = None if metrics is None else metrics(self._sampled)
+        self._metrics = metrics
+        self._unwatch: Callable[[], None] | None = None
 
     def finish(self) -> None:
         """The daemon is shutting down: send what is queued, then end the stream."""
@@ -54,6 +55,10 @@ class Subscriber:
         self._ready.set()
 
     async def body(self) -> AsyncIterator[bytes]:
+        # Samples are watched from the first byte sent, not from the subscription: a
+        # reply that is never sent then holds no watcher (its events queue is bounded).
+        if self._metrics is not None:
+            self._unwatch = self._metrics(self._sampled)
         try:
             yield comment(f"corral events after #{self._since}; newest #{self._upto}")
             for chunk in self._replay():
