@@ -189,3 +189,11 @@ def test_the_daemons_kept_samples_come_before_those_received() -> None:
         7.0,
     ]  # the last kept one is the received one
     assert not fleet.seed_history("gone:0", points)
+
+
+def test_an_instance_that_is_no_longer_live_shows_no_sample() -> None:
+    fleet = _fleet(_instance("web:0"))
+    fleet.apply(_metrics({"web:0": [5.0, 2048, 1]}))
+    fleet.apply(_state("web:0", "RUNNING", "FATAL", None, "exited (exit 1)"))
+    row = fleet.rows["web:0"]
+    assert (row.cpu_percent, row.rss, row.processes) == (None, None, None)

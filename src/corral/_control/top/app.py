@@ -265,11 +265,10 @@ class TopApp(App[int]):
             self.table.changed({name})
 
     def _draw_header(self) -> None:
-        text = header_text(self.fleet, time.time(), len(self.order))
-        sort = f"  sort {self.sort_column}{' desc' if self.reverse else ''}"
+        note = f"sort {self.sort_column}{' desc' if self.reverse else ''}"
         if self.filter_text:
-            sort += f"  filter {self.filter_text!r}"
-        text.append(sort, style="dim")
+            note += f"  filter {self.filter_text!r}"
+        text = header_text(self.fleet, time.time(), len(self.order), note)
         self.header_line.update(text, layout=False)  # a fixed height: no layout pass
 
     @property

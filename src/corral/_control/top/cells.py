@@ -94,8 +94,9 @@ def row_cells(row: Row, now: float) -> list[tuple[str, str]]:
     ]
 
 
-def header_text(fleet: Fleet, now: float, shown: int) -> Text:
-    """The header: daemon, counts by state, host figures, and what the table shows."""
+def header_text(fleet: Fleet, now: float, shown: int, note: str = "") -> Text:
+    """The header: daemon, counts by state, `note` (the sort and filter); then the host
+    figures and what the table shows."""
     h: Header = fleet.header
     uptime = None if h.started is None else now - h.started
     text = Text()
@@ -104,6 +105,7 @@ def header_text(fleet: Fleet, now: float, shown: int) -> Text:
     for state, count in sorted(fleet.counts().items()):
         text.append(f"{state} {count}", style=STATE_STYLES.get(state, ""))
         text.append("  ")
+    text.append(note, style="dim")
     text.append("\n")
     cpu = "?" if h.host_cpu is None else f"{h.host_cpu:.1f}%"
     memory = "?"

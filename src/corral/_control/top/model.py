@@ -211,7 +211,7 @@ class Fleet:
             row.since = when
         elif new not in LIVE:
             row.since, row.pid = None, None
-            row.cpu_percent, row.processes = None, None
+            row.cpu_percent, row.rss, row.processes, row.fds = None, None, None, None
         if old == "BACKOFF" and new == "STARTING":
             row.restarts += 1
         if old in LIVE and new in ENDED and row.reason:
