@@ -245,6 +245,13 @@ class TopApp(App[int]):
         self.table.changed({n for n in self.table.in_view() if self.fleet.rows[n].since})
         self._draw_header()
 
+    @property
+    def settled(self) -> bool:
+        """Filled, sampled, and the history of the rows drawn so far is in (the bench
+        measures from here: what follows is the steady cost)."""
+        started = self.loaded and self.fleet.header.samples > 0 and bool(self._history_asked)
+        return started and not self._history_wanted and not self._history_busy
+
     def _histories(self, names: list[str]) -> None:
         """Worker thread: each row's kept samples (`GET /v1/metrics/NAME/history`)."""
         try:
