@@ -27,16 +27,17 @@ corral_setup() {
 # (tests/control/cli/test_completion.py), apparmor_parser, which compiles the AppArmor
 # profiles corral writes (tests/sandbox/test_apparmor.py), etcd (tests/coordinate start
 # their own on a free loopback port, never the package's system etcd on 2379, which they
-# leave alone), and Debian's chromium with its driver, the headless browser the web
+# leave alone), Debian's chromium with its driver, the headless browser the web
 # dashboard's tests drive through Playwright (tests/control/web/; nothing is downloaded
-# by Playwright). Installed with apt-get when we are root and it is there; otherwise
-# those tests skip, saying what is missing.
+# by Playwright), and tmux, the real terminal `corral top` is run in once
+# (tests/control/top/test_tmux.py). Installed with apt-get when we are root and it is
+# there; otherwise those tests skip, saying what is missing.
 corral_test_packages() {
     command -v zsh >/dev/null && command -v fish >/dev/null && command -v etcd >/dev/null \
-        && [ -f /usr/share/apparmor-features/features ] \
+        && [ -f /usr/share/apparmor-features/features ] && command -v tmux >/dev/null \
         && command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        local packages="zsh fish apparmor etcd-server chromium chromium-driver"
+        local packages="zsh fish apparmor etcd-server chromium chromium-driver tmux"
         apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages >/dev/null 2>&1 \
             || { apt-get update -qq >/dev/null 2>&1 \
                 && apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages >/dev/null 2>&1; } \

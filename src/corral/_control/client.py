@@ -147,13 +147,14 @@ class Client:
         reply = self.request("GET", f"{API_PREFIX}/events", query={"since": str(since)})
         return cast(EventsReply, reply)
 
-    def follow_events(self, since: int | None = None) -> EventFeed:
+    def follow_events(self, since: int | None = None, *, metrics: bool = False) -> EventFeed:
         """Events as the daemon emits them, from the event stream (`GET /v1/events?follow=1`).
 
         Subscribed when this returns, so an event caused by a later action is not missed.
         `since`: replay what the ring holds after that seq first; None: only new events.
+        `metrics`: the feed also yields a "metrics" message (seq None) after each tick.
         """
-        return EventFeed(self, since)
+        return EventFeed(self, since, metrics=metrics)
 
     def _exchange(self, event: h11.Request, payload: bytes, *, retry: bool) -> tuple[int, bytes]:
         """One request on the kept connection (or a new one); keeps it if reusable.
@@ -315,8 +316,9 @@ class EventFeed(Iterator[EventJSON]):
     it lost. Ends when the daemon ends the stream; raises DaemonUnavailable if it breaks.
     """
 
-    def __init__(self, client: Client, since: int | None) -> None:
+    def __init__(self, client: Client, since: int | None, *, metrics: bool = False) -> None:
         self._client = client
+        self._metrics = metrics
         self.last_seq = since
         """The seq of the newest event received (resume point); None before the first."""
         self._pending: deque[EventJSON] = deque()
@@ -377,7 +379,7 @@ class EventFeed(Iterator[EventJSON]):
         from corral._control.sse import MessageDecoder  # only readers of events need it
 
         headers = {} if self.last_seq is None else {"last-event-id": str(self.last_seq)}
-        query = {"follow": "1"}
+        query = {"follow": "1", "metrics": "1"} if self._metrics else {"follow": "1"}
         self._stream = self._client.stream("GET", f"{API_PREFIX}/events", query, headers)
         self._decoder = MessageDecoder()
         self._resume = False

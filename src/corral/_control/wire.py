@@ -159,6 +159,45 @@ class EventJSON(TypedDict):
     """Details; for "state": old, new, pid, reason."""
 
 
+class HostJSON(TypedDict):
+    """The host at one sampler tick."""
+
+    cpu_percent: float | None
+    """Busy share of all CPUs since the previous tick (100 = every CPU busy)."""
+    memory_used: int
+    """Bytes not available to new programs (MemTotal - MemAvailable)."""
+    memory_total: int
+    """Physical memory in bytes."""
+    load: list[float]
+    """The 1, 5 and 15 minute load averages."""
+
+
+class SampleEventJSON(TypedDict):
+    """The `data` of a "metrics" message of the event stream (asked for with metrics=1).
+
+    One per sampler tick; not an event of the log (its `seq` is None, it is not kept in
+    the ring), and a reader that is behind gets only the newest one.
+    """
+
+    interval: float
+    """Seconds between ticks."""
+    host: HostJSON | None
+    """The host's figures; None where they cannot be read."""
+    daemon_cpu_percent: float | None
+    """The daemon's own CPU use."""
+    daemon_memory_rss: int | None
+    """The daemon's own resident memory in bytes."""
+    columns: list[str]
+    """What each instance's list holds, in order: cpu_percent, memory_rss, processes,
+    fds (None unless the sampler counts fds: while an alert rule watches them)."""
+    instances: dict[str, list[float | int | None]]
+    """Instance name -> its sample (in `columns` order), for the instances live at the tick."""
+
+
+SAMPLE_COLUMNS = ["cpu_percent", "memory_rss", "processes", "fds"]
+"""The `columns` of a "metrics" message."""
+
+
 class EventsReply(TypedDict):
     """GET /v1/events?since=SEQ (without follow)"""
 

@@ -19,6 +19,7 @@ from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
+from corral._platform.linux.host import HostTotals  # any POSIX
 from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
 from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
@@ -78,6 +79,7 @@ __all__ = [
     "Feature",
     "FeatureStatus",
     "Forker",
+    "HostTotals",
     "OpenFile",
     "PendingExec",
     "ProcStat",
@@ -123,6 +125,7 @@ __all__ = [
     "prepare_fd_listing",
     "process_credentials",
     "process_table",
+    "read_host",
     "read_lock_record",
     "read_report",
     "read_stats",
@@ -555,6 +558,15 @@ def open_fds(pid: int) -> int | None:
     from corral._platform.linux.procfs import count_fds
 
     return count_fds(pid)
+
+
+def read_host() -> HostTotals | None:
+    """The host's CPU ticks, memory and load average; None without /proc."""
+    if not _features.has(Feature.PROC_SCAN):
+        return None
+    from corral._platform.linux.host import read_host as read
+
+    return read()
 
 
 def boot_clock() -> float:

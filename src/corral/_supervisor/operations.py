@@ -37,7 +37,7 @@ from corral._supervisor.model.scale import Scaled, check_count
 from corral._supervisor.model.targets import resolve_targets
 from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
-from corral._supervisor.runtime.metrics import MetricsLoop
+from corral._supervisor.runtime.metrics import MetricsLoop, Watcher
 from corral._supervisor.runtime.prometheus import families
 from corral._supervisor.runtime.snapshot import (
     inspect_view,
@@ -306,6 +306,10 @@ class Operations:
         if self._alerts is None:
             return AlertsView(rules=0, firing=(), actions={})
         return self._alerts.view()
+
+    def watch_metrics(self, watcher: Watcher) -> Callable[[], None]:
+        """Hand `watcher` every later tick of the sampler; returns how to stop."""
+        return self._metrics.watch(watcher, host=True)
 
     def prometheus(self) -> list[Family]:
         """Every metric family the Prometheus endpoint serves."""

@@ -90,6 +90,7 @@ def test_the_document_is_valid_openapi_and_names_exactly_the_routes(tmp_path: Pa
     assert {(p["name"], p["in"]) for p in events["parameters"]} == {
         ("since", "query"),
         ("follow", "query"),
+        ("metrics", "query"),
         ("Last-Event-ID", "header"),
     }
     assert set(events["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}

@@ -28,6 +28,7 @@ from corral._control.cli.commands import (
     security,
     startup,
     status,
+    top,
 )
 from corral._control.cli.context import EXIT_USAGE, Context, Fail
 
@@ -55,6 +56,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "completion": completion.completion,
     "complete-names": completion.complete_names,
     "import": config_import.run,
+    "top": top.run,
 }
 
 
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     startup.add_parser(sub, common)
     completion.add_parsers(sub, common)
     config_import.add_parser(sub, common)
+    top.add_parser(sub, common)
     return parser
 
 

@@ -83,7 +83,7 @@ def build_router(
         ("POST", "/scale", routes.scale, ()),
         ("GET", "/logs/{name}", routes.logs, ("stream", "lines")),
         ("GET", "/logs/{name}/follow", routes.follow, ("stream",)),
-        ("GET", "/events", routes.events, ("since", "follow")),
+        ("GET", "/events", routes.events, ("since", "follow", "metrics")),
         ("POST", "/reload", routes.reload, ()),
         ("POST", "/shutdown", routes.shutdown, ()),
     ]
@@ -225,7 +225,8 @@ class _Routes:
 
     async def events(self, request: Request) -> Response | StreamingResponse:
         if _int_query(request, "follow", 0):
-            return open_stream(self.event_log, request, self.streams)
+            watch = self.ops.watch_metrics if _int_query(request, "metrics", 0) else None
+            return open_stream(self.event_log, request, self.streams, watch)
         since = resume_point(request, 0)
         rows = [event_json(e) for e in self.event_log.since(since)]
         return Response.json(EventsReply(events=rows, last_seq=self.event_log.last_seq))

@@ -16,6 +16,13 @@ are emitted. Three notices (messages whose JSON has `seq: null`) report missed e
 - `reset`: the reader's id is ahead of this daemon's newest event (the daemon restarted
   and numbers from 1 again); the stream starts from the oldest event it holds.
 
+With `metrics=1` the stream also carries a `metrics` message after each sampler tick
+(`wire.SampleEventJSON`): the live instances' samples and the host's figures. It is
+not an event of the log (`seq: null`, no `id:`, not in the ring: a thousand instances
+each tick would push every other event out), and a reader that is behind gets only
+the newest one, so it never fills the reader's queue. The sampler reads the host only
+while such a reader is connected.
+
 An idle stream carries a comment every `heartbeat` seconds, so a peer that vanished
 without closing is noticed by the failed write. When the server closes (shutdown) it
 calls `finish`: the stream sends what is queued, the daemon's last events, and ends.
@@ -27,15 +34,22 @@ follows does not hold them (tests/control/test_daemon_imports.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from corral._control.server.http import MAX_DIGITS, HttpError, Request, StreamingResponse
 from corral._control.wire import EventJSON
 from corral._errors import InvalidSpec
 from corral._observe.events import Event, EventLog
 
+if TYPE_CHECKING:
+    from corral._supervisor.runtime.metrics import Watcher
+
 CONTENT_TYPE = "text/event-stream"
+
+WatchMetrics = Callable[["Watcher"], Callable[[], None]]
+"""Subscribes a watcher to the sampler's ticks (`Operations.watch_metrics`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +75,22 @@ class StreamSettings:
 STREAM_DEFAULTS = StreamSettings()
 
 
-def open_stream(log: EventLog, request: Request, settings: StreamSettings) -> StreamingResponse:
+def open_stream(
+    log: EventLog,
+    request: Request,
+    settings: StreamSettings,
+    metrics: WatchMetrics | None = None,
+) -> StreamingResponse:
     """The streaming reply; the reader is subscribed before this returns, so before it acts.
+
+    With `metrics`, the reader also gets the sampler's ticks (the `metrics=1` query).
 
     A reply that is never sent (the client left first) is never closed either; its queue
     then frees itself at its bound, like any reader that stopped reading.
     """
     from corral._control.server.event_subscriber import Subscriber
 
-    stream = Subscriber(log, resume_point(request, log.last_seq), settings)
+    stream = Subscriber(log, resume_point(request, log.last_seq), settings, metrics)
     headers = (("cache-control", "no-store"),)
     return StreamingResponse(
         200, CONTENT_TYPE, stream.body(), headers, cutoff=stream.cutoff, finish=stream.finish

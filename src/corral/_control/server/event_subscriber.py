@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
 
-from corral._control.server.event_stream import StreamSettings, event_json
+from corral._control.server.event_stream import StreamSettings, WatchMetrics, event_json
 from corral._control.sse import comment, message
-from corral._control.wire import EventJSON
+from corral._control.wire import SAMPLE_COLUMNS, EventJSON, HostJSON, SampleEventJSON
 from corral._observe.event_queue import EventQueue
 from corral._observe.events import Event, EventLog
+
+if TYPE_CHECKING:
+    from corral._supervisor.runtime.metrics import Tick
 
 __all__ = ["Subscriber"]
 
@@ -23,7 +27,13 @@ __all__ = ["Subscriber"]
 class Subscriber:
     """One reader: its queue of new events, where its replay starts, and its cut-off."""
 
-    def __init__(self, log: EventLog, since: int, settings: StreamSettings) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        since: int,
+        settings: StreamSettings,
+        metrics: WatchMetrics | None = None,
+    ) -> None:
         self._log = log
         self._settings = settings
         self._loop = asyncio.get_running_loop()
@@ -34,6 +44,10 @@ class Subscriber:
         self._upto = self._queue.subscribe(log)  # replay up to here; the queue has the rest
         self._since = since
         self._finishing = False
+        self._sample: bytes | None = None
+        """The newest tick's message not yet sent; a newer one replaces it."""
+        self._metrics = metrics
+        self._unwatch: Callable[[], None] | None = None
 
     def finish(self) -> None:
         """The daemon is shutting down: send what is queued, then end the stream."""
@@ -41,12 +55,20 @@ class Subscriber:
         self._ready.set()
 
     async def body(self) -> AsyncIterator[bytes]:
+        # Samples are watched from the first byte sent, not from the subscription: a
+        # reply that is never sent then holds no watcher (its events queue is bounded).
+        if self._metrics is not None:
+            self._unwatch = self._metrics(self._sampled)
         try:
             yield comment(f"corral events after #{self._since}; newest #{self._upto}")
             for chunk in self._replay():
                 yield chunk
             while (cutoff := self._queue.cutoff) is None:
                 if data := self._queue.take():
+                    yield data
+                    continue
+                if self._sample is not None:
+                    data, self._sample = self._sample, None
                     yield data
                     continue
                 if self._finishing:
@@ -67,6 +89,8 @@ class Subscriber:
             )
         finally:
             self._queue.close()
+            if self._unwatch is not None:
+                self._unwatch()
 
     def _replay(self) -> Iterator[bytes]:
         """What the ring holds after `since`, up to the subscription; a gap for what it lost."""
@@ -88,6 +112,10 @@ class Subscriber:
             yield b"".join(_encode(event) for event in page)
             seen = page[-1].seq
 
+    def _sampled(self, tick: Tick) -> None:
+        self._sample = _sample_message(tick)
+        self._ready.set()
+
     def _wake(self) -> None:
         self._ready.set()
         if self._queue.cutoff is not None and self._timer is None:
@@ -106,3 +134,36 @@ def _encode(event: Event) -> bytes:
 def _notice(kind: str, *, id: int | None = None, **data: object) -> bytes:
     notice = EventJSON(seq=None, time=time.time(), kind=kind, subject="", data=dict(data))
     return message(json.dumps(notice, ensure_ascii=False), event=kind, id=id)
+
+
+_last_sample: list[tuple[float, bytes]] = []
+"""The newest tick's message, by the tick's time: encoded once for every reader."""
+
+
+def _sample_message(tick: Tick) -> bytes:
+    if _last_sample and _last_sample[0][0] == tick.time:
+        return _last_sample[0][1]
+    host = tick.host
+    daemon = tick.daemon
+    data = SampleEventJSON(
+        interval=tick.interval,
+        host=None
+        if host is None
+        else HostJSON(
+            cpu_percent=host.cpu_percent,
+            memory_used=host.memory_used,
+            memory_total=host.memory_total,
+            load=list(host.load),
+        ),
+        daemon_cpu_percent=None if daemon is None else daemon.cpu_percent,
+        daemon_memory_rss=None if daemon is None else daemon.rss_bytes,
+        columns=SAMPLE_COLUMNS,
+        instances={
+            name: [s.cpu_percent, s.rss_bytes, s.processes, s.fds]
+            for name, s in tick.samples.items()
+        },
+    )
+    notice = EventJSON(seq=None, time=tick.time, kind="metrics", subject="", data=dict(data))
+    encoded = message(json.dumps(notice, separators=(",", ":")), event="metrics")
+    _last_sample[:] = [(tick.time, encoded)]
+    return encoded

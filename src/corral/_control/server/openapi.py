@@ -172,6 +172,14 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
                 {"type": "integer", "minimum": 0},
             ),
             Param(
+                "metrics",
+                "Non-zero, with `follow`: also a `metrics` message (seq null, no id, not kept "
+                "in the ring) after each sampler tick: the live instances' samples and the "
+                "host's CPU %, memory and load average; a reader that is behind gets the "
+                "newest only.",
+                {"type": "integer", "minimum": 0},
+            ),
+            Param(
                 "Last-Event-ID",
                 "The last seq already seen, in place of `since` (what an SSE client sends when "
                 "it reconnects).",

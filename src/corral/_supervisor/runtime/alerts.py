@@ -1,7 +1,7 @@
 """AlertRunner: feeds the alert engine from the daemon and carries out what it decides.
 
 Observations come from what the daemon has already: each metrics tick's samples
-(`MetricsLoop.on_tick`), the event stream's state and health changes (an automatic
+(`MetricsLoop.watch`), the event stream's state and health changes (an automatic
 restart, an exit that was not a requested stop), and, for log rules, a watcher
 beside each instance's log capture (`alert_logs.py`). A loop timer lets time pass
 every `ADVANCE_INTERVAL` so `for` holds, repeats and clears come due. Nothing here
@@ -112,7 +112,7 @@ class AlertRunner:
         """Begin: watch the event stream, the metrics ticks and the instances' logs."""
         self._loop, self._actions = loop, actions
         self._unsubscribe.append(self._events.subscribe(self._on_event))
-        self._metrics.on_tick = self._on_tick
+        self._unsubscribe.append(self._metrics.watch(lambda tick: self._on_tick(tick.samples)))
         self._rules_changed()
         self._timer = loop.call_later(ADVANCE_INTERVAL, self._advance)
 
@@ -149,7 +149,6 @@ class AlertRunner:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        self._metrics.on_tick = None
         self._unwatch_all()
         if self._webhooks is not None:
             await self._webhooks.close()
