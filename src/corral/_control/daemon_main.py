@@ -28,6 +28,7 @@ from corral._control.server.auditing import audit_observer
 from corral._control.server.http import HttpServer
 from corral._control.service_manager import ServiceManager
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
+from corral._keeper.link import Snapshot
 from corral._observe.audit import AuditLog, AuditRefused
 from corral._observe.events import Event, EventLog
 from corral._observe.logs.directory import DIRECTORY_MODE
@@ -40,6 +41,7 @@ from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, DaemonRecord
 from corral._supervisor.runtime.checkpoint import read as read_state
+from corral._supervisor.runtime.keeper import KeeperHandover
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.notify import notify_directory
@@ -157,7 +159,13 @@ async def _serve(
         raise CorralError(str(exc)) from None
     reaper = OwningReaper()
     reaper.install(loop)
-    supervisor = Supervisor(config, events=events, reaper=reaper, sockets=sockets)
+    supervisor = Supervisor(
+        config,
+        events=events,
+        reaper=reaper,
+        sockets=sockets,
+        keeper=KeeperHandover.from_environment(events),  # inert unless a keeper spawned us
+    )
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
     metrics = MetricsLoop(config.metrics, supervisor.live_trees)
@@ -227,7 +235,10 @@ async def _take_over(
     bind_late: bool,
 ) -> None:
     """What a previous daemon left: end the programs a crashed one left running (before
-    our own record replaces its), bind the sockets they held, apply its scales."""
+    our own record replaces its), bind the sockets they held, apply its scales; greet
+    the keeper we run under, if any."""
+    keeper = supervisor.keeper
+    held = None if keeper is None else await keeper.greet()
     if previous is not None and not previous.clean:
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(previous, events, timeouts)
@@ -235,6 +246,17 @@ async def _take_over(
         supervisor.sockets.open(config)
     if previous is not None:
         supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
+    if keeper is not None:
+        _release(held, keeper)
+
+
+def _release(held: Snapshot | None, keeper: KeeperHandover) -> None:
+    """Let go of what the keeper handed over (not adopted yet: its processes were ended
+    through the state file with the rest), then watch for the keeper going away."""
+    for entry in () if held is None else held.entries:
+        entry.close()
+        keeper.collected(entry.id)
+    keeper.watch(asyncio.get_running_loop())
 
 
 async def _listen_tcp(

@@ -27,6 +27,8 @@ class Held:
     """Fds by kind ("pidfd", "stdout", "stderr", "notify", ...)."""
     status: int | None
     """The raw wait status, if the keeper reaped it."""
+    kinds: tuple[str, ...] = ()
+    """The kinds of fds it came with (kept when they are closed)."""
 
     def close(self) -> None:
         """Close our copies of its fds."""
@@ -79,25 +81,25 @@ class KeeperLink:
         return self._sock.fileno()
 
     def hello(self) -> Snapshot:
-        """Greet the keeper and take everything it holds."""
+        """Greet the keeper and take everything it holds (blocking: tests, benches)."""
+        self.send_hello()
+        builder = SnapshotBuilder()
+        while not builder.take(*self.receive()):
+            pass
+        assert builder.snapshot is not None
+        return builder.snapshot
+
+    def send_hello(self) -> None:
+        """Ask for everything the keeper holds: a `hello`, `entries`..., `end` follow."""
         self._send({"op": "hello"})
-        message, _ = self._expect("hello")
-        children = [int(pid) for pid in message["children"]]
-        snapshot = Snapshot(int(message["keeper"]), message["daemon"], children)
-        while True:
-            message, fds = self._receive()
-            if message["op"] == "end":
-                return snapshot
-            if message["op"] != "entries":
-                raise ProtocolError(f"expected entries, got {message['op']!r}")
-            fds.reverse()
-            for entry in message["entries"]:
-                kinds = entry["kinds"]
-                held = {kind: fds.pop() for kind in kinds}
-                status = entry["status"]
-                snapshot.entries.append(
-                    Held(str(entry["id"]), int(entry["pid"]), entry["meta"], held, status)
-                )
+
+    def setblocking(self, flag: bool) -> None:
+        """Non-blocking for a daemon's loop: sends and receives raise BlockingIOError."""
+        self._sock.setblocking(flag)
+
+    def send(self, message: protocol.Message, fds: list[int]) -> None:
+        """Send one message as it is (KeeperGone if the keeper is gone)."""
+        self._send(message, fds)
 
     def put(self, key: str, pid: int, fds: Mapping[str, int], meta: Mapping[str, Any]) -> None:
         """Have the keeper hold `fds` for entry `key` (root `pid`)."""
@@ -112,18 +114,27 @@ class KeeperLink:
         """A clean shutdown: the keeper exits with us."""
         self._send({"op": "bye"})
 
+    def unasked(self) -> tuple[protocol.Message, list[int]] | None:
+        """Read what the keeper sent unasked (it sends nothing: this sees its EOF); None at EOF."""
+        return protocol.recv(self._sock)
+
     def close(self) -> None:
         self._sock.close()
 
     def _send(self, message: protocol.Message, fds: list[int] | None = None) -> None:
         try:
             protocol.send(self._sock, message, fds or ())
+        except BlockingIOError:
+            raise
         except OSError as exc:
             raise KeeperGone(f"the keeper is gone: {exc.strerror or exc}") from None
 
-    def _receive(self) -> tuple[protocol.Message, list[int]]:
+    def receive(self) -> tuple[protocol.Message, list[int]]:
+        """The keeper's next message; KeeperGone at EOF or on `refused`."""
         try:
             received = protocol.recv(self._sock)
+        except BlockingIOError:
+            raise
         except OSError as exc:
             raise KeeperGone(f"the keeper is gone: {exc.strerror or exc}") from None
         if received is None:
@@ -132,10 +143,40 @@ class KeeperLink:
             raise KeeperGone(f"the keeper refused: {received[0].get('reason')}")
         return received
 
-    def _expect(self, op: str) -> tuple[protocol.Message, list[int]]:
-        message, fds = self._receive()
-        if message.get("op") != op:
-            for fd in fds:
-                os.close(fd)
-            raise ProtocolError(f"expected {op}, got {message.get('op')!r}")
-        return message, fds
+
+class SnapshotBuilder:
+    """Assembles the keeper's answer to hello from its messages, in order."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+
+    def take(self, message: protocol.Message, fds: list[int]) -> bool:
+        """One message of the answer; True once it is complete (`snapshot` is set)."""
+        op = message.get("op")
+        if self.snapshot is None:
+            if op != "hello":
+                _close(fds)
+                raise ProtocolError(f"expected hello, got {op!r}")
+            children = [int(pid) for pid in message["children"]]
+            self.snapshot = Snapshot(int(message["keeper"]), message["daemon"], children)
+            return False
+        if op == "end":
+            return True
+        if op != "entries":
+            _close(fds)
+            raise ProtocolError(f"expected entries, got {op!r}")
+        fds.reverse()
+        for entry in message["entries"]:
+            kinds = tuple(entry["kinds"])
+            held = {kind: fds.pop() for kind in kinds}
+            self.snapshot.entries.append(
+                Held(
+                    str(entry["id"]), int(entry["pid"]), entry["meta"], held, entry["status"], kinds
+                )
+            )
+        return False
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)

@@ -49,6 +49,7 @@ from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
 from corral._supervisor.runtime.health import Prober
+from corral._supervisor.runtime.keeper import KeeperHandover
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
 from corral._supervisor.runtime.sockets import HeldSockets
@@ -82,6 +83,7 @@ class InstanceDriver:
         "_events",
         "_followers",
         "_held",
+        "_keeper",
         "_loop",
         "_pending",
         "_prober",
@@ -112,8 +114,11 @@ class InstanceDriver:
         log_dir: LogDirectory,
         notify_dir: str | None = None,
         sockets: HeldSockets | None = None,
+        keeper: KeeperHandover | None = None,
     ) -> None:
         self.program = program
+        self._keeper = keeper
+        """Where each new process's fds are handed over (None: no keeper)."""
         self._sockets = sockets
         """Where the program's `[sockets.NAME]` are held (None: a program without any)."""
         self.index = index
@@ -450,6 +455,8 @@ class InstanceDriver:
                 pumps.append(OutputPump(self._loop, fd, writer, self._followers, stream))
         self._pumps = tuple(pumps)
         self._loop.add_reader(child.exit_fd, self._on_exit_ready, child)
+        if self._keeper is not None:  # before the outcome is applied: held from the start
+            self._keeper.spawned(self.name, launched, child.exit_fd)
         self.feed(Spawned(pid=launched.pid))
 
     def _on_exit_ready(self, child: Child) -> None:
@@ -459,6 +466,8 @@ class InstanceDriver:
         if ended is None:
             return
         self._loop.remove_reader(child.exit_fd)
+        if self._keeper is not None:
+            self._keeper.collected(self.name)
         self._track(child.release_async())  # the cgroup empties on a thread, off the loop
         self.feed(ProcessExited(code=ended.code, signal=ended.signal, oom=ended.oom))
 
