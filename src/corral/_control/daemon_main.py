@@ -15,11 +15,12 @@ and no other signal can end it (daemon_signals.py has the table).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from corral._control.daemon_signals import SignalReactions, install_signals
@@ -28,7 +29,6 @@ from corral._control.server.auditing import audit_observer
 from corral._control.server.http import HttpServer
 from corral._control.service_manager import ServiceManager
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
-from corral._keeper.link import Snapshot
 from corral._observe.audit import AuditLog, AuditRefused
 from corral._observe.events import Event, EventLog
 from corral._observe.logs.directory import DIRECTORY_MODE
@@ -41,7 +41,7 @@ from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, DaemonRecord
 from corral._supervisor.runtime.checkpoint import read as read_state
-from corral._supervisor.runtime.keeper import KeeperHandover
+from corral._supervisor.runtime.keeper import KeeperHandover, adopt_held
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.notify import notify_directory
@@ -235,28 +235,28 @@ async def _take_over(
     bind_late: bool,
 ) -> None:
     """What a previous daemon left: end the programs a crashed one left running (before
-    our own record replaces its), bind the sockets they held, apply its scales; greet
-    the keeper we run under, if any."""
+    our own record replaces its), bind the sockets they held, apply its scales. Under a
+    keeper, what it held is adopted first, and only the rest is ended."""
     keeper = supervisor.keeper
     held = None if keeper is None else await keeper.greet()
+    adopted: dict[str, int] = {}
+    if held is not None and keeper is not None:
+        adopted = adopt_held(held, supervisor.drivers, keeper, events)
     if previous is not None and not previous.clean:
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
-        await end_previous(previous, events, timeouts)
+        await end_previous(_without(previous, adopted), events, timeouts)
     if bind_late:
         supervisor.sockets.open(config)
     if previous is not None:
         supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
     if keeper is not None:
-        _release(held, keeper)
+        keeper.watch(asyncio.get_running_loop())
 
 
-def _release(held: Snapshot | None, keeper: KeeperHandover) -> None:
-    """Let go of what the keeper handed over (not adopted yet: its processes were ended
-    through the state file with the rest), then watch for the keeper going away."""
-    for entry in () if held is None else held.entries:
-        entry.close()
-        keeper.collected(entry.id)
-    keeper.watch(asyncio.get_running_loop())
+def _without(previous: DaemonRecord, adopted: Mapping[str, int]) -> DaemonRecord:
+    """The dead daemon's record without the trees this daemon took over from the keeper."""
+    trees = tuple(t for t in previous.trees if adopted.get(t.name) != t.pid)
+    return dataclasses.replace(previous, trees=trees)
 
 
 async def _listen_tcp(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import resource
 import select
@@ -106,14 +107,12 @@ class Keeper:
     # -- the daemon -----------------------------------------------------------
 
     def spawn(
-        self, argv: list[str], env: dict[str, str], cwd: str | None, stdio: list[int]
+        self, argv: list[str], env: dict[str, str], cwd: str | None, fds: list[tuple[int, int]]
     ) -> Daemon:
         """Start the daemon as our child, in its own process group, linked by a socketpair."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**env, protocol.FD_VARIABLE: str(theirs.fileno())}
-        actions: list[tuple[int, ...]] = [
-            (os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)
-        ]
+        actions: list[tuple[int, ...]] = [(os.POSIX_SPAWN_DUP2, fd, at) for fd, at in fds]
         os.set_inheritable(theirs.fileno(), True)
         old = os.getcwd()
         resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
@@ -273,19 +272,60 @@ class Keeper:
         protocol.send(conn, {"op": "end"})
 
     def _run(self, conn: socket.socket, message: Message, fds: list[int]) -> None:
+        """Spawn a new daemon for a launcher, with the launcher's fds at their numbers."""
         try:
             if self.daemon is not None:
                 raise ValueError(f"a daemon runs already (pid {self.daemon.pid})")
-            if len(fds) != 3:
-                raise ValueError("run takes stdin, stdout and stderr")
+            targets = [int(at) for at in message["targets"]]
+            if len(targets) != len(fds):
+                raise ValueError(f"{len(fds)} fds for {len(targets)} targets")
+            low = max([*targets, 2]) + 1  # out of the targets' way before they are placed
+            moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low) for fd in fds]
+            for fd in fds:
+                os.close(fd)
+            fds = moved
             argv = [str(arg) for arg in message["argv"]]
             env = {str(k): str(v) for k, v in message["env"].items()}
-            daemon = self.spawn(argv, env, message.get("cwd"), fds)
+            daemon = self.spawn(argv, env, message.get("cwd"), list(zip(fds, targets, strict=True)))
         finally:
             for fd in fds:
                 os.close(fd)
         daemon.launcher = conn
         protocol.send(conn, {"op": "started", "pid": daemon.pid})
+
+
+def launch(path: str, argv: list[str]) -> int:
+    """Have the keeper at `path` spawn the daemon (its child, so a crash re-parents the
+    programs to it), with our stdio and ready fd; wait for its end, forwarding signals."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock.connect(path)
+    targets = [0, 1, 2]
+    ready = os.environ.get(READY_VARIABLE)
+    if ready is not None:
+        targets.append(int(ready))
+    message = {"op": "run", "argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}
+    protocol.send(sock, {**message, "targets": targets}, targets)
+    if ready is not None:
+        os.close(int(ready))  # the daemon's now: its EOF must mean the daemon's end
+    for signum in FORWARDED:
+        signal.signal(signum, lambda n, _: protocol.send(sock, {"op": "signal", "sig": n}))
+    while True:
+        try:
+            received = protocol.recv(sock)
+        except ProtocolError as exc:
+            say(str(exc))
+            return 1
+        if received is None:
+            say("the keeper went away")
+            return 1
+        answer, fds = received
+        for fd in fds:
+            os.close(fd)
+        if answer.get("op") == "exited":
+            return int(answer["code"])
+        if answer.get("op") == "refused":
+            say(f"the keeper refused to start the daemon: {answer.get('reason')}")
+            return 1
 
 
 def _signals(keeper: Keeper, wake: int) -> None:
@@ -316,6 +356,10 @@ def _become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
+class KeeperRuns(Exception):
+    """A keeper answers on the socket already: this process launches through it."""
+
+
 def _listen(path: str) -> socket.socket:
     """Bind `path` 0600; a socket file nobody answers on (a dead keeper's) is replaced."""
     with contextlib.suppress(FileNotFoundError):
@@ -325,7 +369,7 @@ def _listen(path: str) -> socket.socket:
         except ConnectionRefusedError:
             os.unlink(path)
         else:
-            raise SystemExit(f"corral keeper: another keeper answers on {path}")
+            raise KeeperRuns
         finally:
             probe.close()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -366,7 +410,11 @@ def main(argv: list[str]) -> int:
         say(f"cannot keep programs here: {exc}")
         return 1
     env = dict(os.environ)
-    keeper = Keeper(_listen(path), nofile=resource.getrlimit(resource.RLIMIT_NOFILE))
+    try:
+        listener = _listen(path)
+    except KeeperRuns:
+        return launch(path, daemon_argv)
+    keeper = Keeper(listener, nofile=resource.getrlimit(resource.RLIMIT_NOFILE))
     try:
         return _serve(keeper, daemon_argv, env, inherited)
     finally:
@@ -379,7 +427,7 @@ def _serve(keeper: Keeper, argv: list[str], env: dict[str, str], inherited: list
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     for signum in (*FORWARDED, signal.SIGCHLD):
         signal.signal(signum, lambda *_: None)  # the wakeup fd carries it to the loop
-    keeper.spawn(argv, env, None, [0, 1, 2])
+    keeper.spawn(argv, env, None, [])  # our stdio and what we were given are inherited
     for fd in inherited:  # the ready pipe and the like are the daemon's now
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -20,7 +20,7 @@ from corral._platform.features import Feature, FeatureStatus
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
 from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
-from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
+from corral._platform.linux.pidfd import AdoptedExitNotifier, PidfdExitNotifier  # any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
 from corral._platform.posix import child as _child
@@ -67,6 +67,7 @@ from corral._platform.posix.trust import ensure_directory
 __all__ = [
     "EXCHANGE_REFUSED",
     "UNKNOWN",
+    "AdoptedExitNotifier",
     "CgroupMembers",
     "ChildStep",
     "ChildStepFailed",

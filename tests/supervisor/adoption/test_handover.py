@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import select
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import corral
-from corral._keeper.link import Held, KeeperLink
-from tests.support.daemon import SLEEP_FOREVER, Daemon, daemon_argv
+from tests.supervisor.adoption.kept import KeptDaemon
+from tests.support.daemon import SLEEP_FOREVER, Daemon
 from tests.support.waiting import DEADLINE, wait_until
 
 PROGRAMS = f"""
@@ -26,29 +25,6 @@ command = {SLEEP_FOREVER}
 numprocs = 2
 start_seconds = 0
 """
-
-
-class KeptDaemon(Daemon):
-    """A daemon under test started by a keeper: `process` is the keeper."""
-
-    @property
-    def keeper_socket(self) -> str:
-        return os.path.join(os.path.dirname(self.socket), "keeper.sock")
-
-    def start_kept(self) -> None:
-        argv = [sys.executable, "-m", "corral._keeper", "--socket", self.keeper_socket, "--"]
-        self.start(argv=[*argv, *daemon_argv(self.config)])
-
-    def held(self) -> dict[str, Held]:
-        """What the keeper holds, by instance name (our copies of the fds closed at once)."""
-        link = KeeperLink.connect(self.keeper_socket)
-        try:
-            snapshot = link.hello()
-        finally:
-            link.close()
-        for entry in snapshot.entries:
-            entry.close()
-        return {entry.id: entry for entry in snapshot.entries}
 
 
 @pytest.fixture
@@ -100,7 +76,7 @@ def test_a_killed_keeper_is_a_warning_and_the_daemon_keeps_its_programs(
     daemon = KeptDaemon(tmp_path, PROGRAMS)
     daemon.start_kept()
     assert daemon.process is not None
-    daemon_pid = daemon.call("GET", "/status")["daemon"]["pid"]
+    daemon_pid = daemon.daemon_pid()
     watch = os.pidfd_open(daemon_pid)
     try:
         for name in ("web:0", "web:1"):

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from corral._lifecycle.messages import (
     Spawn,
     Spawned,
     SpawnFailed,
+    StartRequested,
     Step,
     Sweep,
     TimerFired,
@@ -42,20 +44,20 @@ from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
 from corral._observe.logs.directory import LogDirectory
 from corral._observe.logs.writer import LogWriter
-from corral._platform import send_to_group
+from corral._platform import AdoptedExitNotifier, send_to_group
 from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
 from corral._supervisor.runtime.health import Prober
-from corral._supervisor.runtime.keeper import KeeperHandover
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
 from corral._supervisor.runtime.sockets import HeldSockets
 
 if TYPE_CHECKING:
     from corral._observe.logs.follower import LogFollower
+    from corral._supervisor.runtime.keeper import KeeperHandover
 
 log = logging.getLogger("corral.daemon")
 
@@ -78,6 +80,7 @@ class InstanceDriver:
     """
 
     __slots__ = (
+        "_adopted",
         "_changed",
         "_child",
         "_events",
@@ -119,6 +122,8 @@ class InstanceDriver:
         self.program = program
         self._keeper = keeper
         """Where each new process's fds are handed over (None: no keeper)."""
+        self._adopted: Launched | None = None
+        """A dead daemon's process to take over at the next Spawn, instead of launching."""
         self._sockets = sockets
         """Where the program's `[sockets.NAME]` are held (None: a program without any)."""
         self.index = index
@@ -367,7 +372,35 @@ class InstanceDriver:
         elif isinstance(action, Sweep):
             self._sweep(let_go=True)
 
+    def adopt(
+        self, pid: int, pgid: int, marker: str, fds: dict[str, int], status: int | None
+    ) -> Step | None:
+        """Take over a process a dead daemon started, held by the keeper, as if spawned now.
+
+        The instance is started; its Spawn action takes this process (same pid, its
+        pipes, exits watched through the held pidfd) instead of launching one. `status`
+        is its raw wait status if it exited while no daemon ran: the exit is then
+        applied at once, and the restart policy with it.
+        """
+        notifier = AdoptedExitNotifier(pid, fds.pop("pidfd"), status)
+        self._adopted = Launched(
+            argv=self.program.instance_process(self.index).argv,
+            pid=pid,
+            pgid=pgid,
+            marker=marker.encode("latin-1"),
+            notifier=notifier,
+            stdin=None,
+            stdout=fds.pop("stdout", None),
+            stderr=fds.pop("stderr", None),
+            started=time.monotonic(),
+        )
+        return self.feed(StartRequested())
+
     def _spawn(self) -> None:
+        if self._adopted is not None:  # a dead daemon's process, taken over (see `adopt`)
+            launched, self._adopted = self._adopted, None
+            self._spawned(launched)
+            return
         process = self.program.instance_process(self.index)
         readiness = self._readiness
         try:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from corral._keeper import protocol
 from corral._keeper.link import KeeperGone, KeeperLink, Snapshot, SnapshotBuilder
 from corral._keeper.protocol import ProtocolError
+from corral._platform import open_watch_fd, signal_pidfd
 
 if TYPE_CHECKING:
     from corral._observe.events import EventLog
     from corral._process.spawn import Launched
+    from corral._supervisor.runtime.driver import InstanceDriver
 
 
 class KeeperHandover:
@@ -198,3 +202,60 @@ async def _until_readable(fd: int) -> None:
         await ready
     finally:
         loop.remove_reader(fd)
+
+
+def adoptable(driver: InstanceDriver) -> bool:
+    """Whether an instance's process can be taken over: not one with daemon-owned sockets,
+    a readiness channel or a sandbox (their sockets and cgroups are not handed over yet)."""
+    program = driver.program
+    return (
+        not program.sockets and program.restart.notify is None and program.process.sandbox is None
+    )
+
+
+def adopt_held(
+    held: Snapshot, drivers: Mapping[str, InstanceDriver], keeper: KeeperHandover, events: EventLog
+) -> dict[str, int]:
+    """Take over every held process whose instance is still configured and adoptable.
+
+    Returns the adopted instances' root pids by name. Whatever is not adopted is let
+    go from the keeper and left to the state file's path (ended as a leftover); a
+    child of the keeper that no entry names (started by the dead daemon, which died
+    before it could hand it over) is killed through a pidfd, so none runs untracked.
+    """
+    adopted: dict[str, int] = {}
+    for entry in held.entries:
+        driver = drivers.get(entry.id)
+        if driver is None or not adoptable(driver) or "pidfd" not in entry.fds:
+            entry.close()
+            keeper.collected(entry.id)
+            continue
+        meta = entry.meta
+        driver.adopt(entry.pid, int(meta["pgid"]), str(meta["marker"]), entry.fds, entry.status)
+        entry.close()  # what adopt did not take (none, normally)
+        adopted[entry.id] = entry.pid
+    strays = [pid for pid in held.children if _kill_pinned(pid)]
+    count = len(adopted)
+    exited = [e.id for e in held.entries if e.id in adopted and e.status is not None]
+    message = f"adopted {count} {'program' if count == 1 else 'programs'} from the keeper"
+    if held.keeper:
+        message += f" (pid {held.keeper})"
+    if exited:
+        message += f"; exited while no daemon ran: {', '.join(exited)}"
+    if strays:
+        message += f"; killed {len(strays)} never handed over: {', '.join(map(str, strays))}"
+    events.emit(
+        "daemon", "", message=message, adopted=sorted(adopted), exited=exited, killed=strays
+    )
+    return adopted
+
+
+def _kill_pinned(pid: int) -> bool:
+    """SIGKILL `pid` through a pidfd (a pid reused meanwhile is not hit); False if gone."""
+    fd = open_watch_fd(pid)
+    if fd is None:
+        return False
+    try:
+        return signal_pidfd(fd, signal.SIGKILL)
+    finally:
+        os.close(fd)
