@@ -237,11 +237,11 @@ async def _take_over(
     """What a previous daemon left: end the programs a crashed one left running (before
     our own record replaces its), bind the sockets they held, apply its scales. Under a
     keeper, what it held is adopted first, and only the rest is ended."""
-    keeper = supervisor.keeper
+    keeper, began = supervisor.keeper, time.perf_counter()
     held = None if keeper is None else await keeper.greet()
     adopted: dict[str, int] = {}
     if held is not None and keeper is not None:
-        adopted = adopt_held(held, supervisor.drivers, keeper, events)
+        adopted = adopt_held(held, supervisor.drivers, keeper, events, began=began)
     if previous is not None and not previous.clean:
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
         await end_previous(_without(previous, adopted), events, timeouts)

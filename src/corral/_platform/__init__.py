@@ -135,6 +135,7 @@ __all__ = [
     "tree_members",
     "unlink_socket",
     "wait_all_gone",
+    "widen_scan_scope",
 ]
 
 
@@ -401,6 +402,13 @@ def is_tree_member(tree: TreeIdentity, pid: int) -> bool:
     if pid == tree.root:
         return True
     return any(stat.pid == pid for stat in tree_members([tree])[0])
+
+
+def widen_scan_scope(ancestor: int) -> None:
+    """Look for tree members below `ancestor` (the keeper), not only below this process."""
+    from corral._platform.linux.procfs import widen_scope
+
+    widen_scope(ancestor)
 
 
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:

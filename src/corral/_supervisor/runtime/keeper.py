@@ -12,13 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from corral._keeper import protocol
 from corral._keeper.link import KeeperGone, KeeperLink, Snapshot, SnapshotBuilder
 from corral._keeper.protocol import ProtocolError
-from corral._platform import open_watch_fd, signal_pidfd
+from corral._platform import (
+    find_marked_anywhere,
+    open_watch_fd,
+    signal_pidfd,
+    widen_scan_scope,
+)
 
 if TYPE_CHECKING:
     from corral._observe.events import EventLog
@@ -75,6 +81,7 @@ class KeeperHandover:
         snapshot = builder.snapshot
         assert snapshot is not None
         self.keeper_pid = snapshot.keeper
+        widen_scan_scope(snapshot.keeper)  # adopted trees are below the keeper, not below us
         return snapshot
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -214,16 +221,24 @@ def adoptable(driver: InstanceDriver) -> bool:
 
 
 def adopt_held(
-    held: Snapshot, drivers: Mapping[str, InstanceDriver], keeper: KeeperHandover, events: EventLog
+    held: Snapshot,
+    drivers: Mapping[str, InstanceDriver],
+    keeper: KeeperHandover,
+    events: EventLog,
+    *,
+    began: float,
 ) -> dict[str, int]:
     """Take over every held process whose instance is still configured and adoptable.
 
-    Returns the adopted instances' root pids by name. Whatever is not adopted is let
-    go from the keeper and left to the state file's path (ended as a leftover); a
-    child of the keeper that no entry names (started by the dead daemon, which died
-    before it could hand it over) is killed through a pidfd, so none runs untracked.
+    Returns the adopted instances' root pids by name. `began` (perf_counter) is when the
+    greeting started: the event says how long greeting and adopting took. Whatever is
+    not adopted is let go from the keeper and left to the state file's path (ended as a
+    leftover); a child of the keeper that no entry names and no adopted tree's marker
+    claims (started by the dead daemon, which died before it could hand it over) is
+    killed through a pidfd, so none runs untracked.
     """
     adopted: dict[str, int] = {}
+    markers: list[bytes] = []
     for entry in held.entries:
         driver = drivers.get(entry.id)
         if driver is None or not adoptable(driver) or "pidfd" not in entry.fds:
@@ -234,7 +249,8 @@ def adopt_held(
         driver.adopt(entry.pid, int(meta["pgid"]), str(meta["marker"]), entry.fds, entry.status)
         entry.close()  # what adopt did not take (none, normally)
         adopted[entry.id] = entry.pid
-    strays = [pid for pid in held.children if _kill_pinned(pid)]
+        markers.append(str(meta["marker"]).encode("latin-1"))
+    strays = [pid for pid in _strangers(held.children, markers) if _kill_pinned(pid)]
     count = len(adopted)
     exited = [e.id for e in held.entries if e.id in adopted and e.status is not None]
     message = f"adopted {count} {'program' if count == 1 else 'programs'} from the keeper"
@@ -245,9 +261,24 @@ def adopt_held(
     if strays:
         message += f"; killed {len(strays)} never handed over: {', '.join(map(str, strays))}"
     events.emit(
-        "daemon", "", message=message, adopted=sorted(adopted), exited=exited, killed=strays
+        "daemon",
+        "",
+        message=message,
+        adopted=sorted(adopted),
+        exited=exited,
+        killed=strays,
+        seconds=round(time.perf_counter() - began, 6),
     )
     return adopted
+
+
+def _strangers(children: list[int], markers: list[bytes]) -> list[int]:
+    """The keeper's children that are no member of an adopted tree (by its marker): a
+    program's own orphaned helper, re-parented to the keeper, belongs to its tree."""
+    if not children:
+        return []
+    members = {pid for tree in find_marked_anywhere(markers) for pid in tree} if markers else set()
+    return [pid for pid in children if pid not in members]
 
 
 def _kill_pinned(pid: int) -> bool:
