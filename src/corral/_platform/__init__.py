@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
+from corral._platform.linux import staging as pipe_staging  # imports on any POSIX
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
 from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
@@ -115,6 +116,7 @@ __all__ = [
     "parse_signal",
     "peer_credentials",
     "pidfd_exited",
+    "pipe_staging",
     "prepare_fd_listing",
     "process_table",
     "read_report",

@@ -48,7 +48,10 @@ def test_each_running_instance_is_held_by_the_keeper_with_its_pidfd_and_pipes(
         kept.wait_state(name, "RUNNING")
     held = kept.held()
     assert {name: entry.pid for name, entry in held.items()} == _pids(kept)
-    assert set(held["web:0"].kinds) == {"pidfd", "stdout", "stderr"}
+    assert set(held["web:0"].kinds) == {
+        *("pidfd", "stdout", "stderr"),
+        *("record", "stdout_staging", "stderr_staging"),  # exact logs (exact.py)
+    }
     assert held["web:0"].meta["marker"].startswith("CORRAL_TREE=")
 
 

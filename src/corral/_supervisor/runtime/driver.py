@@ -50,6 +50,7 @@ from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
+from corral._supervisor.runtime.exact import Staging, recover
 from corral._supervisor.runtime.health import Prober
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
@@ -95,6 +96,7 @@ class InstanceDriver:
         "_readiness",
         "_reaper",
         "_sockets",
+        "_staging",
         "_stray_timer",
         "_strays",
         "_sweeps",
@@ -122,6 +124,8 @@ class InstanceDriver:
         self.program = program
         self._keeper = keeper
         """Where each new process's fds are handed over (None: no keeper)."""
+        self._staging: Staging | None = None
+        """Exact logs under a keeper: the staging pipes and record, made at the first spawn."""
         self._adopted: Launched | None = None
         """A dead daemon's process to take over at the next Spawn, instead of launching."""
         self._sockets = sockets
@@ -382,6 +386,12 @@ class InstanceDriver:
         is its raw wait status if it exited while no daemon ran: the exit is then
         applied at once, and the restart policy with it.
         """
+        record = fds.pop("record", None)
+        if record is not None:  # what the dead daemon staged and had not written goes first
+            writers = dict(zip(STREAMS, self._writers, strict=True))
+            for stream, count in recover(record, fds, writers).items():
+                if count:
+                    self._events.emit("log.recovered", self.name, stream=stream, bytes=count)
         notifier = AdoptedExitNotifier(pid, fds.pop("pidfd"), status)
         self._adopted = Launched(
             argv=self.program.instance_process(self.index).argv,
@@ -482,14 +492,21 @@ class InstanceDriver:
         child = self._child = Child(launched)
         self._tree = child.tree
         pumps = [pump for pump in self._pumps if not pump.closed]
+        keeper = self._keeper if self._keeper is not None and self._keeper.connected else None
+        staging = self._staging
+        if keeper is not None and staging is None:
+            staging = self._staging = Staging(len(STREAMS))
         streams = zip(STREAMS, self._writers, (launched.stdout, launched.stderr), strict=True)
-        for stream, writer, fd in streams:
+        for index, (stream, writer, fd) in enumerate(streams):
             if fd is not None:
-                pumps.append(OutputPump(self._loop, fd, writer, self._followers, stream))
+                exact = None if staging is None else (staging, index)
+                pump = OutputPump(self._loop, fd, writer, self._followers, stream, exact=exact)
+                pumps.append(pump)
         self._pumps = tuple(pumps)
         self._loop.add_reader(child.exit_fd, self._on_exit_ready, child)
-        if self._keeper is not None:  # before the outcome is applied: held from the start
-            self._keeper.spawned(self.name, launched, child.exit_fd)
+        if keeper is not None:  # before the outcome is applied: held from the start
+            extra = {} if staging is None else staging.handed(STREAMS)
+            keeper.spawned(self.name, launched, child.exit_fd, extra)
         self.feed(Spawned(pid=launched.pid))
 
     def _on_exit_ready(self, child: Child) -> None:
@@ -637,6 +654,9 @@ class InstanceDriver:
         for pump in self._pumps:
             pump.close()
         self._pumps = ()
+        if self._staging is not None:
+            self._staging.close()
+            self._staging = None
         for writer in self._writers:
             writer.close()
         for followers in self._followers.values():

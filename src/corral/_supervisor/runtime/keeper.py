@@ -105,11 +105,14 @@ class KeeperHandover:
         for fd in received[1]:  # nothing is expected: drop it
             os.close(fd)
 
-    def spawned(self, name: str, launched: Launched, pidfd: int | None) -> None:
-        """A new process of instance `name`: hand its pidfd and pipe read ends over."""
+    def spawned(
+        self, name: str, launched: Launched, pidfd: int | None, extra: Mapping[str, int]
+    ) -> None:
+        """A new process of instance `name`: hand its pidfd, pipe read ends and `extra`
+        (the exact-log staging pipes and record) over."""
         if self._link is None or pidfd is None:
             return
-        fds = {"pidfd": pidfd}
+        fds = {"pidfd": pidfd, **extra}
         if launched.stdout is not None:
             fds["stdout"] = launched.stdout
         if launched.stderr is not None:
