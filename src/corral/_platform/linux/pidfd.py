@@ -135,6 +135,9 @@ class AdoptedExitNotifier:
 
 
 def _readable(fd: int) -> bool:
+    """Whether `fd` polls readable now (poll, not select: a daemon's fds pass 1024)."""
     import select
 
-    return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
