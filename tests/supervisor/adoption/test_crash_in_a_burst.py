@@ -84,6 +84,7 @@ def test_a_crash_during_a_restart_of_100_instances_leaves_no_untracked_copy(
             return {name: r["pid"] for name, r in rows.items()}
 
         running = wait_until(settled, what="every instance to run again")
+        assert running is not None
         assert len(set(running.values())) == COUNT
         below = _below(keeper) - {new_daemon, daemon.process.pid if daemon.process else 0}
         assert below == set(running.values()), (
