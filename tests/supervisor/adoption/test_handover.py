@@ -51,6 +51,7 @@ def test_each_running_instance_is_held_by_the_keeper_with_its_pidfd_and_pipes(
     assert set(held["web:0"].kinds) == {
         *("pidfd", "stdout", "stderr"),
         *("record", "stdout_staging", "stderr_staging"),  # exact logs (exact.py)
+        *("stdout_staging_w", "stderr_staging_w"),
     }
     assert held["web:0"].meta["marker"].startswith("CORRAL_TREE=")
 

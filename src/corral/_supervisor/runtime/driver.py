@@ -50,7 +50,7 @@ from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
-from corral._supervisor.runtime.exact import Staging, recover
+from corral._supervisor.runtime.exact import Staging
 from corral._supervisor.runtime.health import Prober
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
@@ -386,12 +386,15 @@ class InstanceDriver:
         is its raw wait status if it exited while no daemon ran: the exit is then
         applied at once, and the restart policy with it.
         """
-        record = fds.pop("record", None)
-        if record is not None:  # what the dead daemon staged and had not written goes first
+        staging = Staging.take_over(fds, STREAMS)
+        if staging is not None:  # what the dead daemon staged and had not written goes first
             writers = dict(zip(STREAMS, self._writers, strict=True))
-            for stream, count in recover(record, fds, writers).items():
+            for stream, count in staging.recover(writers).items():
                 if count:
                     self._events.emit("log.recovered", self.name, stream=stream, bytes=count)
+            if self._staging is not None:
+                self._staging.close()
+            self._staging = staging
         notifier = AdoptedExitNotifier(pid, fds.pop("pidfd"), status)
         self._adopted = Launched(
             argv=self.program.instance_process(self.index).argv,
@@ -409,7 +412,7 @@ class InstanceDriver:
     def _spawn(self) -> None:
         if self._adopted is not None:  # a dead daemon's process, taken over (see `adopt`)
             launched, self._adopted = self._adopted, None
-            self._spawned(launched)
+            self._spawned(launched, held=True)  # the keeper holds its fds already
             return
         process = self.program.instance_process(self.index)
         readiness = self._readiness
@@ -488,7 +491,7 @@ class InstanceDriver:
         log.error("%s: spawn failed unexpectedly", self.name, exc_info=exc)
         return SpawnFailed(reason=f"internal error: {type(exc).__name__}: {exc}")
 
-    def _spawned(self, launched: Launched) -> None:
+    def _spawned(self, launched: Launched, *, held: bool = False) -> None:
         child = self._child = Child(launched)
         self._tree = child.tree
         pumps = [pump for pump in self._pumps if not pump.closed]
@@ -504,7 +507,7 @@ class InstanceDriver:
                 pumps.append(pump)
         self._pumps = tuple(pumps)
         self._loop.add_reader(child.exit_fd, self._on_exit_ready, child)
-        if keeper is not None:  # before the outcome is applied: held from the start
+        if keeper is not None and not held:  # before the outcome is applied: held at once
             extra = {} if staging is None else staging.handed(STREAMS)
             keeper.spawned(self.name, launched, child.exit_fd, extra)
         self.feed(Spawned(pid=launched.pid))

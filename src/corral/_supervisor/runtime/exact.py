@@ -7,10 +7,11 @@ length (two 8-byte stores in a shared memory page, a memfd the keeper holds), th
 chunk is peeked with tee(2) and written to the log, and only then taken out of the
 staging pipe, and the record cleared. The staging pipe holds at most that one chunk.
 
-A successor finds in the staging pipe either nothing, or the chunk of the moment of
-the crash: it was written already when the record names a chunk of that length and
-the file has grown past the recorded size; otherwise it was not, and it is written
-now. Then reading goes on from the program's pipe.
+A successor takes the staging pipes and the record over from the keeper and finds in
+each staging pipe either nothing, or the chunk of the moment of the crash: it was
+written already when the record names a chunk of that length and the file has grown
+past the recorded size; otherwise it was not, and it is written now. Then reading goes
+on from the program's pipe, through the same staging pipe.
 """
 
 from __future__ import annotations
@@ -51,12 +52,52 @@ class Staging:
         self._map = mmap.mmap(self.record, _SLOT * streams)
         self.pipes = [os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK) for _ in range(streams)]
 
+    @classmethod
+    def take_over(cls, fds: dict[str, int], streams: tuple[str, ...]) -> Staging | None:
+        """A dead daemon's staging, from the fds the keeper held (taken out of `fds`);
+        None (what was there closed) if any is missing."""
+        wanted = ["record", *(f"{s}_staging{end}" for s in streams for end in ("", "_w"))]
+        taken = {kind: fds.pop(kind) for kind in wanted if kind in fds}
+        if len(taken) != len(wanted):
+            for fd in taken.values():
+                os.close(fd)
+            return None
+        staging = cls.__new__(cls)
+        staging.record = taken["record"]
+        staging._map = mmap.mmap(staging.record, _SLOT * len(streams))
+        staging.pipes = [(taken[f"{s}_staging"], taken[f"{s}_staging_w"]) for s in streams]
+        for read, write in staging.pipes:
+            os.set_blocking(read, False)
+            os.set_blocking(write, False)
+        return staging
+
     def handed(self, streams: tuple[str, ...]) -> dict[str, int]:
-        """The fds the keeper holds for it: the record and each staging pipe's read end."""
+        """The fds the keeper holds for it: the record and each staging pipe's two ends."""
         fds = {"record": self.record}
-        for stream, (read, _) in zip(streams, self.pipes, strict=True):
+        for stream, (read, write) in zip(streams, self.pipes, strict=True):
             fds[f"{stream}_staging"] = read
+            fds[f"{stream}_staging_w"] = write
         return fds
+
+    def recover(self, writers: dict[str, LogWriter]) -> dict[str, int]:
+        """At adoption: write what the dead daemon staged and had not written.
+
+        Returns the bytes written now per stream (0: nothing was pending, or it was in
+        the file already). The record's chunk counts as written when the file grew past
+        the recorded size: a rotation in between is not told apart (decision 0014).
+        """
+        done: dict[str, int] = {}
+        for index, (stream, writer) in enumerate(writers.items()):
+            read = self.pipes[index][0]
+            data = _read_all(read, pipe_staging.queued(read))
+            size, count = struct.unpack_from("qq", self._map, index * _SLOT)
+            if 0 < count <= len(data) and writer.size > size:  # the chunk in flight was
+                data = data[count:]  # written before the crash: its bytes are in the file
+            if data:
+                writer.write(data)
+            struct.pack_into("q", self._map, index * _SLOT + 8, 0)
+            done[stream] = len(data)
+        return done
 
     def reader(
         self,
@@ -168,41 +209,6 @@ def _peek(staged: int, count: int) -> bytes:
 def _discard(fd: int, count: int) -> None:
     while count > 0:
         count -= len(os.read(fd, count))
-
-
-def recover(record: int, staged: dict[str, int], writers: dict[str, LogWriter]) -> dict[str, int]:
-    """At adoption: write what a dead daemon staged and had not written. Closes the fds.
-
-    Returns the bytes written now per stream (0: nothing was pending, or it was in the
-    file already). The record's chunk counts as written when the file grew past the
-    recorded size: a rotation in between is not told apart (see decision 0014).
-    """
-    done: dict[str, int] = {}
-    try:
-        view = mmap.mmap(record, _SLOT * len(writers))
-    except (OSError, ValueError):
-        view = None
-    try:
-        for index, (stream, writer) in enumerate(writers.items()):
-            fd = staged.pop(f"{stream}_staging", None)
-            if fd is None:
-                continue
-            try:
-                waiting = pipe_staging.queued(fd)
-                data = _read_all(fd, waiting)
-            finally:
-                os.close(fd)
-            size, count = (0, 0) if view is None else struct.unpack_from("qq", view, index * _SLOT)
-            if 0 < count <= len(data) and writer.size > size:  # the chunk in flight was
-                data = data[count:]  # written before the crash: its bytes are in the file
-            if data:
-                writer.write(data)
-            done[stream] = len(data)
-    finally:
-        if view is not None:
-            view.close()
-        os.close(record)
-    return done
 
 
 def _read_all(fd: int, count: int) -> bytes:
