@@ -36,6 +36,10 @@ exists: an entry that matches no file fails, so add a module here when it lands.
 CHILD_PROGRAMS = [SRC / "_process" / "fake_main.py"]
 """Programs corral runs as children and never imports (`corral.testing`'s fake): they are
 what a test's program does, not corral's code, so the kernel rule does not apply."""
+KEEPER = SRC / "_keeper" / "keeper.py"
+"""The keeper process (decision 0014): a program of its own whose resident memory counts,
+so it imports the standard library only, not `_platform`, and makes its few kernel calls
+(prctl, /proc/self/task, posix_spawn, RLIMIT_NOFILE) itself."""
 FACADES = {"corral"} | {f"corral.{p.stem}" for p in SRC.glob("*.py") if not p.name.startswith("_")}
 """The public façade modules: `corral` and every public module beside it."""
 
@@ -107,7 +111,8 @@ def kernel_uses(path: Path) -> Iterator[str]:
 
 
 def outside_platform() -> list[Path]:
-    return [p for p in sources(SRC) if PLATFORM not in p.parents and p not in CHILD_PROGRAMS]
+    exempt = [*CHILD_PROGRAMS, KEEPER]
+    return [p for p in sources(SRC) if PLATFORM not in p.parents and p not in exempt]
 
 
 def test_child_programs_exist_and_nothing_imports_them() -> None:

@@ -15,11 +15,12 @@ and no other signal can end it (daemon_signals.py has the table).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
 from corral._control.daemon_signals import SignalReactions, install_signals
@@ -41,6 +42,7 @@ from corral._supervisor.operations import Operations
 from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, DaemonRecord
 from corral._supervisor.runtime.checkpoint import read as read_state
+from corral._supervisor.runtime.keeper import KeeperHandover, adopt_held
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.notify import notify_directory
@@ -160,7 +162,13 @@ async def _serve(
         raise CorralError(str(exc)) from None
     reaper = OwningReaper()
     reaper.install(loop)
-    supervisor = Supervisor(config, events=events, reaper=reaper, sockets=sockets)
+    supervisor = Supervisor(
+        config,
+        events=events,
+        reaper=reaper,
+        sockets=sockets,
+        keeper=KeeperHandover.from_environment(events),  # inert unless a keeper spawned us
+    )
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
     metrics, alerts = _watchers(config, supervisor, events, reaper)
@@ -256,14 +264,28 @@ async def _take_over(
     bind_late: bool,
 ) -> None:
     """What a previous daemon left: end the programs a crashed one left running (before
-    our own record replaces its), bind the sockets they held, apply its scales."""
+    our own record replaces its), bind the sockets they held, apply its scales. Under a
+    keeper, what it held is adopted first, and only the rest is ended."""
+    keeper, began = supervisor.keeper, time.perf_counter()
+    held = None if keeper is None else await keeper.greet()
+    adopted: dict[str, int] = {}
+    if held is not None and keeper is not None:
+        adopted = adopt_held(held, supervisor.drivers, keeper, events, began=began)
     if previous is not None and not previous.clean:
         timeouts = {name: d.program.stop_timeout for name, d in supervisor.drivers.items()}
-        await end_previous(previous, events, timeouts)
+        await end_previous(_without(previous, adopted), events, timeouts)
     if bind_late:
         supervisor.sockets.open(config)
     if previous is not None:
         supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
+    if keeper is not None:
+        keeper.watch(asyncio.get_running_loop())
+
+
+def _without(previous: DaemonRecord, adopted: Mapping[str, int]) -> DaemonRecord:
+    """The dead daemon's record without the trees this daemon took over from the keeper."""
+    trees = tuple(t for t in previous.trees if adopted.get(t.name) != t.pid)
+    return dataclasses.replace(previous, trees=trees)
 
 
 def _http_server(

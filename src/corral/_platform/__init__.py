@@ -17,11 +17,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from corral._platform import features as _features
 from corral._platform.features import Feature, FeatureStatus
+from corral._platform.linux import staging as pipe_staging  # imports on any POSIX
 from corral._platform.linux.exchange import REFUSED as EXCHANGE_REFUSED  # any POSIX
 from corral._platform.linux.exchange import exchange as exchange_names
 from corral._platform.linux.host import HostTotals  # any POSIX
 from corral._platform.linux.inspect import OpenFile, ProcessInfo, Socket  # any POSIX
-from corral._platform.linux.pidfd import PidfdExitNotifier  # imports on any POSIX
+from corral._platform.linux.pidfd import AdoptedExitNotifier, PidfdExitNotifier  # any POSIX
 from corral._platform.linux.procfs import ProcStat  # imports on any POSIX
 from corral._platform.membership import CgroupMembers, TreeIdentity
 from corral._platform.posix import child as _child
@@ -71,6 +72,7 @@ from corral._platform.posix.trust import ensure_directory
 __all__ = [
     "EXCHANGE_REFUSED",
     "UNKNOWN",
+    "AdoptedExitNotifier",
     "CgroupMembers",
     "ChildStep",
     "ChildStepFailed",
@@ -122,6 +124,7 @@ __all__ = [
     "parse_signal",
     "peer_credentials",
     "pidfd_exited",
+    "pipe_staging",
     "prepare_fd_listing",
     "process_credentials",
     "process_table",
@@ -147,6 +150,7 @@ __all__ = [
     "unlink_socket",
     "unlock",
     "wait_all_gone",
+    "widen_scan_scope",
     "write_lock_record",
 ]
 
@@ -426,6 +430,13 @@ def is_tree_member(tree: TreeIdentity, pid: int) -> bool:
     return any(stat.pid == pid for stat in tree_members([tree])[0])
 
 
+def widen_scan_scope(ancestor: int) -> None:
+    """Look for tree members below `ancestor` (the keeper), not only below this process."""
+    from corral._platform.linux.procfs import widen_scope
+
+    widen_scope(ancestor)
+
+
 def find_marked_anywhere(markers: Sequence[bytes]) -> list[list[int]]:
     """Pids of live processes carrying each marker, or descending from one, machine-wide.
 
@@ -452,8 +463,13 @@ def signal_pidfd(fd: int, sig: int) -> bool:
 
 
 def pidfd_exited(fd: int) -> bool:
-    """True once the process behind a pidfd has exited (the fd reads as readable)."""
-    return bool(select.select([fd], [], [], 0)[0])
+    """True once the process behind a pidfd has exited (the fd reads as readable).
+
+    poll, not select: select refuses fds numbered 1024 and above, which a daemon with
+    many instances holds."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def remove_cgroup_dir(directory: str) -> None:

@@ -89,3 +89,55 @@ def exit_status(fd: int) -> int | None:
         return None
     (raw,) = struct.unpack_from("=i", info, _EXIT_CODE_AT)
     return int(raw)
+
+
+class AdoptedExitNotifier:
+    """The exit of a process that is not our child (a dead daemon's, held by the keeper).
+
+    Its parent (the keeper, a subreaper) reaps it; we hold a pidfd to it, which polls
+    readable once it has exited, and read its status from the keeper's record
+    (`status`, a raw wait status) or from the pidfd once it has been reaped
+    (PIDFD_INFO_EXIT, Linux 6.15+). Until its parent has reaped it, `collect` returns
+    None; without PIDFD_INFO_EXIT a reaped one is UNKNOWN.
+    """
+
+    __slots__ = ("_fd", "_status", "pid")
+
+    def __init__(self, pid: int, fd: int, status: int | None) -> None:
+        self.pid = pid
+        self._fd = fd
+        self._status = status
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    @property
+    def exited_at(self) -> None:
+        return None
+
+    def collect(self) -> WaitStatus | None:
+        if self._status is not None:
+            return decode_status(self._status)
+        if self._fd < 0 or not _readable(self._fd):
+            return None
+        raw = exit_status(self._fd) if has(Feature.PIDFD_EXIT_INFO) else None
+        if raw is not None:
+            return decode_status(raw)
+        if not has(Feature.PIDFD_EXIT_INFO):
+            return UNKNOWN
+        return None  # a zombie its parent has not reaped yet: asked again on the next wakeup
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _readable(fd: int) -> bool:
+    """Whether `fd` polls readable now (poll, not select: a daemon's fds pass 1024)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

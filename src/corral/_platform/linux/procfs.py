@@ -166,13 +166,26 @@ def own_pid() -> int | None:
         return None
 
 
+_SCOPE: list[int] = []
+"""An ancestor set by `widen_scope` (the keeper): scans look below it instead of below us."""
+
+
+def widen_scope(ancestor: int) -> None:
+    """Scan below `ancestor` from now on: a daemon under a keeper (decision 0020), whose
+    adopted programs are the keeper's children, not its own descendants."""
+    _SCOPE[:] = [ancestor]
+
+
 def subreaper_scope() -> int | None:
-    """The `within` a scan by this process may use: our pid while we are a child subreaper.
+    """The `within` a scan by this process may use: our pid while we are a child subreaper
+    (or the ancestor `widen_scope` set).
 
     None (search every process) when we are not one, or cannot tell.
     """
     from corral._platform.linux.prctl import is_child_subreaper
 
+    if _SCOPE:
+        return _SCOPE[0]
     try:
         return own_pid() if is_child_subreaper() else None
     except OSError:

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ from corral._lifecycle.messages import (
     Spawn,
     Spawned,
     SpawnFailed,
+    StartRequested,
     Step,
     Sweep,
     TimerFired,
@@ -42,12 +44,13 @@ from corral._lifecycle.states import InstanceState
 from corral._observe.events import EventLog
 from corral._observe.logs.directory import LogDirectory
 from corral._observe.logs.writer import LogWriter
-from corral._platform import send_to_group
+from corral._platform import AdoptedExitNotifier, send_to_group
 from corral._process import tree as _tree
 from corral._process.child import CgroupFigures, Child
 from corral._process.reaper import OwningReaper
 from corral._process.spawn import Launched, ListenFds, PendingLaunch, begin_launch
 from corral._supervisor.model.program import Program, log_file_name, notification_fd
+from corral._supervisor.runtime.exact import Staging
 from corral._supervisor.runtime.health import Prober
 from corral._supervisor.runtime.notify import EnvPairs, FdPairs, Readiness
 from corral._supervisor.runtime.output import OutputPump
@@ -55,6 +58,7 @@ from corral._supervisor.runtime.sockets import HeldSockets
 
 if TYPE_CHECKING:
     from corral._observe.logs.follower import LogFollower
+    from corral._supervisor.runtime.keeper import KeeperHandover
 
 log = logging.getLogger("corral.daemon")
 
@@ -77,11 +81,13 @@ class InstanceDriver:
     """
 
     __slots__ = (
+        "_adopted",
         "_changed",
         "_child",
         "_events",
         "_followers",
         "_held",
+        "_keeper",
         "_loop",
         "_pending",
         "_prober",
@@ -90,6 +96,7 @@ class InstanceDriver:
         "_readiness",
         "_reaper",
         "_sockets",
+        "_staging",
         "_stray_timer",
         "_strays",
         "_sweeps",
@@ -112,8 +119,15 @@ class InstanceDriver:
         log_dir: LogDirectory,
         notify_dir: str | None = None,
         sockets: HeldSockets | None = None,
+        keeper: KeeperHandover | None = None,
     ) -> None:
         self.program = program
+        self._keeper = keeper
+        """Where each new process's fds are handed over (None: no keeper)."""
+        self._staging: Staging | None = None
+        """Exact logs under a keeper: the staging pipes and record, made at the first spawn."""
+        self._adopted: Launched | None = None
+        """A dead daemon's process to take over at the next Spawn, instead of launching."""
         self._sockets = sockets
         """Where the program's `[sockets.NAME]` are held (None: a program without any)."""
         self.index = index
@@ -362,7 +376,44 @@ class InstanceDriver:
         elif isinstance(action, Sweep):
             self._sweep(let_go=True)
 
+    def adopt(
+        self, pid: int, pgid: int, marker: str, fds: dict[str, int], status: int | None
+    ) -> Step | None:
+        """Take over a process a dead daemon started, held by the keeper, as if spawned now.
+
+        The instance is started; its Spawn action takes this process (same pid, its
+        pipes, exits watched through the held pidfd) instead of launching one. `status`
+        is its raw wait status if it exited while no daemon ran: the exit is then
+        applied at once, and the restart policy with it.
+        """
+        staging = Staging.take_over(fds, STREAMS)
+        if staging is not None:  # what the dead daemon staged and had not written goes first
+            writers = dict(zip(STREAMS, self._writers, strict=True))
+            for stream, count in staging.recover(writers).items():
+                if count:
+                    self._events.emit("log.recovered", self.name, stream=stream, bytes=count)
+            if self._staging is not None:
+                self._staging.close()
+            self._staging = staging
+        notifier = AdoptedExitNotifier(pid, fds.pop("pidfd"), status)
+        self._adopted = Launched(
+            argv=self.program.instance_process(self.index).argv,
+            pid=pid,
+            pgid=pgid,
+            marker=marker.encode("latin-1"),
+            notifier=notifier,
+            stdin=None,
+            stdout=fds.pop("stdout", None),
+            stderr=fds.pop("stderr", None),
+            started=time.monotonic(),
+        )
+        return self.feed(StartRequested())
+
     def _spawn(self) -> None:
+        if self._adopted is not None:  # a dead daemon's process, taken over (see `adopt`)
+            launched, self._adopted = self._adopted, None
+            self._spawned(launched, held=True)  # the keeper holds its fds already
+            return
         process = self.program.instance_process(self.index)
         readiness = self._readiness
         try:
@@ -440,16 +491,25 @@ class InstanceDriver:
         log.error("%s: spawn failed unexpectedly", self.name, exc_info=exc)
         return SpawnFailed(reason=f"internal error: {type(exc).__name__}: {exc}")
 
-    def _spawned(self, launched: Launched) -> None:
+    def _spawned(self, launched: Launched, *, held: bool = False) -> None:
         child = self._child = Child(launched)
         self._tree = child.tree
         pumps = [pump for pump in self._pumps if not pump.closed]
+        keeper = self._keeper if self._keeper is not None and self._keeper.connected else None
+        staging = self._staging
+        if keeper is not None and staging is None:
+            staging = self._staging = Staging(len(STREAMS))
         streams = zip(STREAMS, self._writers, (launched.stdout, launched.stderr), strict=True)
-        for stream, writer, fd in streams:
+        for index, (stream, writer, fd) in enumerate(streams):
             if fd is not None:
-                pumps.append(OutputPump(self._loop, fd, writer, self._followers, stream))
+                exact = None if staging is None else (staging, index)
+                pump = OutputPump(self._loop, fd, writer, self._followers, stream, exact=exact)
+                pumps.append(pump)
         self._pumps = tuple(pumps)
         self._loop.add_reader(child.exit_fd, self._on_exit_ready, child)
+        if keeper is not None and not held:  # before the outcome is applied: held at once
+            extra = {} if staging is None else staging.handed(STREAMS)
+            keeper.spawned(self.name, launched, child.exit_fd, extra)
         self.feed(Spawned(pid=launched.pid))
 
     def _on_exit_ready(self, child: Child) -> None:
@@ -459,6 +519,8 @@ class InstanceDriver:
         if ended is None:
             return
         self._loop.remove_reader(child.exit_fd)
+        if self._keeper is not None:
+            self._keeper.collected(self.name)
         self._track(child.release_async())  # the cgroup empties on a thread, off the loop
         self.feed(ProcessExited(code=ended.code, signal=ended.signal, oom=ended.oom))
 
@@ -602,6 +664,9 @@ class InstanceDriver:
         for pump in self._pumps:
             pump.close()
         self._pumps = ()
+        if self._staging is not None:
+            self._staging.close()
+            self._staging = None
         for writer in self._writers:
             writer.close()
         for followers in self._followers.values():

@@ -19,6 +19,7 @@ from corral._process.reading import READ_SIZE, READS_PER_WAKEUP, PipeReader
 
 if TYPE_CHECKING:
     from corral._observe.logs.follower import LogFollower
+    from corral._supervisor.runtime.exact import StagedReader, Staging
 
 __all__ = ["READS_PER_WAKEUP", "READ_SIZE", "OutputPump"]
 
@@ -35,12 +36,19 @@ class OutputPump:
         writer: LogWriter,
         followers: Mapping[str, set[LogFollower]],
         stream: str,
+        *,
+        exact: tuple[Staging, int] | None = None,
     ) -> None:
         self._writer = writer
         self._followers = followers
         """The instance's followers by stream, looked up per chunk (usually none)."""
         self._stream = stream
-        self._reader = PipeReader(loop, fd, self)
+        self._reader: PipeReader | StagedReader
+        if exact is None:
+            self._reader = PipeReader(loop, fd, self)
+        else:  # under a keeper: through the stream's staging pipe (exact.py)
+            staging, index = exact
+            self._reader = staging.reader(loop, fd, self, index, writer)
 
     @property
     def closed(self) -> bool:

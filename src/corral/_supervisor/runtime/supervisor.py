@@ -39,6 +39,7 @@ from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.scale import Scaled, apply_scales, check_count
 from corral._supervisor.model.targets import resolve_program, resolve_targets
 from corral._supervisor.runtime.driver import InstanceDriver
+from corral._supervisor.runtime.keeper import KeeperHandover
 from corral._supervisor.runtime.notify import notify_directory
 from corral._supervisor.runtime.sockets import HeldSockets
 from corral._supervisor.runtime.turns import Turns
@@ -72,8 +73,11 @@ class Supervisor:
         events: EventLog,
         reaper: OwningReaper,
         sockets: HeldSockets | None = None,
+        keeper: KeeperHandover | None = None,
     ) -> None:
         self.config = config
+        self.keeper = keeper
+        """The handover to the keeper this daemon runs under (None: no keeper)."""
         self.sockets = sockets if sockets is not None else HeldSockets()
         """The `[sockets.NAME]` listeners (bound by the caller, which reports a failure)."""
         self.scales: dict[str, Scaled] = {}
@@ -113,6 +117,7 @@ class Supervisor:
             log_dir=self.log_dir,
             notify_dir=notify_directory(self.config.daemon.socket),
             sockets=self.sockets,
+            keeper=self.keeper,
         )
         try:
             for program, indexes in wanted:
@@ -208,6 +213,8 @@ class Supervisor:
         await asyncio.gather(*(d.close() for d in self.drivers.values()))
         self.log_dir.close()
         self.sockets.close()
+        if self.keeper is not None:  # every program stopped: the keeper exits with us
+            self.keeper.bye()
         return outcomes
 
     def _resolve(self, targets: Sequence[str]) -> list[str]:
