@@ -69,7 +69,7 @@ restart = "never"
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """A daemon serving the dashboard on a loopback TCP port, with the tokens of remote.py."""
     workdir = tmp_path_factory.mktemp("web")
@@ -85,14 +85,16 @@ def web_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
             daemon.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base_url(web_daemon: Daemon) -> str:
     return f"http://127.0.0.1:{tcp_port(web_daemon)}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """The one headless Chromium of the session."""
+    """The one headless Chromium of the session, closed when this package's tests are
+    done: Playwright's sync API keeps an asyncio loop running in the main thread while
+    it is open, and every later test that calls asyncio.run() would find it there."""
     if shutil.which(CHROMIUM) is None:
         pytest.skip(f"needs Debian's chromium at {CHROMIUM} (scripts/_setup.sh installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
