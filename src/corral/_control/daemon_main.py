@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
 from corral._control.server.auditing import audit_observer
-from corral._control.server.http import HttpServer
+from corral._control.server.http import HttpServer, Router
 from corral._control.service_manager import ServiceManager
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
 from corral._observe.audit import AuditLog, AuditRefused
@@ -170,7 +170,7 @@ async def _serve(
     )
     reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
-    server = HttpServer(build_router(ops, events), observer=audit_observer(audit))
+    server = HttpServer(_router(config, ops, events), observer=audit_observer(audit))
     await server.listen_unix(config.daemon.socket)
     if config.daemon.http_listen is not None:  # the config made sure it has tokens
         await _listen_tcp(server, config.daemon, tls, events)
@@ -205,6 +205,16 @@ async def _serve(
         audit.close()
         reaper.uninstall()
         uninstall_signals()
+
+
+def _router(config: Config, ops: Operations, events: EventLog) -> Router:
+    """The API's routes, and supervisord's (/RPC2, its log pages) with `[compat]`."""
+    router = build_router(ops, events)
+    if config.compat.supervisord:
+        from corral._control.server.supervisord import add_supervisord_routes
+
+        add_supervisord_routes(router, ops, events, event_line)
+    return router
 
 
 def _announce(
@@ -294,14 +304,19 @@ def _announce_ready() -> None:
 
 def _printer(out: TextIO) -> Callable[[Event], None]:
     def show(event: Event) -> None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-        data = event.data
-        if event.kind == "state":
-            pid = f" pid={data['pid']}" if data.get("pid") else ""
-            line = f"{event.subject} {data['old']} -> {data['new']}{pid}  {data.get('reason', '')}"
-        else:
-            detail = " ".join(f"{k}={v}" for k, v in data.items())
-            line = f"{event.kind} {event.subject} {detail}".replace("  ", " ")
-        print(f"{stamp} {line.rstrip()}", file=out, flush=True)
+        print(event_line(event), file=out, flush=True)
 
     return show
+
+
+def event_line(event: Event) -> str:
+    """One event as the daemon prints it (and supervisord's main log shows it)."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+    data = event.data
+    if event.kind == "state":
+        pid = f" pid={data['pid']}" if data.get("pid") else ""
+        line = f"{event.subject} {data['old']} -> {data['new']}{pid}  {data.get('reason', '')}"
+    else:
+        detail = " ".join(f"{k}={v}" for k, v in data.items())
+        line = f"{event.kind} {event.subject} {detail}".replace("  ", " ")
+    return f"{stamp} {line.rstrip()}"

@@ -20,6 +20,7 @@ from corral._supervisor.config.kinds import Kind
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
 from corral._supervisor.config.schema import (
     BACKOFF,
+    COMPAT,
     DAEMON,
     HEALTH,
     LOGS,
@@ -97,6 +98,7 @@ def render_reference() -> str:
         (NAMESPACES, "`[programs.NAME.sandbox.namespaces]`"),
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
         (SOCKET, "`[sockets.NAME]`"),
+        (COMPAT, "`[compat]`"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)

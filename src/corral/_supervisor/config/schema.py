@@ -67,6 +67,7 @@ from corral._supervisor.config.secrets import (
 from corral._supervisor.config.settings import (
     MIN_INTERVAL,
     ApiToken,
+    CompatSettings,
     Config,
     DaemonSettings,
     MetricsSettings,
@@ -379,7 +380,14 @@ SOCKET = Table(
     ),
 )
 
-TOP_LEVEL = ("daemon", "metrics", "programs", "sockets")
+COMPAT = Table(
+    "compat",
+    CompatSettings,
+    (Key("supervisord", BOOLEAN, CompatSettings),),
+    doc="Compatibility with other process managers' clients ([supervisord.md](supervisord.md)).",
+)
+
+TOP_LEVEL = ("compat", "daemon", "metrics", "programs", "sockets")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -390,13 +398,23 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     sockets = collect(problems, lambda: build_sockets(data.get("sockets", {}), context))
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
+    compat = collect(problems, lambda: build_compat(data.get("compat", {})))
     if programs is not None and sockets is not None:
         problems += _unknown_sockets(programs, {socket.name for socket in sockets})
     if programs is not None:
         problems += _dependency_problems(programs)
     if problems or daemon is None or programs is None or metrics is None or sockets is None:
         raise Invalid(problems)
-    return Config(path=path, daemon=daemon, programs=programs, metrics=metrics, sockets=sockets)
+    if compat is None:  # a problem was collected: unreachable, but mypy needs the None gone
+        raise Invalid(problems)
+    return Config(
+        path=path,
+        daemon=daemon,
+        programs=programs,
+        metrics=metrics,
+        sockets=sockets,
+        compat=compat,
+    )
 
 
 def build_sockets(raw: object, context: _Context) -> tuple[SocketSpec, ...]:
@@ -478,6 +496,12 @@ def build_metrics(raw: object) -> MetricsSettings:
         expected = f"0 (off) or at least {MIN_INTERVAL:g} seconds"
         raise invalid(("metrics", "interval"), expected, described(interval))
     return cast(MetricsSettings, construct(METRICS, values, ("metrics",), {}))
+
+
+def build_compat(raw: object) -> CompatSettings:
+    """The [compat] table."""
+    values = check_table(COMPAT, raw, ("compat",))
+    return cast(CompatSettings, construct(COMPAT, values, ("compat",), {}))
 
 
 def build_daemon(raw: object, config_file: str) -> DaemonSettings:

@@ -83,6 +83,16 @@ MIN_INTERVAL = 0.1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CompatSettings:
+    """Protocols of other process managers the daemon also speaks (docs/supervisord.md)."""
+
+    supervisord: bool = False
+    """Serve supervisord's XML-RPC interface at `/RPC2` (and its `/logtail` and
+    `/mainlogtail` pages), so supervisorctl and the tools built on it drive this daemon;
+    the programs then see the SUPERVISOR_* environment variables supervisord sets."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole validated config file: built all at once or not at all."""
 
@@ -96,6 +106,8 @@ class Config:
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
     sockets: tuple[SocketSpec, ...] = ()
     """Every [sockets.NAME] table, by name."""
+    compat: CompatSettings = CompatSettings()
+    """The [compat] table."""
 
     def program_map(self) -> dict[str, Program]:
         """Programs by name, in start order."""

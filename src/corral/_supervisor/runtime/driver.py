@@ -80,6 +80,7 @@ class InstanceDriver:
         "_changed",
         "_child",
         "_events",
+        "_extra_env",
         "_followers",
         "_held",
         "_loop",
@@ -112,9 +113,12 @@ class InstanceDriver:
         log_dir: LogDirectory,
         notify_dir: str | None = None,
         sockets: HeldSockets | None = None,
+        extra_env: EnvPairs = (),
     ) -> None:
         self.program = program
         self._sockets = sockets
+        self._extra_env = extra_env
+        """Variables every spawn of this instance gets too (the SUPERVISOR_* of [compat])."""
         """Where the program's `[sockets.NAME]` are held (None: a program without any)."""
         self.index = index
         self.name = f"{program.name}:{index}"
@@ -375,7 +379,7 @@ class InstanceDriver:
                 stdin="devnull",
                 stdout="capture",
                 stderr="capture",
-                env_add=(*process.env_add, *env),
+                env_add=(*process.env_add, *self._extra_env, *env),
                 map_fds=(*process.map_fds, *fds),
             )
             listen = self._listen_fds()
@@ -562,6 +566,11 @@ class InstanceDriver:
             followers.discard(follower)
             if not followers:
                 del self._followers[stream]
+
+    def clear_logs(self) -> None:
+        """Empty each stream's current log file (rotated files stay)."""
+        for writer in self._writers:
+            writer.clear()
 
     def reopen_logs(self) -> int:
         """Reopen each stream's log file at its path (SIGUSR1/2); returns how many."""
