@@ -6,7 +6,10 @@ exactly as an operator runs it: `supervisorctl -s unix:///path/to/corral.sock CM
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 import corral
 from tests.support.daemon import Daemon, running_daemon
+from tests.support.waiting import DEADLINE
 
 SUPERVISORCTL = str(Path(sys.executable).parent / "supervisorctl")
 SUPERVISORD = str(Path(sys.executable).parent / "supervisord")
@@ -23,15 +27,20 @@ COMPAT = """
 supervisord = true
 """
 
-PROGRAMS = """
+WEB = (
+    "echo hello from $SUPERVISOR_GROUP_NAME:$SUPERVISOR_PROCESS_NAME; "
+    "trap 'echo got USR1' USR1; while :; do sleep 0.1; done"
+)
+ONE = "echo one says hi >&2; exec sleep 300"
+
+PROGRAMS = f"""
 [programs.web]
-command = ["sh", "-c", '''echo hello from $SUPERVISOR_GROUP_NAME:$SUPERVISOR_PROCESS_NAME
-trap 'echo got USR1' USR1; while :; do sleep 0.1; done''']
+command = ["sh", "-c", "{WEB}"]
 numprocs = 2
 start_seconds = 0.2
 
 [programs.one]
-command = ["sh", "-c", "echo one says hi >&2; exec sleep 300"]
+command = ["sh", "-c", "{ONE}"]
 start_seconds = 0.2
 
 [programs.manual]
@@ -41,6 +50,42 @@ start_seconds = 0.2
 """
 """The corpus: a program of two instances that traps USR1, one of one instance that
 writes to stderr, and one that does not start by itself."""
+
+SUPERVISORD_CONF = """
+[unix_http_server]
+file = {dir}/supervisord.sock
+
+[supervisord]
+logfile = {dir}/supervisord.log
+pidfile = {dir}/supervisord.pid
+childlogdir = {dir}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[program:web]
+command = sh -c "{web}"
+numprocs = 2
+process_name = %(process_num)d
+startsecs = 0
+stdout_logfile = {dir}/web.%(process_num)d.stdout.log
+stderr_logfile = {dir}/web.%(process_num)d.stderr.log
+
+[program:one]
+command = sh -c "{one}"
+process_name = %(process_num)d
+startsecs = 0
+stdout_logfile = {dir}/one.0.stdout.log
+stderr_logfile = {dir}/one.0.stderr.log
+
+[program:manual]
+command = sleep 300
+process_name = %(process_num)d
+autostart = false
+startsecs = 0
+"""
+"""The same corpus for a real supervisord: `%(process_num)d` names its processes as
+corral names its instances (supervisord refuses a colon in process_name)."""
 
 
 def ctl(url: str, *args: str, auth: tuple[str, str] | None = None) -> corral.Result:
@@ -61,3 +106,41 @@ def compat_daemon(tmp_path: Path) -> Iterator[Daemon]:
 def url_of(daemon: Daemon) -> str:
     """The serverurl supervisorctl is given for `daemon`."""
     return f"unix://{daemon.socket}"
+
+
+AS_SUBREAPER = (
+    "import ctypes, os, sys; ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+"""Exec argv[1:] as a child subreaper (PR_SET_CHILD_SUBREAPER = 36 survives exec): what
+its programs leave is reparented to supervisord, which reaps it, not to the test run
+(whose leak check would count it and end every child, supervisord included)."""
+
+
+@pytest.fixture(scope="session")
+def real_supervisord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real supervisord (supervisor 4.3.0) running the corpus; its serverurl.
+
+    Started once per session; each test that uses it leaves it as it found it (every
+    program but `manual` RUNNING, `manual` never started).
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="sv", dir="/tmp"))  # a short socket path
+    conf = workdir / "supervisord.conf"
+    conf.write_text(SUPERVISORD_CONF.format(dir=workdir, web=WEB, one=ONE))
+    url = f"unix://{workdir}/supervisord.sock"
+    process = corral.start(
+        [sys.executable, "-c", AS_SUBREAPER, SUPERVISORD, "-n", "-c", str(conf)],
+        stdout=corral.File(str(workdir / "supervisord.out")),
+        stderr="merge",
+    )
+    with process:
+        try:
+            deadline = time.monotonic() + DEADLINE
+            while ctl(url, "status", "web:*", "one:0").exit_code != 0:  # all RUNNING
+                assert process.running, (workdir / "supervisord.out").read_text()
+                assert time.monotonic() < deadline, "supervisord did not start its programs"
+            yield url
+        finally:
+            ctl(url, "shutdown")
+            process.wait(timeout=DEADLINE * 2)
+            shutil.rmtree(workdir, ignore_errors=True)
