@@ -22,7 +22,7 @@ def masked(text: str) -> str:
     return text
 
 
-def both(corral_url: str, supervisord_url: str, *args: str) -> tuple[str, int]:
+def both(corral_url: str, supervisord_url: str, *args: str) -> tuple[str, int | None]:
     """Run `supervisorctl ARGS` against both at once; assert they agree; the answer.
 
     On a group (`web:*`) the lines are compared in any order: supervisord lists each
