@@ -11,6 +11,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -117,13 +119,39 @@ its programs leave is reparented to supervisord, which reaps it, not to the test
 (whose leak check would count it and end every child, supervisord included)."""
 
 
-@pytest.fixture(scope="session")
-def real_supervisord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real supervisord (supervisor 4.3.0) running the corpus; its serverurl.
+@dataclass(frozen=True)
+class Twins:
+    """A corral daemon and a real supervisord running the corpus, started once per session.
 
-    Started once per session; each test that uses it leaves it as it found it (every
-    program but `manual` RUNNING, `manual` never started).
+    Each test that uses them acts on both alike, so they stay alike.
     """
+
+    corral: Daemon
+    supervisord: str
+    """Its serverurl."""
+    supervisord_conf: Path
+
+    @property
+    def corral_url(self) -> str:
+        return url_of(self.corral)
+
+
+@pytest.fixture(scope="session")
+def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twins]:
+    """The corpus under corral and under supervisord (once per session)."""
+    workdir = tmp_path_factory.mktemp("twin")
+    with (
+        running_daemon(workdir, COMPAT + PROGRAMS, "log_timestamps = false\n") as daemon,
+        real_supervisord() as (url, conf),
+    ):
+        for name in ("web:0", "web:1", "one:0"):
+            daemon.wait_state(name, "RUNNING")
+        yield Twins(daemon, url, conf)
+
+
+@contextmanager
+def real_supervisord() -> Iterator[tuple[str, Path]]:
+    """A real supervisord (supervisor 4.3.0) running the corpus: its serverurl and config."""
     workdir = Path(tempfile.mkdtemp(prefix="sv", dir="/tmp"))  # a short socket path
     conf = workdir / "supervisord.conf"
     conf.write_text(SUPERVISORD_CONF.format(dir=workdir, web=WEB, one=ONE))
@@ -139,7 +167,7 @@ def real_supervisord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             while ctl(url, "status", "web:*", "one:0").exit_code != 0:  # all RUNNING
                 assert process.running, (workdir / "supervisord.out").read_text()
                 assert time.monotonic() < deadline, "supervisord did not start its programs"
-            yield url
+            yield url, conf
         finally:
             ctl(url, "shutdown")
             process.wait(timeout=DEADLINE * 2)

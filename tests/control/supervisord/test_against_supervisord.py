@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 import corral
-from tests.control.supervisord.conftest import SUPERVISORCTL, url_of
-from tests.support.daemon import Daemon
+from tests.control.supervisord.conftest import SUPERVISORCTL, Twins
 
 _MASKS = [
     (re.compile(r"pid \d+, uptime \d+:\d\d:\d\d"), "pid N, uptime H:MM:SS"),
@@ -28,13 +27,12 @@ def both(corral_url: str, supervisord_url: str, *args: str) -> tuple[str, int | 
     On a group (`web:*`) the lines are compared in any order: supervisord lists each
     process as its stop or start completes, which is a race between them.
     """
-    runs = [
-        corral.start(
-            [SUPERVISORCTL, "-s", url, *args], stdout="capture", stderr="merge", check=False
-        )
-        for url in (corral_url, supervisord_url)
-    ]
-    ours, theirs = [(masked(r.stdout_text), r.exit_code) for r in (p.wait(60) for p in runs)]
+    argv = [SUPERVISORCTL, "-s", corral_url, *args]
+    with corral.start(argv, stdout="capture", stderr="merge", check=False) as first:
+        argv[2] = supervisord_url
+        with corral.start(argv, stdout="capture", stderr="merge", check=False) as second:
+            results = [first.wait(60), second.wait(60)]
+    ours, theirs = [(masked(r.stdout_text), r.exit_code) for r in results]
     if any(arg.endswith(":*") for arg in args):
         ours, theirs = [
             ("".join(sorted(text.splitlines(True))), code) for text, code in (ours, theirs)
@@ -43,8 +41,8 @@ def both(corral_url: str, supervisord_url: str, *args: str) -> tuple[str, int | 
     return ours
 
 
-def test_status_matches(compat_daemon: Daemon, real_supervisord: str) -> None:
-    ours = url_of(compat_daemon)
+def test_status_matches(twins: Twins) -> None:
+    ours, real_supervisord = twins.corral_url, twins.supervisord
     text, code = both(ours, real_supervisord, "status")
     assert "manual:0                         STOPPED   Not started\n" in text
     assert code == 3
@@ -53,8 +51,8 @@ def test_status_matches(compat_daemon: Daemon, real_supervisord: str) -> None:
     assert both(ours, real_supervisord, "status", "nosuch:*")[1] == 4
 
 
-def test_stop_and_start_match(compat_daemon: Daemon, real_supervisord: str) -> None:
-    ours = url_of(compat_daemon)
+def test_stop_and_start_match(twins: Twins) -> None:
+    ours, real_supervisord = twins.corral_url, twins.supervisord
     for args in (
         ("stop", "web:1"),
         ("status", "web:1"),
@@ -67,8 +65,8 @@ def test_stop_and_start_match(compat_daemon: Daemon, real_supervisord: str) -> N
         both(ours, real_supervisord, *args)
 
 
-def test_restart_and_signal_match(compat_daemon: Daemon, real_supervisord: str) -> None:
-    ours = url_of(compat_daemon)
+def test_restart_and_signal_match(twins: Twins) -> None:
+    ours, real_supervisord = twins.corral_url, twins.supervisord
     for args in (
         ("restart", "one:0"),
         ("restart", "web:*"),
@@ -79,8 +77,8 @@ def test_restart_and_signal_match(compat_daemon: Daemon, real_supervisord: str) 
         both(ours, real_supervisord, *args)
 
 
-def test_pid_tail_and_clear_match(compat_daemon: Daemon, real_supervisord: str) -> None:
-    ours = url_of(compat_daemon)
+def test_pid_tail_and_clear_match(twins: Twins) -> None:
+    ours, real_supervisord = twins.corral_url, twins.supervisord
     for args in (
         ("pid", "manual:0"),
         ("pid", "nosuch:0"),
@@ -94,8 +92,8 @@ def test_pid_tail_and_clear_match(compat_daemon: Daemon, real_supervisord: str) 
         both(ours, real_supervisord, *args)
 
 
-def test_config_commands_match(compat_daemon: Daemon, real_supervisord: str) -> None:
-    ours = url_of(compat_daemon)
+def test_config_commands_match(twins: Twins) -> None:
+    ours, real_supervisord = twins.corral_url, twins.supervisord
     for args in (
         ("avail",),
         ("reread",),
@@ -106,3 +104,38 @@ def test_config_commands_match(compat_daemon: Daemon, real_supervisord: str) -> 
         ("remove", "nosuch"),
     ):
         both(ours, real_supervisord, *args)
+
+
+def test_reread_and_update_of_a_changed_file_match(twins: Twins) -> None:
+    ours, theirs = twins.corral_url, twins.supervisord
+    corral_before = twins.corral.config.read_text()
+    supervisord_before = twins.supervisord_conf.read_text()
+    twins.corral.config.write_text(corral_before + LATE_CORRAL)
+    twins.supervisord_conf.write_text(supervisord_before + LATE_SUPERVISORD)
+    try:
+        assert both(ours, theirs, "reread") == ("late: available\n", 0)
+        both(ours, theirs, "avail")
+        assert both(ours, theirs, "update") == ("late: added process group\n", 0)
+        both(ours, theirs, "status", "late:*")
+    finally:
+        twins.corral.config.write_text(corral_before)
+        twins.supervisord_conf.write_text(supervisord_before)
+    assert both(ours, theirs, "reread") == ("late: disappeared\n", 0)
+    assert both(ours, theirs, "update") == (
+        "late: stopped\nlate: removed process group\n",
+        0,
+    )
+
+
+LATE_CORRAL = """
+[programs.late]
+command = ["sleep", "300"]
+start_seconds = 0.2
+"""
+
+LATE_SUPERVISORD = """
+[program:late]
+command = sleep 300
+process_name = %(process_num)d
+startsecs = 0
+"""
