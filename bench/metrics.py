@@ -9,6 +9,8 @@ interleaved per round, these variants are timed, each one call:
 
 - `full pass`: a tick that walks all of /proc (what every tick is on a machine
   with few processes, given the sampler's budget);
+- `full pass + fds`: the same with open fds counted (one /proc/PID/fd read per
+  member: what the daemon does when a rule watches `fds`);
 - `known members`: a tick between full passes, reading only the trees' pids;
 - `history record`: keeping that tick's samples in the History ring;
 - `state file write`: the daemon's checkpoint of N trees (encode, write, rename),
@@ -62,13 +64,16 @@ def measure(size: int, rounds: int) -> dict[str, list[int]]:
             for i, (name, pid) in enumerate(roots.items())
         }
         full = TreeSampler(budget=1.0, max_gap=0.0)  # every tick a full pass
+        with_fds = TreeSampler(budget=1.0, max_gap=0.0, fds=True)
         known = TreeSampler(budget=1e-12, max_gap=1e9)  # one full pass, then known pids
         history = History(120)
         state = _state_record(roots)
         full.sample(trees)
+        with_fds.sample(trees)
         known.sample(trees)
         variants: dict[str, Callable[[], object]] = {
             "full pass": lambda: full.sample(trees),
+            "full pass + fds": lambda: with_fds.sample(trees),
             "known members": lambda: known.sample(trees),
             "history record": lambda: history.record(time.time(), full.sample(trees)),
             "state file write": lambda: checkpoint.write(state_path, state),

@@ -23,15 +23,24 @@ corral_setup() {
     fi
 }
 
-# The shells whose completion scripts the tests load (tests/control/cli/test_completion.py).
-# Installed with apt-get when we are root and it is there; otherwise those tests skip,
-# saying which shell is missing.
+# What the tests use from the system: the shells whose completion scripts they load
+# (tests/control/cli/test_completion.py), apparmor_parser, which compiles the AppArmor
+# profiles corral writes (tests/sandbox/test_apparmor.py), etcd (tests/coordinate start
+# their own on a free loopback port, never the package's system etcd on 2379, which they
+# leave alone), and Debian's chromium with its driver, the headless browser the web
+# dashboard's tests drive through Playwright (tests/control/web/; nothing is downloaded
+# by Playwright). Installed with apt-get when we are root and it is there; otherwise
+# those tests skip, saying what is missing.
 corral_test_packages() {
-    command -v zsh >/dev/null && command -v fish >/dev/null && return 0
+    command -v zsh >/dev/null && command -v fish >/dev/null && command -v etcd >/dev/null \
+        && [ -f /usr/share/apparmor-features/features ] \
+        && command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        apt-get install -y -qq zsh fish >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq zsh fish >/dev/null 2>&1; } \
-            || echo "could not install zsh and fish: their completion tests will skip" >&2
+        local packages="zsh fish apparmor etcd-server chromium chromium-driver"
+        apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1 \
+                && apt-get install -y -qq -o DPkg::Lock::Timeout=300 $packages >/dev/null 2>&1; } \
+            || echo "could not install $packages: the tests that use them will skip" >&2
     fi
 }
 

@@ -23,6 +23,7 @@ KERNEL_PATHS = ("/proc", "/sys/fs/cgroup")
 IMPURE_MODULES = {"asyncio", "time", "os", "random"}
 PURE = [
     "_lifecycle",
+    "_coordinate/hashing.py",
     "_supervisor/model",
     "_supervisor/view.py",
     "_process/exit.py",

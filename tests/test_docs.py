@@ -160,7 +160,7 @@ def test_the_check_names_unknown_commands_and_options() -> None:
         "docs/cli.md:5: `corral --sockets x status`: corral has no option --sockets",
         "docs/cli.md:6: `corral start|stp web`: no command 'stp'",
     ]
-    assert "; the commands are audit, complete-names, completion, daemon, doctor," in problems[0]
+    assert "; the commands are alerts, audit, complete-names, completion, daemon," in problems[0]
 
 
 CONFIG_SAMPLE = """\

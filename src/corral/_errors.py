@@ -21,7 +21,13 @@
     │   └── TruncatedFrame           the stream ended in the middle of a frame
     ├── WorkerDied               a pool worker died running a task (exit code, signal, OOM)
     ├── TaskTimedOut             a pool task passed its timeout (also a TimeoutError)
+    ├── SoftTimeout              raised inside a pool task at its soft timeout (a TimeoutError)
     ├── TaskFailed               a task's result or exception could not come back as itself
+    ├── DeadlineMissed           a pool task's deadline passed before it started (Edf "drop")
+    ├── CoordinationError        a lock, election or coordination store cannot be used
+    │   ├── LockTimeout              not acquired within the timeout (also a TimeoutError)
+    │   ├── StoreUnavailable         etcd does not answer (down, refusing, too slow)
+    │   └── LeaseLost                a lock or leadership held on a lease is no longer held
     └── ProcessFailed            it ran, and the outcome counts as failure
         ├── ExitedNonZero            exit code outside the accepted ones
         ├── KilledBySignal           ended by a signal it did not survive (or the OOM killer)
@@ -43,8 +49,10 @@ __all__ = [
     "ApiError",
     "BadWorkingDirectory",
     "ConfigError",
+    "CoordinationError",
     "CorralError",
     "DaemonUnavailable",
+    "DeadlineMissed",
     "ExecutableNotFound",
     "ExitStatusUnknown",
     "ExitedNonZero",
@@ -53,11 +61,15 @@ __all__ = [
     "FrameTooLarge",
     "InvalidSpec",
     "KilledBySignal",
+    "LeaseLost",
+    "LockTimeout",
     "PermissionDenied",
     "ProcessFailed",
+    "SoftTimeout",
     "SpawnError",
     "StdinClosed",
     "StillRunning",
+    "StoreUnavailable",
     "TaskFailed",
     "TaskTimedOut",
     "TimedOut",
@@ -364,6 +376,28 @@ class TaskTimedOut(CorralError, TimeoutError):
         )
 
 
+class SoftTimeout(CorralError, TimeoutError):
+    """Raised inside a running pool task when it passes its `soft_timeout`: the task
+    may catch it to clean up and return; one that lets it out fails with it, and one
+    still running at its `timeout` has its worker's tree ended (`TaskTimedOut`).
+
+    Like KeyboardInterrupt it can arrive at any line, also inside library code that
+    catches Exception broadly (an import, say) and so swallows it: keep the hard
+    `timeout` for what must end."""
+
+
+class DeadlineMissed(CorralError):
+    """A pool task was still queued when its deadline passed, and the pool's `Edf`
+    scheduler drops late tasks (`miss="drop"`): it never ran."""
+
+    def __init__(self, task: str, late: float) -> None:
+        self.task = task
+        self.late = late
+        super().__init__(
+            f"{task} was dropped: its deadline passed {late * 1000:.1f} ms before a worker was free"
+        )
+
+
 class TaskFailed(CorralError):
     """A task's outcome could not come back as itself: its result or the exception it
     raised could not be pickled. `remote_traceback` is the worker-side traceback text."""
@@ -466,6 +500,47 @@ class TimedOut(ProcessFailed):
             f"timed out after {timeout:g} s and its process tree was ended "
             f"(pid {result.pid}); raise the timeout if the command needs longer",
         )
+
+
+class CoordinationError(CorralError):
+    """A lock, an election or the coordination store cannot be used as asked.
+
+    Raised as itself for a lock file that cannot be opened (a read-only directory, a
+    symlink where the lock file should be, not a regular file): the message names the
+    path and the reason.
+    """
+
+
+class LockTimeout(CoordinationError, TimeoutError):
+    """The lock (or leadership) was not acquired within the timeout; it names the holder."""
+
+    def __init__(self, name: str, timeout: float, holder: str | None) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.holder = holder
+        held = f"held by {holder}" if holder else "held by another process"
+        super().__init__(f"lock {name!r} not acquired within {timeout:g} s: {held}")
+
+
+class StoreUnavailable(CoordinationError):
+    """The coordination store (etcd) did not answer: down, refusing, or too slow."""
+
+    def __init__(self, endpoints: Sequence[str], reason: str) -> None:
+        self.endpoints = tuple(endpoints)
+        self.reason = reason
+        super().__init__(f"etcd at {', '.join(self.endpoints)} is unavailable: {reason}")
+
+
+class LeaseLost(CoordinationError):
+    """A lock or leadership held on a lease is no longer held (expired, revoked, store gone).
+
+    Whatever the holder was doing under it must stop: another holder may have it now.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name!r} is no longer held: {reason}")
 
 
 def stderr_tail(stderr: bytes, lines: int = _STDERR_TAIL_LINES) -> str:

@@ -34,6 +34,7 @@ NOT_AT_REST = (
     "corral._control.client",  # the CLI's; `corral daemon` never makes a client
     "corral._control.cli.render",  # the CLI's tables and lines
     "corral._process.async_handle",  # the library's handle: an exec health probe's only
+    "corral._control.server.web",  # the dashboard: only with [web] enabled
     "platform",  # os.uname() tells the machine
     "shlex",  # for a command given as one string; these are arrays
 )

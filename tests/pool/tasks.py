@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from corral.pool import SoftTimeout  # imported with the module: before any task's timer runs
 
 
 def add(a: int, b: int) -> int:
@@ -97,3 +100,47 @@ def ignore_term_and_sleep(path: str) -> None:
     Path(path + ".tmp").write_text(str(os.getpid()))
     os.rename(path + ".tmp", path)
     time.sleep(60)  # the task's work: it is ended long before
+
+
+def hold_until(path: str) -> None:
+    """Keep the worker busy until `path` exists (at most a minute): the tests queue
+    tasks behind it, then create the file."""
+    end = time.monotonic() + 60
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.002)  # the task's own wait for the test's go
+
+
+def record(path: str, name: str) -> None:
+    """Append `name` as one line to `path` (O_APPEND: one write, never torn)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (name + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+_HELD: list[bytes] = []
+
+
+def grow(size: int) -> int:
+    """Keep `size` bytes alive in this worker (touched, so they are resident); our pid."""
+    _HELD.append(b"\x01" * size)  # written, so resident (zeroed pages may not be)
+    return os.getpid()
+
+
+def clean_up_on_soft_timeout(seconds: float) -> str:
+    """Work for `seconds`; at the soft timeout, clean up and return what happened."""
+    try:
+        time.sleep(seconds)  # the task's work, interrupted by the soft timeout
+    except SoftTimeout:
+        return "cleaned up"
+    return "finished"
+
+
+def sleep_through(seconds: float) -> str:
+    """Ignore the soft timeout's exception and keep working (the hard timeout ends us)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with contextlib.suppress(SoftTimeout):
+            time.sleep(0.05)  # the task's work
+    return "finished"

@@ -25,7 +25,7 @@ from corral._errors import InvalidSpec, SpawnError, UnsupportedFeature
 from corral._platform.linux.namespaces import KINDS, mounts, probe
 from corral._sandbox.plan import plan
 from corral.lowlevel import Feature, override_feature
-from corral.sandbox import Namespaces, Sandbox, Veth
+from corral.sandbox import Identity, Namespaces, Sandbox, Veth
 from tests.helpers import argv, path
 from tests.support.twins import Twin
 from tests.support.waiting import wait_until
@@ -93,6 +93,31 @@ def test_init_forwards_a_signal_sent_to_pid_1() -> None:
         result = proc.wait()
     assert result.exit_code == 0
     assert b"got SIGTERM" in result.stdout
+
+
+@pytest.mark.requires(Feature.NS_PID)
+@pytest.mark.requires(Feature.CAPABILITIES)
+def test_init_keeps_only_cap_kill_and_still_forwards_to_a_program_of_another_user() -> None:
+    """Pid 1 is left behind before the program's identity applies: it gives up root's
+    capabilities itself, keeping CAP_KILL to signal a program running as nobody."""
+    program = ["sh", "-c", "trap 'echo got-TERM; exit 0' TERM; echo ready; sleep 300 & wait"]
+    sandbox = Sandbox(
+        identity=Identity(user="nobody", no_new_privs=True),
+        namespaces=Namespaces(pid=True, init=True),
+    )
+    with corral.start(program, sandbox=sandbox, timeout=60) as proc:
+        assert proc.readline() == "ready"
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        )
+        proc.send_signal("TERM")
+        result = proc.wait()
+    kill_only = f"{1 << 5:016x}"  # CAP_KILL is capability 5
+    assert fields["Uid"].split()[1] == "0"  # still root: it is the daemon's child
+    assert [fields[k].strip() for k in ("CapEff", "CapPrm", "CapBnd")] == [kill_only] * 3
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert result.exit_code == 0
+    assert b"got-TERM" in result.stdout
 
 
 @pytest.mark.requires(Feature.NS_PID)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 from corral._control.daemon_signals import SignalReactions, install_signals
 from corral._control.server.api import build_router
 from corral._control.server.auditing import audit_observer
-from corral._control.server.http import HttpServer, Router
+from corral._control.server.http import HttpServer
 from corral._control.service_manager import ServiceManager
 from corral._errors import ConfigError, CorralError, UnsafeDirectory
 from corral._observe.audit import AuditLog, AuditRefused
@@ -38,6 +38,7 @@ from corral._supervisor.config.kinds import split_address
 from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.config.settings import DaemonSettings
 from corral._supervisor.operations import Operations
+from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.checkpoint import Checkpoint, CorruptState, DaemonRecord
 from corral._supervisor.runtime.checkpoint import read as read_state
 from corral._supervisor.runtime.leftovers import end_previous, previous_daemon
@@ -48,6 +49,8 @@ from corral._supervisor.runtime.supervisor import Supervisor, log_group_id
 
 if TYPE_CHECKING:
     import ssl
+
+    from corral._control.server.http.auth import Gate, Tokens
 
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
@@ -160,20 +163,21 @@ async def _serve(
     supervisor = Supervisor(config, events=events, reaper=reaper, sockets=sockets)
     previous = previous_daemon(config.daemon.state_file, events)  # refuses if it still runs
     stopping = asyncio.Event()
-    metrics = MetricsLoop(config.metrics, supervisor.live_trees)
+    metrics, alerts = _watchers(config, supervisor, events, reaper)
     ops = Operations(
         supervisor,
         metrics=metrics,
         on_shutdown=stopping.set,
         clock=loop.time,
         on_reload=service.reload_phase,
+        alerts=alerts,
     )
     reactions = SignalReactions(ops, events, stopping.set, audit.reopen)
     uninstall_signals = install_signals(loop, reactions)  # before anything slow: none may kill us
-    server = HttpServer(_router(config, ops, events), observer=audit_observer(audit))
+    server, gate = _http_server(config, ops, events, audit, tls)
     await server.listen_unix(config.daemon.socket)
     if config.daemon.http_listen is not None:  # the config made sure it has tokens
-        await _listen_tcp(server, config.daemon, tls, events)
+        await _listen_tcp(server, config.daemon, tls, events, gate)
     try:
         await _take_over(config, previous, supervisor, events, bind_late=bind_late)
     except ConfigError:  # a socket still in use once what was left running is ended
@@ -189,13 +193,13 @@ async def _serve(
     checkpoint.start()
     _announce(config, sockets, events, service)
     autostart = loop.create_task(supervisor.start_autostart())
-    metrics.start(loop)
+    _start_watching(loop, metrics, alerts, ops)
     try:
         await stopping.wait()
     finally:
         events.emit("daemon", "", message="shutting down")
         service.stopping()
-        metrics.close()
+        await _stop_watching(metrics, alerts)
         await supervisor.shutdown()
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
@@ -207,14 +211,29 @@ async def _serve(
         uninstall_signals()
 
 
-def _router(config: Config, ops: Operations, events: EventLog) -> Router:
-    """The API's routes, and supervisord's (/RPC2, its log pages) with `[compat]`."""
-    router = build_router(ops, events)
-    if config.compat.supervisord:
-        from corral._control.server.supervisord import add_supervisord_routes
+def _watchers(
+    config: Config, supervisor: Supervisor, events: EventLog, reaper: OwningReaper
+) -> tuple[MetricsLoop, AlertRunner]:
+    """The metrics sampler, and the alert rules it (and the event stream) feeds."""
+    metrics = MetricsLoop(config.metrics, supervisor.live_trees)
+    alerts = AlertRunner(
+        config.alerts, supervisor=supervisor, events=events, metrics=metrics, reaper=reaper
+    )
+    return metrics, alerts
 
-        add_supervisord_routes(router, ops, events, event_line)
-    return router
+
+def _start_watching(
+    loop: asyncio.AbstractEventLoop, metrics: MetricsLoop, alerts: AlertRunner, ops: Operations
+) -> None:
+    """Sampling and the alert rules begin (the rules first: they are told the first tick)."""
+    alerts.start(loop, ops)
+    metrics.start(loop)
+
+
+async def _stop_watching(metrics: MetricsLoop, alerts: AlertRunner) -> None:
+    """Before everything stops: no sample is taken, and no alert acts, from now on."""
+    metrics.close()
+    await alerts.close()
 
 
 def _announce(
@@ -247,16 +266,43 @@ async def _take_over(
         supervisor.restore_scales(previous.scales)  # those whose numprocs is unchanged
 
 
+def _http_server(
+    config: Config, ops: Operations, events: EventLog, audit: AuditLog, tls: ssl.SSLContext | None
+) -> tuple[HttpServer, Callable[[Tokens], Gate] | None]:
+    """The API's server, with the web dashboard's routes when `[web] enabled`; the
+    dashboard's gate for the TCP listener (None without it).
+
+    The dashboard is imported only here: a daemon without it holds none of it; so is
+    supervisord's interface (/RPC2 and its log pages), added with `[compat]`."""
+    router = build_router(ops, events)
+    if config.compat.supervisord:
+        from corral._control.server.supervisord import add_supervisord_routes
+
+        add_supervisord_routes(router, ops, events, event_line)
+    server = HttpServer(router, observer=audit_observer(audit))
+    if not config.web.enabled:
+        return server, None
+    from corral._control.server.web import Dashboard
+
+    dashboard = Dashboard.load(tls=tls is not None)
+    dashboard.add_routes(router)
+    return server, dashboard.gate
+
+
 async def _listen_tcp(
-    server: HttpServer, settings: DaemonSettings, tls: ssl.SSLContext | None, events: EventLog
+    server: HttpServer,
+    settings: DaemonSettings,
+    tls: ssl.SSLContext | None,
+    events: EventLog,
+    gate: Callable[[Tokens], Gate] | None = None,
 ) -> None:
-    """The opt-in TCP listener (HTTPS with `tls`); a port that cannot be bound stops the
-    daemon (exit 1)."""
+    """The opt-in TCP listener (HTTPS with `tls`, the dashboard's `gate` when it is on); a
+    port that cannot be bound stops the daemon (exit 1)."""
     address = str(settings.http_listen)
     host, port = split_address(address)
     tokens = {token.name: token.secret for token in settings.http_tokens}
     try:
-        bound = await server.listen_tcp(host, port, tokens, tls=tls)
+        bound = await server.listen_tcp(host, port, tokens, tls=tls, gate=gate)
     except OSError as exc:
         await server.close()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
@@ -264,6 +310,8 @@ async def _listen_tcp(
     shown = f"[{host}]" if ":" in host else host
     scheme = "http" if tls is None else "https"
     events.emit("daemon", "", message=f"listening on {scheme}://{shown}:{bound}")
+    if gate is not None:
+        events.emit("daemon", "", message=f"web dashboard at {scheme}://{shown}:{bound}/")
 
 
 def _audit_failed(events: EventLog) -> Callable[[str], None]:

@@ -2,7 +2,8 @@
 
 asyncio imports `ssl` when it can, so the choice is made before asyncio is imported:
 `keep_ssl_out_unless_tls(config)` reads only the [daemon] table of the config (as
-`corral -c` does) and blocks `ssl` unless it sets `tls_cert_file` or `tls_key_file`.
+`corral -c` does) and blocks `ssl` unless it sets `tls_cert_file` or `tls_key_file`,
+or an [alerts.NAME] table has an https:// webhook.
 The daemon reads the [daemon] table once more when it loads the whole config, and a
 TLS setting there with `ssl` blocked (the file changed in between) stops it with a
 message. Standard library only.
@@ -20,14 +21,21 @@ TLS_KEYS = ("tls_cert_file", "tls_key_file")
 
 
 def wants_tls(config_path: str) -> bool:
-    """Whether the config's [daemon] table sets a TLS key (False if it cannot be read)."""
+    """Whether the config's [daemon] table sets a TLS key, or an alert POSTs to an https
+    webhook (False if it cannot be read)."""
     try:
         with open(config_path, "rb") as stream:
             data = tomllib.load(stream)
     except (OSError, tomllib.TOMLDecodeError):
         return False  # the daemon's own load reports the problem
     table = data.get("daemon")
-    return isinstance(table, dict) and any(key in table for key in TLS_KEYS)
+    if isinstance(table, dict) and any(key in table for key in TLS_KEYS):
+        return True
+    alerts = data.get("alerts")
+    return isinstance(alerts, dict) and any(
+        isinstance(rule, dict) and str(rule.get("webhook", "")).startswith("https:")
+        for rule in alerts.values()
+    )
 
 
 def keep_ssl_out_unless_tls(config_path: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from corral._supervisor.view import InspectView, StatusView
+from corral._supervisor.view import AlertsView, InspectView, SecurityView, StatusView
 
 API_PREFIX = "/v1"
 """Every JSON route's path starts with this."""
@@ -23,6 +23,11 @@ StatusReply = StatusView
 
 InspectReply = InspectView
 """GET /v1/inspect/{name}: one snapshot of an instance's process tree."""
+
+SecurityReply = SecurityView
+"""GET /v1/security/{name}: how exposed an instance is, check by check."""
+AlertsReply = AlertsView
+"""GET /v1/alerts: the alerts firing now, and the counts of their actions."""
 
 
 class InstanceMetricsJSON(TypedDict):
@@ -113,6 +118,15 @@ class LogsReply(TypedDict):
     name: str
     stream: str
     lines: list[str]
+
+
+class ProfileReply(TypedDict):
+    """GET /v1/sandbox/{name}/apparmor"""
+
+    program: str
+    """The program the profile is for."""
+    profile: str
+    """The AppArmor profile's text, to be loaded with apparmor_parser."""
 
 
 class ReloadReply(TypedDict):

@@ -42,6 +42,9 @@ from corral._platform.posix.exits import (
     reap_any,
 )
 from corral._platform.posix.fds import Strays
+from corral._platform.posix.filelock import is_locked, open_lock_file, try_lock, unlock
+from corral._platform.posix.filelock import read_record as read_lock_record
+from corral._platform.posix.filelock import write_record as write_lock_record
 from corral._platform.posix.groups import send_to_group, send_to_pid
 from corral._platform.posix.listeners import (
     bind_tcp,
@@ -106,16 +109,21 @@ __all__ = [
     "find_trees",
     "fork_exec",
     "inspect_processes",
+    "is_locked",
     "is_tree_member",
     "max_unix_socket_path",
     "open_exit_notifier",
+    "open_fds",
+    "open_lock_file",
     "open_watch_fd",
     "override_feature",
     "parse_signal",
     "peer_credentials",
     "pidfd_exited",
     "prepare_fd_listing",
+    "process_credentials",
     "process_table",
+    "read_lock_record",
     "read_report",
     "read_stats",
     "reap_any",
@@ -132,8 +140,11 @@ __all__ = [
     "socket_inode",
     "spawn",
     "tree_members",
+    "try_lock",
     "unlink_socket",
+    "unlock",
     "wait_all_gone",
+    "write_lock_record",
 ]
 
 
@@ -389,6 +400,16 @@ def inspect_processes(pids: Sequence[int]) -> list[ProcessInfo]:
     return [inspect.snapshot(pid, known) for pid in pids]
 
 
+def process_credentials(pid: int | str) -> ProcessInfo:
+    """What bounds one process, "self" for ours (`linux/inspect.py` credentials):
+    uids, capability sets, seccomp, no_new_privs, umask, namespaces. UnsupportedFeature
+    without /proc; OSError when the process is gone."""
+    _features.status(Feature.PROC_SCAN).require()
+    from corral._platform.linux import inspect
+
+    return inspect.credentials(pid)
+
+
 def is_tree_member(tree: TreeIdentity, pid: int) -> bool:
     """Whether `pid` is a live member of `tree`, by the one definition `tree_members` holds.
 
@@ -524,6 +545,16 @@ def read_stats(pids: Iterable[int]) -> dict[int, ProcStat]:
     from corral._platform.linux.procfs import read_stats as read
 
     return read(pids)
+
+
+def open_fds(pid: int) -> int | None:
+    """How many fds a process has open; None when it cannot be read (gone, another
+    user's, or no /proc)."""
+    if not _features.has(Feature.PROC_SCAN):
+        return None
+    from corral._platform.linux.procfs import count_fds
+
+    return count_fds(pid)
 
 
 def boot_clock() -> float:

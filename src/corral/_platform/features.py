@@ -49,6 +49,9 @@ class Feature(enum.Enum):
     SUBREAPER = "subreaper"
     """`PR_SET_CHILD_SUBREAPER`: orphans of our children are re-parented to us."""
 
+    APPARMOR = "apparmor"
+    """AppArmor enabled in this kernel, with apparmor_parser to load a profile."""
+
     NO_NEW_PRIVS = "no-new-privs"
     """`PR_SET_NO_NEW_PRIVS` (Linux 3.5)."""
 
@@ -183,6 +186,27 @@ def _probe_subreaper() -> FeatureStatus:
     return FeatureStatus(feature=Feature.SUBREAPER, supported=True)
 
 
+def _probe_apparmor() -> FeatureStatus:
+    if not sys.platform.startswith("linux"):
+        return _missing(Feature.APPARMOR, f"platform is {sys.platform}", "Linux with AppArmor")
+    try:
+        with open("/sys/module/apparmor/parameters/enabled", encoding="ascii") as flag:
+            enabled = flag.read().strip() == "Y"
+    except OSError:
+        return _missing(
+            Feature.APPARMOR,
+            "this kernel has no AppArmor (/sys/module/apparmor is absent)",
+            "a kernel built with AppArmor, booted with it enabled",
+        )
+    if not enabled:
+        return _missing(Feature.APPARMOR, "AppArmor is disabled", "boot with apparmor=1")
+    import shutil  # only for this probe
+
+    if shutil.which("apparmor_parser", path=os.defpath + ":/usr/sbin:/sbin") is None:
+        return _missing(Feature.APPARMOR, "apparmor_parser is not installed", "package apparmor")
+    return FeatureStatus(feature=Feature.APPARMOR, supported=True)
+
+
 def _probe_linux_prctl(feature: Feature, needs: str) -> FeatureStatus:
     if not sys.platform.startswith("linux"):
         return _missing(feature, f"platform is {sys.platform}", needs)
@@ -215,6 +239,7 @@ _PROBES: dict[Feature, Callable[[], FeatureStatus]] = {
     Feature.FD_LISTING: _probe_fd_listing,
     Feature.RENAME_EXCHANGE: _probe_rename_exchange,
     Feature.SUBREAPER: _probe_subreaper,
+    Feature.APPARMOR: _probe_apparmor,
     Feature.NO_NEW_PRIVS: lambda: _probe_linux_prctl(Feature.NO_NEW_PRIVS, "Linux 3.5+"),
     Feature.CAPABILITIES: lambda: _probe_linux_prctl(Feature.CAPABILITIES, "Linux 4.3+"),
     **{

@@ -1,7 +1,8 @@
 """The pool's parent<->worker messages, over `_ipc` frames: what each frame holds.
 
 Parent to worker, fd 3 of the worker: one frame per task, an 8-byte task id
-(big-endian) and the pickled `(fn, args, kwargs)`; EOF means "exit now, cleanly".
+(big-endian), the task's soft timeout as an 8-byte float (0: none) and the pickled
+`(fn, args, kwargs)`; EOF means "exit now, cleanly".
 Worker to parent, fd 4: an 8-byte task id, a 1-byte kind, and the body:
 
 - READY (id 0): the worker has started and run its initializer; body empty.
@@ -19,13 +20,14 @@ both. Pure: no I/O.
 from __future__ import annotations
 
 import pickle
+import signal
 import struct
 from typing import Any
 
 HEAD = struct.Struct(">QB")
 """Task id and kind, ahead of every worker-to-parent body."""
-TASK_ID = struct.Struct(">Q")
-"""The task id ahead of every parent-to-worker body."""
+TASK_HEAD = struct.Struct(">Qd")
+"""The task id and soft timeout (seconds, 0: none) ahead of every parent-to-worker body."""
 
 READY = 0
 INIT_FAILED = 1
@@ -37,6 +39,9 @@ TASK_FD = 3
 """The worker's fd for task frames (read end)."""
 RESULT_FD = 4
 """The worker's fd for result frames (write end)."""
+SOFT_TIMEOUT_SIGNAL = signal.SIGUSR1
+"""What the worker's own timer sends its main thread at a task's soft timeout (timed
+in the worker, from the call's start: a frame still in the pipe cannot miss it)."""
 
 try:  # pragma: no cover - depends on what is installed
     import cloudpickle as _cloudpickle  # type: ignore[import-not-found, unused-ignore]
@@ -55,9 +60,9 @@ except ImportError:
     PICKLER = "pickle"
 
 
-def task_frame(task_id: int, body: bytes) -> bytes:
+def task_frame(task_id: int, body: bytes, soft_timeout: float | None = None) -> bytes:
     """The payload of a task frame."""
-    return TASK_ID.pack(task_id) + body
+    return TASK_HEAD.pack(task_id, soft_timeout or 0.0) + body
 
 
 def reply(task_id: int, kind: int, body: bytes = b"") -> bytes:

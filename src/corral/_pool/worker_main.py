@@ -4,20 +4,28 @@ Started as `python -I -c BOOT PATHS INIT MAX_FRAME` through corral's spawn path 
 interpreter: no state copied from the parent, no fork of a threaded process),
 with the task pipe at fd 3 and the result pipe at fd 4 (`protocol`). It runs the
 initializer, says READY, then serves tasks one at a time until EOF on fd 3.
-Only the standard library and `corral._ipc` are imported here, so it starts fast.
+Only the standard library, `corral._errors` and `corral._ipc` are imported here, so
+it starts fast. A task with a soft timeout gets a timer thread for it: at the
+timeout it sends SIGUSR1 to the main thread, whose handler raises `SoftTimeout` in
+the task if the call is still running (a late signal, after the call, is ignored).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from corral._errors import SoftTimeout
 from corral._ipc.framing import MAX_FRAME
 from corral._ipc.pipe import FrameReader, send_frame
 from corral._pool import protocol as p
+
+if TYPE_CHECKING:
+    import threading
 
 BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
@@ -35,10 +43,34 @@ def main() -> None:
     if not _initialize(init):
         sys.exit(1)
     reader = FrameReader(p.TASK_FD, limit)
+    signal.signal(p.SOFT_TIMEOUT_SIGNAL, _soft_timeout)
     while (frame := reader.recv()) is not None:
-        (task_id,) = p.TASK_ID.unpack_from(frame)
-        reply = _run(task_id, frame[p.TASK_ID.size :])
+        task_id, soft = p.TASK_HEAD.unpack_from(frame)
+        reply = _run(task_id, frame[p.TASK_HEAD.size :], soft)
         send_frame(p.RESULT_FD, _within_limit(task_id, reply, limit), limit)
+
+
+class _Calling:
+    """Whether a task's function is being called: only then may the soft timeout
+    interrupt (not while a reply is pickled or written)."""
+
+    now = False
+
+
+def _soft_timer(seconds: float) -> threading.Timer:
+    """A started timer that signals the main thread after `seconds`."""
+    import threading  # only for tasks with a soft timeout: workers start without it
+
+    main = threading.main_thread().ident or 0
+    timer = threading.Timer(seconds, signal.pthread_kill, (main, p.SOFT_TIMEOUT_SIGNAL))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _soft_timeout(signum: int, frame: object) -> None:
+    if _Calling.now:
+        raise SoftTimeout("the task ran past its soft timeout")
 
 
 def _initialize(init: str) -> bool:
@@ -54,11 +86,18 @@ def _initialize(init: str) -> bool:
     return True
 
 
-def _run(task_id: int, body: bytes) -> bytes:
+def _run(task_id: int, body: bytes, soft: float) -> bytes:
     """One task's reply: its result, the exception it raised, or why neither pickles."""
     try:
         fn, args, kwargs = pickle.loads(body)
-        value: Any = fn(*args, **kwargs)
+        timer = _soft_timer(soft) if soft > 0 else None
+        _Calling.now = True
+        try:
+            value: Any = fn(*args, **kwargs)
+        finally:
+            _Calling.now = False
+            if timer is not None:
+                timer.cancel()
     except BaseException as exc:
         text = traceback.format_exc()
         try:

@@ -47,8 +47,11 @@ class Worker:
         "_results_fd",
         "_writer",
         "child",
+        "done",
         "ending",
+        "idle_timer",
         "ready",
+        "retired",
         "task",
         "tasks_fd",
     )
@@ -84,7 +87,14 @@ class Worker:
         self.task: Any = None
         """The task it runs now (the pool's record), or None when idle."""
         self.ending = False
-        """Its end has begun (a timeout, a cancel, a death): it takes no more tasks."""
+        """Its end has begun (a timeout, a cancel, a death, a retirement): it takes no
+        more tasks."""
+        self.retired = False
+        """It was asked to exit between tasks (recycling, idle shrink): not a failure."""
+        self.done = 0
+        """Tasks it has completed."""
+        self.idle_timer: asyncio.TimerHandle | None = None
+        """While it is idle and may be shrunk away: the loop timer that retires it."""
         self._writer = LoopFrameWriter(task_w, max_frame)
         self._results_fd: int | None = result_r
         self._exited = asyncio.get_running_loop().create_future()
@@ -108,10 +118,19 @@ class Worker:
 
     def close_tasks(self) -> None:
         """Close our end of the task pipe: an idle worker sees EOF and exits 0."""
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
         if self.tasks_fd is not None:
             self._writer.close()
             os.close(self.tasks_fd)
             self.tasks_fd = None
+
+    def retire(self) -> None:
+        """Between tasks: take no more and exit 0 on EOF (idempotent)."""
+        if not self.ending:
+            self.ending = self.retired = True
+            self.close_tasks()
 
     def _on_exit_fd(self, on_exit: Callable[[Worker, Exit], None]) -> None:
         ended = self.child.collect()
@@ -162,7 +181,9 @@ class Worker:
 
     def __repr__(self) -> str:
         state = (
-            "ending"
+            "retiring"
+            if self.retired
+            else "ending"
             if self.ending
             else "busy"
             if self.task

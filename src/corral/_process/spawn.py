@@ -285,6 +285,12 @@ def _environment(spec: ProcessSpec) -> dict[bytes, bytes]:
     return env
 
 
+def executable(spec: ProcessSpec) -> str:
+    """The file a spawn of `spec` would execute now, searched on the PATH the child gets
+    (ExecutableNotFound, PermissionDenied as the spawn would raise them)."""
+    return _resolve(spec, os.fsdecode(_environment(spec).get(b"PATH", _DEFPATH)))
+
+
 def _resolve(spec: ProcessSpec, search_path: str) -> str:
     name = spec.argv[0]
     if "/" in name:

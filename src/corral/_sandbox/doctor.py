@@ -29,6 +29,7 @@ SANDBOX_USES: Mapping[Feature, str] = {
     Feature.NS_UTS: "namespaces.hostname",
     Feature.NS_IPC: "namespaces.ipc",
     Feature.NS_USER: "namespaces.user",
+    Feature.APPARMOR: "sandbox profile --load (a profile is written without it)",
 }
 """The sandbox config keys (under [programs.NAME.sandbox]) each feature makes possible."""
 

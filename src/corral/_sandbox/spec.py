@@ -127,6 +127,17 @@ class Seccomp:
         for name in self.syscalls:
             check_syscall(name)
 
+    def refuses(self, call: str) -> bool:
+        """Whether this filter refuses the syscall `call` (for some of its arguments at
+        least: `no-network` refuses socket for non-unix families only). It describes
+        the filter (`corral security`, AppArmor profiles); the filter is built elsewhere."""
+        from corral._sandbox.presets import PRESETS  # the rule tables: only when asked
+
+        listed = set(self.syscalls)
+        for name in self.presets:
+            listed.update(PRESETS[name].syscalls)
+        return (call in listed) == (self.default == "allow")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Veth:

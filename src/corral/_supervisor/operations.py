@@ -9,6 +9,7 @@ fit to show a user as they are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import time
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from corral._errors import InvalidSpec
+from corral._errors import CorralError, InvalidSpec, SpawnError
 from corral._lifecycle.states import InstanceState
 from corral._observe.metrics.history import Point
 from corral._observe.metrics.prometheus import Family
@@ -27,6 +28,7 @@ from corral._platform import (
     ProcessInfo,
     inspect_processes,
     parse_signal,
+    process_credentials,
     send_to_group,
     send_to_pid,
     tree_members,
@@ -35,16 +37,24 @@ from corral._supervisor.config.load import Config, load_config
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.scale import Scaled, apply_scales, check_count
 from corral._supervisor.model.targets import ALL, resolve_targets
+from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop
 from corral._supervisor.runtime.prometheus import families
-from corral._supervisor.runtime.snapshot import inspect_view, instance_view, tree_view
+from corral._supervisor.runtime.snapshot import (
+    inspect_view,
+    instance_view,
+    security_view,
+    tree_view,
+)
 from corral._supervisor.runtime.supervisor import Outcome, Supervisor
 from corral._supervisor.view import (
+    AlertsView,
     DaemonView,
     InspectView,
     InstanceView,
     SamplerView,
+    SecurityView,
     StatusView,
     TreeView,
 )
@@ -52,6 +62,11 @@ from corral._version import VERSION
 
 if TYPE_CHECKING:
     from corral._process.tree import Tree
+
+
+_ASSUMED_UMASK = 0o022
+"""The daemon's umask where /proc does not show it (reading it with umask(2) would
+change it for a moment under the threads that create log files)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,12 +98,14 @@ class Operations:
         on_shutdown: Callable[[], None],
         clock: Callable[[], float],
         on_reload: Callable[[str], None] | None = None,
+        alerts: AlertRunner | None = None,
     ) -> None:
         """`on_reload` is told "reloading" before a reload and "reloaded" after it (taken
         or refused): the daemon tells its own service manager."""
         self._sup = supervisor
         self._on_reload = on_reload
         self._metrics = metrics
+        self._alerts = alerts
         self._on_shutdown = on_shutdown
         self._clock = clock
         self._reloading = asyncio.Lock()
@@ -175,6 +192,62 @@ class Operations:
         notes = ("Python stacks are not taken: py-spy support is not built yet",)
         return inspect_view(driver, processes, cgroup=cgroup, notes=notes)
 
+    async def security(self, target: str) -> SecurityView:
+        """How exposed one instance is (`corral security`), read off the loop: each check
+        from its live processes where the kernel shows it (the most exposed member of
+        the tree decides), from its sandbox spec otherwise."""
+        from corral._sandbox.exposure import Observed, assess, observe, weakest  # when asked
+
+        driver = self._one(target)
+        tree = driver.tree if driver.live_pid is not None else None
+        sandbox = driver.program.process.sandbox
+        namespaces = None if sandbox is None else sandbox.namespaces
+        init = namespaces is not None and namespaces.init
+        notes: list[str] = []
+
+        def read() -> tuple[Observed | None, int]:
+            try:
+                daemon = process_credentials("self")
+            except CorralError:  # no /proc here: every check comes from the spec
+                notes.append("this system has no /proc: every check is read from the config")
+                return None, _ASSUMED_UMASK
+            umask = _ASSUMED_UMASK if daemon.umask is None else daemon.umask
+            if tree is None:
+                return None, umask
+            pids = [m.pid for m in tree_members([tree])[0]]
+            if init and tree.root in pids:  # corral's own init: it only reaps and relays
+                pids.remove(tree.root)
+                notes.append(
+                    f"pid {tree.root} is corral's init in the program's pid namespace: it "
+                    "runs as the daemon's user with only CAP_KILL and no_new_privs, to reap "
+                    "and relay signals, and is not scored"
+                )
+            seen = []
+            for pid in pids:
+                with contextlib.suppress(OSError):  # exited meanwhile
+                    seen.append(observe(process_credentials(pid), daemon))
+            return weakest(seen), umask
+
+        observed, umask = await asyncio.to_thread(read)
+        found = assess(sandbox, observed, daemon_uid=os.geteuid(), daemon_umask=umask)
+        pid = driver.live_pid if observed is not None else None
+        return security_view(driver, found, pid, notes)
+
+    def apparmor_profile(self, target: str) -> tuple[str, str]:
+        """The program `target` names (a program or one of its instances) and an
+        AppArmor profile derived from its sandbox spec, attached to the executable its
+        instances run (`corral sandbox profile --apparmor`)."""
+        from corral._process.spawn import executable
+        from corral._sandbox.apparmor import apparmor_profile  # only when asked
+
+        program = self._sup.drivers[self._resolve([target])[0]].program
+        spec = program.instance_process(0)
+        try:
+            path: str | None = os.path.realpath(executable(spec))
+        except SpawnError:
+            path = None
+        return program.name, apparmor_profile(program.name, path, spec.sandbox)
+
     def _drivers(self, targets: Sequence[str]) -> list[InstanceDriver]:
         names = self._resolve(targets) if targets else list(self._sup.drivers)
         return [self._sup.drivers[n] for n in names]
@@ -229,6 +302,12 @@ class Operations:
     def history(self, target: str) -> list[Point]:
         """The kept samples of one instance, oldest first."""
         return self._metrics.history.points(self._one(target).name)
+
+    def alerts(self) -> AlertsView:
+        """The alerts firing now (`corral alerts`), and how their actions have fared."""
+        if self._alerts is None:
+            return AlertsView(rules=0, firing=(), actions={})
+        return self._alerts.view()
 
     def prometheus(self) -> list[Family]:
         """Every metric family the Prometheus endpoint serves."""
@@ -339,6 +418,8 @@ class Operations:
                 plan = await self._sup.reload(config)
                 self._metrics.reconfigure(config.metrics)
                 self._metrics.forget_except(set(self._sup.drivers))
+                if self._alerts is not None:
+                    self._alerts.reconfigure(config.alerts)
             finally:
                 if self._on_reload is not None:
                     self._on_reload("reloaded")

@@ -106,6 +106,9 @@ class SampleView(View):
     """Resident memory of the tree's live members, in bytes."""
     processes: int
     """Live members of the tree."""
+    fds: int | None = None
+    """Open fds of the tree's live members; None unless an alert rule watches fds (counting
+    them costs a directory read per process per tick)."""
 
 
 class NotifyView(View):
@@ -340,6 +343,77 @@ class InspectView(View):
     """What the snapshot could not include, and why."""
 
 
+class ExposureView(View):
+    """One check of `corral security`: a way out of the sandbox, open or closed."""
+
+    check: str
+    """A short, stable name ("root", "cap-sys-admin", "namespace-net")."""
+    description: str
+    """What was found, in words."""
+    exposed: bool
+    """Whether this way is open."""
+    weight: int
+    """How much it counts towards the score."""
+    key: str
+    """The key under [programs.NAME] that closes it."""
+    source: str
+    """running: read from the live process; config: from the sandbox spec."""
+
+
+class SecurityView(View):
+    """How exposed an instance is (`corral security`): every check and a score."""
+
+    name: str
+    """The instance."""
+    program: str
+    """Its program."""
+    pid: int | None
+    """The process the running checks were read from, while it has one."""
+    score: float
+    """0.0 (every check closed) to 10.0 (every check open): the open share of the weight."""
+    rating: str
+    """OK (<= 2), MEDIUM (<= 5), EXPOSED (<= 8) or UNSAFE."""
+    exposures: tuple[ExposureView, ...]
+    """Every check, open ones first, heaviest first."""
+    notes: tuple[str, ...]
+    """What the score leaves out, and why."""
+
+
+class AlertView(View):
+    """One alert firing now: a rule whose condition holds for one instance."""
+
+    alert: str
+    """The rule's name ([alerts.NAME], or PROGRAM.restart_on.METRIC)."""
+    instance: str
+    """The instance it fires for."""
+    program: str
+    """Its program."""
+    condition: str
+    """The rule's condition, as written."""
+    since: float
+    """When the condition began to hold (or first occurred), seconds since the epoch."""
+    fired_at: float
+    """When the rule fired, seconds since the epoch."""
+    value: float | str | None
+    """The last value seen: a metric's figure, a state, an exit reason or a log line."""
+    count: int
+    """Occurrences since it fired (exit and log rules; 1 for the others)."""
+    actions: tuple[str, ...]
+    """What the rule does: restart, stop, signal, command, webhook, event."""
+
+
+class AlertsView(View):
+    """What fires now, and how the alerts' actions have fared (`corral alerts`)."""
+
+    rules: int
+    """Rules in the config (restart_on entries included)."""
+    firing: tuple[AlertView, ...]
+    """Every alert firing now, by alert then instance."""
+    actions: dict[str, int]
+    """Counts since the daemon started: webhooks delivered, failed, retried and dropped;
+    commands run, failed and dropped; restarts done and refused by the start limit."""
+
+
 def to_json(view: View) -> dict[str, Any]:
     """The JSON object of a view: nested views become objects, tuples lists."""
     data = json_fields(view)
@@ -424,6 +498,8 @@ _NESTED: dict[tuple[str, str], tuple[type[View], bool]] = {
     ("StatusView", "instances"): (InstanceView, True),
     ("ProcessView", "fds"): (OpenFileView, True),
     ("InspectView", "processes"): (ProcessView, True),
+    ("SecurityView", "exposures"): (ExposureView, True),
+    ("AlertsView", "firing"): (AlertView, True),
 }
 """(view, field) -> the view type it holds and whether a tuple of them: what `from_json`
 rebuilds. Written out because resolving annotations at run time costs the CLI its

@@ -161,6 +161,12 @@ def test_an_unknown_user_is_reported_with_a_did_you_mean() -> None:
     )
 
 
+@pytest.mark.parametrize("key", ["user", "group"])
+def test_a_name_with_a_nul_byte_is_an_unknown_name_not_a_crash(key: str) -> None:
+    line, found, got, _ = where(f'{key} = "nobody\\u0000"')
+    assert (line, found, got) == (4, f"programs.web.sandbox.{key}", "'nobody\\x00'")
+
+
 def test_an_unknown_group_in_groups_is_pointed_at_by_index() -> None:
     assert where("groups = [", '  "nogroup",', '  "nogrop",', "]") == (
         6,

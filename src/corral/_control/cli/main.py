@@ -14,8 +14,10 @@ import sys
 from collections.abc import Callable
 
 from corral._control.cli.commands import (
+    alerts,
     audit,
     completion,
+    config_import,
     daemon,
     doctor,
     events,
@@ -23,6 +25,7 @@ from corral._control.cli.commands import (
     lifecycle,
     logs,
     metrics,
+    security,
     startup,
     status,
 )
@@ -41,6 +44,9 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "events": events.run,
     "metrics": metrics.run,
     "inspect": inspect.run,
+    "security": security.security,
+    "sandbox": security.sandbox,
+    "alerts": alerts.run,
     "reload": daemon.reload,
     "shutdown": daemon.shutdown,
     "doctor": doctor.run,
@@ -48,6 +54,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "startup": startup.run,
     "completion": completion.completion,
     "complete-names": completion.complete_names,
+    "import": config_import.run,
 }
 
 
@@ -72,11 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_parser(sub, common)
     metrics.add_parser(sub, common)
     inspect.add_parser(sub, common)
+    security.add_parsers(sub, common)
+    alerts.add_parser(sub, common)
     daemon.add_parsers(sub, common)
     doctor.add_parser(sub, common)
     audit.add_parser(sub, common)
     startup.add_parser(sub, common)
     completion.add_parsers(sub, common)
+    config_import.add_parser(sub, common)
     return parser
 
 

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from corral._control.wire import EventJSON, HistoryReply, MetricsReply, OutcomeJSON
-from corral._supervisor.view import InspectView, InstanceView, ProcessView, SocketView
+from corral._supervisor.view import (
+    InspectView,
+    InstanceView,
+    ProcessView,
+    SecurityView,
+    SocketView,
+)
 
 if TYPE_CHECKING:  # `corral status` must not import the sandbox
     from corral._sandbox.doctor import DoctorRow
@@ -317,3 +323,18 @@ def _process_block(p: ProcessView) -> list[str]:
     lines.append(f"  environment ({len(p.environment)})")
     lines += [f"    {name}={value}" for name, value in sorted(p.environment.items())]
     return lines
+
+
+def security_report(view: SecurityView) -> str:
+    """`corral security`: the score, then one line per check, open ones first."""
+    seen = f"pid {view.pid}" if view.pid is not None else "not running: all from the config"
+    lines = [f"{view.name}  exposure {view.score:.1f} / 10  {view.rating}  ({seen})", ""]
+    width = max((len(e.description) for e in view.exposures), default=0)
+    for e in view.exposures:
+        mark = "open  " if e.exposed else "closed"
+        fix = f"  close with {e.key}" if e.exposed else ""
+        lines.append(
+            f"  {mark} {e.weight:>2}  {e.description:<{width}}  [{e.source}]{fix}".rstrip()
+        )
+    lines += [f"note: {note}" for note in view.notes]
+    return "\n".join(lines) + "\n"

@@ -42,6 +42,7 @@ from corral._control.wire import (
     OutcomeJSON,
     OutcomesReply,
     PointJSON,
+    ProfileReply,
     ReloadReply,
 )
 from corral._errors import ConfigError, CorralError, InvalidSpec, UnknownTarget
@@ -72,6 +73,9 @@ def build_router(
         ("GET", "/metrics", routes.metrics, ("names",)),
         ("GET", "/metrics/{name}/history", routes.history, ()),
         ("GET", "/inspect/{name}", routes.inspect, ()),
+        ("GET", "/security/{name}", routes.security, ()),
+        ("GET", "/sandbox/{name}/apparmor", routes.apparmor, ()),
+        ("GET", "/alerts", routes.alerts, ()),
         ("POST", "/start", routes.start, ()),
         ("POST", "/stop", routes.stop, ()),
         ("POST", "/restart", routes.restart, ()),
@@ -86,7 +90,9 @@ def build_router(
     for method, path, handler, query in table:
         router.add(method, API_PREFIX + path, _translated(handler), query=query)
     router.add("GET", PROMETHEUS_PATH, _translated(routes.prometheus), query=())
-    router.add("GET", OPENAPI_PATH, _document(router), query=())
+    documented: list[tuple[str, str]] = []  # the API's routes; not those added later (web)
+    router.add("GET", OPENAPI_PATH, _document(documented), query=())
+    documented += router.routes()
     return router
 
 
@@ -94,16 +100,17 @@ OPENAPI_PATH = API_PREFIX + "/openapi.json"
 """The API's OpenAPI 3.1 document, generated on its first request and then kept."""
 
 
-def _document(router: Router) -> Handler:
-    """The OpenAPI route: built when first asked for, since reading the field docstrings
-    parses source files, which a daemon nobody asks costs about 1 MB of resident memory."""
+def _document(routes: list[tuple[str, str]]) -> Handler:
+    """The OpenAPI route of `routes`: built when first asked for, since reading the field
+    docstrings parses source files, which a daemon nobody asks costs about 1 MB of
+    resident memory."""
     made: list[Response] = []
 
     async def serve(request: Request) -> Response:
         if not made:
             from corral._control.server import openapi
 
-            made.append(Response.json(openapi.document(router.routes())))
+            made.append(Response.json(openapi.document(routes)))
         return made[0]
 
     return serve
@@ -158,6 +165,17 @@ class _Routes:
     async def inspect(self, request: Request) -> Response:
         view = await self.ops.inspect(request.params["name"])
         return Response.json(json_fields(view), default=json_fields)
+
+    async def security(self, request: Request) -> Response:
+        view = await self.ops.security(request.params["name"])
+        return Response.json(json_fields(view), default=json_fields)
+
+    async def apparmor(self, request: Request) -> Response:
+        program, profile = self.ops.apparmor_profile(request.params["name"])
+        return Response.json(ProfileReply(program=program, profile=profile))
+
+    async def alerts(self, request: Request) -> Response:
+        return Response.json(json_fields(self.ops.alerts()), default=json_fields)
 
     async def prometheus(self, request: Request) -> Response:
         text = render(self.ops.prometheus())

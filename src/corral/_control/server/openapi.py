@@ -22,6 +22,7 @@ from corral._control.wire import (
     API_PREFIX,
     PROMETHEUS_PATH,
     AcceptedReply,
+    AlertsReply,
     ErrorReply,
     EventsReply,
     HistoryReply,
@@ -29,9 +30,11 @@ from corral._control.wire import (
     LogsReply,
     MetricsReply,
     OutcomesReply,
+    ProfileReply,
     ReloadReply,
     RestartRequest,
     ScaleRequest,
+    SecurityReply,
     SignalRequest,
     StatusReply,
     TargetsRequest,
@@ -97,6 +100,22 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {
         "and sockets, limits, namespaces, cgroups, capabilities and environment "
         "(secret-looking values masked).",
         InspectReply,
+    ),
+    ("GET", f"{API_PREFIX}/security/{{name}}"): RouteDoc(
+        "How exposed an instance is: each way out of its sandbox, open or closed, with "
+        "its weight and the key that closes it, read from the live process where the "
+        "kernel shows it; and a score from 0 (closed) to 10.",
+        SecurityReply,
+    ),
+    ("GET", f"{API_PREFIX}/sandbox/{{name}}/apparmor"): RouteDoc(
+        "An AppArmor profile derived from a program's sandbox spec (name a program or "
+        "one of its instances).",
+        ProfileReply,
+    ),
+    ("GET", f"{API_PREFIX}/alerts"): RouteDoc(
+        "The alerts firing now (rule, instance, since, last value), and how their actions "
+        "have fared (webhooks delivered and failed, commands, restarts refused).",
+        AlertsReply,
     ),
     ("POST", f"{API_PREFIX}/start"): RouteDoc(
         "Start; replies when each instance is RUNNING or has failed.",

@@ -29,7 +29,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from corral._platform import ProcStat, TreeIdentity, boot_clock, read_stats, tree_members
+from corral._platform import (
+    ProcStat,
+    TreeIdentity,
+    boot_clock,
+    open_fds,
+    read_stats,
+    tree_members,
+)
 
 BUDGET = 0.0005
 """Share of one core that full /proc passes may use: 0.05 %."""
@@ -49,6 +56,9 @@ class Sample:
     """Resident memory of the tree's live members."""
     processes: int
     """Live members counted."""
+    fds: int | None = None
+    """Open fds of the members (entries of /proc/PID/fd), when the sampler counts them;
+    None when it does not, or could read none of them."""
 
 
 class _Tree:
@@ -65,9 +75,14 @@ class _Tree:
 class TreeSampler:
     """Samples trees named by key, each given by its identity (root, group, marker, cgroup)."""
 
-    def __init__(self, *, budget: float = BUDGET, max_gap: float = MAX_GAP) -> None:
+    def __init__(
+        self, *, budget: float = BUDGET, max_gap: float = MAX_GAP, fds: bool = False
+    ) -> None:
+        """With `fds`, each sample also counts its members' open fds (one directory
+        read per member per tick: bench/metrics.py measures it)."""
         if budget <= 0 or max_gap < 0:
             raise ValueError("budget must be > 0 and max_gap >= 0")
+        self.fds = fds
         self._budget = budget
         self._max_gap = max_gap
         self._trees: dict[str, _Tree] = {}
@@ -93,7 +108,8 @@ class TreeSampler:
                 tree = self._trees[key] = _Tree(root)
             procs = found.get(key, [])
             if any(p.pid == root for p in procs):
-                samples[key] = _update(tree, procs, now)
+                sample = _update(tree, procs, now)
+                samples[key] = _with_fds(sample, procs) if self.fds else sample
             else:  # the root is gone: nothing to sample until the caller names a new one
                 del self._trees[key]
         return samples
@@ -124,6 +140,12 @@ class TreeSampler:
                 procs.append(table[root])
             found[key] = procs
         return found
+
+
+def _with_fds(sample: Sample, procs: list[ProcStat]) -> Sample:
+    counts = [n for proc in procs if (n := open_fds(proc.pid)) is not None]
+    fds = sum(counts) if counts else None
+    return Sample(sample.cpu_percent, sample.cpu_seconds, sample.rss_bytes, sample.processes, fds)
 
 
 def _update(tree: _Tree, procs: list[ProcStat], now: float) -> Sample:

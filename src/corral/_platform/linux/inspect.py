@@ -68,6 +68,8 @@ class ProcessInfo:
     """CapInh, CapPrm, CapEff, CapBnd, CapAmb as hex masks."""
     seccomp: str = ""
     no_new_privs: bool = False
+    umask: int | None = None
+    """From /proc/PID/status (Linux 4.7+); None where the kernel does not show it."""
     environment: dict[str, str] = field(default_factory=dict)
     gone: bool = False
     """The process exited (or became unreadable) while it was read."""
@@ -99,6 +101,17 @@ def snapshot(pid: int, known_sockets: dict[int, Socket]) -> ProcessInfo:
     return info
 
 
+def credentials(pid: int | str) -> ProcessInfo:
+    """Only what bounds a process (`corral security`): uids, gids, capability sets,
+    seccomp mode, no_new_privs, umask and namespaces; cheap, no fds or sockets read.
+    `pid` may be "self". OSError (ProcessLookupError) when it is gone."""
+    info = ProcessInfo(os.getpid() if pid == "self" else int(pid))
+    base = f"/proc/{pid}"
+    _status(base, info, {})
+    _namespaces(base, info, {})
+    return info
+
+
 def _read(path: str) -> str:
     with open(path, encoding="utf-8", errors="replace") as source:
         return source.read()
@@ -124,6 +137,8 @@ def _status(base: str, info: ProcessInfo, _sockets: dict[int, Socket]) -> None:
             info.seccomp = _SECCOMP_MODES.get(value, value)
         elif key == "NoNewPrivs":
             info.no_new_privs = value == "1"
+        elif key == "Umask":
+            info.umask = int(value, 8)
 
 
 def _stat(base: str, info: ProcessInfo, _sockets: dict[int, Socket]) -> None:

@@ -144,6 +144,15 @@ def read_environ(pid: int) -> bytes:
     return b"".join(chunks)
 
 
+def count_fds(pid: int) -> int | None:
+    """How many fds the process has open (entries of /proc/PID/fd); None if unreadable."""
+    try:
+        with os.scandir(f"/proc/{pid}/fd") as entries:
+            return sum(1 for _ in entries)
+    except OSError:
+        return None
+
+
 def all_pids() -> list[int]:
     """Every pid currently listed in /proc."""
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]

@@ -32,10 +32,10 @@ def group_names() -> list[str]:
 
 
 def lookup_user(user: str | int) -> pwd.struct_passwd | None:
-    """The passwd entry of a name or uid, or None."""
+    """The passwd entry of a name or uid, or None (a name with a NUL byte names no one)."""
     try:
         return pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
-    except KeyError:
+    except (KeyError, ValueError):
         return None
 
 
@@ -45,7 +45,7 @@ def lookup_group(group: str | int) -> int | None:
         return group
     try:
         return grp.getgrnam(group).gr_gid
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL byte in the name
         return None
 
 

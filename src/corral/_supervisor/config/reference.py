@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from corral._docstrings import attribute_docs
+from corral._supervisor.config.alerts import ALERT
 from corral._supervisor.config.kinds import Kind
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
 from corral._supervisor.config.schema import (
@@ -28,6 +29,7 @@ from corral._supervisor.config.schema import (
     PROGRAM,
     SOCKET,
     START_LIMIT,
+    WEB,
 )
 from corral._supervisor.config.table import Key, Table
 
@@ -99,6 +101,8 @@ def render_reference() -> str:
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
         (SOCKET, "`[sockets.NAME]`"),
         (COMPAT, "`[compat]`"),
+        (ALERT, "`[alerts.NAME]`"),
+        (WEB, "`[web]`"),
     ):
         sections.append(_section(table, heading))
     return "\n".join(sections)

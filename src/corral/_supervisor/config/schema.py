@@ -31,6 +31,7 @@ from corral._paths import (
 from corral._platform import max_unix_socket_path
 from corral._process.retry import Backoff
 from corral._process.spec import ProcessSpec
+from corral._supervisor.config.alerts import RESTART_ON, build_alerts
 from corral._supervisor.config.kinds import (
     ADDRESS,
     BOOLEAN,
@@ -53,6 +54,7 @@ from corral._supervisor.config.kinds import (
     integer,
     invalid,
     number,
+    split_address,
     with_index,
 )
 from corral._supervisor.config.positions import KeyPath, format_key
@@ -71,6 +73,7 @@ from corral._supervisor.config.settings import (
     Config,
     DaemonSettings,
     MetricsSettings,
+    WebSettings,
 )
 from corral._supervisor.config.table import (
     Key,
@@ -237,6 +240,7 @@ PROGRAM = Table(
                 "the number of its sockets."
             ),
         ),
+        Key("restart_on", RESTART_ON, Program, note="See docs/alerts.md, restart_on."),
     ),
     doc=(
         "One table per program; NAME (letters, digits, _ . -) names the program and its "
@@ -387,7 +391,19 @@ COMPAT = Table(
     doc="Compatibility with other process managers' clients ([supervisord.md](supervisord.md)).",
 )
 
-TOP_LEVEL = ("compat", "daemon", "metrics", "programs", "sockets")
+
+WEB = Table(
+    "web",
+    WebSettings,
+    (Key("enabled", BOOLEAN, WebSettings),),
+    doc=(
+        "The web dashboard ([web.md](web.md)): served at `/` on the TCP listener, behind "
+        "a login with one of its tokens. It needs `http_listen`, and TLS unless the "
+        "listener is on a loopback address."
+    ),
+)
+
+TOP_LEVEL = ("alerts", "compat", "daemon", "metrics", "programs", "sockets", "web")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -399,13 +415,14 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
     compat = collect(problems, lambda: build_compat(data.get("compat", {})))
+    web = collect(problems, lambda: build_web(data.get("web", {}), daemon))
     if programs is not None and sockets is not None:
         problems += _unknown_sockets(programs, {socket.name for socket in sockets})
     if programs is not None:
         problems += _dependency_problems(programs)
+    raw_alerts = data.get("alerts", {})
+    alerts = collect(problems, lambda: build_alerts(raw_alerts, programs or (), check_table))
     if problems or daemon is None or programs is None or metrics is None or sockets is None:
-        raise Invalid(problems)
-    if compat is None:  # a problem was collected: unreachable, but mypy needs the None gone
         raise Invalid(problems)
     return Config(
         path=path,
@@ -413,7 +430,9 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
         programs=programs,
         metrics=metrics,
         sockets=sockets,
-        compat=compat,
+        compat=compat or CompatSettings(),
+        alerts=alerts or (),
+        web=web or WebSettings(),
     )
 
 
@@ -502,6 +521,29 @@ def build_compat(raw: object) -> CompatSettings:
     """The [compat] table."""
     values = check_table(COMPAT, raw, ("compat",))
     return cast(CompatSettings, construct(COMPAT, values, ("compat",), {}))
+
+
+def build_web(raw: object, daemon: DaemonSettings | None) -> WebSettings:
+    """The [web] table: the dashboard needs the TCP listener, and TLS off loopback."""
+    values = check_table(WEB, raw, ("web",))
+    web = cast(WebSettings, construct(WEB, values, ("web",), {}))
+    if not web.enabled or daemon is None:
+        return web
+    where: KeyPath = ("web", "enabled")
+    if daemon.http_listen is None:
+        hint = "the dashboard is served on the TCP listener: set [daemon] http_listen"
+        raise invalid(where, "[daemon] http_listen set too", "true", hint=hint)
+    host, _ = split_address(daemon.http_listen)
+    if daemon.tls_cert_file is None and not _loopback(host):
+        hint = "a browser would send the token and cookie in clear: set tls_cert_file"
+        expected = "TLS on a listener that is not loopback"
+        raise invalid(where, expected, daemon.http_listen, hint=hint)
+    return web
+
+
+def _loopback(host: str) -> bool:
+    """Whether a listener's host is a loopback address (127.0.0.0/8, ::1, localhost)."""
+    return host in {"localhost", "::1"} or (host.startswith("127.") and host.count(".") == 3)
 
 
 def build_daemon(raw: object, config_file: str) -> DaemonSettings:

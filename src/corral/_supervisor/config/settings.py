@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
+from corral._observe.alerts.rules import Rule
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.sockets import SocketSpec
 
@@ -93,6 +94,15 @@ class CompatSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """The web dashboard (docs/web.md): off unless asked for."""
+
+    enabled: bool = False
+    """Serve the dashboard at `/` on the TCP listener (`http_listen`), behind a login with
+    one of its tokens; a non-loopback listener needs TLS. Read when the daemon starts."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole validated config file: built all at once or not at all."""
 
@@ -102,12 +112,16 @@ class Config:
     """The [daemon] table."""
     metrics: MetricsSettings = MetricsSettings()
     """The [metrics] table."""
+    web: WebSettings = WebSettings()
+    """The [web] table."""
     programs: tuple[Program, ...]
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
     sockets: tuple[SocketSpec, ...] = ()
     """Every [sockets.NAME] table, by name."""
     compat: CompatSettings = CompatSettings()
     """The [compat] table."""
+    alerts: tuple[Rule, ...] = ()
+    """Every [alerts.NAME] rule, then those the programs' `restart_on` stand for."""
 
     def program_map(self) -> dict[str, Program]:
         """Programs by name, in start order."""

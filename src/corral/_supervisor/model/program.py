@@ -90,6 +90,9 @@ class Program:
     order, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID set (systemd's socket
     activation); fds of the program's own come after them, from
     `corral._process.spec.listen_fds_end(len(sockets))`."""
+    restart_on: tuple[tuple[str, str, float], ...] = ()
+    """(metric, threshold, seconds) pairs, sorted: restart an instance whose metric stays
+    above the threshold that long (`restart_on = { memory = "512M" }`; docs/alerts.md)."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -559,6 +559,13 @@ class InstanceDriver:
         self._followers.setdefault(stream, set()).add(follower)
         return follower
 
+    def watch(self, stream: str, watcher: LogFollower) -> None:
+        """Hand every new chunk of `stream` to `watcher` too, as to a follower (the alert
+        rules' log patterns); `unfollow` ends it."""
+        if stream not in STREAMS:
+            raise KeyError(stream)
+        self._followers.setdefault(stream, set()).add(watcher)
+
     def unfollow(self, stream: str, follower: LogFollower) -> None:
         """Stop sending chunks to `follower`."""
         followers = self._followers.get(stream)

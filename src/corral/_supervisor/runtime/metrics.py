@@ -52,6 +52,17 @@ class MetricsLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._passing: asyncio.Future[dict[str, Sample]] | None = None
         """A pass running in a worker thread; it schedules the next tick when done."""
+        self.on_tick: Callable[[Mapping[str, Sample]], None] | None = None
+        """Told each tick's samples (the alert rules'); None: nobody is."""
+
+    @property
+    def count_fds(self) -> bool:
+        """Whether samples count open fds (on while an alert rule watches `fds`)."""
+        return self._sampler.fds
+
+    @count_fds.setter
+    def count_fds(self, on: bool) -> None:
+        self._sampler.fds = on
 
     @property
     def enabled(self) -> bool:
@@ -122,6 +133,8 @@ class MetricsLoop:
         self.history.record(self.taken_at, self.latest)
         self.ticks += 1
         self.tick_seconds = time.perf_counter() - began
+        if self.on_tick is not None:
+            self.on_tick(latest)
 
     def _sample_self(self) -> Sample:
         now, cpu = boot_clock(), time.process_time()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from corral._lifecycle.health import Health
 from corral._supervisor.runtime.driver import LIVE, InstanceDriver
 from corral._supervisor.view import (
+    ExposureView,
     HealthResultView,
     HealthView,
     InspectView,
@@ -21,6 +22,7 @@ from corral._supervisor.view import (
     OpenFileView,
     ProcessView,
     SampleView,
+    SecurityView,
     TreeView,
 )
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from corral._observe.sampling import Usage
     from corral._platform import OpenFile, ProcessInfo
     from corral._process.tree import Tree
+    from corral._sandbox.exposure import Assessment
 
 
 def instance_view(
@@ -106,6 +109,7 @@ def sample_view(sample: Sample) -> SampleView:
         cpu_seconds=sample.cpu_seconds,
         memory_rss=sample.rss_bytes,
         processes=sample.processes,
+        fds=sample.fds,
     )
 
 
@@ -137,6 +141,32 @@ def inspect_view(
         pid=driver.live_pid,
         processes=tuple(process_view(info) for info in processes),
         cgroup=cgroup,
+        notes=tuple(notes),
+    )
+
+
+def security_view(
+    driver: InstanceDriver, assessment: Assessment, pid: int | None, notes: Sequence[str]
+) -> SecurityView:
+    """`corral security` of one instance: open checks first, heaviest first."""
+    ordered = sorted(assessment.exposures, key=lambda e: (not e.exposed, -e.weight))
+    return SecurityView(
+        name=driver.name,
+        program=driver.program.name,
+        pid=pid,
+        score=assessment.score,
+        rating=assessment.rating,
+        exposures=tuple(
+            ExposureView(
+                check=e.check,
+                description=e.description,
+                exposed=e.exposed,
+                weight=e.weight,
+                key=e.key,
+                source=e.source,
+            )
+            for e in ordered
+        ),
         notes=tuple(notes),
     )
 

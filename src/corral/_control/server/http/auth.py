@@ -15,20 +15,31 @@ from __future__ import annotations
 import asyncio
 from _operator import _compare_digest  # what hmac.compare_digest is without OpenSSL
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Protocol
 
-from corral._control.server.http.messages import Peer
+from corral._control.server.http.messages import HttpError, Peer, Request
 from corral._errors import InvalidSpec
 from corral._platform import peer_credentials
 from corral._supervisor.config.settings import MIN_TOKEN_BYTES
 
-__all__ = ["Tokens", "peer_of"]
+__all__ = ["Gate", "Tokens", "digest", "peer_of"]
 
 _sha256: Any
 try:  # the interpreter's own SHA-256 (3.12 names it _sha2), not OpenSSL's
     from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
 except ImportError:
     from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+
+class Gate(Protocol):
+    """What lets a request on a TCP listener in: `Tokens`, or the dashboard's sessions."""
+
+    def admit(self, request: Request) -> Peer:
+        """The request's peer with its identity filled in; HttpError (401) if refused.
+
+        `request` has its head only (its body is not read yet)."""
+        ...
 
 
 class Tokens:
@@ -45,6 +56,14 @@ class Tokens:
 
     def __repr__(self) -> str:
         return f"<Tokens {', '.join(name for name, _ in self._digests)}>"
+
+    def admit(self, request: Request) -> Peer:
+        """The peer with the name of the token the request carries; 401 without one."""
+        name = self.name_of(request.headers.get("authorization", ""))
+        if name is None:
+            message = "missing or wrong token; send `Authorization: Bearer <token>`"
+            raise HttpError(401, message, headers=(("www-authenticate", "Bearer"),))
+        return replace(request.peer, token=name)
 
     def name_of(self, authorization: str) -> str | None:
         """The name of the token an Authorization header carries; None if none matches."""
@@ -87,6 +106,10 @@ def _basic_password(credentials: str) -> str:
     return decoded.decode("latin-1").partition(":")[2]
 
 
-def _digest(data: bytes) -> bytes:
-    digest: bytes = _sha256(data).digest()
-    return digest
+def digest(data: bytes) -> bytes:
+    """SHA-256 of `data` by the interpreter's own code (a secret is compared by its digest)."""
+    made: bytes = _sha256(data).digest()
+    return made
+
+
+_digest = digest

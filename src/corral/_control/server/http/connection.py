@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 
 from corral._control.server.http.admission import DEFAULT_LIMITS, Limits
-from corral._control.server.http.auth import Tokens
+from corral._control.server.http.auth import Gate
 from corral._control.server.http.messages import (
     Headers,
     HttpError,
@@ -55,7 +55,8 @@ class Connection:
     _max_body: int
     _reader: asyncio.StreamReader
     _writer: asyncio.StreamWriter
-    _tokens: Tokens | None
+    _gate: Gate | None
+    """Who may send requests (a TCP listener's tokens); None: anyone who can connect."""
     _peer: Peer
     _observe: Observer
     _conn: h11.Connection = field(default_factory=lambda: h11.Connection(h11.SERVER))
@@ -142,7 +143,7 @@ class Connection:
         method = event.method.decode("latin-1")
         head = Request(method, target.path, query, headers, b"", peer=self._peer)
         try:
-            peer = self._authorize(headers.get("authorization", ""))
+            peer = self._peer if self._gate is None else self._gate.admit(head)
             if int(headers.get("content-length", "0")) > self._max_body:
                 raise HttpError(413, f"the body is larger than {self._max_body} bytes")
             if self._conn.they_are_waiting_for_100_continue:
@@ -152,16 +153,6 @@ class Connection:
             self._observe(head, exc.to_response())  # refused before routing: audited too
             raise
         return replace(head, body=body, peer=peer)
-
-    def _authorize(self, value: str) -> Peer:
-        """The peer, with the name of its token on a listener that needs one (else 401)."""
-        if self._tokens is None:
-            return self._peer
-        name = self._tokens.name_of(value)
-        if name is None:
-            message = "missing or wrong token; send `Authorization: Bearer <token>`"
-            raise HttpError(401, message, headers=(("www-authenticate", "Bearer"),))
-        return replace(self._peer, token=name)
 
     async def _read_body(self) -> bytes:
         chunks: list[bytes] = []

@@ -36,11 +36,14 @@ class Peer:
     token: str | None = None
     """The name of the bearer token the request carried (TCP only; None if it carried none
     that the listener accepts)."""
+    session: str | None = None
+    """The web dashboard's session the request came with ("web-N"; `token` names the token
+    it logged in with), None for a request that carried the token itself."""
 
     def to_json(self) -> dict[str, object]:
         """The fields that are known, as a JSON object."""
         fields = {"transport": self.transport, "uid": self.uid, "pid": self.pid}
-        fields |= {"address": self.address, "token": self.token}
+        fields |= {"address": self.address, "token": self.token, "session": self.session}
         return {name: value for name, value in fields.items() if value is not None}
 
 

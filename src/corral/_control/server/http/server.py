@@ -21,7 +21,7 @@ from corral._control.server.http.admission import (
     peer_key,
     refusal_bytes,
 )
-from corral._control.server.http.auth import Tokens, peer_of
+from corral._control.server.http.auth import Gate, Tokens, peer_of
 from corral._control.server.http.connection import Connection
 from corral._control.server.http.messages import (
     HttpError,
@@ -95,7 +95,7 @@ class HttpServer:
         sock = bind_private(path)
         try:
             loop = asyncio.get_running_loop()
-            server = await loop.create_unix_server(self._protocol(tokens=None), sock=sock)
+            server = await loop.create_unix_server(self._protocol(gate=None), sock=sock)
         except BaseException:
             sock.close()
             os.unlink(path)
@@ -111,6 +111,7 @@ class HttpServer:
         *,
         tls: ssl.SSLContext | None = None,
         tls_handshake_timeout: float = TLS_HANDSHAKE_SECONDS,
+        gate: Callable[[Tokens], Gate] | None = None,
     ) -> int:
         """Listen on host:port (0: any free port); every request needs `Bearer <token>`.
 
@@ -118,12 +119,14 @@ class HttpServer:
         request carries becomes its `peer.token`. With `tls` (a server-side context) the
         listener speaks HTTPS; a client that has not finished the TLS handshake within
         `tls_handshake_timeout` seconds is disconnected (its connection holds an fd before
-        any request is read). Returns the bound port. Bind to a loopback address unless
-        you mean otherwise.
+        any request is read). `gate` makes what lets requests in from the tokens (the web
+        dashboard's sessions); without, the tokens do. Returns the bound port. Bind to a
+        loopback address unless you mean otherwise.
         """
         handshake = None if tls is None else tls_handshake_timeout
+        checked = Tokens(tokens)
         server = await asyncio.get_running_loop().create_server(
-            self._protocol(tokens=Tokens(tokens)),
+            self._protocol(gate=checked if gate is None else gate(checked)),
             host,
             port,
             ssl=tls,
@@ -176,9 +179,9 @@ class HttpServer:
         self._observe(request, response)
         return response
 
-    def _protocol(self, *, tokens: Tokens | None) -> Callable[[], asyncio.Protocol]:
+    def _protocol(self, *, gate: Gate | None) -> Callable[[], asyncio.Protocol]:
         """The listener's protocol factory: each connection is admitted or refused first."""
-        accept = partial(self._accept, tokens=tokens)
+        accept = partial(self._accept, gate=gate)
         return lambda: _Admitting(self._admit, accept)
 
     def _admit(self, transport: asyncio.BaseTransport) -> bool:
@@ -210,7 +213,7 @@ class HttpServer:
         return True
 
     async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tokens: Tokens | None
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, gate: Gate | None
     ) -> None:
         peer, key = self._admitted.pop(writer.transport)
         task = asyncio.current_task()
@@ -219,7 +222,7 @@ class HttpServer:
             writer.close()
             return
         connection = Connection(
-            self.respond, self.max_body, reader, writer, tokens, peer, self._observe
+            self.respond, self.max_body, reader, writer, gate, peer, self._observe
         )
         self._connections[task] = connection
         self.accepted += 1

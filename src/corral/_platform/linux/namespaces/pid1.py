@@ -11,8 +11,10 @@ SIGKILLs everything else in the namespace.
 returns only in the new child (pid 2), which continues with the remaining steps
 and execs the program in a process group of its own. Pid 1 closes every fd but
 stdio (the step-report pipe among them, so the parent sees EOF at the program's
-exec), then waits with sigwaitinfo: a SIGTERM, SIGINT, SIGHUP, SIGUSR1 or SIGUSR2
-is forwarded to the program's group, and each SIGCHLD reaps every exited child.
+exec), gives up every capability but CAP_KILL and sets no_new_privs (it is left
+behind before the program's identity is applied), then waits with sigwaitinfo: a
+SIGTERM, SIGINT, SIGHUP, SIGUSR1 or SIGUSR2 is forwarded to the program's group,
+and each SIGCHLD reaps every exited child.
 Blocked signals are queued even for pid 1 (the kernel only drops a signal that
 is ignored and unblocked), so nothing needs a handler. Signals sent to pid 1's
 own group reach it alone: the program's group is separate, so each signal is
@@ -49,6 +51,7 @@ def become_init() -> None:
 def _serve(program: int) -> NoReturn:  # pragma: no cover - runs as pid 1 of a namespace
     try:
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        _give_up_privileges()
         while True:
             info = signal.sigwaitinfo(_WATCHED)
             if info.si_signo == signal.SIGCHLD:
@@ -62,6 +65,25 @@ def _serve(program: int) -> NoReturn:  # pragma: no cover - runs as pid 1 of a n
 
 
 _EXIT_INIT_FAILED = 127
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def _give_up_privileges() -> None:
+    """Keep only CAP_KILL (to signal a program of another uid) and set no_new_privs.
+
+    Pid 1 stays behind before the program's identity is applied, so it would keep the
+    daemon's root and every capability; reaping and forwarding need none of that.
+    Where the daemon holds no capabilities to drop (not root), there is nothing to
+    give up and a refusal is ignored.
+    """
+    from corral._platform import libc
+    from corral._platform.linux import capabilities
+
+    kill = frozenset({capabilities.NUMBERS["CAP_KILL"]})
+    with contextlib.suppress(OSError):
+        capabilities.drop_bounding(kill)
+        capabilities.set_process_sets(kill)
+    libc.handle().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
 def _reap(program: int) -> int | None:
