@@ -443,7 +443,8 @@ class Operations:
         """Reload one program only: `name` as `config` has it (added or changed; removed
         if `config` is None or lacks it); every other program stays as it runs.
 
-        `config` is one `reload_plan` returned; its other programs are not taken.
+        `config` is one `reload_plan` returned; its other programs and tables are not
+        taken, but for its `[sockets.NAME]` table.
         """
         running = self._sup.config.program_map()
         wanted = None if config is None else config.program_map().get(name)
@@ -452,7 +453,9 @@ class Operations:
         else:
             running[name] = wanted
         programs = sorted(running.values(), key=lambda p: (p.priority, p.name))
-        merged = dataclasses.replace(config or self._sup.config, programs=tuple(programs))
+        running_config = self._sup.config  # its other tables ([metrics], [alerts]) stay
+        sockets = (config or running_config).sockets  # those the program may name
+        merged = dataclasses.replace(running_config, programs=tuple(programs), sockets=sockets)
         async with self._reloading:
             plan = await self._sup.reload(merged)
             self._metrics.forget_except(set(self._sup.drivers))
