@@ -37,7 +37,7 @@ CHILD_PROGRAMS = [SRC / "_process" / "fake_main.py"]
 """Programs corral runs as children and never imports (`corral.testing`'s fake): they are
 what a test's program does, not corral's code, so the kernel rule does not apply."""
 KEEPER = SRC / "_keeper" / "keeper.py"
-"""The keeper process (decision 0014): a program of its own whose resident memory counts,
+"""The keeper process (decision 0020): a program of its own whose resident memory counts,
 so it imports the standard library only, not `_platform`, and makes its few kernel calls
 (prctl, /proc/self/task, posix_spawn, RLIMIT_NOFILE) itself."""
 FACADES = {"corral"} | {f"corral.{p.stem}" for p in SRC.glob("*.py") if not p.name.startswith("_")}

@@ -47,7 +47,7 @@ from pathlib import Path
 from corral._control.cli.main import COMMANDS, build_parser
 from corral._errors import ConfigError
 from corral._supervisor.config.load import parse_config
-from corral._supervisor.config.schema import DAEMON, METRICS, PROGRAM, WEB
+from corral._supervisor.config.schema import COMPAT, DAEMON, METRICS, PROGRAM, WEB
 from corral._supervisor.config.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -399,7 +399,7 @@ def _check_key(reference: Reference, root: Path) -> str | None:
     """None when the dotted key names a key of the schema, from the top or inside a program."""
     path = reference.text
     parts = path.split(".")
-    top = {"daemon": DAEMON, "metrics": METRICS, "web": WEB}
+    top = {"daemon": DAEMON, "metrics": METRICS, "web": WEB, "compat": COMPAT}
     if parts[0] in top:
         tables, rest = [top[parts[0]]], parts[1:]
     elif parts[0] == "programs":

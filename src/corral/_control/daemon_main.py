@@ -294,8 +294,13 @@ def _http_server(
     """The API's server, with the web dashboard's routes when `[web] enabled`; the
     dashboard's gate for the TCP listener (None without it).
 
-    The dashboard is imported only here: a daemon without it holds none of it."""
+    The dashboard is imported only here: a daemon without it holds none of it; so is
+    supervisord's interface (/RPC2 and its log pages), added with `[compat]`."""
     router = build_router(ops, events)
+    if config.compat.supervisord:
+        from corral._control.server.supervisord import add_supervisord_routes
+
+        add_supervisord_routes(router, ops, events, event_line)
     server = HttpServer(router, observer=audit_observer(audit))
     if not config.web.enabled:
         return server, None
@@ -369,14 +374,19 @@ def _announce_ready() -> None:
 
 def _printer(out: TextIO) -> Callable[[Event], None]:
     def show(event: Event) -> None:
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
-        data = event.data
-        if event.kind == "state":
-            pid = f" pid={data['pid']}" if data.get("pid") else ""
-            line = f"{event.subject} {data['old']} -> {data['new']}{pid}  {data.get('reason', '')}"
-        else:
-            detail = " ".join(f"{k}={v}" for k, v in data.items())
-            line = f"{event.kind} {event.subject} {detail}".replace("  ", " ")
-        print(f"{stamp} {line.rstrip()}", file=out, flush=True)
+        print(event_line(event), file=out, flush=True)
 
     return show
+
+
+def event_line(event: Event) -> str:
+    """One event as the daemon prints it (and supervisord's main log shows it)."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+    data = event.data
+    if event.kind == "state":
+        pid = f" pid={data['pid']}" if data.get("pid") else ""
+        line = f"{event.subject} {data['old']} -> {data['new']}{pid}  {data.get('reason', '')}"
+    else:
+        detail = " ".join(f"{k}={v}" for k, v in data.items())
+        line = f"{event.kind} {event.subject} {detail}".replace("  ", " ")
+    return f"{stamp} {line.rstrip()}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -33,8 +34,9 @@ from corral._platform import (
     tree_members,
 )
 from corral._supervisor.config.load import Config, load_config
-from corral._supervisor.model.scale import Scaled, check_count
-from corral._supervisor.model.targets import resolve_targets
+from corral._supervisor.model.reload import ReloadPlan, diff_programs
+from corral._supervisor.model.scale import Scaled, apply_scales, check_count
+from corral._supervisor.model.targets import ALL, resolve_targets
 from corral._supervisor.runtime.alerts import AlertRunner
 from corral._supervisor.runtime.driver import STREAMS, InstanceDriver
 from corral._supervisor.runtime.metrics import MetricsLoop, Watcher
@@ -390,6 +392,16 @@ class Operations:
         """The programs `scale` resized, for the state file."""
         return dict(self._sup.scales)
 
+    def log_path(self, target: str, stream: str = "stdout") -> str:
+        """The file an instance's stream is written to (rotated ones are PATH.1, ...)."""
+        return self._log_target(target, stream).log_paths[stream]
+
+    def clear_logs(self, target: str) -> str:
+        """Empty both current log files of one instance; returns its name."""
+        driver = self._one(target)
+        driver.clear_logs()
+        return driver.name
+
     def reopen_logs(self) -> int:
         """Reopen every instance's log files at their paths (after logrotate moved them).
 
@@ -415,17 +427,65 @@ class Operations:
             finally:
                 if self._on_reload is not None:
                     self._on_reload("reloaded")
-        return ReloadReport(
-            added=plan.added,
-            removed=plan.removed,
-            changed=plan.changed,
-            unchanged=plan.unchanged,
-            notes=notes,
-        )
+        return _report(plan, notes)
+
+    def reload_plan(self) -> tuple[Config, ReloadReport]:
+        """Re-read the config file and say what a reload would change, changing nothing.
+
+        Raises ConfigError for a bad file. The config comes back for `apply_program`.
+        """
+        config = load_config(self._sup.config.path)
+        fresh, _ = apply_scales(config.program_map(), self._sup.scales)
+        plan = diff_programs(self._sup.programs, fresh)
+        return config, _report(plan, _daemon_notes(self._sup.config, config))
+
+    def running_config(self) -> Config:
+        """The config in force (as read, before `scale`)."""
+        return self._sup.config
+
+    async def apply_program(self, name: str, config: Config | None) -> ReloadReport:
+        """Reload one program only: `name` as `config` has it (added or changed; removed
+        if `config` is None or lacks it); every other program stays as it runs.
+
+        `config` is one `reload_plan` returned; its other programs and tables are not
+        taken, but for its `[sockets.NAME]` table.
+        """
+        running = self._sup.config.program_map()
+        wanted = None if config is None else config.program_map().get(name)
+        if wanted is None:
+            running.pop(name, None)
+        else:
+            running[name] = wanted
+        programs = sorted(running.values(), key=lambda p: (p.priority, p.name))
+        running_config = self._sup.config  # its other tables ([metrics], [alerts]) stay
+        sockets = (config or running_config).sockets  # those the program may name
+        merged = dataclasses.replace(running_config, programs=tuple(programs), sockets=sockets)
+        async with self._reloading:
+            plan = await self._sup.reload(merged)
+            self._metrics.forget_except(set(self._sup.drivers))
+        return _report(plan)
+
+    async def restart_everything(self) -> ReloadReport:
+        """supervisord's restart: stop every instance, re-read the config (as `reload`),
+        then start the instances of every autostart program."""
+        await self._sup.stop([ALL])
+        report = await self.reload()
+        await self._sup.start_autostart()
+        return report
 
     def shutdown(self) -> None:
         """Ask the daemon to stop every program and exit (returns at once)."""
         self._on_shutdown()
+
+
+def _report(plan: ReloadPlan, notes: tuple[str, ...] = ()) -> ReloadReport:
+    return ReloadReport(
+        added=plan.added,
+        removed=plan.removed,
+        changed=plan.changed,
+        unchanged=plan.unchanged,
+        notes=notes,
+    )
 
 
 def _daemon_notes(old: Config, new: Config) -> tuple[str, ...]:

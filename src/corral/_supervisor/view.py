@@ -199,6 +199,8 @@ class InstanceView(View):
     """What it said through its readiness protocol; None without `notify`."""
     health: HealthView | None = None
     """Its health check's state and last results; None without one (or before a spawn)."""
+    state_age: float | None = None
+    """Seconds since it entered its current state (None from an older daemon)."""
 
 
 class SamplerView(View):

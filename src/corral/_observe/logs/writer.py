@@ -199,6 +199,13 @@ class LogWriter:
         if not self._at_line_start:
             self.write(b"\n")
 
+    def clear(self) -> None:
+        """Empty the current file in place (supervisord's clearLog); rotated files stay."""
+        self._refuse_if_closed()
+        if self._held.fd >= 0:
+            os.ftruncate(self._held.fd, 0)
+        self._size = self._partial = 0
+
     def reopen(self) -> None:
         """Close the file and open `path` afresh (after an outside tool moved it away)."""
         self._refuse_if_closed()

@@ -21,6 +21,7 @@ from corral._supervisor.config.kinds import Kind
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
 from corral._supervisor.config.schema import (
     BACKOFF,
+    COMPAT,
     DAEMON,
     HEALTH,
     LOGS,
@@ -99,6 +100,7 @@ def render_reference() -> str:
         (NAMESPACES, "`[programs.NAME.sandbox.namespaces]`"),
         (VETH, "`veth` (in `[programs.NAME.sandbox.namespaces]`)"),
         (SOCKET, "`[sockets.NAME]`"),
+        (COMPAT, "`[compat]`"),
         (ALERT, "`[alerts.NAME]`"),
         (WEB, "`[web]`"),
     ):

@@ -69,6 +69,7 @@ from corral._supervisor.config.secrets import (
 from corral._supervisor.config.settings import (
     MIN_INTERVAL,
     ApiToken,
+    CompatSettings,
     Config,
     DaemonSettings,
     MetricsSettings,
@@ -383,6 +384,14 @@ SOCKET = Table(
     ),
 )
 
+COMPAT = Table(
+    "compat",
+    CompatSettings,
+    (Key("supervisord", BOOLEAN, CompatSettings),),
+    doc="Compatibility with other process managers' clients ([supervisord.md](supervisord.md)).",
+)
+
+
 WEB = Table(
     "web",
     WebSettings,
@@ -394,7 +403,7 @@ WEB = Table(
     ),
 )
 
-TOP_LEVEL = ("alerts", "daemon", "metrics", "programs", "sockets", "web")
+TOP_LEVEL = ("alerts", "compat", "daemon", "metrics", "programs", "sockets", "web")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -405,6 +414,7 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
     sockets = collect(problems, lambda: build_sockets(data.get("sockets", {}), context))
     programs = collect(problems, lambda: build_programs(data.get("programs", {}), context))
     metrics = collect(problems, lambda: build_metrics(data.get("metrics", {})))
+    compat = collect(problems, lambda: build_compat(data.get("compat", {})))
     web = collect(problems, lambda: build_web(data.get("web", {}), daemon))
     if programs is not None and sockets is not None:
         problems += _unknown_sockets(programs, {socket.name for socket in sockets})
@@ -420,6 +430,7 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
         programs=programs,
         metrics=metrics,
         sockets=sockets,
+        compat=compat or CompatSettings(),
         alerts=alerts or (),
         web=web or WebSettings(),
     )
@@ -504,6 +515,12 @@ def build_metrics(raw: object) -> MetricsSettings:
         expected = f"0 (off) or at least {MIN_INTERVAL:g} seconds"
         raise invalid(("metrics", "interval"), expected, described(interval))
     return cast(MetricsSettings, construct(METRICS, values, ("metrics",), {}))
+
+
+def build_compat(raw: object) -> CompatSettings:
+    """The [compat] table."""
+    values = check_table(COMPAT, raw, ("compat",))
+    return cast(CompatSettings, construct(COMPAT, values, ("compat",), {}))
 
 
 def build_web(raw: object, daemon: DaemonSettings | None) -> WebSettings:

@@ -84,6 +84,16 @@ MIN_INTERVAL = 0.1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CompatSettings:
+    """Protocols of other process managers the daemon also speaks (docs/supervisord.md)."""
+
+    supervisord: bool = False
+    """Serve supervisord's XML-RPC interface at `/RPC2` (and its `/logtail` and
+    `/mainlogtail` pages), so supervisorctl and the tools built on it drive this daemon;
+    the programs then see the SUPERVISOR_* environment variables supervisord sets."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WebSettings:
     """The web dashboard (docs/web.md): off unless asked for."""
 
@@ -108,6 +118,8 @@ class Config:
     """Every [programs.NAME] table, ordered by (priority, name): the start order."""
     sockets: tuple[SocketSpec, ...] = ()
     """Every [sockets.NAME] table, by name."""
+    compat: CompatSettings = CompatSettings()
+    """The [compat] table."""
     alerts: tuple[Rule, ...] = ()
     """Every [alerts.NAME] rule, then those the programs' `restart_on` stand for."""
 

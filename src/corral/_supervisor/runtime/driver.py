@@ -85,6 +85,7 @@ class InstanceDriver:
         "_changed",
         "_child",
         "_events",
+        "_extra_env",
         "_followers",
         "_held",
         "_keeper",
@@ -120,6 +121,7 @@ class InstanceDriver:
         notify_dir: str | None = None,
         sockets: HeldSockets | None = None,
         keeper: KeeperHandover | None = None,
+        extra_env: EnvPairs = (),
     ) -> None:
         self.program = program
         self._keeper = keeper
@@ -129,6 +131,8 @@ class InstanceDriver:
         self._adopted: Launched | None = None
         """A dead daemon's process to take over at the next Spawn, instead of launching."""
         self._sockets = sockets
+        self._extra_env = extra_env
+        """Variables every spawn of this instance gets too (the SUPERVISOR_* of [compat])."""
         """Where the program's `[sockets.NAME]` are held (None: a program without any)."""
         self.index = index
         self.name = f"{program.name}:{index}"
@@ -426,7 +430,7 @@ class InstanceDriver:
                 stdin="devnull",
                 stdout="capture",
                 stderr="capture",
-                env_add=(*process.env_add, *env),
+                env_add=(*process.env_add, *self._extra_env, *env),
                 map_fds=(*process.map_fds, *fds),
             )
             listen = self._listen_fds()
@@ -631,6 +635,11 @@ class InstanceDriver:
             followers.discard(follower)
             if not followers:
                 del self._followers[stream]
+
+    def clear_logs(self) -> None:
+        """Empty each stream's current log file (rotated files stay)."""
+        for writer in self._writers:
+            writer.clear()
 
     def reopen_logs(self) -> int:
         """Reopen each stream's log file at its path (SIGUSR1/2); returns how many."""

@@ -67,6 +67,7 @@ def instance_view(
         tree=None if (tree := driver.tree) is None else tree_view(tree),
         notify=None if (readiness := driver.readiness) is None else readiness.view(),
         health=None if (health := driver.health) is None else health_view(driver, health, now),
+        state_age=round(max(0.0, now - machine.since), 3),
     )
 
 

@@ -38,6 +38,7 @@ from corral._supervisor.model.program import Program
 from corral._supervisor.model.reload import ReloadPlan, diff_programs
 from corral._supervisor.model.scale import Scaled, apply_scales, check_count
 from corral._supervisor.model.targets import resolve_program, resolve_targets
+from corral._supervisor.runtime.compat import compat_env
 from corral._supervisor.runtime.driver import InstanceDriver
 from corral._supervisor.runtime.keeper import KeeperHandover
 from corral._supervisor.runtime.notify import notify_directory
@@ -121,7 +122,10 @@ class Supervisor:
         )
         try:
             for program, indexes in wanted:
-                built.extend(make(program, index) for index in indexes)
+                built.extend(
+                    make(program, index, extra_env=compat_env(self.config, program, index))
+                    for index in indexes
+                )
         except BaseException:
             for driver in built:
                 driver.discard()

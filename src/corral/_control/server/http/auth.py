@@ -1,7 +1,8 @@
 """Who is asking: bearer tokens on a TCP listener, the peer's identity on every connection.
 
 A TCP listener holds named tokens; a request must carry one as `Authorization: Bearer
-TOKEN`, the scheme in any case (RFC 7235 makes auth schemes case-insensitive). Both
+TOKEN`, the scheme in any case (RFC 7235 makes auth schemes case-insensitive), or as
+the password of `Basic` credentials (any user name), which is how supervisorctl sends one. Both
 sides are hashed before the constant-time comparison, so neither the token nor its
 length shows in the time a refusal takes, and every token is compared, so the time
 does not say which one nearly matched. The digest and the comparison are CPython's
@@ -67,7 +68,9 @@ class Tokens:
     def name_of(self, authorization: str) -> str | None:
         """The name of the token an Authorization header carries; None if none matches."""
         scheme, _, credentials = authorization.strip(" ").partition(" ")
-        if scheme.lower() != "bearer":
+        if scheme.lower() == "basic":  # supervisorctl -u NAME -p TOKEN: the password counts
+            credentials = _basic_password(credentials.strip(" "))
+        elif scheme.lower() != "bearer":
             return None
         given = _digest(credentials.strip(" ").encode("latin-1"))
         found = None
@@ -90,6 +93,17 @@ def peer_of(transport: asyncio.BaseTransport) -> Peer:
         return Peer("unix")
     pid, uid, _ = credentials
     return Peer("unix", uid=uid, pid=pid)
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of Basic credentials (base64 of "user:password"); "" if malformed."""
+    import binascii
+
+    try:
+        decoded = binascii.a2b_base64(credentials.encode("latin-1"), strict_mode=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return ""
+    return decoded.decode("latin-1").partition(":")[2]
 
 
 def digest(data: bytes) -> bytes:
