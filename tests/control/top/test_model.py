@@ -165,7 +165,7 @@ def test_cells_render_as_exact_text() -> None:
     assert sparkline([0, 1, 2, 4], 10) == " ▃▅█"
     assert sparkline([], 10) == ""
     assert [duration(s) for s in (5, 65, 3700, 90000)] == ["5s", "1m05s", "1h01m", "1d01h"]
-    assert [size(n) for n in (512, 2048, 3 << 20, 5 << 30)] == ["512", "2K", "3.0M", "5.0G"]
+    assert [size(n) for n in (512, 2048, 3 << 20, 5 << 30)] == ["512B", "2.0K", "3.0M", "5.0G"]
     fleet = _fleet(_instance("web:0"))
     fleet.apply(_metrics({"web:0": [1.25, 2048, 1]}))
     cells = [text for text, _ in row_cells(fleet.rows["web:0"], T0 + 5)]

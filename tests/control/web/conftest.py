@@ -7,7 +7,10 @@ each test gets a fresh browser context (its own cookies) logged in with a token.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +19,8 @@ import pytest
 
 from tests.control.remote import TOKENS, tcp_port, token_keys
 from tests.support.daemon import PYTHON, SLEEP_FOREVER, Daemon
+from tests.support.pids import children_of, is_zombie
+from tests.support.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 HTML = "<script>alert(1)</script><img src=x onerror=window.pwned=1>"
@@ -98,14 +103,30 @@ def browser() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None:
         pytest.skip(f"needs Debian's chromium at {CHROMIUM} (scripts/_setup.sh installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    before = {stat.pid for stat in children_of(os.getpid())}
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        _reap_drivers(before)
+
+
+def _reap_drivers(before: set[int]) -> None:
+    """Reap Playwright's driver: it exits once its context ends, after the loop that
+    would have reaped it is gone, and stays a zombie child of ours otherwise."""
+    for stat in children_of(os.getpid()):
+        if stat.pid in before:
+            continue
+        pid = stat.pid
+        wait_until(functools.partial(is_zombie, pid), what=f"Playwright's driver {pid} to exit")
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from corral._control.text import duration, size
 from corral._control.wire import EventJSON, HistoryReply, MetricsReply, OutcomeJSON
 from corral._supervisor.view import (
     InspectView,
@@ -26,32 +27,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
              for row in (header, *rows)]  # fmt: skip
     return "\n".join(lines) + "\n"
-
-
-def duration(seconds: float | None) -> str:
-    """5s, 3m12s, 2h05m, 3d04h; "-" for None."""
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
-def size(nbytes: int | None) -> str:
-    """1.5M style sizes; "-" for None."""
-    if nbytes is None:
-        return "-"
-    value = float(nbytes)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1024 or unit == "G":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{value:.1f}G"  # pragma: no cover
 
 
 def status_table(rows: Sequence[InstanceView]) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 
+from corral._control import text as _text
 from corral._control.top.model import Fleet, Header, Row
 
 __all__ = ["COLUMN_WIDTHS", "header_text", "row_cells", "sparkline"]
@@ -50,28 +51,13 @@ def sparkline(values: Iterable[float], width: int) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """3s, 4m05s, 2h03m, 5d02h."""
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    """3s, 4m05s, 2h03m, 5d02h; empty when unknown."""
+    return _text.duration(seconds, missing="")
 
 
 def size(count: float | None) -> str:
-    """Bytes in K, M, G (powers of 1024)."""
-    if count is None:
-        return ""
-    for unit in ("", "K", "M", "G"):
-        if count < 1024 or unit == "G":
-            return f"{count:.0f}{unit}" if unit in ("", "K") else f"{count:.1f}{unit}"
-        count /= 1024
-    return ""  # unreachable
+    """Bytes in B, K, M, G (powers of 1024); empty when unknown."""
+    return _text.size(count, missing="")
 
 
 def row_cells(row: Row, now: float) -> list[tuple[str, str]]:
