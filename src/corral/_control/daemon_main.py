@@ -246,6 +246,7 @@ def _listeners(
         events=events,
         reaper=reaper,
         log_dir=config.daemon.log_dir,
+        server_url=f"unix://{config.daemon.socket}",
         last_exit_code=last_exit_codes(supervisor),
     )
 

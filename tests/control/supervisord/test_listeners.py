@@ -135,3 +135,60 @@ def test_an_unknown_event_name_is_refused_with_a_suggestion() -> None:
     text = str(config_error("[listeners.w]", 'command = ["cat"]', 'events = ["TICK_50"]'))
     assert text.startswith("/etc/corral.toml:3: listeners.w.events[0]: expected one of"), text
     assert text.endswith("got 'TICK_50'; did you mean TICK_5?"), text
+
+
+CRASHMAIL = str(Path(sys.executable).parent / "crashmail")
+
+
+def test_superlances_crashmail_runs_unmodified_and_mails_the_crash(tmp_path: Path) -> None:
+    mail = tmp_path / "mail.txt"
+    sendmail = tmp_path / "sendmail"  # stands in for /usr/sbin/sendmail: no mail server here
+    sendmail.write_text(f"#!/bin/sh\ncat >> {mail}\n")
+    sendmail.chmod(0o755)
+    programs = f"""
+    [programs.crash]
+    command = ["sh", "-c", "echo $$ > {tmp_path}/crash.pid; sleep 0.3; exit 3"]
+    autostart = false
+    start_seconds = 0.1
+    restart = "never"
+
+    [listeners.crashmail]
+    command = ["{CRASHMAIL}", "-a", "-m", "ops@example.com", "-s", "{sendmail}"]
+    events = ["PROCESS_STATE"]
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        _crash(daemon)
+        text = wait_until(
+            lambda: mail.read_text() if mail.exists() else "", what="crashmail's mail"
+        )
+        pid = (tmp_path / "crash.pid").read_text().strip()
+        assert "To: ops@example.com" in text, text
+        assert "Subject:  0 crashed at" in text, text
+        assert (
+            f"Process 0 in group crash exited unexpectedly (pid {pid}) from state RUNNING" in text
+        ), text
+
+
+def test_a_full_buffer_drops_its_oldest_event_and_says_so(tmp_path: Path) -> None:
+    programs = """
+    [programs.crash]
+    command = ["sh", "-c", "sleep 0.3; exit 3"]
+    autostart = false
+    start_seconds = 0.1
+    restart = "never"
+
+    [listeners.deaf]
+    command = ["sleep", "300"]  # never READY: nothing leaves its buffer
+    events = ["PROCESS_STATE"]
+    buffer_size = 1
+    """
+    with running_daemon(tmp_path, programs) as daemon:
+        _crash(daemon)
+        # the EXITED event is in: the one before it (RUNNING) and STARTING were pushed out
+        events = daemon.events("listener.dropped")
+        assert [e["data"]["eventname"] for e in events][-2:] == [
+            "PROCESS_STATE_STARTING",
+            "PROCESS_STATE_RUNNING",
+        ]
+        assert {e["subject"] for e in events} == {"deaf"}
+        assert "buffer of 1 full" in events[-1]["data"]["message"]

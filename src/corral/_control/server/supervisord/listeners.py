@@ -2,7 +2,8 @@
 
 Each listener is a process the daemon runs through the one spawn path (`launch` with
 the daemon's reaper, awaited with the library's `AsyncProcess`), stdin and stdout
-pipes, stderr appended to `LOG_DIR/listener-NAME.stderr.log`. It speaks supervisord's
+pipes, stderr appended to `LOG_DIR/listener-NAME.stderr.log`, with the SUPERVISOR_*
+variables supervisord gives a listener (its name as process and group name). It speaks supervisord's
 protocol: it writes `READY\\n`; the daemon writes one event, a header line
 (`ver:3.0 server:corral serial:N pool:NAME poolserial:N eventname:E len:M`) and M
 bytes of payload; it answers `RESULT 2\\nOK` (done) or `RESULT 4\\nFAIL` (the event
@@ -67,11 +68,12 @@ class Listeners:
         events: EventLog,
         reaper: OwningReaper,
         log_dir: str,
+        server_url: str,
         last_exit_code: Callable[[str], int | None],
     ) -> None:
         self._events, self._reaper, self._log_dir = events, reaper, log_dir
         self._last_exit_code = last_exit_code
-        self._pools = [_Pool(spec, events) for spec in specs]
+        self._pools = [_Pool(spec, events, server_url) for spec in specs]
         self._serial = 0
         self._pids: dict[str, int] = {}
         self._tries: dict[str, int] = {}
@@ -158,8 +160,15 @@ class Listeners:
 class _Pool:
     """One listener: its buffer and the process that drains it."""
 
-    def __init__(self, spec: ListenerSpec, events: EventLog) -> None:
+    def __init__(self, spec: ListenerSpec, events: EventLog, server_url: str) -> None:
         self.spec, self._events = spec, events
+        self._env = (
+            ("SUPERVISOR_ENABLED", "1"),
+            ("SUPERVISOR_SERVER_URL", server_url),
+            ("SUPERVISOR_PROCESS_NAME", spec.name),
+            ("SUPERVISOR_GROUP_NAME", spec.name),
+        )
+        """What supervisord sets for a listener (superlance's refuse to run without it)."""
         self._wanted = frozenset(spec.events)
         self._buffer: deque[tuple[int, str, str]] = deque()
         self._ready = asyncio.Event()
@@ -200,7 +209,9 @@ class _Pool:
         from corral._process.options import RunOptions
 
         stderr = File(os.path.join(log_dir, f"listener-{self.spec.name}.stderr.log"), append=True)
-        spec = ProcessSpec(argv=self.spec.command, stdin="pipe", stdout="pipe", stderr=stderr)
+        spec = ProcessSpec(
+            argv=self.spec.command, env_add=self._env, stdin="pipe", stdout="pipe", stderr=stderr
+        )
         try:
             launched = launch(spec, notifier=reaper.notifier)
         except CorralError as exc:
