@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import ssl
 
     from corral._control.server.http.auth import Gate, Tokens
+    from corral._control.server.supervisord.listeners import Listeners
 
 READY_FD_VARIABLE = "CORRAL_READY_FD"
 """When set, the daemon writes b"ready\\n" to this fd once its API answers."""
@@ -201,13 +202,15 @@ async def _serve(
     checkpoint.start()
     _announce(config, sockets, events, service)
     autostart = loop.create_task(supervisor.start_autostart())
-    _start_watching(loop, metrics, alerts, ops)
+    listeners = _start_watching(
+        loop, metrics, alerts, ops, _listeners(config, supervisor, events, reaper)
+    )
     try:
         await stopping.wait()
     finally:
         events.emit("daemon", "", message="shutting down")
         service.stopping()
-        await _stop_watching(metrics, alerts)
+        await _stop_watching(metrics, alerts, listeners)
         await supervisor.shutdown()
         await checkpoint.close(remove_file=True)  # not reached if the shutdown failed
         await asyncio.gather(autostart, return_exceptions=True)
@@ -230,18 +233,48 @@ def _watchers(
     return metrics, alerts
 
 
+def _listeners(
+    config: Config, supervisor: Supervisor, events: EventLog, reaper: OwningReaper
+) -> Listeners | None:
+    """The `[listeners.NAME]` processes, fed the event stream; None without any."""
+    if not config.listeners:
+        return None
+    from corral._control.server.supervisord.listeners import Listeners, last_exit_codes
+
+    return Listeners(
+        config.listeners,
+        events=events,
+        reaper=reaper,
+        log_dir=config.daemon.log_dir,
+        server_url=f"unix://{config.daemon.socket}",
+        last_exit_code=last_exit_codes(supervisor),
+    )
+
+
 def _start_watching(
-    loop: asyncio.AbstractEventLoop, metrics: MetricsLoop, alerts: AlertRunner, ops: Operations
-) -> None:
-    """Sampling and the alert rules begin (the rules first: they are told the first tick)."""
+    loop: asyncio.AbstractEventLoop,
+    metrics: MetricsLoop,
+    alerts: AlertRunner,
+    ops: Operations,
+    listeners: Listeners | None,
+) -> Listeners | None:
+    """Sampling, the alert rules and the event listeners begin (the rules before the first
+    tick: they are told it); returns the listeners, for `_stop_watching`."""
     alerts.start(loop, ops)
     metrics.start(loop)
+    if listeners is not None:
+        listeners.start(loop)
+    return listeners
 
 
-async def _stop_watching(metrics: MetricsLoop, alerts: AlertRunner) -> None:
-    """Before everything stops: no sample is taken, and no alert acts, from now on."""
+async def _stop_watching(
+    metrics: MetricsLoop, alerts: AlertRunner, listeners: Listeners | None = None
+) -> None:
+    """Before everything stops: no sample is taken, no alert acts, no listener is fed."""
     metrics.close()
     await alerts.close()
+    if listeners is not None:
+        await listeners.close()
 
 
 def _announce(

@@ -79,7 +79,7 @@ def test_a_misspelt_top_level_table_suggests_the_right_one() -> None:
     error = config_error(*PROGRAM, "[deamon]", "socket = '/tmp/x.sock'")
     assert where(error) == (FILE, 3, "deamon")
     assert error.expected == (
-        "a key of the top level: alerts, compat, daemon, metrics, programs, sockets, web"
+        "a key of the top level: alerts, compat, daemon, listeners, metrics, programs, sockets, web"
     )
     assert error.hint == "did you mean daemon?"
 

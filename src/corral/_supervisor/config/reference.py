@@ -18,6 +18,7 @@ from typing import Any
 from corral._docstrings import attribute_docs
 from corral._supervisor.config.alerts import ALERT
 from corral._supervisor.config.kinds import Kind
+from corral._supervisor.config.listeners import LISTENER
 from corral._supervisor.config.sandbox import CGROUP, NAMESPACES, SANDBOX, SECCOMP, VETH
 from corral._supervisor.config.schema import (
     BACKOFF,
@@ -102,6 +103,7 @@ def render_reference() -> str:
         (SOCKET, "`[sockets.NAME]`"),
         (COMPAT, "`[compat]`"),
         (ALERT, "`[alerts.NAME]`"),
+        (LISTENER, "`[listeners.NAME]`"),
         (WEB, "`[web]`"),
     ):
         sections.append(_section(table, heading))

@@ -57,6 +57,7 @@ from corral._supervisor.config.kinds import (
     split_address,
     with_index,
 )
+from corral._supervisor.config.listeners import build_listeners
 from corral._supervisor.config.positions import KeyPath, format_key
 from corral._supervisor.config.sandbox import SANDBOX
 from corral._supervisor.config.sandbox_values import GROUP, MODE
@@ -403,7 +404,7 @@ WEB = Table(
     ),
 )
 
-TOP_LEVEL = ("alerts", "compat", "daemon", "metrics", "programs", "sockets", "web")
+TOP_LEVEL = ("alerts", "compat", "daemon", "listeners", "metrics", "programs", "sockets", "web")
 
 
 def build_config(data: Mapping[str, object], *, path: str) -> Config:
@@ -422,6 +423,8 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
         problems += _dependency_problems(programs)
     raw_alerts = data.get("alerts", {})
     alerts = collect(problems, lambda: build_alerts(raw_alerts, programs or (), check_table))
+    raw_listeners = data.get("listeners", {})
+    listeners = collect(problems, lambda: build_listeners(raw_listeners, check_table))
     if problems or daemon is None or programs is None or metrics is None or sockets is None:
         raise Invalid(problems)
     return Config(
@@ -432,6 +435,7 @@ def build_config(data: Mapping[str, object], *, path: str) -> Config:
         sockets=sockets,
         compat=compat or CompatSettings(),
         alerts=alerts or (),
+        listeners=listeners or (),
         web=web or WebSettings(),
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from corral._errors import InvalidSpec
 from corral._observe.alerts.rules import Rule
+from corral._supervisor.config.listeners import ListenerSpec
 from corral._supervisor.model.program import Program
 from corral._supervisor.model.sockets import SocketSpec
 
@@ -122,6 +123,8 @@ class Config:
     """The [compat] table."""
     alerts: tuple[Rule, ...] = ()
     """Every [alerts.NAME] rule, then those the programs' `restart_on` stand for."""
+    listeners: tuple[ListenerSpec, ...] = ()
+    """Every [listeners.NAME] table, by name (docs/supervisord.md, Event listeners)."""
 
     def program_map(self) -> dict[str, Program]:
         """Programs by name, in start order."""
