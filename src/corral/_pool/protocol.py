@@ -44,7 +44,7 @@ SOFT_TIMEOUT_SIGNAL = signal.SIGUSR1
 in the worker, from the call's start: a frame still in the pipe cannot miss it)."""
 
 try:  # pragma: no cover - depends on what is installed
-    import cloudpickle as _cloudpickle  # type: ignore[import-not-found, unused-ignore]
+    import cloudpickle as _cloudpickle  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     def dumps(value: Any) -> bytes:
         """Pickle `value` (cloudpickle: by value for lambdas and `__main__` functions)."""
