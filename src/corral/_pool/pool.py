@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar
 
-from corral._errors import InvalidSpec
+from corral._errors import InvalidSpec, shorten
 from corral._ipc.framing import MAX_FRAME
 from corral._platform import Feature, feature_status
 from corral._pool import protocol
@@ -26,6 +26,7 @@ from corral._pool.engine import Engine
 from corral._pool.scheduling import FairShare, Priority, Scheduler
 from corral._pool.stats import PoolStats
 from corral._pool.tasks import PoolFuture, Task, chunks, run_chunk
+from corral._sandbox.spec import Sandbox
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -46,6 +47,9 @@ class Pool(Executor):
     over `max_memory` bytes. With `min_workers` under `max_workers`, workers are
     started as tasks wait and an idle one above `min_workers` exits after
     `idle_timeout` seconds. A running task's `future.cancel()` ends its worker's tree.
+    `sandbox` (a `corral.sandbox.Sandbox`: user, rlimits, cgroup limits, seccomp,
+    namespaces) applies to every worker as to any program; a worker that cannot be
+    started under it fails the pool's tasks with the spawn error naming the step.
     """
 
     def __init__(
@@ -63,7 +67,12 @@ class Pool(Executor):
         idle_timeout: float | None = None,
         max_tasks: int | None = None,
         max_memory: int | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        if sandbox is not None and not isinstance(sandbox, Sandbox):
+            raise InvalidSpec(
+                f"sandbox must be a corral.sandbox.Sandbox, got {shorten(repr(sandbox))}"
+            )
         if scheduler is not None and tenants is not None:
             raise InvalidSpec("give tenants or a scheduler, not both: FairShare(tenants) is one")
         _check_recycling(max_workers, min_workers, idle_timeout, max_tasks, max_memory)
@@ -90,6 +99,7 @@ class Pool(Executor):
             idle_timeout=idle_timeout,
             max_tasks=max_tasks,
             max_memory=max_memory,
+            sandbox=sandbox,
         )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
