@@ -203,12 +203,28 @@ def figures(results: dict[str, Measured], args: argparse.Namespace) -> list[Figu
     """Each pool's figures, then corral's ratio to the best peer with its target."""
     out: list[Figure] = []
     for name, m in results.items():
-        out.append(Figure("submit", f"{name}: tasks/s", "/s", statistics.median(m.throughput)))
+        out.append(
+            Figure(
+                "submit",
+                f"{name}: tasks/s",
+                "/s",
+                statistics.median(m.throughput),
+                samples=len(m.throughput),
+            )
+        )
     for name, m in results.items():
         out.append(sampled("round trip", f"{name}: p50", "us", m.trips, tail=0.99))
     for name, m in results.items():
         if m.mapped:
-            out.append(Figure("map", f"{name}: items/s", "/s", statistics.median(m.mapped)))
+            out.append(
+                Figure(
+                    "map",
+                    f"{name}: items/s",
+                    "/s",
+                    statistics.median(m.mapped),
+                    samples=len(m.mapped),
+                )
+            )
     ours = results["corral"]
     others = {name: m for name, m in results.items() if name != "corral"}
     best_rate = max(others, key=lambda n: statistics.median(others[n].throughput))

@@ -105,6 +105,8 @@ class Pool(Executor):
         self._lock = threading.Lock()
         self._shut = False
         self._stopped = False  # the loop has ended: nothing may be posted to it any more
+        self._inbox: list[Task] = []  # submitted, not yet taken by the loop (under _lock)
+        self._posted = False  # a `_take_inbox` is on its way to the loop
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="corral-pool", daemon=True)
         self._thread.start()
@@ -115,6 +117,11 @@ class Pool(Executor):
         finally:
             with self._lock:
                 self._stopped = True
+                left, self._inbox = self._inbox, []
+            for task in left:  # submitted as the loop ended: never left waiting
+                if task.future.set_running_or_notify_cancel():
+                    stopped = self._engine.broken or RuntimeError("the pool has stopped")
+                    task.future.set_exception(stopped)
             self._loop.close()
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
@@ -185,8 +192,19 @@ class Pool(Executor):
             task.deadline = None if deadline is None else now + deadline
             task.soft_timeout = soft_timeout
             future._end_run = functools.partial(self._end_run, task)
-            self._loop.call_soon_threadsafe(self._engine.enqueue, task)
+            self._inbox.append(task)
+            if not self._posted:  # one loop wake-up per batch of submits, not per submit
+                self._posted = True
+                self._loop.call_soon_threadsafe(self._take_inbox)
         return future
+
+    def _take_inbox(self) -> None:
+        """In the loop: queue every task submitted since the last wake-up, in order."""
+        with self._lock:
+            tasks, self._inbox = self._inbox, []
+            self._posted = False
+        for task in tasks:
+            self._engine.enqueue(task)
 
     def _end_run(self, task: Task) -> None:
         with self._lock:
