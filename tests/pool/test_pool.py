@@ -266,3 +266,40 @@ def test_tasks_submitted_just_before_shutdown_still_run() -> None:
         futures = [pool.submit(tasks.square, n) for n in range(50)]
         pool.shutdown(wait=True)
     assert [f.result(0) for f in futures] == [n * n for n in range(50)]
+
+
+def test_lambdas_and_local_functions_run_through_cloudpickle(pool: Pool) -> None:
+    pytest.importorskip("cloudpickle")
+    offset = 7
+
+    def local(x: int) -> int:
+        return x + offset
+
+    assert pool.submit(lambda x: x * 3, 5).result(DEADLINE) == 15
+    assert pool.submit(local, 1).result(DEADLINE) == 8
+
+
+def test_a_function_from_a_main_script_runs_in_a_worker(tmp_path: Path) -> None:
+    pytest.importorskip("cloudpickle")
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from corral.pool import Pool\n"
+        "class Box:\n    def __init__(self, v): self.v = v\n"
+        "def triple(box): return box.v * 3\n"
+        "if __name__ == '__main__':\n"
+        "    with Pool(1, spares=0) as pool:\n"
+        "        print(pool.submit(triple, Box(4)).result(30))\n"
+    )
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "PYTHONPATH": src},
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "12"), done.stderr
