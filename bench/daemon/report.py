@@ -86,6 +86,8 @@ def _value(value: float, unit: str) -> str:
         return f"{value:.3f} s"
     if unit == "%":
         return f"{value:.3f} %"
+    if unit == "x":
+        return f"{value:.2f}x"
     return f"{value:.1f} {unit}"
 
 

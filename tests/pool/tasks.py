@@ -149,3 +149,20 @@ def sleep_through(seconds: float) -> str:
         with contextlib.suppress(SoftTimeout):
             time.sleep(0.05)  # the task's work
     return "finished"
+
+
+def nofile_limit() -> tuple[int, int]:
+    """The worker's own RLIMIT_NOFILE (soft, hard), as setrlimit(2) left it."""
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def uid() -> int:
+    return os.getuid()
+
+
+def hog(mib: int) -> int:
+    """Touch `mib` MiB (every page written): past a cgroup memory cap, the OOM killer."""
+    block = b"\x01" * (mib << 20)
+    return len(block)

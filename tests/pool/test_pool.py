@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -68,7 +69,7 @@ def test_an_unpicklable_result_is_task_failed_naming_it(pool: Pool) -> None:
 
 def test_an_unpicklable_call_is_invalid_spec_at_the_call(pool: Pool) -> None:
     with pytest.raises(InvalidSpec, match="cannot be pickled for a worker"):
-        pool.submit(tasks.identity_of, lambda: None)
+        pool.submit(tasks.identity_of, threading.Lock())  # no pickler takes a lock
 
 
 @pytest.mark.usefixtures("exit_notifier")
@@ -241,3 +242,64 @@ def test_a_bad_timeout_is_invalid_spec(pool: Pool) -> None:
 
 def test_futures_are_concurrent_futures(pool: Pool) -> None:
     assert isinstance(pool.submit(tasks.add, 1, 2), Future)
+
+
+def test_submits_from_many_threads_at_once_each_get_their_own_result(pool: Pool) -> None:
+    # submits are batched into one loop wake-up: none may be lost, doubled or mixed up
+    got: dict[int, list[Future[int]]] = {}
+
+    def submit_from(thread: int) -> None:
+        got[thread] = [pool.submit(tasks.add, thread * 1000, n) for n in range(300)]
+
+    threads = [threading.Thread(target=submit_from, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE)
+    for t, futures in got.items():
+        assert [f.result(DEADLINE) for f in futures] == [t * 1000 + n for n in range(300)]
+    assert len(got) == 4
+
+
+def test_tasks_submitted_just_before_shutdown_still_run() -> None:
+    with Pool(2) as pool:
+        futures = [pool.submit(tasks.square, n) for n in range(50)]
+        pool.shutdown(wait=True)
+    assert [f.result(0) for f in futures] == [n * n for n in range(50)]
+
+
+def test_lambdas_and_local_functions_run_through_cloudpickle(pool: Pool) -> None:
+    pytest.importorskip("cloudpickle")
+    offset = 7
+
+    def local(x: int) -> int:
+        return x + offset
+
+    assert pool.submit(lambda x: x * 3, 5).result(DEADLINE) == 15
+    assert pool.submit(local, 1).result(DEADLINE) == 8
+
+
+def test_a_function_from_a_main_script_runs_in_a_worker(tmp_path: Path) -> None:
+    pytest.importorskip("cloudpickle")
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from corral.pool import Pool\n"
+        "class Box:\n    def __init__(self, v): self.v = v\n"
+        "def triple(box): return box.v * 3\n"
+        "if __name__ == '__main__':\n"
+        "    with Pool(1, spares=0) as pool:\n"
+        "        print(pool.submit(triple, Box(4)).result(30))\n"
+    )
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "PYTHONPATH": src},
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "12"), done.stderr

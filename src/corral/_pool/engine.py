@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from corral._errors import CorralError, DeadlineMissed, TaskFailed, TaskTimedOut, WorkerDied
 from corral._platform import read_stats
@@ -35,6 +35,9 @@ from corral._pool.stats import Recorder
 from corral._pool.tasks import Task, settle
 from corral._pool.workers import Worker
 from corral._process.exit import Exit
+
+if TYPE_CHECKING:
+    from corral._sandbox.spec import Sandbox
 
 START_ATTEMPTS = 3
 """New workers in a row that may die before READY before the pool gives up (no respawn loop)."""
@@ -56,7 +59,9 @@ class Engine:
         idle_timeout: float | None = None,
         max_tasks: int | None = None,
         max_memory: int | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox
         self.max_workers = max_workers
         self.min_workers = max_workers if min_workers is None else min_workers
         self.idle_timeout = idle_timeout
@@ -126,7 +131,9 @@ class Engine:
         wanted = min(self.max_workers, max(self.min_workers, busy + len(self.queue)))
         for _ in range(wanted + self.spares - len(alive)):
             try:
-                worker = Worker(self.initializer, self._on_reply, self._on_exit, self.max_frame)
+                worker = Worker(
+                    self.initializer, self._on_reply, self._on_exit, self.max_frame, self.sandbox
+                )
             except CorralError as exc:
                 self._break(exc)
                 return

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar
 
-from corral._errors import InvalidSpec
+from corral._errors import InvalidSpec, shorten
 from corral._ipc.framing import MAX_FRAME
 from corral._platform import Feature, feature_status
 from corral._pool import protocol
@@ -26,6 +26,7 @@ from corral._pool.engine import Engine
 from corral._pool.scheduling import FairShare, Priority, Scheduler
 from corral._pool.stats import PoolStats
 from corral._pool.tasks import PoolFuture, Task, chunks, run_chunk
+from corral._sandbox.spec import Sandbox
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -46,6 +47,9 @@ class Pool(Executor):
     over `max_memory` bytes. With `min_workers` under `max_workers`, workers are
     started as tasks wait and an idle one above `min_workers` exits after
     `idle_timeout` seconds. A running task's `future.cancel()` ends its worker's tree.
+    `sandbox` (a `corral.sandbox.Sandbox`: user, rlimits, cgroup limits, seccomp,
+    namespaces) applies to every worker as to any program; a worker that cannot be
+    started under it fails the pool's tasks with the spawn error naming the step.
     """
 
     def __init__(
@@ -63,7 +67,12 @@ class Pool(Executor):
         idle_timeout: float | None = None,
         max_tasks: int | None = None,
         max_memory: int | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        if sandbox is not None and not isinstance(sandbox, Sandbox):
+            raise InvalidSpec(
+                f"sandbox must be a corral.sandbox.Sandbox, got {shorten(repr(sandbox))}"
+            )
         if scheduler is not None and tenants is not None:
             raise InvalidSpec("give tenants or a scheduler, not both: FairShare(tenants) is one")
         _check_recycling(max_workers, min_workers, idle_timeout, max_tasks, max_memory)
@@ -90,11 +99,14 @@ class Pool(Executor):
             idle_timeout=idle_timeout,
             max_tasks=max_tasks,
             max_memory=max_memory,
+            sandbox=sandbox,
         )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._shut = False
         self._stopped = False  # the loop has ended: nothing may be posted to it any more
+        self._inbox: list[Task] = []  # submitted, not yet taken by the loop (under _lock)
+        self._posted = False  # a `_take_inbox` is on its way to the loop
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="corral-pool", daemon=True)
         self._thread.start()
@@ -105,6 +117,11 @@ class Pool(Executor):
         finally:
             with self._lock:
                 self._stopped = True
+                left, self._inbox = self._inbox, []
+            for task in left:  # submitted as the loop ended: never left waiting
+                if task.future.set_running_or_notify_cancel():
+                    stopped = self._engine.broken or RuntimeError("the pool has stopped")
+                    task.future.set_exception(stopped)
             self._loop.close()
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
@@ -175,8 +192,19 @@ class Pool(Executor):
             task.deadline = None if deadline is None else now + deadline
             task.soft_timeout = soft_timeout
             future._end_run = functools.partial(self._end_run, task)
-            self._loop.call_soon_threadsafe(self._engine.enqueue, task)
+            self._inbox.append(task)
+            if not self._posted:  # one loop wake-up per batch of submits, not per submit
+                self._posted = True
+                self._loop.call_soon_threadsafe(self._take_inbox)
         return future
+
+    def _take_inbox(self) -> None:
+        """In the loop: queue every task submitted since the last wake-up, in order."""
+        with self._lock:
+            tasks, self._inbox = self._inbox, []
+            self._posted = False
+        for task in tasks:
+            self._engine.enqueue(task)
 
     def _end_run(self, task: Task) -> None:
         with self._lock:

@@ -1,7 +1,8 @@
 """One pool worker as the parent sees it: a Child of the spawn path and its channel.
 
 Making a `Worker` launches `python -I -c BOOT` through `corral._process.spawn.launch`
-with a pipe pair mapped to fds 3 and 4, registers the result pipe
+with a pipe pair mapped to fds 3 and 4 (and the pool's `Sandbox`, if any: the fork
+path maps the same fds), registers the result pipe
 (`AsyncFrameReader`) and the exit fd (a pidfd: no polling) with the running loop,
 and reports both to its owner through callbacks; task frames are written by the
 loop without ever blocking it (`LoopFrameWriter`). Ending it (`end`) signals its
@@ -17,7 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral._ipc.framing import MAX_FRAME
 from corral._ipc.loop_reader import AsyncFrameReader
@@ -30,6 +31,9 @@ from corral._process.exit import Exit
 from corral._process.spawn import launch
 from corral._process.spec import ProcessSpec
 from corral._process.tree import kill_async
+
+if TYPE_CHECKING:
+    from corral._sandbox.spec import Sandbox
 
 
 def worker_argv(initializer: bytes, max_frame: int) -> tuple[str, ...]:
@@ -62,6 +66,7 @@ class Worker:
         on_reply: Callable[[Worker, bytes], None],
         on_exit: Callable[[Worker, Exit], None],
         max_frame: int = MAX_FRAME,
+        sandbox: Sandbox | None = None,
     ) -> None:
         task_r, task_w = os.pipe2(os.O_CLOEXEC)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
@@ -72,6 +77,7 @@ class Worker:
                 stdout="inherit",
                 stderr="inherit",
                 map_fds=((task_r, protocol.TASK_FD), (result_w, protocol.RESULT_FD)),
+                sandbox=sandbox,
             )
             self.child = Child(launch(spec))
         except BaseException:
