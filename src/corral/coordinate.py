@@ -10,14 +10,14 @@ and `jump_hash` (numbered shards).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from corral._coordinate.election import LocalElection
 from corral._coordinate.filelock import FileLock
 from corral._coordinate.hashing import Rendezvous, jump_hash
 from corral._coordinate.holder import Holder
 from corral._errors import CoordinationError, LeaseLost, LockTimeout, StoreUnavailable
+from corral._lazy import lazy_exports
 
 __all__ = [
     "CoordinationError",
@@ -45,17 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'corral.coordinate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)
 
 
 if TYPE_CHECKING:

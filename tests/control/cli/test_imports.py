@@ -20,6 +20,7 @@ ALLOWED = {
     "corral._errors",
     "corral._paths",
     "corral._version",
+    "corral._lazy",  # the façade's lazy exports: importlib only
     "corral._supervisor",
     "corral._supervisor.view",  # the read model the status reply decodes into: stdlib only
     "corral._control.text",  # durations and sizes as the tables show them: no imports
